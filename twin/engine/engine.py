@@ -1,0 +1,364 @@
+"""CaseEngine: the closed loop of 事件处置 — report, accept, dispatch, handle, resolve,
+verify, close, evaluate — with the escalation ladder, SLA timers and idempotent reporting.
+
+The engine is pure domain logic: it reads time only from the injected ``clock`` (SimPy's
+``env.now`` in the simulation, wall time in the service), never imports the simulation,
+and reaches storage only through :class:`~twin.engine.store.Store`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+from twin.engine.errors import (
+    CaseNotFound,
+    DuplicateKey,
+    IdempotencyConflict,
+    IllegalTransition,
+    InvalidInput,
+    VersionConflict,
+)
+from twin.engine.sla import SlaPolicy
+from twin.engine.store import CaseQuery, IdempotencyRecord, Store
+from twin.engine.transitions import TRANSITIONS, apply, new_case
+from twin.engine.types import ACTIVE_STATES, Action, Case, Event, Level, Place, Source, State
+
+Clock = Callable[[], float]
+"""Returns the current time in minutes (any fixed epoch; the service uses the Unix epoch)."""
+
+#: Satisfaction (1–5) → coefficient for volunteers' service points (一事一评: hours × rating
+#: coefficient, Wuhan 双报到 practice). The coefficients themselves are assumed.
+DEFAULT_RATING_COEFFICIENTS: Mapping[int, float] = {1: 0.0, 2: 0.5, 3: 0.8, 4: 1.0, 5: 1.2}
+#: An evaluation at or below this score is "unsatisfied" and reopens the case once.
+UNSATISFIED_AT_OR_BELOW = 2
+SYSTEM_ACTOR = "system"
+
+
+def _uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def fingerprint(payload: Mapping[str, Any]) -> str:
+    """A stable hash of a report's payload, to tell a retry from a different request."""
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class CaseEngine:
+    """The reference case engine.
+
+    Every public change method takes the version the caller expects the case to be at
+    and returns the case after the change. Errors (:mod:`twin.engine.errors`) leave
+    everything unchanged.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        sla: SlaPolicy | None = None,
+        id_factory: Callable[[], str] = _uuid,
+        rating_coefficients: Mapping[int, float] = DEFAULT_RATING_COEFFICIENTS,
+        auto_escalate: bool = True,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.sla = sla or SlaPolicy()
+        self.id_factory = id_factory
+        self.rating_coefficients = dict(rating_coefficients)
+        self.auto_escalate = auto_escalate
+        self.mode = "normal"
+        self._timers: list[tuple[float, int, str, float]] = []
+        self._timer_seq = 0
+        self._timer_lock = threading.Lock()
+        self._lock: AbstractContextManager[Any] = getattr(store, "lock", None) or nullcontext()
+        if auto_escalate:
+            for case in store.active_cases():
+                self._schedule(case)
+
+    # ------------------------------------------------------------------ report
+    def report(
+        self,
+        *,
+        category: str,
+        tier: str,
+        place: Place,
+        source: Source | str,
+        reporter: str | None = None,
+        description: str = "",
+        lat: float | None = None,
+        lon: float | None = None,
+        level: Level | int = Level.GRID,
+        actor: str = "",
+        idempotency_key: str | None = None,
+    ) -> Case:
+        """Open a case. With ``idempotency_key``, a retry with the same payload returns the
+        original case; the same key with another payload raises IdempotencyConflict."""
+        try:
+            source = Source(source)
+        except ValueError:
+            raise InvalidInput("source", f"unknown source {source!r}; expected one of {[s.value for s in Source]}") from None
+        try:
+            level = Level(level)
+        except ValueError:
+            raise InvalidInput("level", f"expected 0..3, got {level!r}") from None
+        if not category:
+            raise InvalidInput("category", "must not be empty")
+        rule = self.sla.rule(tier)
+        payload: dict[str, Any] = {
+            "category": category,
+            "tier": tier,
+            "grid": place.grid,
+            "community": place.community,
+            "street": place.street,
+            "district": place.district,
+            "source": source.value,
+            "reporter": reporter,
+            "description": description,
+            "lat": lat,
+            "lon": lon,
+            "level": int(level),
+        }
+        idem: IdempotencyRecord | None = None
+        if idempotency_key is not None:
+            fp = fingerprint(payload)
+            found = self._replay(idempotency_key, fp)
+            if found is not None:
+                return found
+            idem = IdempotencyRecord(idempotency_key, fp, "")
+        now = self.clock()
+        case_id = self.id_factory()
+        payload["due_at"] = now + rule.due_minutes
+        event = Event(case_id, 1, Action.REPORT, None, State.REPORTED, now, actor or str(source), self.mode, payload)
+        case = new_case(event)
+        if idem is not None:
+            idem = IdempotencyRecord(idem.key, idem.fingerprint, case_id)
+        try:
+            self.store.commit(case, event, idem)
+        except DuplicateKey as exc:
+            if idem is None or exc.what != "idempotency key":
+                raise
+            found = self._replay(idem.key, idem.fingerprint)  # another process won the race
+            if found is None:
+                raise
+            return found
+        self._schedule(case)
+        return case
+
+    def _replay(self, key: str, fp: str) -> Case | None:
+        rec = self.store.find_idempotency(key)
+        if rec is None:
+            return None
+        if rec.fingerprint != fp:
+            raise IdempotencyConflict(key, rec.case_id)
+        case = self.store.get(rec.case_id)
+        if case is None:  # pragma: no cover - storage inconsistency
+            raise CaseNotFound(rec.case_id)
+        return case
+
+    # ------------------------------------------------------------- transitions
+    def accept(self, case_id: str, version: int, actor: str) -> Case:
+        return self._do(case_id, version, Action.ACCEPT, actor, {})
+
+    def reject(self, case_id: str, version: int, actor: str, reason: str = "") -> Case:
+        return self._do(case_id, version, Action.REJECT, actor, {"reason": reason})
+
+    def merge(self, case_id: str, version: int, actor: str, into: str) -> Case:
+        """Close a case as a duplicate of ``into`` (合并重复件)."""
+        if into == case_id:
+            raise InvalidInput("into", "a case cannot be merged into itself")
+        target = self.store.get(into)
+        if target is None:
+            raise InvalidInput("into", f"no case {into!r}")
+        if target.state is State.MERGED:
+            raise InvalidInput("into", f"case {into!r} is itself merged into {target.merged_into!r}")
+        return self._do(case_id, version, Action.MERGE, actor, {"into": into})
+
+    def dispatch(self, case_id: str, version: int, actor: str, assignees: Sequence[str]) -> Case:
+        """Send the case to a worker, a board (板块) or departments (吹哨派单)."""
+        names = tuple(str(a) for a in assignees)
+        if not names or any(not a for a in names):
+            raise InvalidInput("assignees", "expected at least one non-empty assignee")
+        if len(set(names)) != len(names):
+            raise InvalidInput("assignees", "the same assignee is named twice")
+        return self._do(case_id, version, Action.DISPATCH, actor, {"assignees": list(names)})
+
+    def start(self, case_id: str, version: int, actor: str) -> Case:
+        return self._do(case_id, version, Action.START, actor, {})
+
+    def resolve(
+        self,
+        case_id: str,
+        version: int,
+        actor: str,
+        note: str = "",
+        volunteer: str | None = None,
+        service_hours: float | None = None,
+    ) -> Case:
+        """Mark the case handled; a volunteer's service hours earn points at evaluation."""
+        data: dict[str, Any] = {"by": actor}
+        if note:
+            data["note"] = note
+        if volunteer is not None:
+            if service_hours is None or not service_hours >= 0:
+                raise InvalidInput("service_hours", "a volunteer's resolution needs service hours ≥ 0")
+            data["volunteer"] = volunteer
+            data["service_hours"] = float(service_hours)
+        return self._do(case_id, version, Action.RESOLVE, actor, data)
+
+    def verify(self, case_id: str, version: int, actor: str, passed: bool = True, note: str = "") -> Case:
+        """Check the resolution on site; a failed check reopens the case for rework."""
+        action = Action.VERIFY if passed else Action.FAIL_VERIFICATION
+        return self._do(case_id, version, action, actor, {"note": note} if note else {})
+
+    def close(self, case_id: str, version: int, actor: str) -> Case:
+        return self._do(case_id, version, Action.CLOSE, actor, {})
+
+    def evaluate(self, case_id: str, version: int, actor: str, satisfaction: int) -> Case:
+        """Record satisfaction 1–5. An unsatisfied score (≤ 2) reopens the case, once."""
+        if isinstance(satisfaction, bool) or not isinstance(satisfaction, int) or not 1 <= satisfaction <= 5:
+            raise InvalidInput("satisfaction", f"expected an integer 1..5, got {satisfaction!r}")
+        case = self._get(case_id)
+        if satisfaction <= UNSATISFIED_AT_OR_BELOW and not case.reopened_by_evaluation:
+            return self._do(case_id, version, Action.REOPEN, actor, {"satisfaction": satisfaction})
+        data: dict[str, Any] = {"satisfaction": satisfaction}
+        if case.volunteer is not None and case.service_hours is not None:
+            data["points"] = round(case.service_hours * self.rating_coefficients.get(satisfaction, 0.0), 6)
+        return self._do(case_id, version, Action.EVALUATE, actor, data)
+
+    def escalate(self, case_id: str, version: int, actor: str, reason: str = "") -> Case:
+        """Move the case one rung up the ladder (grid → community → street → district)."""
+        case = self._get(case_id)
+        if case.level >= Level.DISTRICT:
+            raise IllegalTransition(Action.ESCALATE, case.state, "already at the district centre, the top of the ladder")
+        return self._do(case_id, version, Action.ESCALATE, actor, {"level": int(case.level) + 1, "reason": reason})
+
+    def return_for_rework(self, case_id: str, version: int, actor: str, reason: str = "") -> Case:
+        """Send the case one rung down the ladder, back to the level below (退回重办)."""
+        case = self._get(case_id)
+        if case.level <= Level.GRID:
+            raise IllegalTransition(Action.RETURN, case.state, "already at grid level, the bottom of the ladder")
+        return self._do(case_id, version, Action.RETURN, actor, {"level": int(case.level) - 1, "reason": reason})
+
+    def decline(self, case_id: str, version: int, actor: str, reason: str = "") -> Case:
+        """A handler hands a dispatched case back to the dispatcher at the same level (退单)."""
+        return self._do(case_id, version, Action.DECLINE, actor, {"reason": reason})
+
+    def transition(self, case_id: str, action: Action | str, version: int, actor: str, **kw: Any) -> Case:
+        """Apply any action by name (for the HTTP service and load tests)."""
+        try:
+            act = Action(action)
+        except ValueError:
+            raise InvalidInput("action", f"unknown action {action!r}") from None
+        handler: dict[Action, Callable[..., Case]] = {
+            Action.ACCEPT: self.accept,
+            Action.REJECT: self.reject,
+            Action.MERGE: self.merge,
+            Action.DISPATCH: self.dispatch,
+            Action.START: self.start,
+            Action.RESOLVE: self.resolve,
+            Action.VERIFY: self.verify,
+            Action.FAIL_VERIFICATION: lambda cid, v, a, **k: self.verify(cid, v, a, passed=False, **k),
+            Action.CLOSE: self.close,
+            Action.EVALUATE: self.evaluate,
+            Action.ESCALATE: self.escalate,
+            Action.RETURN: self.return_for_rework,
+            Action.DECLINE: self.decline,
+        }
+        if act not in handler:
+            raise InvalidInput("action", f"{act.value!r} is not a transition; use report to open a case")
+        try:
+            return handler[act](case_id, version, actor, **kw)
+        except TypeError as exc:
+            raise InvalidInput("body", f"wrong arguments for {act.value}: {exc}") from None
+
+    # --------------------------------------------------------------- the core
+    def _get(self, case_id: str) -> Case:
+        case = self.store.get(case_id)
+        if case is None:
+            raise CaseNotFound(case_id)
+        return case
+
+    def _do(self, case_id: str, version: int, action: Action, actor: str, data: dict[str, Any]) -> Case:
+        with self._lock:
+            case = self._get(case_id)
+            if case.version != version:
+                raise VersionConflict(case_id, version, case.version)
+            to = TRANSITIONS[action].get(case.state)
+            if to is None:
+                raise IllegalTransition(action, case.state)
+            if action is Action.DISPATCH and len(data["assignees"]) > 1 and case.level != Level.DISTRICT:
+                raise IllegalTransition(
+                    action, case.state, "several departments on one case only at the district centre"
+                )
+            if action is Action.REOPEN and case.reopened_by_evaluation:
+                raise IllegalTransition(action, case.state, "an unsatisfied evaluation reopens a case only once")
+            event = Event(case_id, version + 1, action, case.state, to, self.clock(), actor, self.mode, data)
+            self.store.commit(case, event)  # applies the event to ``case`` in place
+        if action is Action.ESCALATE or action is Action.RETURN or action is Action.REOPEN:
+            self._schedule(case)
+        return case
+
+    # ------------------------------------------------------------------ timers
+    def _schedule(self, case: Case) -> None:
+        if not self.auto_escalate or case.level >= Level.DISTRICT:
+            return
+        allowance = self.sla.rule(case.tier).allowance(case.level)
+        if allowance is None:
+            return
+        with self._timer_lock:
+            self._timer_seq += 1
+            heapq.heappush(self._timers, (case.level_since + allowance, self._timer_seq, case.id, case.level_since))
+
+    def next_deadline(self) -> float | None:
+        """When the next automatic escalation may fall due (for a simulation to wake up)."""
+        return self._timers[0][0] if self._timers else None
+
+    def tick(self) -> list[Case]:
+        """Escalate every case whose time allowance at its level has lapsed; return them."""
+        now = self.clock()
+        out: list[Case] = []
+        while True:
+            with self._timer_lock:
+                if not self._timers or self._timers[0][0] > now:
+                    break
+                _, _, case_id, since = heapq.heappop(self._timers)
+            case = self.store.get(case_id)
+            if case is None or case.level_since != since or case.state not in LAPSABLE:
+                continue
+            try:
+                out.append(self.escalate(case_id, case.version, SYSTEM_ACTOR, "time allowance lapsed"))
+            except (VersionConflict, IllegalTransition):
+                continue  # changed concurrently; its own schedule stands
+        return out
+
+    # ----------------------------------------------------------------- queries
+    def get(self, case_id: str) -> Case:
+        return self._get(case_id)
+
+    def history(self, case_id: str) -> list[Event]:
+        self._get(case_id)
+        return list(self.store.events(case_id))
+
+    def query(self, q: CaseQuery) -> list[Case]:
+        return self.store.query(q)
+
+    def overdue(self, now: float | None = None) -> list[Case]:
+        t = self.clock() if now is None else now
+        return [c for c in self.store.active_cases() if c.overdue(t)]
+
+    def kpis(self, cases: Iterable[Case] | None = None) -> dict[str, Any]:
+        from twin.engine.kpi import compute_kpis
+
+        return compute_kpis(self.store.all_cases() if cases is None else cases, self.clock())
+
+
+#: States from which a lapsed allowance escalates a case.
+LAPSABLE: frozenset[State] = frozenset(s for s in ACTIVE_STATES if s in TRANSITIONS[Action.ESCALATE])
