@@ -1,0 +1,144 @@
+"""Sweeps on a small M/M/c test double: CRN seeds, tidy tables, resume, executors agree."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from mmc_double import MODEL, write_scenario
+
+from twin.study.errors import StudyError
+from twin.study.executors import DaskExecutor, InlineExecutor, ProcessExecutor
+from twin.study.seeds import replication_seed
+from twin.study.spec import parse_target, parse_vary
+from twin.study.sweep import run_sweep
+from twin.study.tasks import Model, Task, run_task
+
+VARY = [parse_vary("queue.servers=2:5:1")]
+
+
+def _sweep(tmp: Path, out: str, reps: int = 3, **kw: Any) -> Any:
+    scenario = write_scenario(tmp, arrival_rate=1.0, service_mean=1.6, minutes=300.0)
+    kw.setdefault("executor", InlineExecutor())
+    return run_sweep(scenario, kw.pop("varies", VARY), reps, tmp / out, model=MODEL, seed=11, report=False, **kw)
+
+
+def _kpis(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=["wall_seconds"], errors="ignore").reset_index(drop=True)
+
+
+def test_sweep_writes_tidy_tables_with_common_random_numbers(tmp_path: Path) -> None:
+    r = _sweep(tmp_path, "s", target=parse_target("on_time_rate>=0.9"))
+    assert len(r.results) == 4 * 3
+    seeds = {k: replication_seed(11, k) for k in range(3)}
+    for p in r.points:
+        for k in range(3):
+            s = json.loads((r.out / "reps" / p.id / f"r{k:04d}" / "summary.json").read_text())
+            assert s["seed"] == seeds[k]  # replication k: the same seed at every point
+    assert list(r.results.groupby("point")["seed"].apply(list)) == [list(seeds.values())] * 4
+    on_disk = pd.read_parquet(r.out / "results.parquet")
+    pd.testing.assert_frame_equal(on_disk, r.results)
+    assert pd.read_csv(r.out / "results.csv").shape == r.results.shape
+    st = pd.read_parquet(r.out / "stats.parquet")
+    row = st[(st["kpi"] == "on_time_rate") & (st["queue.servers"] == 3)].iloc[0]
+    vals = r.results.loc[r.results["queue.servers"] == 3, "on_time_rate"]
+    assert row["mean"] == pytest.approx(vals.mean()) and row["n"] == 3
+    assert json.loads((r.out / "target.json").read_text())[0]["field"] == "queue.servers"
+    # more servers never hurt here; with the same seeds the curve is monotone in every replication
+    wide = r.results.pivot(index="rep", columns="queue.servers", values="on_time_rate")
+    assert (wide.diff(axis=1).iloc[:, 1:] >= -1e-12).all().all()
+
+
+def test_resume_reuses_finished_replications_and_more_reps_extend(tmp_path: Path) -> None:
+    first = _sweep(tmp_path, "s", reps=2)
+    assert (first.ran, first.reused) == (8, 0)
+    again = _sweep(tmp_path, "s", reps=2)
+    assert (again.ran, again.reused) == (0, 8)
+    more = _sweep(tmp_path, "s", reps=3)
+    assert (more.ran, more.reused) == (4, 8)
+    fresh = _sweep(tmp_path, "fresh", reps=3)
+    pd.testing.assert_frame_equal(_kpis(more.results), _kpis(fresh.results))
+
+
+class _Interrupted(Exception):
+    pass
+
+
+class _DiesAfter:
+    """An executor that runs a few replications, then dies as a Ctrl-C or a crash would."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def describe(self) -> str:
+        return "dies"
+
+    def run(self, model: Model, tasks: Sequence[Task]) -> Iterator[tuple[Task, dict[str, Any]]]:
+        for i, t in enumerate(tasks):
+            if i == self.n:
+                raise _Interrupted
+            yield t, run_task(model, t)
+
+
+def test_interrupted_sweep_resumes_to_the_same_result(tmp_path: Path) -> None:
+    with pytest.raises(_Interrupted):
+        _sweep(tmp_path, "s", executor=_DiesAfter(5))
+    assert len(list((tmp_path / "s" / "reps").rglob("summary.json"))) == 5
+    assert not list((tmp_path / "s").rglob("*.tmp"))
+    resumed = _sweep(tmp_path, "s")
+    assert (resumed.ran, resumed.reused) == (7, 5)
+    pd.testing.assert_frame_equal(_kpis(resumed.results), _kpis(_sweep(tmp_path, "clean").results))
+
+
+def test_directory_of_another_study_is_refused(tmp_path: Path) -> None:
+    _sweep(tmp_path, "s", reps=1)
+    with pytest.raises(StudyError, match="different study.*vary"):
+        _sweep(tmp_path, "s", reps=1, varies=[parse_vary("queue.servers=2,3")])
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "x.txt").write_text("x")
+    with pytest.raises(StudyError, match="not empty"):
+        _sweep(tmp_path, "junk", reps=1)
+
+
+def test_bad_vary_value_is_rejected_before_running(tmp_path: Path) -> None:
+    with pytest.raises(StudyError) as e:
+        _sweep(tmp_path, "s", varies=[parse_vary("queue.servers=0,1")])
+    assert "--vary queue.servers=0" in str(e.value) and "integer ≥ 1" in str(e.value)
+    assert not (tmp_path / "s").exists()
+    with pytest.raises(StudyError, match="queue.nope"):
+        _sweep(tmp_path, "s", varies=[parse_vary("queue.nope=1,2")])
+
+
+def test_target_kpi_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(StudyError, match="not a KPI"):
+        _sweep(tmp_path, "s", reps=1, target=parse_target("satisfaction_mean>=4"))
+
+
+def test_results_identical_whichever_executor(tmp_path: Path) -> None:
+    inline = _sweep(tmp_path, "inline")
+    procs = _sweep(tmp_path, "procs", executor=ProcessExecutor(2))
+    dask = _sweep(tmp_path, "dask", executor=DaskExecutor("local", study_key="t", workers=2))
+    pd.testing.assert_frame_equal(_kpis(inline.results), _kpis(procs.results))
+    pd.testing.assert_frame_equal(_kpis(inline.results), _kpis(dask.results))
+    for p in inline.points:
+        a = json.loads((inline.out / "reps" / p.id / "r0002" / "summary.json").read_text())
+        b = json.loads((dask.out / "reps" / p.id / "r0002" / "summary.json").read_text())
+        a.pop("wall_seconds"), b.pop("wall_seconds")
+        assert a == b
+
+
+def test_dask_local_cluster_shuts_down(tmp_path: Path) -> None:
+    import gc
+
+    import psutil
+
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    _sweep(tmp_path, "dask", reps=1, executor=DaskExecutor("local", study_key="t2", workers=2))
+    gc.collect()
+    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.is_running()
+            and p.status() != psutil.STATUS_ZOMBIE]
+    assert left == []

@@ -1,0 +1,153 @@
+"""``twin sweep`` and ``twin compare``: staffing sweeps and policy comparisons.
+
+Both write a study directory (``--out``; by default ``studies/<name>-<hash>`` from the study's
+definition, so running the same command again resumes it) with every replication's
+``summary.json``, tidy tables (Parquet + CSV) and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from twin.study.errors import StudyError
+from twin.study.executors import Executor, make_executor
+from twin.study.kpi import SUMMARY_KPIS, direction
+from twin.study.spec import Target, parse_target, parse_vary
+from twin.study.sweep import study_key
+from twin.study.tasks import Model
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DEFAULT_MODEL = "twin.study.model:DISTRICT_MODEL"
+
+
+def _model(ref: str) -> Model:
+    module, _, attr = ref.partition(":")
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise StudyError(f"--model {ref!r}: expected module:attribute naming a study Model ({exc})") from None
+    if not isinstance(obj, Model):
+        raise StudyError(f"--model {ref!r}: expected a twin.study.tasks.Model, got {type(obj).__name__}")
+    return obj
+
+
+def _executor(dask: str | None, workers: int | None, key: str) -> Executor:
+    return make_executor(dask, workers, key)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+    return typer.Exit(2)
+
+
+def sweep(
+    scenario: Path | None = typer.Argument(None, help="Scenario file (default: the embedded street scenario)."),
+    vary: list[str] = typer.Option(..., "--vary", help="FIELD=START:STOP:STEP (inclusive) or FIELD=A,B,C; repeatable."),
+    reps: int = typer.Option(20, "--reps", min=1, help="Replications per point (common random numbers)."),
+    target: str | None = typer.Option(None, "--target", help="KPI>=LEVEL (or <=, >, <), e.g. on_time_rate>=0.99."),
+    out: Path | None = typer.Option(None, "--out", help="Study directory (rerun with the same --out to resume)."),
+    dask: str | None = typer.Option(None, "--dask", help="'local' for a LocalCluster, or tcp://HOST:8786."),
+    days: float | None = typer.Option(None, "--days", min=0.0, help="Simulated days per replication (default: scenario's)."),
+    seed: int = typer.Option(1, "--seed", min=0, help="Study seed; replication k's seed is derived from it by index."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Local worker processes (default: CPUs; 1 = inline)."),
+    set_: list[str] = typer.Option([], "--set", help="Fixed override dotted.path=value at every point; repeatable."),
+    more_staff_when: str = typer.Option(
+        "auto", "--more-staff-when",
+        help="Whether a higher or lower value of the first --vary field means more staff (auto: *_per_* loads mean fewer).",
+    ),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
+    model_ref: str = typer.Option(DEFAULT_MODEL, "--model", hidden=True, help="module:attribute of a study Model."),
+) -> None:
+    """Sweep scenario fields over a grid; CIs per point; the least staffing meeting a target."""
+    from twin.study.sweep import run_sweep
+
+    try:
+        varies = [parse_vary(v) for v in vary]
+        tgt: Target | None = None
+        if target:
+            tgt = parse_target(target, SUMMARY_KPIS if model_ref == DEFAULT_MODEL else None)
+        if more_staff_when not in ("auto", "higher", "lower"):
+            raise StudyError(f"--more-staff-when {more_staff_when!r}: expected auto, higher or lower")
+        msw = None if more_staff_when == "auto" else more_staff_when == "higher"
+        model = _model(model_ref)
+        key = study_key({"s": str(scenario), "v": vary, "set": set_, "seed": seed, "days": days, "m": model_ref})
+        out_dir = out or Path("studies") / f"sweep-{scenario.stem if scenario else 'street'}-{key}"
+        result = run_sweep(
+            scenario, varies, reps, out_dir, seed=seed, days=days, overrides=set_, target=tgt, model=model,
+            executor=_executor(dask, workers, key), progress=True, more_staff_when_higher=msw, report=not no_report,
+        )
+    except StudyError as exc:
+        raise _fail(exc) from None
+
+    kpi = tgt.kpi if tgt else "on_time_rate"
+    if kpi not in result.kpis:
+        kpi = result.kpis[0]
+    table = Table(title=f"{kpi}: mean and 95 % CI over {reps} replications per point")
+    for f in result.fields:
+        table.add_column(f)
+    for c in ("mean", "95 % CI", "sd"):
+        table.add_column(c, justify="right")
+    for r in result.stats[result.stats["kpi"] == kpi].to_dict("records"):
+        table.add_row(*(str(r[f]) for f in result.fields), f"{r['mean']:.4g}",
+                      f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}]", f"{r['sd']:.3g}")
+    console.print(table)
+    for f in result.findings:
+        console.print(f"[bold]{f.sentence()}[/bold]", highlight=False)
+    console.print(
+        f"{result.ran} replications run, {result.reused} reused; study directory {result.out}"
+        + (f"; report {result.report}" if result.report else ""), highlight=False,
+    )
+
+
+def compare(
+    policies: list[Path] = typer.Argument(..., help="Two or more policy or scenario files (A.toml B.toml …)."),
+    reps: int = typer.Option(30, "--reps", min=2, help="Replications per policy (same seeds for every policy)."),
+    out: Path | None = typer.Option(None, "--out", help="Study directory (rerun with the same --out to resume)."),
+    dask: str | None = typer.Option(None, "--dask", help="'local' for a LocalCluster, or tcp://HOST:8786."),
+    days: float | None = typer.Option(None, "--days", min=0.0, help="Simulated days per replication (default: scenario's)."),
+    seed: int = typer.Option(1, "--seed", min=0, help="Study seed; replication k's seed is derived from it by index."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Local worker processes (default: CPUs; 1 = inline)."),
+    set_: list[str] = typer.Option([], "--set", help="Override dotted.path=value applied to every policy; repeatable."),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
+    model_ref: str = typer.Option(DEFAULT_MODEL, "--model", hidden=True, help="module:attribute of a study Model."),
+) -> None:
+    """Compare policies on the same seeds: paired differences, 95 % CIs, t-tests, a verdict per KPI."""
+    from twin.study.compare import run_compare
+
+    try:
+        model = _model(model_ref)
+        key = study_key({"p": [str(p) for p in policies], "set": set_, "seed": seed, "days": days, "m": model_ref})
+        out_dir = out or Path("studies") / f"compare-{'-vs-'.join(p.stem for p in policies)[:60]}-{key}"
+        result = run_compare(
+            policies, reps, out_dir, seed=seed, days=days, overrides=set_, model=model,
+            executor=_executor(dask, workers, key), progress=True, report=not no_report,
+        )
+    except StudyError as exc:
+        raise _fail(exc) from None
+
+    table = Table(title=f"Paired differences B − A over {reps} replications (same seeds)")
+    for c in ("KPI", "A", "B", "mean A", "mean B", "B − A", "95 % CI", "p (Holm)", "better"):
+        table.add_column(c, justify="left" if c in ("KPI", "A", "B", "better") else "right")
+    shown = result.paired[result.paired["kpi"].isin(result.kpis)]
+    for r in shown.to_dict("records"):
+        if direction(r["kpi"]) == "neutral" and not r["kpi"].startswith("cases_total"):
+            continue
+        table.add_row(r["kpi"], r["a"], r["b"], f"{r['mean_a']:.4g}", f"{r['mean_b']:.4g}", f"{r['diff']:+.4g}",
+                      f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}]", f"{r['p_adj']:.3g}", str(r["better"]))
+    console.print(table)
+    console.print(
+        f"{result.ran} replications run, {result.reused} reused; study directory {result.out}"
+        + (f"; report {result.report}" if result.report else ""), highlight=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sweep")(sweep)
+    app.command("compare")(compare)

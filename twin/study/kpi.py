@@ -1,0 +1,89 @@
+"""KPIs of a replication: flattening ``summary.json`` and which way is better for each.
+
+Nested summaries (``closed_at_level``, ``utilisation``, ``hours_to_close``) flatten to dotted
+names (``closed_at_level.grid``, ``utilisation.grid_worker``, ``hours_to_close.T1.p90``).
+Bookkeeping fields (seed, scenario, version, wall time) are not KPIs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+Direction = Literal["higher", "lower", "neutral"]
+
+#: Top-level summary keys that ``summary.json`` carries (issue 3); a --target must name one.
+SUMMARY_KPIS: tuple[str, ...] = (
+    "cases_total",
+    "cases_closed",
+    "on_time_rate",
+    "closure_rate",
+    "satisfaction_mean",
+    "closed_at_level",
+    "hours_to_close",
+    "backlog_end",
+    "utilisation",
+    "events_processed",
+)
+
+#: Summary fields that describe the run rather than measure the district.
+NOT_KPIS: frozenset[str] = frozenset({"seed", "scenario", "version", "wall_seconds"})
+
+_HIGHER = ("on_time_rate", "closure_rate", "satisfaction_mean", "cases_closed", "closed_at_level.grid")
+_LOWER = ("backlog_end", "hours_to_close", "closed_at_level.district")
+
+#: The KPIs a report and a comparison verdict lead with, in this order (when present).
+HEADLINE: tuple[str, ...] = (
+    "on_time_rate",
+    "closure_rate",
+    "satisfaction_mean",
+    "backlog_end",
+    "closed_at_level.grid",
+    "cases_total",
+)
+
+
+def direction(kpi: str) -> Direction:
+    """Which way is better for a KPI.
+
+    Higher: on-time and closure rates, satisfaction, cases closed, the share closed at grid level
+    (小事不出网). Lower: backlog, hours to close, the share that climbs to the district
+    (矛盾不上交). Neutral (no verdict, differences still reported): case volume, utilisation,
+    the middle rungs of the ladder and event counts — more or less of them is not good or bad
+    by itself.
+    """
+    for prefix in _HIGHER:
+        if kpi == prefix or kpi.startswith(prefix + "."):
+            return "higher"
+    for prefix in _LOWER:
+        if kpi == prefix or kpi.startswith(prefix + "."):
+            return "lower"
+    return "neutral"
+
+
+def flatten(summary: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """Numeric leaves of a summary as ``{dotted.name: float}``; non-numbers and bookkeeping dropped.
+
+    ``None`` (e.g. a percentile of a tier with no closed cases) becomes NaN so the column exists
+    in every row and statistics skip it.
+    """
+    out: dict[str, float] = {}
+    for key, value in summary.items():
+        name = f"{prefix}{key}"
+        if not prefix and key in NOT_KPIS:
+            continue
+        if isinstance(value, Mapping):
+            out.update(flatten(value, name + "."))
+        elif isinstance(value, int | float):  # bool is an int: True → 1.0
+            out[name] = float(value)
+        elif value is None:
+            out[name] = math.nan
+    return out
+
+
+def ordered(kpis: Iterable[str]) -> list[str]:
+    """KPI names with the headline ones first, then the rest alphabetically."""
+    names = set(kpis)
+    head = [k for k in HEADLINE if k in names]
+    return head + sorted(names - set(head))
