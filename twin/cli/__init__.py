@@ -23,7 +23,7 @@ app = typer.Typer(
 )
 
 #: Modules under twin.cli that register commands.
-FAMILIES: tuple[str, ...] = ("demo", "study")
+FAMILIES: tuple[str, ...] = ("demo", "serve", "study")
 
 
 @app.callback()

@@ -1,0 +1,38 @@
+"""Fixtures for the service tests (see helpers.py): a real ``twin serve`` on SQLite or on a
+fresh PostgreSQL database per module, with tokens for every role."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from .helpers import Server, _swap_db, make_tokens, pg_base_url, start_server
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    """A fresh database on the PostgreSQL server of GRIDTWIN_PG_URL, dropped afterwards."""
+    import psycopg
+
+    base = pg_base_url()
+    name = f"gt_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _swap_db(base, name)
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    d = tmp_path_factory.mktemp("svc")
+    db = str(d / "gridtwin.db")
+    tokens = make_tokens(db)
+    srv = start_server(db, d / "serve.log")
+    srv.tokens = tokens
+    yield srv
+    srv.stop()

@@ -1,0 +1,361 @@
+"""PostgresStore: the case store on PostgreSQL through psycopg 3 and a connection pool.
+
+Implements :class:`~twin.engine.store.Store`. Every commit writes the case row and its audit
+event in one transaction with ``synchronous_commit=on`` (an acknowledged change survives a crash
+of the server or of the machine). Optimistic concurrency lives in the database: a transition
+updates the case row only ``WHERE version = expected``, so several processes can share one
+database and a stale writer gets :class:`~twin.engine.errors.VersionConflict`. The schema is
+created (or migrated, by its version number) when the store opens.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import tuple_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from twin.engine.errors import DuplicateKey, VersionConflict
+from twin.engine.store import CaseQuery, IdempotencyRecord
+from twin.engine.transitions import apply
+from twin.engine.types import ACTIVE_STATES, Action, Case, Event, Notice
+
+#: Bump when the schema changes, and add the step to :data:`MIGRATIONS`.
+SCHEMA_VERSION = 1
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE IF NOT EXISTS engine_cases (
+            id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            active BOOLEAN NOT NULL,
+            level SMALLINT NOT NULL,
+            grid TEXT NOT NULL,
+            community TEXT NOT NULL,
+            street TEXT NOT NULL,
+            district TEXT NOT NULL,
+            category TEXT NOT NULL,
+            reporter TEXT,
+            due_at DOUBLE PRECISION NOT NULL,
+            doc JSONB NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS engine_cases_active ON engine_cases (id) WHERE active",
+        "CREATE INDEX IF NOT EXISTS engine_cases_grid ON engine_cases (grid, id)",
+        "CREATE INDEX IF NOT EXISTS engine_cases_street ON engine_cases (street, id)",
+        "CREATE INDEX IF NOT EXISTS engine_cases_reporter ON engine_cases (reporter, id)",
+        """CREATE TABLE IF NOT EXISTS engine_events (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            case_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            action TEXT NOT NULL,
+            from_state TEXT,
+            to_state TEXT NOT NULL,
+            at DOUBLE PRECISION NOT NULL,
+            actor TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            data JSONB NOT NULL,
+            UNIQUE (case_id, version)
+        )""",
+        """CREATE TABLE IF NOT EXISTS engine_idempotency (
+            key TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            case_id TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS engine_notices (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            at DOUBLE PRECISION NOT NULL,
+            payload JSONB NOT NULL
+        )""",
+    ),
+}
+
+_CASE_COLS = "id, version, state, active, level, grid, community, street, district, category, reporter, due_at, doc"
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    conn.execute("SET synchronous_commit = on")
+    conn.commit()
+
+
+def migrate(conn: psycopg.Connection[Any]) -> int:
+    """Create or upgrade the schema; returns the schema version now in place.
+
+    Serialised across processes by an advisory lock, so several workers starting at once
+    do not race each other.
+    """
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(727270001)")
+        conn.execute("CREATE TABLE IF NOT EXISTS engine_schema (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT max(version) FROM engine_schema").fetchone()
+        current = int(row[0]) if row and row[0] is not None else 0
+        for v in range(current + 1, SCHEMA_VERSION + 1):
+            for stmt in MIGRATIONS[v]:
+                conn.execute(stmt)
+            conn.execute("INSERT INTO engine_schema (version) VALUES (%s)", (v,))
+    return SCHEMA_VERSION
+
+
+def _case_params(case: Case) -> tuple[Any, ...]:
+    d = case.to_dict()
+    p = case.place
+    return (
+        case.id,
+        case.version,
+        str(case.state),
+        case.state in ACTIVE_STATES,
+        int(case.level),
+        p.grid,
+        p.community,
+        p.street,
+        p.district,
+        case.category,
+        case.reporter,
+        case.due_at,
+        Jsonb(d),
+    )
+
+
+class PostgresStore:
+    """Cases, audit events, idempotency keys and notices in PostgreSQL.
+
+    ``url`` is a libpq connection string (``postgresql://user:pw@host:port/db``). The pool
+    holds ``min_size``..``max_size`` connections; each thread takes one per call, or keeps
+    one for the whole of a :meth:`batch` block.
+    """
+
+    def __init__(self, url: str, min_size: int = 1, max_size: int = 16, timeout: float = 30.0) -> None:
+        self.url = url
+        self._pool = ConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            configure=_configure,
+            kwargs={"row_factory": tuple_row},
+            open=False,
+        )
+        self._pool.open(wait=True, timeout=timeout)
+        self._local = threading.local()
+        with self._pool.connection() as conn:
+            migrate(conn)
+
+    # ----------------------------------------------------------- connections
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
+        """A transaction: the batch's (as a savepoint) when inside :meth:`batch`, else a new one."""
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            with conn.transaction():
+                yield conn
+            return
+        with self._pool.connection() as c, c.transaction():
+            yield c
+
+    @contextmanager
+    def _read(self) -> Iterator[psycopg.Connection[Any]]:
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self._pool.connection() as c:
+            yield c
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group the commits inside the block into one transaction (group commit).
+
+        Each commit inside is a savepoint: one that fails (a stale version, a duplicate key)
+        is undone alone and raises to its caller, while the others stay in the batch.
+        """
+        if getattr(self._local, "conn", None) is not None:  # nested: join the outer batch
+            yield
+            return
+        with self._pool.connection() as conn:
+            self._local.conn = conn
+            try:
+                with conn.transaction():
+                    yield
+            finally:
+                self._local.conn = None
+
+    # --------------------------------------------------------------- writes
+    def commit(self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None) -> None:
+        if event.action is Action.REPORT:
+            self._insert(case, event, idempotency)
+            return
+        after = copy.deepcopy(case)
+        apply(after, event)
+        params = _case_params(after)
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE engine_cases SET version=%s, state=%s, active=%s, level=%s, doc=%s "
+                "WHERE id=%s AND version=%s",
+                (after.version, params[2], params[3], params[4], params[12], case.id, event.version - 1),
+            )
+            if cur.rowcount != 1:
+                row = conn.execute("SELECT version FROM engine_cases WHERE id=%s", (case.id,)).fetchone()
+                raise VersionConflict(case.id, event.version - 1, -1 if row is None else int(row[0]))
+            event.seq = self._insert_event(conn, event)
+        apply(case, event)
+
+    def _insert(self, case: Case, event: Event, idem: IdempotencyRecord | None) -> None:
+        try:
+            with self._tx() as conn:
+                if idem is not None:
+                    cur = conn.execute(
+                        "INSERT INTO engine_idempotency (key, fingerprint, case_id) VALUES (%s, %s, %s) "
+                        "ON CONFLICT (key) DO NOTHING",
+                        (idem.key, idem.fingerprint, idem.case_id),
+                    )
+                    if cur.rowcount != 1:
+                        raise DuplicateKey("idempotency key", idem.key)
+                conn.execute(f"INSERT INTO engine_cases ({_CASE_COLS}) VALUES ({', '.join(['%s'] * 13)})", _case_params(case))
+                event.seq = self._insert_event(conn, event)
+        except psycopg.errors.UniqueViolation:
+            raise DuplicateKey("case id", case.id) from None
+
+    @staticmethod
+    def _insert_event(conn: psycopg.Connection[Any], e: Event) -> int:
+        row = conn.execute(
+            "INSERT INTO engine_events (case_id, version, action, from_state, to_state, at, actor, mode, data) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING seq",
+            (
+                e.case_id,
+                e.version,
+                str(e.action),
+                None if e.from_state is None else str(e.from_state),
+                str(e.to_state),
+                e.at,
+                e.actor,
+                e.mode,
+                Jsonb(e.data),
+            ),
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def record_notice(self, notice: Notice) -> bool:
+        with self._tx() as conn:
+            cur = conn.execute(
+                "INSERT INTO engine_notices (key, kind, unit, at, payload) VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT (key) DO NOTHING",
+                (notice.key, notice.kind, notice.unit, notice.at, Jsonb(_jsonable(notice.payload))),
+            )
+            return cur.rowcount == 1
+
+    # ---------------------------------------------------------------- reads
+    def get(self, case_id: str) -> Case | None:
+        with self._read() as conn:
+            row = conn.execute("SELECT doc FROM engine_cases WHERE id=%s", (case_id,)).fetchone()
+        return None if row is None else Case.from_dict(row[0])
+
+    def find_idempotency(self, key: str) -> IdempotencyRecord | None:
+        with self._read() as conn:
+            row = conn.execute("SELECT key, fingerprint, case_id FROM engine_idempotency WHERE key=%s", (key,)).fetchone()
+        return None if row is None else IdempotencyRecord(row[0], row[1], row[2])
+
+    def query(self, q: CaseQuery) -> list[Case]:
+        where: list[str] = []
+        args: list[Any] = []
+        if q.states is not None:
+            where.append("state = ANY(%s)")
+            args.append([str(s) for s in q.states])
+        for col in ("grid", "community", "street", "district", "category", "reporter"):
+            v = getattr(q, col)
+            if v is not None:
+                where.append(f"{col} = %s")
+                args.append(v)
+        if q.level is not None:
+            where.append("level = %s")
+            args.append(int(q.level))
+        if q.assignee is not None:
+            where.append("(doc->'assignees') ? %s")
+            args.append(q.assignee)
+        if q.overdue_at is not None:
+            where.append("active AND due_at < %s")
+            args.append(q.overdue_at)
+        if q.after_id is not None:
+            where.append("id > %s")
+            args.append(q.after_id)
+        sql = "SELECT doc FROM engine_cases"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id"
+        if q.limit is not None:
+            sql += " LIMIT %s"
+            args.append(int(q.limit))
+        with self._read() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [Case.from_dict(r[0]) for r in rows]
+
+    def active_cases(self) -> list[Case]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT doc FROM engine_cases WHERE active ORDER BY id").fetchall()
+        return [Case.from_dict(r[0]) for r in rows]
+
+    def events(self, case_id: str | None = None, after_seq: int = 0) -> Iterator[Event]:
+        cols = "seq, case_id, version, action, from_state, to_state, at, actor, mode, data"
+        with self._read() as conn:
+            if case_id is None:
+                rows = conn.execute(f"SELECT {cols} FROM engine_events WHERE seq > %s ORDER BY seq", (after_seq,)).fetchall()
+            else:
+                rows = conn.execute(
+                    f"SELECT {cols} FROM engine_events WHERE case_id = %s AND seq > %s ORDER BY seq", (case_id, after_seq)
+                ).fetchall()
+        return iter([_event(r) for r in rows])
+
+    def count(self) -> int:
+        with self._read() as conn:
+            row = conn.execute("SELECT count(*) FROM engine_cases").fetchone()
+        return int(row[0]) if row else 0
+
+    def all_cases(self) -> Iterator[Case]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT doc FROM engine_cases ORDER BY id").fetchall()
+        return iter([Case.from_dict(r[0]) for r in rows])
+
+    def notices(self, kind: str | None = None) -> list[Notice]:
+        with self._read() as conn:
+            if kind is None:
+                rows = conn.execute("SELECT kind, key, unit, at, payload FROM engine_notices ORDER BY seq").fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT kind, key, unit, at, payload FROM engine_notices WHERE kind=%s ORDER BY seq", (kind,)
+                ).fetchall()
+        return [Notice(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def _event(r: tuple[Any, ...]) -> Event:
+    return Event.from_dict(
+        {
+            "seq": r[0],
+            "case_id": r[1],
+            "version": r[2],
+            "action": r[3],
+            "from_state": r[4],
+            "to_state": r[5],
+            "at": r[6],
+            "actor": r[7],
+            "mode": r[8],
+            "data": r[9],
+        }
+    )
+
+
+def _jsonable(payload: dict[str, Any]) -> Any:
+    """Notices carry tuples (e.g. most_common pairs); store them as JSON lists."""
+    return json.loads(json.dumps(payload, default=str))

@@ -1,0 +1,687 @@
+"""The FastAPI application: the case engine over HTTP, with auth, limits and Open311.
+
+``create_app(config)`` builds one application over one database; ``app_from_env()`` is the
+factory uvicorn's worker processes call (``twin serve`` passes the configuration through the
+environment). Engine time is wall time in minutes since the Unix epoch. Each process runs
+its own engine timers and supervision; the database is the truth (optimistic versions in the
+database, supervision notices stored once per key), so several workers can share it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from twin.engine import CaseEngine, CaseQuery, Supervisor
+from twin.engine.errors import (
+    CaseNotFound,
+    DuplicateKey,
+    EngineError,
+    IdempotencyConflict,
+    IllegalTransition,
+    InvalidInput,
+    VersionConflict,
+)
+from twin.engine.kpi import compute_kpis
+from twin.engine.transitions import new_case
+from twin.engine.types import Action, Case, Level, Notice, Place, State
+from twin.service import models as m
+from twin.service.auth import COMMAND_ROLES, REPORTING_ROLES, SUPERVISING_ROLES, Principal, Role, ScopeKind, token_hash
+from twin.service.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware, RateLimiter
+from twin.service.storage import ServiceStore, open_stores
+
+log = logging.getLogger("twin.service")
+
+#: Default source of a report by role, when the client names none.
+DEFAULT_SOURCE: dict[Role, str] = {
+    Role.RESIDENT: "app",
+    Role.DEVICE: "device",
+    Role.GRID_WORKER: "patrol",
+}
+MASK = "***"
+MODE_LABELS = {"normal": "normal", "emergency": "应下尽下", "extreme": "全员下沉"}
+
+
+@dataclass
+class ServiceConfig:
+    """Everything a running service is configured with (``twin serve`` flags)."""
+
+    db: str = "gridtwin.db"
+    max_body_bytes: int = 64 * 1024
+    max_page: int = 200
+    rate_per_second: float = 2000.0  # per principal and process; 0 switches the limit off
+    rate_burst: float = 4000.0
+    max_in_flight: int = 64  # per process
+    idempotency_lease_seconds: float = 10.0
+    tick_seconds: float = 5.0
+    supervision_seconds: float = 60.0
+    token_cache_seconds: float = 30.0
+
+    ENV_PREFIX = "GRIDTWIN_SERVE_"
+
+    def to_env(self) -> dict[str, str]:
+        return {self.ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> ServiceConfig:
+        env = dict(os.environ) if env is None else env
+        kw: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(cls.ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                kw[f.name] = type(getattr(cls(), f.name))(raw)
+        return cls(**kw)
+
+
+class ApiError(Exception):
+    """An error answered with ``status`` and ``{"error": code, "reason": reason}``."""
+
+    def __init__(self, status: int, error: str, reason: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.error = error
+        self.reason = reason
+        self.headers = headers or {}
+
+
+def _error(status: int, error: str, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": error, "reason": reason}, status_code=status, headers=headers)
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+@dataclass
+class Service:
+    """The running service's state: engine, stores, caches and background timers."""
+
+    config: ServiceConfig
+    engine: CaseEngine
+    sstore: ServiceStore
+    rate: RateLimiter
+    _tokens: dict[str, tuple[Principal | None, float]] = field(default_factory=dict)
+    _next_id: threading.local = field(default_factory=threading.local)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------- principals
+    def principal_for(self, token: str) -> Principal | None:
+        h = token_hash(token)
+        now = time.monotonic()
+        hit = self._tokens.get(h)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        p = self.sstore.principal(h)
+        self._tokens[h] = (p, now + self.config.token_cache_seconds)
+        return p
+
+    # ---------------------------------------------------------------- views
+    def contact_view(self, case: Case, who: Principal) -> str | None:
+        contact = self.sstore.contact(case.id)
+        if contact is None:
+            return None
+        return contact if who.sees_contact_of(case) else MASK
+
+    def case_json(self, case: Case, who: Principal, contact: str | None = None, known: bool = False) -> dict[str, Any]:
+        d = case.to_dict()
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out[k] = v
+            if k == "reporter":
+                if not who.sees_contact_of(case):
+                    out[k] = None if v is None else MASK
+                out["contact"] = contact if known else self.contact_view(case, who)
+        return out
+
+    def visible(self, who: Principal, case_id: str) -> Case:
+        case = self.engine.store.get(case_id)
+        if case is None or not who.can_see(case):
+            raise ApiError(404, "not_found", f"no case {case_id!r} in your scope {who.scope}")
+        return case
+
+    # ------------------------------------------------------------ background
+    def start(self) -> None:
+        self.refresh_mode()
+        self._thread = threading.Thread(target=self._loop, name="engine-timers", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def refresh_mode(self) -> None:
+        cur = self.sstore.current_mode()
+        self.engine.mode = "normal" if cur is None else cur.mode
+
+    def _loop(self) -> None:
+        next_supervision = time.monotonic() + min(self.config.supervision_seconds, 5.0)
+        while not self._stop.wait(min(1.0, self.config.tick_seconds)):
+            try:
+                self.refresh_mode()
+                self.engine.tick()
+                if time.monotonic() >= next_supervision:
+                    Supervisor(self.engine.store, self.engine.clock).run()
+                    next_supervision = time.monotonic() + self.config.supervision_seconds
+            except Exception:  # the database may be away for a moment; the next tick retries
+                log.exception("engine timers: tick failed; retrying")
+
+
+def wall_clock_minutes() -> float:
+    return time.time() / 60.0
+
+
+COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": m.ErrorOut, "description": "missing or unknown bearer token"},
+    413: {"model": m.ErrorOut, "description": "request body too large"},
+    422: {"model": m.ErrorOut, "description": "invalid input (names the field)"},
+    429: {"model": m.ErrorOut, "description": "rate limit of the principal exceeded; see Retry-After"},
+    503: {"model": m.ErrorOut, "description": "overloaded or database unavailable; see Retry-After"},
+}
+
+
+def _errs(*codes: int) -> dict[int | str, dict[str, Any]]:
+    desc = {
+        403: "your role may not do this",
+        404: "no such case in your scope",
+        409: "illegal transition, or an idempotent request still in flight",
+        412: "If-Match does not carry the case's current version",
+        428: "If-Match (the case version) is required",
+    }
+    out = dict(COMMON_ERRORS)
+    for c in codes:
+        out[c] = {"model": m.ErrorOut, "description": desc[c]}
+    return out
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """``"3"``, ``W/"3"`` or ``3`` → 3; anything else → None (which never matches)."""
+    if value is None:
+        return None
+    v = value.strip()
+    if v.startswith("W/"):
+        v = v[2:]
+    v = v.strip('"')
+    return int(v) if v.isdigit() and len(v) < 10 else None
+
+
+def body_fingerprint(principal: Principal, body: dict[str, Any]) -> str:
+    blob = json.dumps([principal.id, body], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def build_service(config: ServiceConfig) -> Service:
+    store, sstore = open_stores(config.db)
+    svc_holder: dict[str, Service] = {}
+
+    def id_factory() -> str:
+        nid: str | None = getattr(svc_holder["svc"]._next_id, "value", None)
+        if nid is not None:
+            svc_holder["svc"]._next_id.value = None
+            return nid
+        return str(uuid.uuid4())
+
+    engine = CaseEngine(store, wall_clock_minutes, id_factory=id_factory)
+    svc = Service(config, engine, sstore, RateLimiter(config.rate_per_second, config.rate_burst))
+    svc_holder["svc"] = svc
+    return svc
+
+
+def create_app(config: ServiceConfig | None = None, service: Service | None = None) -> FastAPI:
+    """The application over ``config.db`` (or an already built ``service``)."""
+    config = config or (service.config if service is not None else ServiceConfig())
+    svc = service or build_service(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc.start()
+        try:
+            yield
+        finally:
+            svc.stop()
+            svc.engine.store.close()
+            svc.sstore.close()
+
+    app = FastAPI(
+        title="gridtwin case engine",
+        version="1",
+        description=(
+            "The grid-governance case engine (网格化管理 事件处置闭环) over HTTP. Bearer tokens from "
+            "`twin token create`; every change of a case carries `If-Match: \"<version>\"`; reports take an "
+            "`Idempotency-Key`. Times are minutes since the Unix epoch. An Open311 GeoReport v2 facade "
+            "lives at /open311/v2."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.service = svc
+    bearer = HTTPBearer(auto_error=False, description="a token from `twin token create`")
+
+    # --------------------------------------------------------------- errors
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.error, exc.reason, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for e in exc.errors()[:5]:
+            loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+            parts.append(f"{loc}: {e.get('msg', 'invalid')}")
+        return _error(422, "invalid_input", "; ".join(parts))
+
+    @app.exception_handler(IllegalTransition)
+    async def _illegal(request: Request, exc: IllegalTransition) -> JSONResponse:
+        msg = f"illegal transition {str(exc.action)!r} from state {str(exc.state)!r}"
+        return _error(409, "illegal_transition", msg + (f": {exc.reason}" if exc.reason else ""))
+
+    engine_errors: list[tuple[type[Exception], int, str]] = [
+        (CaseNotFound, 404, "not_found"),
+        (VersionConflict, 412, "version_conflict"),
+        (IdempotencyConflict, 422, "idempotency_conflict"),
+        (InvalidInput, 422, "invalid_input"),
+        (DuplicateKey, 409, "duplicate"),
+    ]
+    for exc_type, status, code in engine_errors:
+
+        def _make(status: int = status, code: str = code) -> Callable[..., Any]:
+            async def handler(request: Request, exc: Exception) -> JSONResponse:
+                return _error(status, code, str(exc))
+
+            return handler
+
+        app.add_exception_handler(exc_type, _make())
+
+    async def _engine_other(request: Request, exc: Exception) -> JSONResponse:
+        return _error(422, "rejected", str(exc))
+
+    app.add_exception_handler(EngineError, _engine_other)
+
+    async def _db_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", exc)
+        return _error(503, "database_unavailable", "the database is not reachable right now; retry later", {"Retry-After": "1"})
+
+    db_errors: list[type[Exception]] = [sqlite3.OperationalError]
+    try:
+        import psycopg
+        import psycopg_pool
+
+        db_errors += [psycopg.OperationalError, psycopg_pool.PoolTimeout]
+    except ImportError:  # pragma: no cover
+        pass
+    for t in db_errors:
+        app.add_exception_handler(t, _db_down)
+
+    # ----------------------------------------------------------------- auth
+    def authenticate(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+        if creds is None or creds.scheme.lower() != "bearer":
+            raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"})
+        p = svc.principal_for(creds.credentials)
+        if p is None:
+            raise ApiError(401, "unauthenticated", "unknown or revoked token", {"WWW-Authenticate": "Bearer"})
+        wait = svc.rate.take(p.id)
+        if wait is not None:
+            raise ApiError(429, "rate_limited", f"more than {config.rate_per_second:g} requests a second", {"Retry-After": str(wait)})
+        return p
+
+    app.state.authenticate = authenticate
+
+    def case_response(case: Case, who: Principal, status: int = 200) -> Response:
+        return Response(_dumps(svc.case_json(case, who)), status_code=status, media_type="application/json", headers={"ETag": f'"{case.version}"'})
+
+    # --------------------------------------------------------------- health
+    @app.get("/health", response_model=m.HealthOut, tags=["service"])
+    async def health() -> Response:
+        """Liveness: the process answers (no authentication)."""
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    @app.get("/me", response_model=m.PrincipalOut, responses=COMMON_ERRORS, tags=["service"])
+    def me(who: Principal = Depends(authenticate)) -> m.PrincipalOut:
+        """Who the token belongs to."""
+        return m.PrincipalOut(id=who.id, role=who.role.value, scope=who.scope)
+
+    # --------------------------------------------------------------- report
+    @app.post(
+        "/cases",
+        status_code=201,
+        response_model=m.CaseOut,
+        responses=_errs(403, 409),
+        tags=["cases"],
+    )
+    def report(
+        body: m.ReportIn,
+        who: Principal = Depends(authenticate),
+        idempotency_key: str | None = Header(default=None, min_length=1, max_length=200),
+    ) -> Response:
+        """Report a case (立案). With ``Idempotency-Key`` a retry with the same body replays the
+        original response byte for byte; the same key with another body is 422; a retry while the
+        first is still being handled is 409."""
+        status, payload, case_id, replayed = do_report(svc, who, body, idempotency_key)
+        headers = {"ETag": '"1"', "Location": f"/cases/{case_id}"}
+        if replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(payload, status_code=status, media_type="application/json", headers=headers)
+
+    # ---------------------------------------------------------------- reads
+    @app.get("/cases", response_model=m.CasePage, responses=COMMON_ERRORS, tags=["cases"])
+    def list_cases(
+        who: Principal = Depends(authenticate),
+        state: list[State] | None = Query(default=None, description="any of these states"),
+        level: int | None = Query(default=None, ge=0, le=3),
+        grid: str | None = Query(default=None, max_length=64),
+        community: str | None = Query(default=None, max_length=64),
+        street: str | None = Query(default=None, max_length=64),
+        district: str | None = Query(default=None, max_length=64),
+        category: str | None = Query(default=None, max_length=64),
+        assignee: str | None = Query(default=None, max_length=80),
+        overdue: bool = Query(default=False, description="only cases past their due time and unresolved"),
+        after: str | None = Query(default=None, max_length=64, description="keyset pagination: ids after this one"),
+        limit: int = Query(default=50, ge=1, le=config.max_page),
+    ) -> Response:
+        """Cases in your scope, ordered by id, one page at a time."""
+        filt: dict[str, Any] = {"grid": grid, "community": community, "street": street, "district": district, "assignee": assignee}
+        own = who.scope_kind.value
+        if filt[own] is not None and filt[own] != who.scope_unit:
+            return Response(_dumps({"items": [], "next_after": None}), media_type="application/json")
+        filt[own] = who.scope_unit
+        reporter = None
+        if who.role in (Role.RESIDENT, Role.DEVICE):
+            reporter = who.id
+        if who.role is Role.DEPARTMENT:
+            if assignee is not None and assignee != who.id:
+                return Response(_dumps({"items": [], "next_after": None}), media_type="application/json")
+            filt["assignee"] = who.id
+        q = CaseQuery(
+            states=frozenset(state) if state else None,
+            level=None if level is None else Level(level),
+            category=category,
+            reporter=reporter,
+            overdue_at=wall_clock_minutes() if overdue else None,
+            after_id=after,
+            limit=limit + 1,
+            **filt,
+        )
+        found = [c for c in svc.engine.query(q) if who.can_see(c)]
+        more = len(found) > limit
+        found = found[:limit]
+        items = [svc.case_json(c, who) for c in found]
+        return Response(_dumps({"items": items, "next_after": found[-1].id if more else None}), media_type="application/json")
+
+    @app.get("/cases/{case_id}", response_model=m.CaseOut, responses=_errs(404), tags=["cases"])
+    def get_case(case_id: str = Path(max_length=64), who: Principal = Depends(authenticate)) -> Response:
+        """One case; its version is in the ETag header and in the body."""
+        return case_response(svc.visible(who, case_id), who)
+
+    @app.get("/cases/{case_id}/events", response_model=list[m.EventOut], responses=_errs(404), tags=["cases"])
+    def case_events(case_id: str = Path(max_length=64), who: Principal = Depends(authenticate)) -> Response:
+        """The audit trail of a case, oldest first."""
+        case = svc.visible(who, case_id)
+        events = [e.to_dict() for e in svc.engine.store.events(case.id)]
+        if not who.sees_contact_of(case):
+            for e in events:
+                if e["action"] == "report":
+                    e["data"] = {**e["data"], "reporter": MASK if e["data"].get("reporter") is not None else None}
+        return Response(_dumps(events), media_type="application/json")
+
+    # ---------------------------------------------------------- transitions
+    def _transition(action: Action, body_model: type[m._In]) -> None:
+        path = action.value.replace("_", "-")
+
+        def run(case_id: str, who: Principal, if_match: str | None, body: m._In | None) -> Response:
+            if if_match is None:
+                raise ApiError(428, "precondition_required", "send If-Match with the case's current version, e.g. If-Match: \"3\"")
+            case = svc.visible(who, case_id)
+            if not who.may(action):
+                raise ApiError(403, "forbidden", f"role {who.role.value} may not {action.value} a case")
+            version = parse_if_match(if_match)
+            if version is None or version != case.version:
+                raise ApiError(412, "version_conflict", f"case {case_id!r} is at version {case.version}, If-Match was {if_match!r}")
+            kw: dict[str, Any] = {} if body is None else body.model_dump()
+            if action is Action.MERGE and kw["into"] != case_id:
+                try:
+                    svc.visible(who, kw["into"])
+                except ApiError:
+                    raise ApiError(422, "invalid_input", f"into: no case {kw['into']!r} in your scope") from None
+            out = svc.engine.transition(case_id, action, version, who.id, **kw)
+            return case_response(out, who)
+
+        if body_model is m.EmptyIn:
+
+            def endpoint_empty(
+                body: m.EmptyIn | None = Body(default=None),
+                case_id: str = Path(max_length=64),
+                who: Principal = Depends(authenticate),
+                if_match: str | None = Header(default=None, max_length=64),
+            ) -> Response:
+                return run(case_id, who, if_match, None)
+
+            endpoint: Callable[..., Response] = endpoint_empty
+        else:
+
+            def endpoint_body(
+                body: body_model,  # type: ignore[valid-type]
+                case_id: str = Path(max_length=64),
+                who: Principal = Depends(authenticate),
+                if_match: str | None = Header(default=None, max_length=64),
+            ) -> Response:
+                return run(case_id, who, if_match, body)
+
+            endpoint_body.__annotations__["body"] = body_model  # a local: resolve it for FastAPI
+            endpoint = endpoint_body
+        endpoint.__name__ = f"case_{action.value}"
+        endpoint.__doc__ = f"Apply `{action.value}` to a case (If-Match: the case version)."
+        app.post(f"/cases/{{case_id}}/{path}", response_model=m.CaseOut, responses=_errs(403, 404, 409, 412, 428), tags=["transitions"], operation_id=f"case_{action.value}")(endpoint)
+
+    for action, model in (
+        (Action.ACCEPT, m.EmptyIn),
+        (Action.REJECT, m.ReasonIn),
+        (Action.MERGE, m.MergeIn),
+        (Action.DISPATCH, m.DispatchIn),
+        (Action.START, m.EmptyIn),
+        (Action.RESOLVE, m.ResolveIn),
+        (Action.VERIFY, m.NoteIn),
+        (Action.FAIL_VERIFICATION, m.NoteIn),
+        (Action.CLOSE, m.EmptyIn),
+        (Action.EVALUATE, m.EvaluateIn),
+        (Action.ESCALATE, m.ReasonIn),
+        (Action.RETURN, m.ReasonIn),
+        (Action.DECLINE, m.ReasonIn),
+    ):
+        _transition(action, model)
+
+    @app.get("/directory/boards", response_model=list[str], responses=COMMON_ERRORS, tags=["cases"])
+    def boards(who: Principal = Depends(authenticate)) -> list[str]:
+        """The four boards (板块) a case can be dispatched to as ``board:<name>``."""
+        return list(m.BOARDS)
+
+    # ------------------------------------------------------------------ KPIs
+    def _scope_cases(who: Principal) -> list[Case]:
+        q = CaseQuery(**{who.scope_kind.value: who.scope_unit})
+        return [c for c in svc.engine.query(q) if who.can_see(c)]
+
+    @app.get("/kpis", response_model=dict[str, Any], responses=_errs(403), tags=["supervision"])
+    def kpis(who: Principal = Depends(authenticate)) -> Response:
+        """KPIs (按期办结率, closure rate, time per stage, level shares …) over the cases in your scope."""
+        if who.role not in SUPERVISING_ROLES:
+            raise ApiError(403, "forbidden", f"role {who.role.value} does not see KPIs")
+        return Response(_dumps(compute_kpis(_scope_cases(who), wall_clock_minutes())), media_type="application/json")
+
+    # ----------------------------------------------------------- supervision
+    def _notice_visible(who: Principal, n: Notice) -> bool:
+        if who.role is Role.ADMIN or who.scope_kind is ScopeKind.DISTRICT:
+            return True
+        if n.kind == "reminder":
+            if who.scope_kind is ScopeKind.STREET:
+                return bool(n.payload.get("street") == who.scope_unit)
+            case = svc.engine.store.get(str(n.payload.get("case_id")))
+            return case is not None and who.can_see(case)
+        return who.scope_kind is ScopeKind.STREET and n.unit == who.scope_unit
+
+    def _feed(kind: str, who: Principal, after: int, limit: int) -> Response:
+        if who.role not in SUPERVISING_ROLES:
+            raise ApiError(403, "forbidden", f"role {who.role.value} does not see supervision feeds")
+        all_n = svc.engine.store.notices(kind)
+        page: list[dict[str, Any]] = []
+        pos = after
+        for i in range(after, len(all_n)):
+            pos = i + 1
+            n = all_n[i]
+            if _notice_visible(who, n):
+                page.append({"kind": n.kind, "key": n.key, "unit": n.unit, "at": n.at, "payload": json.loads(json.dumps(n.payload, default=str))})
+                if len(page) >= limit:
+                    break
+        more = pos < len(all_n)
+        return Response(_dumps({"items": page, "next_after": pos if more else None}), media_type="application/json")
+
+    for kind, plural, doc in (
+        ("reminder", "reminders", "一天一提醒: one reminder per overdue case per day"),
+        ("bulletin", "bulletins", "一周一通报: one bulletin per street per week"),
+        ("review", "reviews", "一月一点评: one review per street per month"),
+    ):
+
+        def _make_feed(kind: str = kind) -> Callable[..., Response]:
+            def feed(
+                who: Principal = Depends(authenticate),
+                after: int = Query(default=0, ge=0, le=2**31),
+                limit: int = Query(default=50, ge=1, le=config.max_page),
+            ) -> Response:
+                return _feed(kind, who, after, limit)
+
+            return feed
+
+        f = _make_feed()
+        f.__doc__ = f"Supervision feed — {doc}."
+        app.get(f"/supervision/{plural}", response_model=m.NoticePage, responses=_errs(403), tags=["supervision"], operation_id=f"supervision_{plural}")(f)
+
+    @app.post("/supervision/run", response_model=m.SupervisionRunOut, responses=_errs(403), tags=["supervision"])
+    def run_supervision(who: Principal = Depends(authenticate)) -> m.SupervisionRunOut:
+        """Emit the supervision notices due now (each is stored once, whoever runs it)."""
+        if who.role not in COMMAND_ROLES:
+            raise ApiError(403, "forbidden", f"role {who.role.value} may not run supervision")
+        return m.SupervisionRunOut(new_notices=len(Supervisor(svc.engine.store, svc.engine.clock).run()))
+
+    # ------------------------------------------------------------------ mode
+    def _mode_out() -> m.ModeOut:
+        cur = svc.sstore.current_mode()
+        if cur is None:
+            return m.ModeOut(mode="normal", since=None, actor=None, reason=None, seq=0)
+        return m.ModeOut(mode=cur.mode, since=cur.at, actor=cur.actor, reason=cur.reason, seq=cur.seq)
+
+    @app.get("/mode", response_model=m.ModeOut, responses=COMMON_ERRORS, tags=["modes"])
+    def get_mode(who: Principal = Depends(authenticate)) -> m.ModeOut:
+        """The current mode: normal, emergency (应下尽下) or extreme (全员下沉)."""
+        return _mode_out()
+
+    @app.get("/modes", response_model=list[m.ModeOut], responses=_errs(403), tags=["modes"])
+    def mode_history(who: Principal = Depends(authenticate)) -> list[m.ModeOut]:
+        """Every recorded mode change (常急转换), oldest first."""
+        if who.role not in SUPERVISING_ROLES:
+            raise ApiError(403, "forbidden", f"role {who.role.value} does not see the mode history")
+        return [m.ModeOut(mode=c.mode, since=c.at, actor=c.actor, reason=c.reason, seq=c.seq) for c in svc.sstore.modes()]
+
+    @app.post("/mode", response_model=m.ModeOut, responses=_errs(403, 409), tags=["modes"])
+    def set_mode(body: m.ModeIn, who: Principal = Depends(authenticate)) -> m.ModeOut:
+        """Switch mode (常急转换); recorded with time, actor and reason. District centre or admin."""
+        if who.role not in COMMAND_ROLES:
+            raise ApiError(403, "forbidden", f"role {who.role.value} may not change the mode")
+        if svc.engine.mode == body.mode and (svc.sstore.current_mode() or _NORMAL).mode == body.mode:
+            raise ApiError(409, "same_mode", f"already in mode {body.mode} ({MODE_LABELS[body.mode]})")
+        svc.sstore.record_mode(body.mode, wall_clock_minutes(), who.id, body.reason)
+        svc.engine.mode = body.mode
+        return _mode_out()
+
+    from twin.service.open311 import mount_open311
+
+    mount_open311(app, svc, config)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
+    app.add_middleware(ConcurrencyLimitMiddleware, max_in_flight=config.max_in_flight)
+    return app
+
+
+class _Normal:
+    mode = "normal"
+
+
+_NORMAL = _Normal()
+
+
+def do_report(svc: Service, who: Principal, body: m.ReportIn, idempotency_key: str | None) -> tuple[int, bytes, str, bool]:
+    """Report a case for ``who``: (status, response body, case id, whether it was a replay).
+
+    The reporter's contact is stored apart, under the case id allocated here, *before* the
+    engine commits the case, so an acknowledged case never lacks its contact.
+    """
+    config = svc.config
+    if who.role not in REPORTING_ROLES:
+        raise ApiError(403, "forbidden", f"role {who.role.value} may not report cases")
+    if not who.covers_place(body.grid, body.community, body.street, body.district):
+        raise ApiError(403, "forbidden", f"place {body.grid}/{body.community}/{body.street}/{body.district} is outside your scope {who.scope}")
+    source = body.source or DEFAULT_SOURCE.get(who.role, "hotline")
+    if who.role is Role.DEVICE:
+        source = "device"
+    case_id = str(uuid.uuid4())
+    key = None if idempotency_key is None else f"{who.id}|{idempotency_key}"
+    if key is not None:
+        st = svc.sstore.idem_begin(key, body_fingerprint(who, body.model_dump()), case_id, body.contact, time.time(), config.idempotency_lease_seconds)
+        if st.outcome == "conflict":
+            raise ApiError(422, "idempotency_conflict", f"Idempotency-Key {idempotency_key!r} was used with a different body")
+        if st.outcome == "in_flight":
+            raise ApiError(409, "in_flight", f"a request with Idempotency-Key {idempotency_key!r} is still being handled; retry", {"Retry-After": "1"})
+        if st.outcome == "done":
+            assert st.body is not None and st.status is not None and st.case_id is not None
+            return st.status, st.body, st.case_id, True
+    elif body.contact is not None:
+        svc.sstore.put_contact(case_id, body.contact)
+    svc._next_id.value = case_id
+    try:
+        case = svc.engine.report(
+            category=body.category,
+            tier=body.tier,
+            place=Place(body.grid, body.community, body.street, body.district),
+            source=source,
+            reporter=who.id,
+            description=body.description,
+            lat=body.lat,
+            lon=body.lon,
+            actor=who.id,
+            idempotency_key=key,
+        )
+    except BaseException:
+        if key is not None:
+            svc.sstore.idem_abort(key)
+        raise
+    finally:
+        svc._next_id.value = None
+    first = case if case.version == 1 else _first_picture(svc, case)
+    payload = _dumps(svc.case_json(first, who))
+    if key is not None:
+        svc.sstore.idem_finish(key, case.id, 201, payload)
+    return 201, payload, case.id, case.id != case_id
+
+
+def _first_picture(svc: Service, case: Case) -> Case:
+    """The case as its REPORT made it (for byte-identical replays after later changes)."""
+    for e in svc.engine.store.events(case.id):
+        if e.action is Action.REPORT:
+            return new_case(e)
+    return case
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory for ``twin serve`` (configuration from GRIDTWIN_SERVE_* variables)."""
+    return create_app(ServiceConfig.from_env())

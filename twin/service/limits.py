@@ -1,0 +1,132 @@
+"""Limits that keep the service calm under abuse and overload.
+
+- :class:`BodyLimitMiddleware` — a request body over the limit is answered 413 before it is read
+  whole (Content-Length checked up front, streamed bodies counted).
+- :class:`ConcurrencyLimitMiddleware` — beyond ``max_in_flight`` requests being served by this
+  process, new ones get 503 with ``Retry-After`` at once. Nothing has been done for them, so
+  nothing is lost: the client retries later. Latency of accepted requests stays bounded.
+- :class:`RateLimiter` — a token bucket per principal (429 with ``Retry-After``), applied after
+  authentication.
+
+All limits are per process; with ``--workers N`` the service as a whole admits N times as much.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+async def _send_error(send: Send, status: int, reason: str, retry_after: int | None = None) -> None:
+    body = json.dumps({"error": {413: "payload_too_large", 503: "overloaded"}.get(status, "error"), "reason": reason}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    n = int(value)
+                except ValueError:
+                    n = 0
+                if n > self.max_bytes:
+                    await _send_error(send, 413, f"request body of {n} bytes exceeds the limit of {self.max_bytes} bytes")
+                    return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _BodyTooLarge
+            return msg
+
+        async def tracking_send(msg: Message) -> None:
+            nonlocal started
+            if msg["type"] == "http.response.start":
+                started = True
+            await send(msg)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await _send_error(send, 413, f"request body exceeds the limit of {self.max_bytes} bytes")
+
+
+class ConcurrencyLimitMiddleware:
+    def __init__(self, app: ASGIApp, max_in_flight: int, retry_after: int = 1) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.retry_after = retry_after
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.max_in_flight:  # one event loop: no lock needed
+            await _send_error(
+                send, 503, f"the service is at its limit of {self.max_in_flight} requests in flight; retry later", self.retry_after
+            )
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+class RateLimiter:
+    """Token buckets keyed by principal: ``rate`` requests a second, bursts up to ``burst``."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str, now: float | None = None) -> int | None:
+        """Take one token; None if allowed, else the seconds to wait (for ``Retry-After``)."""
+        if self.rate <= 0:
+            return None
+        t = time.monotonic() if now is None else now
+        with self._lock:
+            b = self._buckets.get(key)
+            if b is None:
+                b = self._buckets[key] = [self.burst, t]
+            tokens = min(self.burst, b[0] + (t - b[1]) * self.rate)
+            b[1] = t
+            if tokens >= 1.0:
+                b[0] = tokens - 1.0
+                return None
+            b[0] = tokens
+            return max(1, math.ceil((1.0 - tokens) / self.rate))
+
+
+def retry_headers(seconds: int) -> dict[str, Any]:
+    return {"Retry-After": str(seconds)}

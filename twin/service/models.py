@@ -1,0 +1,207 @@
+"""Request and response bodies of the HTTP API (pydantic v2; they make the OpenAPI schema).
+
+Request bodies forbid unknown fields, and name the server-owned ones (state, level, due time,
+version, reporter …) in a clear 422 when a client tries to set them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: Fields only the server sets; a client sending one gets 422 naming it.
+SERVER_OWNED: frozenset[str] = frozenset(
+    {
+        "id", "state", "level", "level_since", "due_at", "version", "reporter", "reported_at", "assignees",
+        "accepted_at", "dispatched_at", "started_at", "resolved_at", "verified_at", "closed_at", "evaluated_at",
+        "resolved_level", "resolved_by", "satisfaction_recorded", "reopen_count", "reopened_by_evaluation",
+        "escalations", "merged_into", "points", "mode",
+    }
+)
+
+#: The four boards (板块) a street centre dispatches to.
+BOARDS: tuple[str, ...] = ("党的建设", "经济发展", "民生服务", "平安法治")
+#: Kinds of assignee a case can be dispatched to: ``kind:name``.
+ASSIGNEE_KINDS: tuple[str, ...] = ("worker", "board", "department", "member")
+
+Unit = str
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_server_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            owned = sorted(k for k in data if k in SERVER_OWNED and k not in cls.model_fields)
+            if owned:
+                raise ValueError(f"{', '.join(owned)}: set by the server, not by clients")
+        return data
+
+
+class ReportIn(_In):
+    """A new case. The reporter is the authenticated principal; state, level and due time follow."""
+
+    category: str = Field(min_length=1, max_length=64, pattern=r"^\S(.*\S)?$")
+    tier: Literal["T0", "T1", "T2", "T3", "E"] = "T1"
+    grid: Unit = Field(min_length=1, max_length=64)
+    community: Unit = Field(min_length=1, max_length=64)
+    street: Unit = Field(min_length=1, max_length=64)
+    district: Unit = Field(min_length=1, max_length=64)
+    source: Literal["app", "hotline", "patrol", "device", "rider"] | None = None
+    description: str = Field(default="", max_length=4000)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    contact: str | None = Field(default=None, min_length=1, max_length=200, description="stored apart from the case; masked for roles not entitled")
+
+
+class ReasonIn(_In):
+    reason: str = Field(default="", max_length=2000)
+
+
+class EmptyIn(_In):
+    pass
+
+
+class MergeIn(_In):
+    into: str = Field(min_length=1, max_length=64, description="id of the case this one duplicates")
+
+
+class DispatchIn(_In):
+    assignees: list[str] = Field(
+        min_length=1,
+        max_length=16,
+        description="`kind:name` with kind one of worker, board, department, member; boards: " + ", ".join(BOARDS),
+    )
+
+    @model_validator(mode="after")
+    def _kinds(self) -> DispatchIn:
+        for a in self.assignees:
+            kind, sep, name = a.partition(":")
+            if not sep or kind not in ASSIGNEE_KINDS or not name.strip():
+                raise ValueError(f"assignee {a!r}: expected kind:name with kind one of {list(ASSIGNEE_KINDS)}")
+            if kind == "board" and name not in BOARDS:
+                raise ValueError(f"assignee {a!r}: unknown board; expected one of {list(BOARDS)}")
+        return self
+
+
+class ResolveIn(_In):
+    note: str = Field(default="", max_length=2000)
+    volunteer: str | None = Field(default=None, min_length=1, max_length=64)
+    service_hours: float | None = Field(default=None, ge=0, le=1000)
+
+
+class NoteIn(_In):
+    note: str = Field(default="", max_length=2000)
+
+
+class EvaluateIn(_In):
+    satisfaction: int = Field(ge=1, le=5)
+
+
+class ModeIn(_In):
+    mode: Literal["normal", "emergency", "extreme"] = Field(description="normal / emergency (应下尽下) / extreme (全员下沉)")
+    reason: str = Field(default="", max_length=2000)
+
+
+class CaseOut(BaseModel):
+    """A case as a caller may see it. Times are minutes since the Unix epoch."""
+
+    id: str
+    category: str
+    tier: str
+    grid: str
+    community: str
+    street: str
+    district: str
+    source: str
+    reporter: str | None
+    contact: str | None = Field(description="the reporter's contact; '***' when the caller is not entitled to it")
+    reported_at: float
+    due_at: float
+    description: str
+    lat: float | None
+    lon: float | None
+    state: str
+    level: int
+    level_since: float
+    assignees: list[str]
+    version: int
+    accepted_at: float | None
+    dispatched_at: float | None
+    started_at: float | None
+    resolved_at: float | None
+    verified_at: float | None
+    closed_at: float | None
+    evaluated_at: float | None
+    resolved_level: int | None
+    resolved_by: str | None
+    satisfaction: int | None
+    reopen_count: int
+    reopened_by_evaluation: bool
+    escalations: int
+    merged_into: str | None
+    volunteer: str | None
+    service_hours: float | None
+    points: float | None
+    mode: str
+
+
+class CasePage(BaseModel):
+    items: list[CaseOut]
+    next_after: str | None = Field(description="pass as `after` for the next page; null on the last page")
+
+
+class EventOut(BaseModel):
+    seq: int | None
+    case_id: str
+    version: int
+    action: str
+    from_state: str | None
+    to_state: str
+    at: float
+    actor: str
+    mode: str
+    data: dict[str, Any]
+
+
+class NoticeOut(BaseModel):
+    kind: str
+    key: str
+    unit: str
+    at: float
+    payload: dict[str, Any]
+
+
+class NoticePage(BaseModel):
+    items: list[NoticeOut]
+    next_after: int | None
+
+
+class ModeOut(BaseModel):
+    mode: str
+    since: float | None
+    actor: str | None
+    reason: str | None
+    seq: int
+
+
+class ErrorOut(BaseModel):
+    error: str
+    reason: str
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class PrincipalOut(BaseModel):
+    id: str
+    role: str
+    scope: str
+
+
+class SupervisionRunOut(BaseModel):
+    new_notices: int

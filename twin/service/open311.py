@@ -1,0 +1,392 @@
+"""Open311 GeoReport v2 facade at ``/open311/v2`` — so existing Open311 clients can report into
+the engine and follow their requests.
+
+Services are the engine's categories with their SLA tier; each declares the attributes
+``grid``, ``community``, ``street`` and ``district`` (where the case belongs), which a POST
+passes as ``attribute[grid]`` etc. ``api_key`` is a bearer token from ``twin token create``
+(the ``Authorization: Bearer`` header works too). Engine states map to ``open``/``closed``;
+``status_notes`` says which engine state and why, ``agency_responsible`` who holds the case,
+``expected_datetime`` its due time. Formats: ``.json`` and ``.xml``.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from xml.etree import ElementTree as ET
+
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from twin.engine.store import CaseQuery
+from twin.engine.types import Case, State
+from twin.service import models as m
+from twin.service.auth import Principal
+
+Fmt = Literal["json", "xml"]
+
+
+@dataclass(frozen=True, slots=True)
+class Service311:
+    code: str
+    name: str
+    category: str
+    tier: str
+    group: str
+    description: str
+
+
+#: The catalogue offered to Open311 clients (category → SLA tier as the engine's defaults).
+SERVICES: tuple[Service311, ...] = (
+    Service311("emergency", "Emergency (SOS, fall, gas smell)", "emergency", "T0", "safety", "On site within 30 minutes."),
+    Service311("environment", "Litter, sanitation, greenery", "environment", "T1", "environment", "小事: done within 2 hours."),
+    Service311("facility", "Broken public facility", "facility", "T2", "infrastructure", "费时事: solved within 2 days."),
+    Service311("safety_hazard", "Safety hazard", "safety_hazard", "T1", "safety", "Fire exits, wires, falling objects."),
+    Service311("elderly_care", "Help for an elder living alone", "elderly_care", "T1", "livelihood", "Visit and help."),
+    Service311("dispute", "Neighbourhood dispute", "dispute", "T3", "rule_of_law", "复杂事: an answer within 7 days."),
+)
+SERVICE_BY_CODE = {s.code: s for s in SERVICES}
+PLACE_ATTRIBUTES = ("grid", "community", "street", "district")
+CLOSED_STATES = frozenset({State.RESOLVED, State.VERIFIED, State.CLOSED, State.EVALUATED, State.REJECTED, State.MERGED})
+STATUS_NOTES = {
+    State.REPORTED: "received, awaiting acceptance",
+    State.ACCEPTED: "accepted, awaiting dispatch",
+    State.DISPATCHED: "dispatched to the responsible unit",
+    State.IN_PROGRESS: "being handled on site",
+    State.REOPENED: "reopened for rework",
+    State.RESOLVED: "resolved, awaiting verification",
+    State.VERIFIED: "resolved and verified",
+    State.CLOSED: "closed",
+    State.EVALUATED: "closed and evaluated",
+    State.REJECTED: "rejected",
+    State.MERGED: "merged into another request",
+}
+LEVEL_UNITS = ("grid", "community", "street centre", "district centre")
+
+
+def iso(minutes: float | None) -> str | None:
+    """Engine time (minutes since the Unix epoch) as ISO 8601 with offset."""
+    if minutes is None:
+        return None
+    return datetime.fromtimestamp(minutes * 60.0, tz=UTC).isoformat(timespec="seconds")
+
+
+def _parse_iso(text: str, field: str) -> float:
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise Open311Error(400, f"{field}: expected an ISO 8601 date-time, got {text!r}") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp() / 60.0
+
+
+class Open311Error(Exception):
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+
+
+def _xml(root: str, item: str, rows: list[dict[str, Any]]) -> bytes:
+    top = ET.Element(root)
+    for r in rows:
+        el = ET.SubElement(top, item)
+        for k, v in r.items():
+            child = ET.SubElement(el, k)
+            if isinstance(v, list):
+                for x in v:
+                    ET.SubElement(child, "value" if not isinstance(x, dict) else "attribute").text = str(x)
+            elif isinstance(v, bool):
+                child.text = "true" if v else "false"
+            elif v is not None:
+                child.text = str(v)
+    return b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="utf-8", xml_declaration=False)
+
+
+def _render(fmt: str, root: str, item: str, rows: list[dict[str, Any]], status: int = 200) -> Response:
+    if fmt == "xml":
+        return Response(_xml(root, item, rows), status_code=status, media_type="application/xml")
+    return Response(json.dumps(rows, ensure_ascii=False).encode(), status_code=status, media_type="application/json")
+
+
+def _errors(fmt: str, status: int, description: str, headers: dict[str, str] | None = None) -> Response:
+    r = _render(fmt, "errors", "error", [{"code": status, "description": description}], status)
+    if headers:
+        r.headers.update(headers)
+    return r
+
+
+def service_json(s: Service311) -> dict[str, Any]:
+    return {
+        "service_code": s.code,
+        "service_name": s.name,
+        "description": s.description,
+        "metadata": True,
+        "type": "realtime",
+        "keywords": s.category,
+        "group": s.group,
+    }
+
+
+def definition_json(s: Service311) -> dict[str, Any]:
+    attrs = [
+        {
+            "variable": True,
+            "code": a,
+            "datatype": "string",
+            "required": True,
+            "datatype_description": f"the {a} the request belongs to",
+            "order": i + 1,
+            "description": f"{a} (网格化管理 unit)",
+        }
+        for i, a in enumerate(PLACE_ATTRIBUTES)
+    ]
+    return {"service_code": s.code, "attributes": attrs}
+
+
+def request_json(c: Case) -> dict[str, Any]:
+    """One engine case as an Open311 service request."""
+    svc = SERVICE_BY_CODE.get(c.category)
+    notes = STATUS_NOTES[c.state]
+    if c.state is State.MERGED and c.merged_into:
+        notes = f"merged into request {c.merged_into}"
+    agency = ", ".join(c.assignees) if c.assignees else f"{LEVEL_UNITS[c.level]} {c.place.unit_at(c.level)}"
+    times = [t for t in (c.reported_at, c.accepted_at, c.dispatched_at, c.started_at, c.resolved_at, c.verified_at, c.closed_at, c.evaluated_at) if t is not None]
+    return {
+        "service_request_id": c.id,
+        "status": "closed" if c.state in CLOSED_STATES else "open",
+        "status_notes": f"{c.state.value}: {notes}",
+        "service_name": svc.name if svc else c.category,
+        "service_code": svc.code if svc else c.category,
+        "description": c.description,
+        "agency_responsible": agency,
+        "service_notice": f"tier {c.tier}",
+        "requested_datetime": iso(c.reported_at),
+        "updated_datetime": iso(max(times)),
+        "expected_datetime": iso(c.due_at),
+        "address": f"{c.place.district}/{c.place.street}/{c.place.community}/{c.place.grid}",
+        "address_id": c.place.grid,
+        "zipcode": None,
+        "lat": c.lat,
+        "long": c.lon,
+        "media_url": None,
+    }
+
+
+JSON_OR_XML = {"application/json": {}, "application/xml": {"schema": {"type": "string"}}}
+ERR = {
+    "description": "Open311 error list",
+    "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object", "properties": {"code": {"type": "integer"}, "description": {"type": "string"}}}}}, "application/xml": {"schema": {"type": "string"}}},
+}
+ERRORS311: dict[int | str, dict[str, Any]] = {c: ERR for c in (400, 401, 403, 404, 409, 413, 422, 429, 503)}
+
+
+def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
+    """Add the /open311/v2 routes to ``app`` over the running service ``svc``."""
+    from twin.service.app import ApiError, do_report
+
+    def who_from(request: Request, api_key: str | None) -> Principal:
+        token = api_key
+        if token is None:
+            auth = request.headers.get("authorization", "")
+            if auth.lower().startswith("bearer "):
+                token = auth[7:].strip()
+        if not token:
+            raise Open311Error(401, "api_key is required (a token from `twin token create`)")
+        p: Principal | None = svc.principal_for(token)
+        if p is None:
+            raise Open311Error(401, "unknown api_key")
+        wait = svc.rate.take(p.id)
+        if wait is not None:
+            raise ApiError(429, "rate_limited", "rate limit exceeded", {"Retry-After": str(wait)})
+        return p
+
+    def guarded(fmt: str, fn: Any) -> Response:
+        try:
+            return fn()  # type: ignore[no-any-return]
+        except Open311Error as e:
+            return _errors(fmt, e.status, e.description)
+        except ApiError as e:
+            return _errors(fmt, e.status, e.reason, e.headers)
+
+    @app.get("/open311/v2/services.{fmt}", tags=["open311"], responses={200: {"description": "service list", "content": JSON_OR_XML}, **ERRORS311})
+    def services(fmt: Fmt = Path(), jurisdiction_id: str | None = Query(default=None, max_length=64)) -> Response:
+        """GeoReport v2 service discovery: the categories that can be reported."""
+        return _render(fmt, "services", "service", [service_json(s) for s in SERVICES])
+
+    @app.get("/open311/v2/services/{service_code}.{fmt}", tags=["open311"], responses={200: {"description": "service definition", "content": JSON_OR_XML}, **ERRORS311})
+    def service_definition(service_code: str = Path(max_length=64), fmt: Fmt = Path(), jurisdiction_id: str | None = Query(default=None, max_length=64)) -> Response:
+        """GeoReport v2 service definition: the attributes a request of this service carries."""
+        s = SERVICE_BY_CODE.get(service_code)
+        if s is None:
+            return _errors(fmt, 404, f"no service {service_code!r}; see services.{fmt}")
+        d = definition_json(s)
+        if fmt == "xml":
+            top = ET.Element("service_definition")
+            ET.SubElement(top, "service_code").text = s.code
+            attrs = ET.SubElement(top, "attributes")
+            for a in d["attributes"]:
+                el = ET.SubElement(attrs, "attribute")
+                for k, v in a.items():
+                    ET.SubElement(el, k).text = str(v).lower() if isinstance(v, bool) else str(v)
+            return Response(b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="utf-8"), media_type="application/xml")
+        return Response(json.dumps(d, ensure_ascii=False).encode(), media_type="application/json")
+
+    form_schema = {
+        "type": "object",
+        "required": ["service_code"],
+        "properties": {
+            "api_key": {"type": "string"},
+            "jurisdiction_id": {"type": "string"},
+            "service_code": {"type": "string", "enum": [s.code for s in SERVICES]},
+            "lat": {"type": "number"},
+            "long": {"type": "number"},
+            "address_string": {"type": "string"},
+            "email": {"type": "string"},
+            "device_id": {"type": "string"},
+            "account_id": {"type": "string"},
+            "first_name": {"type": "string"},
+            "last_name": {"type": "string"},
+            "phone": {"type": "string"},
+            "description": {"type": "string"},
+            "media_url": {"type": "string"},
+            "attribute[grid]": {"type": "string"},
+            "attribute[community]": {"type": "string"},
+            "attribute[street]": {"type": "string"},
+            "attribute[district]": {"type": "string"},
+        },
+    }
+
+    @app.post(
+        "/open311/v2/requests.{fmt}",
+        tags=["open311"],
+        status_code=201,
+        responses={201: {"description": "the created request's id", "content": JSON_OR_XML}, **ERRORS311},
+        openapi_extra={"requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": form_schema}}, "required": True}},
+    )
+    async def post_request(request: Request, fmt: Fmt = Path()) -> Response:
+        """GeoReport v2 POST Service Request (form-encoded; ``api_key`` required)."""
+        raw = await request.body()
+        try:
+            if request.headers.get("content-type", "").startswith("application/json"):
+                parsed = json.loads(raw or b"{}")
+                if not isinstance(parsed, dict):
+                    raise ValueError("expected a JSON object")
+                form = {str(k): str(v) for k, v in parsed.items()}
+            else:
+                form = {k: v[-1] for k, v in urllib.parse.parse_qs(raw.decode("utf-8"), keep_blank_values=True).items()}
+        except (ValueError, UnicodeDecodeError) as e:
+            return _errors(fmt, 400, f"body: could not read the form ({e})")
+        idem = request.headers.get("idempotency-key")
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(lambda: guarded(fmt, lambda: _post(request, fmt, form, idem)))
+
+    def _post(request: Request, fmt: str, form: dict[str, str], idem: str | None) -> Response:
+        who = who_from(request, form.get("api_key"))
+        code = form.get("service_code")
+        s = SERVICE_BY_CODE.get(code or "")
+        if s is None:
+            raise Open311Error(400, f"service_code: expected one of {[x.code for x in SERVICES]}, got {code!r}")
+        missing = [a for a in PLACE_ATTRIBUTES if not form.get(f"attribute[{a}]")]
+        if missing:
+            raise Open311Error(400, f"attribute[{missing[0]}]: required (see services/{s.code}.{fmt})")
+        contact = "; ".join(
+            f"{k}={form[k]}" for k in ("first_name", "last_name", "email", "phone") if form.get(k)
+        ) or None
+        try:
+            lat = float(form["lat"]) if form.get("lat") else None
+            lon = float(form["long"]) if form.get("long") else None
+            body = m.ReportIn(
+                category=s.category,
+                tier=s.tier,  # type: ignore[arg-type]
+                grid=form["attribute[grid]"],
+                community=form["attribute[community]"],
+                street=form["attribute[street]"],
+                district=form["attribute[district]"],
+                description=form.get("description", "") or "",
+                lat=lat,
+                lon=lon,
+                contact=contact,
+            )
+        except (ValueError, ValidationError) as e:
+            raise Open311Error(400, f"invalid request: {str(e).splitlines()[0]}") from None
+        _, _, case_id, _ = do_report(svc, who, body, idem)
+        return _render(fmt, "service_requests", "request", [{"service_request_id": case_id, "service_notice": f"tier {s.tier}", "account_id": None}], 201)
+
+    @app.get("/open311/v2/requests.{fmt}", tags=["open311"], responses={200: {"description": "service requests", "content": JSON_OR_XML}, **ERRORS311})
+    def get_requests(
+        request: Request,
+        fmt: Fmt = Path(),
+        api_key: str | None = Query(default=None, max_length=200),
+        service_request_id: str | None = Query(default=None, max_length=4000, description="comma-separated ids"),
+        service_code: str | None = Query(default=None, max_length=64),
+        start_date: str | None = Query(default=None, max_length=40),
+        end_date: str | None = Query(default=None, max_length=40),
+        status: str | None = Query(default=None, max_length=20, description="open, closed or open,closed"),
+        jurisdiction_id: str | None = Query(default=None, max_length=64),
+    ) -> Response:
+        """GeoReport v2 GET Service Requests with the standard filters (in your scope)."""
+
+        def run() -> Response:
+            who = who_from(request, api_key)
+            if service_request_id:
+                found = []
+                for cid in service_request_id.split(",")[: config.max_page]:
+                    c = svc.engine.store.get(cid.strip())
+                    if c is not None and who.can_see(c):
+                        found.append(c)
+                return _render(fmt, "service_requests", "request", [request_json(c) for c in found])
+            statuses = {x.strip() for x in status.split(",")} if status else {"open", "closed"}
+            if not statuses <= {"open", "closed"}:
+                raise Open311Error(400, f"status: expected open, closed or both, got {status!r}")
+            end = _parse_iso(end_date, "end_date") if end_date else None
+            start = _parse_iso(start_date, "start_date") if start_date else None
+            if start is None:  # the standard's default window: 90 days before the end date
+                start = (end if end is not None else datetime.now(tz=UTC).timestamp() / 60.0) - timedelta(days=90).total_seconds() / 60.0
+            category = None
+            if service_code:
+                s = SERVICE_BY_CODE.get(service_code)
+                if s is None:
+                    return _render(fmt, "service_requests", "request", [])
+                category = s.category
+            filt: dict[str, Any] = {who.scope_kind.value: who.scope_unit}
+            if who.role.value in ("resident", "device"):
+                filt["reporter"] = who.id
+            if who.role.value == "department":
+                filt["assignee"] = who.id
+            out = []
+            for c in svc.engine.query(CaseQuery(category=category, **filt)):
+                if not who.can_see(c) or c.reported_at < start or (end is not None and c.reported_at > end):
+                    continue
+                if ("closed" if c.state in CLOSED_STATES else "open") not in statuses:
+                    continue
+                out.append(request_json(c))
+            out.sort(key=lambda r: r["requested_datetime"], reverse=True)
+            return _render(fmt, "service_requests", "request", out[: config.max_page])
+
+        return guarded(fmt, run)
+
+    @app.get("/open311/v2/requests/{service_request_id}.{fmt}", tags=["open311"], responses={200: {"description": "one service request", "content": JSON_OR_XML}, **ERRORS311})
+    def get_request(
+        request: Request,
+        service_request_id: str = Path(max_length=64),
+        fmt: Fmt = Path(),
+        api_key: str | None = Query(default=None, max_length=200),
+        jurisdiction_id: str | None = Query(default=None, max_length=64),
+    ) -> Response:
+        """GeoReport v2 GET Service Request: one request (404 outside your scope)."""
+
+        def run() -> Response:
+            who = who_from(request, api_key)
+            c = svc.engine.store.get(service_request_id)
+            if c is None or not who.can_see(c):
+                raise Open311Error(404, f"no request {service_request_id!r} in your scope")
+            return _render(fmt, "service_requests", "request", [request_json(c)])
+
+        return guarded(fmt, run)

@@ -1,0 +1,305 @@
+"""Service-only data, kept apart from the cases: tokens, reporters' contacts, idempotent
+responses and the record of mode changes — on the same database as the engine's store.
+
+Two implementations of one small interface (SQLite, PostgreSQL). ``open_stores(url)`` opens the
+engine's case store and this one for a database URL:
+
+- ``sqlite:///path/to.db`` or a plain path — SQLite (WAL, ``synchronous=FULL``);
+- ``postgresql://user:pw@host:port/db`` — PostgreSQL (``synchronous_commit=on``);
+- ``memory:`` — the engine's MemoryStore with an in-memory SQLite for service data (tests).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from twin.engine.store import Store
+from twin.service.auth import Principal, Role, ScopeKind
+
+
+@dataclass(frozen=True, slots=True)
+class ModeChange:
+    seq: int
+    mode: str
+    at: float
+    actor: str
+    reason: str
+
+
+IdemOutcome = Literal["new", "conflict", "in_flight", "done", "takeover"]
+
+
+@dataclass(frozen=True, slots=True)
+class IdemState:
+    """What an idempotency key says about a request (see :meth:`ServiceStore.idem_begin`)."""
+
+    outcome: IdemOutcome
+    case_id: str | None = None
+    status: int | None = None
+    body: bytes | None = None
+
+
+class ServiceStore(Protocol):
+    def add_token(self, token_hash: str, principal: Principal, at: float) -> None: ...
+    def principal(self, token_hash: str) -> Principal | None: ...
+    def put_contact(self, case_id: str, contact: str) -> None: ...
+    def contact(self, case_id: str) -> str | None: ...
+    def idem_begin(self, key: str, fingerprint: str, case_id: str, contact: str | None, now: float, lease: float) -> IdemState: ...
+    def idem_finish(self, key: str, case_id: str, status: int, body: bytes) -> None: ...
+    def idem_abort(self, key: str) -> None: ...
+    def record_mode(self, mode: str, at: float, actor: str, reason: str) -> ModeChange: ...
+    def modes(self) -> list[ModeChange]: ...
+    def current_mode(self) -> ModeChange | None: ...
+    def close(self) -> None: ...
+
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS svc_tokens (
+        token_hash TEXT PRIMARY KEY, principal TEXT NOT NULL, role TEXT NOT NULL,
+        scope_kind TEXT NOT NULL, scope_unit TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL)""",
+    "CREATE TABLE IF NOT EXISTS svc_contacts (case_id TEXT PRIMARY KEY, contact TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS svc_idempotency (
+        key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, state TEXT NOT NULL, case_id TEXT NOT NULL,
+        status INTEGER, body BYTEA, updated_at DOUBLE PRECISION NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS svc_modes (
+        seq INTEGER PRIMARY KEY, mode TEXT NOT NULL, at DOUBLE PRECISION NOT NULL,
+        actor TEXT NOT NULL, reason TEXT NOT NULL)""",
+)
+
+
+class _SqlServiceStore:
+    """The shared logic; subclasses supply a transaction context and the placeholder style."""
+
+    ph = "?"
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:  # pragma: no cover - overridden
+        raise TypeError("abstract")
+        yield
+
+    def _q(self, sql: str) -> str:
+        return sql if self.ph == "?" else sql.replace("?", "%s")
+
+    def _one(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
+        with self._tx() as cur:
+            cur.execute(self._q(sql), args)
+            return cur.fetchone()
+
+    def add_token(self, token_hash: str, principal: Principal, at: float) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                self._q("INSERT INTO svc_tokens VALUES (?, ?, ?, ?, ?, ?)"),
+                (token_hash, principal.id, principal.role.value, principal.scope_kind.value, principal.scope_unit, at),
+            )
+
+    def principal(self, token_hash: str) -> Principal | None:
+        row = self._one("SELECT principal, role, scope_kind, scope_unit FROM svc_tokens WHERE token_hash = ?", (token_hash,))
+        return None if row is None else Principal(row[0], Role(row[1]), ScopeKind(row[2]), row[3])
+
+    def put_contact(self, case_id: str, contact: str) -> None:
+        with self._tx() as cur:
+            cur.execute(self._q("INSERT INTO svc_contacts VALUES (?, ?) ON CONFLICT (case_id) DO NOTHING"), (case_id, contact))
+
+    def contact(self, case_id: str) -> str | None:
+        row = self._one("SELECT contact FROM svc_contacts WHERE case_id = ?", (case_id,))
+        return None if row is None else str(row[0])
+
+    def idem_begin(self, key: str, fingerprint: str, case_id: str, contact: str | None, now: float, lease: float) -> IdemState:
+        """Claim ``key`` for a new request, atomically with storing the contact under the
+        pre-allocated ``case_id`` (so an acknowledged case never lacks its contact).
+
+        ``new``: go ahead. ``conflict``: the key was used with another body. ``in_flight``:
+        another request holds it (younger than ``lease`` seconds). ``done``: replay ``body``.
+        ``takeover``: a holder older than the lease (it crashed) — go ahead; the engine's own
+        idempotency record tells whether its case was committed.
+        """
+        with self._tx() as cur:
+            if contact is not None:
+                cur.execute(self._q("INSERT INTO svc_contacts VALUES (?, ?) ON CONFLICT (case_id) DO NOTHING"), (case_id, contact))
+            cur.execute(
+                self._q(
+                    "INSERT INTO svc_idempotency (key, fingerprint, state, case_id, updated_at) "
+                    "VALUES (?, ?, 'in_flight', ?, ?) ON CONFLICT (key) DO NOTHING"
+                ),
+                (key, fingerprint, case_id, now),
+            )
+            if cur.rowcount == 1:
+                return IdemState("new")
+            cur.execute(self._q("SELECT fingerprint, state, case_id, status, body, updated_at FROM svc_idempotency WHERE key = ?"), (key,))
+            row = cur.fetchone()
+            if row is None:  # deleted by an aborting holder in between: the caller retries
+                return IdemState("in_flight")
+            fp, state, old_case, status, body, updated = row
+            if fp != fingerprint:
+                return IdemState("conflict", old_case)
+            if state == "done":
+                return IdemState("done", old_case, int(status), bytes(body))
+            if now - float(updated) < lease:
+                return IdemState("in_flight", old_case)
+            cur.execute(
+                self._q("UPDATE svc_idempotency SET updated_at = ?, case_id = ? WHERE key = ? AND updated_at = ? AND state = 'in_flight'"),
+                (now, case_id, key, updated),
+            )
+            return IdemState("takeover", old_case) if cur.rowcount == 1 else IdemState("in_flight", old_case)
+
+    def idem_finish(self, key: str, case_id: str, status: int, body: bytes) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                self._q("UPDATE svc_idempotency SET state = 'done', case_id = ?, status = ?, body = ? WHERE key = ?"),
+                (case_id, status, body, key),
+            )
+
+    def idem_abort(self, key: str) -> None:
+        with self._tx() as cur:
+            cur.execute(self._q("DELETE FROM svc_idempotency WHERE key = ? AND state = 'in_flight'"), (key,))
+
+    def record_mode(self, mode: str, at: float, actor: str, reason: str) -> ModeChange:
+        with self._tx() as cur:
+            cur.execute("SELECT coalesce(max(seq), 0) + 1 FROM svc_modes")
+            seq = int(cur.fetchone()[0])
+            cur.execute(self._q("INSERT INTO svc_modes VALUES (?, ?, ?, ?, ?)"), (seq, mode, at, actor, reason))
+        return ModeChange(seq, mode, at, actor, reason)
+
+    def modes(self) -> list[ModeChange]:
+        with self._tx() as cur:
+            cur.execute("SELECT seq, mode, at, actor, reason FROM svc_modes ORDER BY seq")
+            rows = cur.fetchall()
+        return [ModeChange(int(r[0]), r[1], float(r[2]), r[3], r[4]) for r in rows]
+
+    def current_mode(self) -> ModeChange | None:
+        r = self._one("SELECT seq, mode, at, actor, reason FROM svc_modes ORDER BY seq DESC LIMIT 1")
+        return None if r is None else ModeChange(int(r[0]), r[1], float(r[2]), r[3], r[4])
+
+
+class SQLiteServiceStore(_SqlServiceStore):
+    """Service data in a SQLite file (WAL, synchronous=FULL), one connection per thread."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._memory_conn: sqlite3.Connection | None = None
+        if path == ":memory:":
+            self._memory_conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+            self._memory_lock = threading.Lock()
+        with self._tx() as cur:
+            for stmt in _SCHEMA:
+                cur.execute(stmt.replace("BYTEA", "BLOB"))
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        if self._memory_conn is not None:
+            with self._memory_lock:
+                yield from self._run(self._memory_conn)
+            return
+        yield from self._run(self._conn())
+
+    @staticmethod
+    def _run(conn: sqlite3.Connection) -> Iterator[sqlite3.Cursor]:
+        cur = conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield cur
+        except BaseException:
+            conn.rollback()
+            raise
+        else:
+            conn.commit()
+
+    def close(self) -> None:
+        with self._lock:
+            for c in self._conns:
+                c.close()
+            self._conns.clear()
+
+
+class PostgresServiceStore(_SqlServiceStore):
+    """Service data in PostgreSQL (synchronous_commit=on), through a psycopg pool."""
+
+    ph = "%s"
+
+    def __init__(self, url: str, max_size: int = 8) -> None:
+        import psycopg
+        from psycopg_pool import ConnectionPool
+
+        def configure(conn: psycopg.Connection[Any]) -> None:
+            conn.execute("SET synchronous_commit = on")
+            conn.commit()
+
+        self._pool = ConnectionPool(url, min_size=1, max_size=max_size, configure=configure, open=False)
+        self._pool.open(wait=True, timeout=30.0)
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(727270002)")
+            for stmt in _SCHEMA:
+                conn.execute(stmt)
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            yield cur
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file path of a SQLite URL (``sqlite:///x.db`` or a plain path), else None."""
+    if url.startswith(("postgresql://", "postgres://")) or url == "memory:":
+        return None
+    if url.startswith("sqlite:///"):
+        return url[len("sqlite:///") :]
+    if url.startswith("sqlite://"):
+        return url[len("sqlite://") :]
+    if "://" in url:
+        raise ValueError(f"--db {url!r}: expected a SQLite path, sqlite:///path, postgresql://… or memory:")
+    return url
+
+
+def open_stores(url: str) -> tuple[Store, ServiceStore]:
+    """The engine's case store and the service store for a database URL (see module doc)."""
+    if url == "memory:":
+        from twin.engine.memory import MemoryStore
+
+        return MemoryStore(), SQLiteServiceStore(":memory:")
+    if url.startswith(("postgresql://", "postgres://")):
+        from twin.engine.postgres import PostgresStore
+
+        return PostgresStore(url), PostgresServiceStore(url)
+    path = sqlite_path(url)
+    assert path is not None
+    from twin.engine.sqlite import SQLiteStore  # type: ignore[import-not-found]
+
+    return SQLiteStore(path), SQLiteServiceStore(path)
+
+
+def now_seconds() -> float:
+    return time.time()
+
+
+def open_service_store(url: str) -> ServiceStore:
+    """Only the service store (for ``twin token create``)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresServiceStore(url, max_size=2)
+    path = sqlite_path(url)
+    if path is None:
+        raise ValueError(f"--db {url!r}: tokens need a durable database (a SQLite path or postgresql://…)")
+    return SQLiteServiceStore(path)
