@@ -8,10 +8,12 @@ from twin.engine.errors import (
     IdempotencyConflict,
     IllegalTransition,
     InvalidInput,
+    StoreError,
     VersionConflict,
 )
 from twin.engine.memory import MemoryStore
 from twin.engine.sla import SlaPolicy, TierRule
+from twin.engine.sqlite import SQLiteStore
 from twin.engine.store import CaseQuery, IdempotencyRecord, Store
 from twin.engine.supervision import Supervisor
 from twin.engine.types import (
@@ -48,8 +50,10 @@ __all__ = [
     "Notice",
     "Place",
     "SlaPolicy",
+    "SQLiteStore",
     "Source",
     "State",
+    "StoreError",
     "Store",
     "Supervisor",
     "TierRule",

@@ -27,7 +27,7 @@ from twin.engine.errors import (
 )
 from twin.engine.sla import SlaPolicy
 from twin.engine.store import CaseQuery, IdempotencyRecord, Store
-from twin.engine.transitions import TRANSITIONS, apply, new_case
+from twin.engine.transitions import TRANSITIONS, new_case
 from twin.engine.types import ACTIVE_STATES, Action, Case, Event, Level, Place, Source, State
 
 Clock = Callable[[], float]

@@ -67,3 +67,7 @@ class DuplicateKey(EngineError):
         super().__init__(f"duplicate {what} {key!r}")
         self.what = what
         self.key = key
+
+
+class StoreError(EngineError):
+    """Storage cannot be used as asked (a file that is not a database, a newer schema, a closed store)."""

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 
-from twin.engine.errors import VersionConflict
+from twin.engine.errors import DuplicateKey, VersionConflict
 from twin.engine.store import CaseQuery, IdempotencyRecord
 from twin.engine.transitions import apply
 from twin.engine.types import ACTIVE_STATES, Action, Case, Event, Notice
@@ -36,8 +36,10 @@ class MemoryStore:
     def commit(self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None) -> None:
         with self.lock:
             if event.action is Action.REPORT:
+                if idempotency is not None and idempotency.key in self._idem:
+                    raise DuplicateKey("idempotency key", idempotency.key)
                 if case.id in self._cases:
-                    raise VersionConflict(case.id, 0, self._cases[case.id].version)
+                    raise DuplicateKey("case id", case.id)
                 self._cases[case.id] = case
                 if idempotency is not None:
                     self._idem[idempotency.key] = idempotency

@@ -55,9 +55,7 @@ class CaseQuery:
             return False
         if self.overdue_at is not None and not c.overdue(self.overdue_at):
             return False
-        if self.after_id is not None and not c.id > self.after_id:
-            return False
-        return True
+        return self.after_id is None or c.id > self.after_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from twin.engine.store import Store
 from twin.engine.types import Case, Notice
@@ -21,7 +21,7 @@ DAY_MINUTES = 1440.0
 
 def local_datetime(minutes: float, tz_offset_minutes: float = 480.0) -> datetime:
     """The local calendar time of an engine time (minutes since the Unix epoch)."""
-    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=minutes + tz_offset_minutes)
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes + tz_offset_minutes)
 
 
 def responsible_unit(case: Case) -> str:

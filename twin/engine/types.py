@@ -160,7 +160,7 @@ class Case:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Case":
+    def from_dict(cls, d: dict[str, Any]) -> Case:
         kw = {k: d[k] for k in CASE_FIELDS if k in d and k != "place"}
         kw["place"] = Place(d["grid"], d["community"], d["street"], d["district"])
         kw["source"] = Source(kw["source"])
@@ -209,7 +209,7 @@ class Event:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Event":
+    def from_dict(cls, d: dict[str, Any]) -> Event:
         return cls(
             case_id=d["case_id"],
             version=d["version"],
