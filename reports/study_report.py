@@ -173,11 +173,12 @@ def erlang_figure(curve: ErlangCurve, queue: SingleQueue) -> Figure:
     if curve.wait_kpi:
         ax = axes[2]
         finite = t[t["erlang_wait"] < float("inf")]
-        ax.plot(finite["c"], finite["erlang_wait"], color="black", lw=1.2, label="Erlang C: Wq")
+        name = "W = Wq + 1/μ" if curve.wait_includes_service else "Wq"
+        ax.plot(finite["c"], finite["erlang_wait"], color="black", lw=1.2, label=f"Erlang C: {name}")
         s = t.dropna(subset=["sim_wait"])
         ax.errorbar(s["c"], s["sim_wait"], yerr=[s["sim_wait"] - s["sim_wait_low"], s["sim_wait_high"] - s["sim_wait"]],
                     fmt="o", color="tab:blue", capsize=3, label="simulated")
-        ax.set_ylabel("mean wait in queue (min)")
+        ax.set_ylabel("mean minutes until served" if curve.wait_includes_service else "mean wait in queue (min)")
         ax.set_yscale("symlog", linthresh=1.0)
     for ax in axes:
         ax.set_xlabel(queue.field)
@@ -196,7 +197,8 @@ def erlang_section(result: SweepResult) -> Section | None:
     figs: list[Figure] = []
     paragraphs: list[str] = []
     for q in result.extra.get("single_queues", []):
-        curve = erlang_curve(result.stats, q.field, q.utilisation_kpi, q.service_minutes, q.wait_kpi)
+        curve = erlang_curve(result.stats, q.field, q.utilisation_kpi, q.service_minutes, q.wait_kpi,
+                             q.wait_includes_service)
         if curve is None:
             continue
         figs.append(erlang_figure(curve, q))

@@ -8,6 +8,7 @@ definition, so running the same command again resumes it) with every replication
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 
 import typer
@@ -16,12 +17,12 @@ from rich.table import Table
 
 from twin.study.errors import StudyError
 from twin.study.executors import Executor, make_executor
-from twin.study.kpi import SUMMARY_KPIS, direction
+from twin.study.kpi import HEADLINE, SUMMARY_KPIS
 from twin.study.spec import Target, parse_target, parse_vary
 from twin.study.sweep import study_key
 from twin.study.tasks import Model
 
-console = Console(soft_wrap=True)
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, soft_wrap=True)
 
 DEFAULT_MODEL = "twin.study.model:DISTRICT_MODEL"
@@ -132,16 +133,17 @@ def compare(
     except StudyError as exc:
         raise _fail(exc) from None
 
-    table = Table(title=f"Paired differences B − A over {reps} replications (same seeds)")
-    for c in ("KPI", "A", "B", "mean A", "mean B", "B − A", "95 % CI", "p (Holm)", "better"):
+    table = Table(title=f"Headline KPIs: paired differences B − A over {reps} replications (same seeds)")
+    for c in ("KPI", "A", "B", "mean A", "mean B", "B − A [95 % CI]", "p", "better"):
         table.add_column(c, justify="left" if c in ("KPI", "A", "B", "better") else "right")
-    shown = result.paired[result.paired["kpi"].isin(result.kpis)]
-    for r in shown.to_dict("records"):
-        if direction(r["kpi"]) == "neutral" and not r["kpi"].startswith("cases_total"):
-            continue
-        table.add_row(r["kpi"], r["a"], r["b"], f"{r['mean_a']:.4g}", f"{r['mean_b']:.4g}", f"{r['diff']:+.4g}",
-                      f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}]", f"{r['p_adj']:.3g}", str(r["better"]))
+    paired = result.paired
+    for r in paired[paired["kpi"].isin(HEADLINE)].to_dict("records"):
+        table.add_row(r["kpi"], r["a"], r["b"], f"{r['mean_a']:.4g}", f"{r['mean_b']:.4g}",
+                      f"{r['diff']:+.3g} [{r['ci_low']:.3g}, {r['ci_high']:.3g}]", f"{r['p_adj']:.2g}", str(r["better"]))
     console.print(table)
+    wins = paired[paired["significant"] & (paired["direction"] != "neutral") & ~paired["kpi"].isin(HEADLINE)]
+    for r in wins.to_dict("records"):
+        console.print("  " + r["verdict"], highlight=False)
     console.print(
         f"{result.ran} replications run, {result.reused} reused; study directory {result.out}"
         + (f"; report {result.report}" if result.report else ""), highlight=False,

@@ -28,6 +28,7 @@ class ErlangCurve:
     offered_load: float  # Erlangs, estimated from the simulation
     table: pd.DataFrame  # c, sim_util (+ CI), erlang_util, erlang_p_wait, erlang_wait, sim_wait (+ CI) when known
     wait_kpi: str | None
+    wait_includes_service: bool = False
 
     @property
     def arrivals_per_hour(self) -> float:
@@ -44,6 +45,7 @@ def erlang_curve(
     utilisation_kpi: str,
     service_minutes: float,
     wait_kpi: str | None = None,
+    wait_includes_service: bool = False,
 ) -> ErlangCurve | None:
     """Build the comparison from a sweep's statistics (None if the needed KPIs are missing).
 
@@ -73,7 +75,7 @@ def erlang_curve(
             "c": c,
             "erlang_util": min(1.0, q.utilisation),
             "erlang_p_wait": q.p_wait,
-            "erlang_wait": q.mean_wait,
+            "erlang_wait": q.mean_sojourn if wait_includes_service else q.mean_wait,
         }
         if c in util.index:
             row |= {"sim_util": util.loc[c, "mean"], "sim_util_low": util.loc[c, "ci_low"],
@@ -82,4 +84,5 @@ def erlang_curve(
             row |= {"sim_wait": wait.loc[c, "mean"], "sim_wait_low": wait.loc[c, "ci_low"],
                     "sim_wait_high": wait.loc[c, "ci_high"]}
         rows.append(row)
-    return ErlangCurve(field, service_minutes, load, pd.DataFrame(rows), wait_kpi if wait is not None else None)
+    return ErlangCurve(field, service_minutes, load, pd.DataFrame(rows), wait_kpi if wait is not None else None,
+                       wait_includes_service)

@@ -25,13 +25,28 @@ SUMMARY_KPIS: tuple[str, ...] = (
     "backlog_end",
     "utilisation",
     "events_processed",
+    "satisfaction_share",
+    "cases_per_1000_per_day",
+    "cases_rejected",
+    "escalations",
+    "lapse_escalations",
+    "repeat_complaints",
+    "needs_unreported_lost",
+    "latent_needs_end",
+    "device_events_missed",
+    "trust_mean_end",
+    "channel_mix",
+    "grid_workers",
+    "derived",
 )
 
 #: Summary fields that describe the run rather than measure the district.
-NOT_KPIS: frozenset[str] = frozenset({"seed", "scenario", "version", "wall_seconds"})
+NOT_KPIS: frozenset[str] = frozenset({"seed", "scenario", "version", "wall_seconds", "days", "warmup_days"})
 
-_HIGHER = ("on_time_rate", "closure_rate", "satisfaction_mean", "cases_closed", "closed_at_level.grid")
-_LOWER = ("backlog_end", "hours_to_close", "closed_at_level.district")
+_HIGHER = ("on_time_rate", "closure_rate", "satisfaction_mean", "satisfaction_share", "cases_closed",
+           "closed_at_level.grid", "trust_mean_end")
+_LOWER = ("backlog_end", "hours_to_close", "closed_at_level.district", "lapse_escalations", "repeat_complaints",
+          "needs_unreported_lost", "latent_needs_end", "device_events_missed", "derived.street_centre_minutes")
 
 #: The KPIs a report and a comparison verdict lead with, in this order (when present).
 HEADLINE: tuple[str, ...] = (
@@ -48,11 +63,14 @@ def direction(kpi: str) -> Direction:
     """Which way is better for a KPI.
 
     Higher: on-time and closure rates, satisfaction, cases closed, the share closed at grid level
-    (小事不出网). Lower: backlog, hours to close, the share that climbs to the district
-    (矛盾不上交). Neutral (no verdict, differences still reported): case volume, utilisation,
+    (小事不出网), residents' trust. Lower: backlog, hours to close, the share that climbs to the
+    district (矛盾不上交), lapse escalations, repeat complaints, needs never reported or still
+    latent, device events missed, time at the street centre. Neutral (no verdict, differences still reported): case volume, utilisation,
     the middle rungs of the ladder and event counts — more or less of them is not good or bad
     by itself.
     """
+    if kpi.startswith("hours_to_close.") and kpi.endswith(".n"):
+        return "neutral"  # a count of closed cases per tier, not a duration
     for prefix in _HIGHER:
         if kpi == prefix or kpi.startswith(prefix + "."):
             return "higher"

@@ -119,6 +119,9 @@ def run_sweep(
     overrides = tuple(overrides)
     points = grid_points(varies)
     validate_points(model, ref, overrides, points)
+    queues = []
+    if model.single_queues is not None:
+        queues = [q for q in model.single_queues(ref.path, overrides) if q.field in spec_fields(varies)]
 
     spec: dict[str, Any] = {
         "kind": "sweep",
@@ -156,9 +159,6 @@ def run_sweep(
         )
         write_json_atomic(store.root / "target.json", [_finding_json(f) for f in findings])
 
-    queues = []
-    if model.single_queues is not None:
-        queues = [q for q in model.single_queues(ref.path, overrides) if q.field in spec_fields(varies)]
     result = SweepResult(
         extra={"single_queues": queues},
         out=store.root, scenario=ref, varies=tuple(varies), points=tuple(points), reps=reps, seed=seed, days=days,

@@ -35,7 +35,8 @@ class SingleQueue:
     """A part of the model that is, on paper, one M/M/c queue (for the Erlang C comparison).
 
     ``field`` is the scenario field holding its server count, ``utilisation_kpi`` and
-    ``wait_kpi`` (mean minutes in queue; None if the model does not report it) name its KPIs,
+    ``wait_kpi`` (mean minutes in the queue — or in the system, wait plus service, when
+    ``wait_includes_service``; None if the model does not report it) name its KPIs, and
     ``service_minutes`` is the mean service time per customer in the base scenario.
     """
 
@@ -44,6 +45,7 @@ class SingleQueue:
     utilisation_kpi: str
     service_minutes: float
     wait_kpi: str | None = None
+    wait_includes_service: bool = False
 
 
 SingleQueuesFn = Callable[[str | None, tuple[str, ...]], Sequence[SingleQueue]]
