@@ -36,3 +36,27 @@ def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.tokens = tokens
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def multi_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``twin serve --workers 2`` on SQLite, and on PostgreSQL (several processes, one database)."""
+    d = tmp_path_factory.mktemp(f"multi-{request.param}")
+    db = str(d / "gridtwin.db") if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    tokens = make_tokens(db)
+    srv = start_server(db, d / "serve.log", workers=2)
+    srv.tokens = tokens
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``twin serve`` (one worker) on SQLite, and on PostgreSQL."""
+    d = tmp_path_factory.mktemp(f"any-{request.param}")
+    db = str(d / "gridtwin.db") if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    tokens = make_tokens(db)
+    srv = start_server(db, d / "serve.log")
+    srv.tokens = tokens
+    yield srv
+    srv.stop()

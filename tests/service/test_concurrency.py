@@ -1,0 +1,74 @@
+"""Concurrency over several worker processes on one database (SQLite and PostgreSQL):
+no lost updates, and idempotent device resends create exactly one case per event."""
+
+from __future__ import annotations
+
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from .helpers import Server, act, report
+
+
+def test_lost_updates_exactly_one_of_fifty_wins(multi_server: Server) -> None:
+    t = multi_server.tokens
+    with multi_server.client(t["resident"]) as res:
+        case = report(res).json()
+    clients = [multi_server.client(t["grid_worker"]) for _ in range(50)]
+    try:
+        # warm the connections so the 50 requests really race
+        for c in clients:
+            assert c.get("/me").status_code == 200
+        with ThreadPoolExecutor(50) as pool:
+            codes = list(pool.map(lambda c: act(c, case, "accept").status_code, clients))
+    finally:
+        for c in clients:
+            c.close()
+    assert codes.count(200) == 1, codes
+    assert codes.count(412) == 49, codes
+    with multi_server.client(t["grid_worker"]) as gw:
+        final = gw.get(f"/cases/{case['id']}").json()
+        events = gw.get(f"/cases/{case['id']}/events").json()
+    assert final["version"] == 2 and final["state"] == "accepted"
+    assert [e["action"] for e in events] == ["report", "accept"]
+
+
+def _resend_until_acknowledged(client: httpx.Client, key: str, body: dict[str, Any]) -> tuple[bytes, list[int]]:
+    codes: list[int] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        r = report(client, key=key, **body)
+        codes.append(r.status_code)
+        if r.status_code == 201:
+            return r.content, codes
+        assert r.status_code == 409, r.text  # only "still in flight" may delay it
+        time.sleep(0.01)
+    raise AssertionError(f"{key}: not acknowledged within 30 s: {codes}")
+
+
+def test_concurrent_device_resends_create_one_case_per_event(multi_server: Server) -> None:
+    t = multi_server.tokens
+    events = [(f"meter-{i}", {"category": "elderly_care", "description": f"no water use, meter {i}"}) for i in range(25)]
+    sends = [e for e in events for _ in range(4)]
+    random.Random(7).shuffle(sends)
+    clients = [multi_server.client(t["device"]) for _ in range(16)]
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            results = list(pool.map(lambda i: (sends[i][0], *_resend_until_acknowledged(clients[i % 16], *sends[i])), range(len(sends))))
+    finally:
+        for c in clients:
+            c.close()
+    bodies: dict[str, set[bytes]] = {}
+    for key, body, codes in results:
+        assert all(c in (201, 409) for c in codes)
+        bodies.setdefault(key, set()).add(body)
+    assert all(len(b) == 1 for b in bodies.values()), "every resend replays the same bytes"
+    ids = {k: __import__("json").loads(next(iter(b)))["id"] for k, b in bodies.items()}
+    assert len(set(ids.values())) == len(events)
+    with multi_server.client(t["grid_worker"]) as gw:
+        listed = gw.get("/cases", params={"category": "elderly_care", "limit": 200}).json()["items"]
+    mine = [c for c in listed if c["reporter"] == "device" or c["id"] in ids.values()]
+    assert sorted(c["id"] for c in mine) == sorted(ids.values())
