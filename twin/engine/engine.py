@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import inspect
 import json
 import threading
 import uuid
@@ -222,30 +223,42 @@ class CaseEngine:
         return self._do(case_id, version, Action.CLOSE, actor, {})
 
     def evaluate(self, case_id: str, version: int, actor: str, satisfaction: int) -> Case:
-        """Record satisfaction 1–5. An unsatisfied score (≤ 2) reopens the case, once."""
+        """Record satisfaction 1–5. An unsatisfied score (≤ 2) reopens the case, once; a
+        volunteer's resolution earns service points = service hours × the rating's coefficient."""
         if isinstance(satisfaction, bool) or not isinstance(satisfaction, int) or not 1 <= satisfaction <= 5:
             raise InvalidInput("satisfaction", f"expected an integer 1..5, got {satisfaction!r}")
-        case = self._get(case_id)
-        if satisfaction <= UNSATISFIED_AT_OR_BELOW and not case.reopened_by_evaluation:
-            return self._do(case_id, version, Action.REOPEN, actor, {"satisfaction": satisfaction})
-        data: dict[str, Any] = {"satisfaction": satisfaction}
-        if case.volunteer is not None and case.service_hours is not None:
-            data["points"] = round(case.service_hours * self.rating_coefficients.get(satisfaction, 0.0), 6)
-        return self._do(case_id, version, Action.EVALUATE, actor, data)
+
+        def decide(case: Case) -> tuple[Action, dict[str, Any]]:
+            if satisfaction <= UNSATISFIED_AT_OR_BELOW and not case.reopened_by_evaluation:
+                return Action.REOPEN, {"satisfaction": satisfaction}
+            data: dict[str, Any] = {"satisfaction": satisfaction}
+            if case.volunteer is not None and case.service_hours is not None:
+                data["points"] = round(case.service_hours * self.rating_coefficients.get(satisfaction, 0.0), 6)
+            return Action.EVALUATE, data
+
+        return self._do(case_id, version, Action.EVALUATE, actor, None, decide)
 
     def escalate(self, case_id: str, version: int, actor: str, reason: str = "") -> Case:
         """Move the case one rung up the ladder (grid → community → street → district)."""
-        case = self._get(case_id)
-        if case.level >= Level.DISTRICT:
-            raise IllegalTransition(Action.ESCALATE, case.state, "already at the district centre, the top of the ladder")
-        return self._do(case_id, version, Action.ESCALATE, actor, {"level": int(case.level) + 1, "reason": reason})
+
+        def decide(case: Case) -> tuple[Action, dict[str, Any]]:
+            if case.level >= Level.DISTRICT:
+                raise IllegalTransition(
+                    Action.ESCALATE, case.state, "already at the district centre, the top of the ladder"
+                )
+            return Action.ESCALATE, {"level": int(case.level) + 1, "reason": reason}
+
+        return self._do(case_id, version, Action.ESCALATE, actor, None, decide)
 
     def return_for_rework(self, case_id: str, version: int, actor: str, reason: str = "") -> Case:
         """Send the case one rung down the ladder, back to the level below (退回重办)."""
-        case = self._get(case_id)
-        if case.level <= Level.GRID:
-            raise IllegalTransition(Action.RETURN, case.state, "already at grid level, the bottom of the ladder")
-        return self._do(case_id, version, Action.RETURN, actor, {"level": int(case.level) - 1, "reason": reason})
+
+        def decide(case: Case) -> tuple[Action, dict[str, Any]]:
+            if case.level <= Level.GRID:
+                raise IllegalTransition(Action.RETURN, case.state, "already at grid level, the bottom of the ladder")
+            return Action.RETURN, {"level": int(case.level) - 1, "reason": reason}
+
+        return self._do(case_id, version, Action.RETURN, actor, None, decide)
 
     def decline(self, case_id: str, version: int, actor: str, reason: str = "") -> Case:
         """A handler hands a dispatched case back to the dispatcher at the same level (退单)."""
@@ -265,7 +278,7 @@ class CaseEngine:
             Action.START: self.start,
             Action.RESOLVE: self.resolve,
             Action.VERIFY: self.verify,
-            Action.FAIL_VERIFICATION: lambda cid, v, a, **k: self.verify(cid, v, a, passed=False, **k),
+            Action.FAIL_VERIFICATION: self._fail_verification,
             Action.CLOSE: self.close,
             Action.EVALUATE: self.evaluate,
             Action.ESCALATE: self.escalate,
@@ -274,10 +287,15 @@ class CaseEngine:
         }
         if act not in handler:
             raise InvalidInput("action", f"{act.value!r} is not a transition; use report to open a case")
-        try:
-            return handler[act](case_id, version, actor, **kw)
+        fn = handler[act]
+        try:  # check the arguments first, so a TypeError inside the engine is never mistaken for bad input
+            inspect.signature(fn).bind(case_id, version, actor, **kw)
         except TypeError as exc:
             raise InvalidInput("body", f"wrong arguments for {act.value}: {exc}") from None
+        return fn(case_id, version, actor, **kw)
+
+    def _fail_verification(self, case_id: str, version: int, actor: str, note: str = "") -> Case:
+        return self.verify(case_id, version, actor, passed=False, note=note)
 
     # --------------------------------------------------------------- the core
     def _get(self, case_id: str) -> Case:
@@ -286,23 +304,39 @@ class CaseEngine:
             raise CaseNotFound(case_id)
         return case
 
-    def _do(self, case_id: str, version: int, action: Action, actor: str, data: dict[str, Any]) -> Case:
+    def _do(
+        self,
+        case_id: str,
+        version: int,
+        action: Action,
+        actor: str,
+        data: dict[str, Any] | None,
+        decide: Callable[[Case], tuple[Action, dict[str, Any]]] | None = None,
+    ) -> Case:
+        """Validate, then commit one event. ``decide`` (for actions whose effect depends on the
+        case) picks the action and its data from the current case, or raises."""
         with self._lock:
-            case = self._get(case_id)
+            case = self.store.get(case_id)
+            if case is None:
+                raise CaseNotFound(case_id)
             if case.version != version:
                 raise VersionConflict(case_id, version, case.version)
-            to = TRANSITIONS[action].get(case.state)
+            state = case.state
+            if decide is not None:
+                if state not in TRANSITIONS[action]:
+                    raise IllegalTransition(action, state)
+                action, data = decide(case)
+            to = TRANSITIONS[action].get(state)
             if to is None:
-                raise IllegalTransition(action, case.state)
+                raise IllegalTransition(action, state)
+            assert data is not None
             if action is Action.DISPATCH and len(data["assignees"]) > 1 and case.level != Level.DISTRICT:
-                raise IllegalTransition(
-                    action, case.state, "several departments on one case only at the district centre"
-                )
+                raise IllegalTransition(action, state, "several departments on one case only at the district centre")
             if action is Action.REOPEN and case.reopened_by_evaluation:
-                raise IllegalTransition(action, case.state, "an unsatisfied evaluation reopens a case only once")
-            event = Event(case_id, version + 1, action, case.state, to, self.clock(), actor, self.mode, data)
+                raise IllegalTransition(action, state, "an unsatisfied evaluation reopens a case only once")
+            event = Event(case_id, version + 1, action, state, to, self.clock(), actor, self.mode, data)
             self.store.commit(case, event)  # applies the event to ``case`` in place
-        if action is Action.ESCALATE or action is Action.RETURN or action is Action.REOPEN:
+        if action in _RESTARTS_ALLOWANCE:
             self._schedule(case)
         return case
 
@@ -359,6 +393,9 @@ class CaseEngine:
 
         return compute_kpis(self.store.all_cases() if cases is None else cases, self.clock())
 
+
+#: Actions after which a case's time allowance at its level starts again.
+_RESTARTS_ALLOWANCE: frozenset[Action] = frozenset({Action.ESCALATE, Action.RETURN, Action.REOPEN, Action.FAIL_VERIFICATION})
 
 #: States from which a lapsed allowance escalates a case.
 LAPSABLE: frozenset[State] = frozenset(s for s in ACTIVE_STATES if s in TRANSITIONS[Action.ESCALATE])

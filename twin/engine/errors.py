@@ -21,6 +21,7 @@ class IllegalTransition(EngineError):
     """The action is not allowed from the case's current state (or at its level)."""
 
     def __init__(self, action: str, state: str, reason: str = "") -> None:
+        action, state = str(action), str(state)  # plain names, also for StrEnum members
         msg = f"illegal transition {action!r} from state {state!r}"
         if reason:
             msg += f": {reason}"

@@ -100,6 +100,7 @@ def apply(case: Case, event: Event) -> None:
     elif action is A.FAIL_VERIFICATION:
         case.reopen_count += 1
         case.verified_at = None
+        case.level_since = at  # the rework gets a fresh allowance at this level
     elif action is A.CLOSE:
         case.closed_at = at
     elif action is A.EVALUATE:
@@ -113,6 +114,7 @@ def apply(case: Case, event: Event) -> None:
         case.reopened_by_evaluation = True
         case.verified_at = None
         case.closed_at = None
+        case.level_since = at
     elif action is A.ESCALATE or action is A.RETURN:
         case.level = Level(d["level"])
         case.level_since = at
