@@ -1,0 +1,81 @@
+"""Grid workers (网格员): teams per grid, patrols and household visits.
+
+Full-time workers are derived per community from ``staffing.households_per_worker``: a
+community of H households has round(H / households_per_worker) workers (at least one).
+With more workers than grids, grids get teams of several; with fewer, one worker covers
+several neighbouring grids. A team is a :class:`~twin.model.stations.Station` (a
+``simpy.Resource`` that cases compete for). Patrols and visits find latent needs: a public
+space need is noticed per patrol pass with the category's visibility, a household need
+when its household is visited (visit quota per worker-day, Daiwei 10 households a day);
+part-time workers (兼职) add visits.
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+import simpy
+
+from twin.model.calendar import WorkCalendar
+from twin.model.stations import Station
+from twin.model.territory import Territory
+from twin.scenario import Scenario
+
+
+class GridTeam(Station):
+    """The full-time grid worker(s) responsible for one or more grids."""
+
+    role = "grid_worker"
+    level = 0
+
+
+class GridWorkers:
+    """Builds the teams and computes each day's patrol and visit discovery chances."""
+
+    def __init__(self, model: mesa.Model, env: simpy.Environment, sc: Scenario, terr: Territory, cal: WorkCalendar) -> None:
+        st = sc.staffing
+        self.calendar = cal
+        self.teams: list[GridTeam] = []
+        self.team_of_grid = np.zeros(terr.n_grids, dtype=np.int64)
+        workers_per_grid = np.zeros(terr.n_grids)
+        for c in range(terr.n_communities):
+            grids = np.flatnonzero(terr.grid_community == c)
+            hh = float(terr.households[grids].sum())
+            w = max(1, int(round(hh / st.households_per_worker)))
+            if w >= grids.size:
+                base, extra = divmod(w, grids.size)
+                for k, g in enumerate(grids):
+                    cap = base + (1 if k < extra else 0)
+                    self.team_of_grid[g] = len(self.teams)
+                    workers_per_grid[g] = cap
+                    self.teams.append(GridTeam(model, env, f"W-{terr.grid_names[g]}", cap, cal))
+            else:
+                for k in range(w):
+                    mine = grids[k::w]
+                    self.team_of_grid[mine] = len(self.teams)
+                    workers_per_grid[mine] = 1.0 / mine.size
+                    self.teams.append(GridTeam(model, env, f"W-{terr.grid_names[mine[0]]}+{mine.size - 1}", 1, cal))
+        self.workers_per_grid = workers_per_grid
+        self.full_time_workers = int(sum(t.headcount for t in self.teams))
+        self.part_time_per_grid = st.part_time_per_grid
+        self.part_time_visit_share = st.part_time_visit_share
+        self.households = terr.households.astype(float)
+        self.visit_quota = sc.policy.visit_quota
+        self.visit_detect = sc.policy.visit_detect_prob
+        self.passes = sc.policy.patrol_passes_per_day
+        cats = list(sc.categories.values())
+        self.public = np.array([c.public_space for c in cats])
+        self.visibility = np.array([c.visibility for c in cats])
+        self.weekday_minutes = max(cal.worked_between(d * 1440.0, (d + 1) * 1440.0) for d in range(7))
+        #: per-grid factor on patrols (1 = normal); the mode controller lowers it when workers are sent away
+        self.patrol_factor = np.ones(terr.n_grids)
+
+    def discovery_prob(self, day: int) -> np.ndarray:
+        """(grids × categories) chance that a latent need is found by a patrol or a visit today."""
+        duty = self.calendar.worked_between(day * 1440.0, (day + 1) * 1440.0) / self.weekday_minutes
+        w = self.workers_per_grid * self.patrol_factor * duty
+        passes = w * self.passes
+        public = 1.0 - (1.0 - self.visibility[None, :]) ** passes[:, None]
+        visits = (w + self.part_time_per_grid * self.part_time_visit_share * duty) * self.visit_quota
+        household = np.minimum(1.0, visits / self.households)[:, None] * self.visit_detect
+        return np.where(self.public[None, :], public, np.broadcast_to(household, public.shape))

@@ -1,0 +1,5 @@
+"""The twin itself: a Mesa model on a SimPy clock whose agents produce and handle incidents."""
+
+from twin.model.model import ROLES, DistrictModel, sla_policy, stream_rng
+
+__all__ = ["ROLES", "DistrictModel", "sla_policy", "stream_rng"]

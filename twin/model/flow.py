@@ -1,0 +1,413 @@
+"""Case flow: how each incident moves through the engine and the stations of the ladder.
+
+grid team → (on the spot, 小事不出网) resolve, or assess and escalate → community office (or
+a party-member volunteer) → street command centre (triage, 派单 to a board) → district
+centre (triage, 吹哨派单 to a department). A case waiting in a queue longer than its tier's
+allowance at that level is escalated (checked every ``run.lapse_check_minutes``).
+Emergencies (T0: SOS, falls) go to the on-call worker without queueing.
+Resolved cases are verified and closed by an hourly sweep; residents who reported a case
+are called back the next day at 10:00 (一事一评) — a score ≤ 2 reopens it once.
+
+Everything here runs on SimPy callbacks rather than one process per case (a case is a few
+scheduled events, not a generator), which is what makes a district-year fast.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Generator
+from typing import Any
+
+import numpy as np
+import simpy
+
+from agents.command_centres import CommunityOffice, DistrictCentre, StreetCentre
+from agents.departments import Board, Department
+from agents.grid_workers import GridWorkers
+from agents.party_members import VolunteerPool
+from agents.residents import Residents
+from twin.engine import CaseEngine, Source, State
+from twin.engine.types import Case
+from twin.model.incidents import APP, CHANNELS, HOTLINE, TIER_NAMES, DayBatch
+from twin.model.stations import Station
+from twin.model.territory import Territory
+from twin.scenario import LEVELS, Scenario
+
+SOURCES = tuple(Source(c) for c in CHANNELS)
+S_REPORTED = State.REPORTED
+S_REOPENED = State.REOPENED
+
+
+class Rows:
+    """A day batch as Python lists (fast scalar access in the hot loop)."""
+
+    __slots__ = ("time", "raised", "grid", "category", "tier", "channel", "need", "false_alarm", "reporter", "effort", "lead",
+                 "travel", "assess", "triage", "verify", "u_spot", "u_claim", "u_eval", "u_sat", "service_hours")
+
+    def __init__(self, b: DayBatch) -> None:
+        for name in self.__slots__:
+            setattr(self, name, getattr(b, name).tolist())
+
+
+class Job:
+    """The simulation's handle on one case while it is being worked on."""
+
+    __slots__ = ("case", "rows", "row", "level", "stage", "req", "station", "token", "work", "resolves", "rework", "volunteer")
+
+    def __init__(self, case: Case, rows: Rows, row: int) -> None:
+        self.case = case
+        self.rows = rows
+        self.row = row
+        self.level = 0
+        self.stage = 0
+        self.req: Any = None
+        self.station: Station | None = None
+        self.token = 0
+        self.work = 0.0
+        self.resolves = False
+        self.rework = False
+        self.volunteer: str | None = None
+
+
+class CaseFlow:
+    """Routes cases between stations and drives the engine's transitions."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        engine: CaseEngine,
+        sc: Scenario,
+        terr: Territory,
+        residents: Residents,
+        workers: GridWorkers,
+        offices: list[CommunityOffice],
+        pools: list[VolunteerPool],
+        centres: list[StreetCentre],
+        boards: list[list[Board]],
+        district: DistrictCentre,
+        departments: list[Department],
+        rng_repeat: np.random.Generator,
+    ) -> None:
+        self.env = env
+        self.engine = engine
+        self.sc = sc
+        self.terr = terr
+        self.residents = residents
+        self.workers = workers
+        self.offices = offices
+        self.pools = pools
+        self.centres = centres
+        self.boards = boards
+        self.district = district
+        self.departments = departments
+        self.rng_repeat = rng_repeat
+        self.cat_names = list(sc.categories)
+        board_names = list(sc.staffing.boards)
+        dept_names = list(sc.staffing.departments)
+        cats = list(sc.categories.values())
+        self.board_of_cat = [board_names.index(c.board) for c in cats]
+        self.dept_of_cat = [dept_names.index(c.department) for c in cats]
+        self.claimable = [name in sc.party_members.categories for name in self.cat_names]
+        self.claim_share = sc.party_members.claim_share
+        self.on_spot = sc.policy.on_the_spot_share
+        self.eval_share = sc.policy.evaluation_share
+        self.allow: list[list[float | None]] = []
+        for t in TIER_NAMES:
+            a = sc.policy.tiers[t].allowance_hours
+            self.allow.append([None if v is None else v * 60.0 for v in (a.grid, a.community, a.street)])
+        self.check_dist = sc.devices.false_alarm_check_minutes
+        self.team_of_grid = workers.team_of_grid.tolist()
+        self.community_of_grid = terr.grid_community.tolist()
+        self.street_of_grid = terr.grid_street.tolist()
+        self.places = terr.places
+        self.sat_cdf = (np.cumsum(sc.policy.satisfaction_on_time).tolist(), np.cumsum(sc.policy.satisfaction_late).tolist())
+        self.active: dict[str, Job] = {}
+        self.rejected_at: dict[str, float] = {}
+        self._lapse: list[tuple[float, int, Job, int]] = []
+        self._verify: list[tuple[float, int, Job]] = []
+        self._evaluate: list[Job] = []
+        self._seq = 0
+        # tallies
+        self.on_spot_resolved = 0
+        self.volunteer_claims = 0
+        self.lapse_escalations = 0
+        self.escalations = 0
+        self.false_alarms = 0
+        self.repeats: list[tuple[float, int, int, int, int, str]] = []  # time, grid, category, tier, case serial, repeat_of
+        self.scores_grid: list[int] = []
+        self.scores: list[int] = []
+        self.on_report: Callable[[Case], None] | None = None  # hook: called for every new case
+
+    # ------------------------------------------------------------------ arrival
+    def arrive(self, rows: Rows, row: int) -> Case:
+        ch = rows.channel[row]
+        rep = rows.reporter[row]
+        reporter = None if rep < 0 else (f"R{rep}" if ch == 4 else f"H{rep}")
+        case = self.engine.report(
+            category=self.cat_names[rows.category[row]],
+            tier=TIER_NAMES[rows.tier[row]],
+            place=self.places[rows.grid[row]],
+            source=SOURCES[ch],
+            reporter=reporter,
+            actor=CHANNELS[ch],
+        )
+        job = Job(case, rows, row)
+        self.active[case.id] = job
+        if rows.tier[row] == 0:
+            self._on_call(job)
+        else:
+            self.enter(job, 0)
+        if self.on_report is not None:
+            self.on_report(case)
+        return case
+
+    def _on_call(self, job: Job) -> None:
+        """T0: the on-call worker goes straight to the scene (no queue behind routine work)."""
+        r, row = job.rows, job.row
+        team = self.workers.teams[self.team_of_grid[r.grid[row]]]
+        job.station = team
+        if r.false_alarm[row]:
+            work = r.travel[row] + float(self.check_dist.sample(self.rng_repeat, 1)[0])
+        else:
+            work = r.travel[row]  # the emergency is answered when the worker is on site
+        team.busy += work
+        team.served += 1
+        self.env.timeout(work).callbacks.append(lambda _e, j=job: self._on_call_done(j))
+
+    def _on_call_done(self, job: Job) -> None:
+        eng = self.engine
+        c = job.case
+        name = job.station.name  # type: ignore[union-attr]
+        if job.rows.false_alarm[job.row]:
+            eng.reject(c.id, c.version, name, "false alarm")
+            self.rejected_at[c.id] = self.env.now
+            self.false_alarms += 1
+            del self.active[c.id]
+            return
+        if c.state is S_REPORTED:
+            c = eng.accept(c.id, c.version, name)
+        c = eng.dispatch(c.id, c.version, name, (name,))
+        eng.resolve(c.id, c.version, name)
+        self._resolved(job)
+
+    # ------------------------------------------------------------------ stations
+    def enter(self, job: Job, level: int) -> None:
+        job.level = level
+        job.stage = 0
+        job.token += 1
+        st = self._station(job, level, 0)
+        if level < 3:
+            allowance = self.allow[job.rows.tier[job.row]][level]
+            if allowance is not None:
+                # allowances count the working time of the level's handlers (boards at the street)
+                cal = (self._station(job, 2, 1) if level == 2 else st).calendar
+                self._seq += 1
+                heapq.heappush(self._lapse, (cal.finish(self.env.now, allowance), self._seq, job, job.token))
+        self._request(job, st)
+
+    def _station(self, job: Job, level: int, stage: int) -> Station:
+        r, row = job.rows, job.row
+        g = r.grid[row]
+        if level == 0:
+            return self.workers.teams[self.team_of_grid[g]]
+        if level == 1:
+            c = self.community_of_grid[g]
+            cat = r.category[row]
+            if not job.rework and self.claimable[cat] and r.u_claim[row] < self.claim_share:
+                pool = self.pools[c]
+                job.volunteer = pool.pick(r.u_claim[row] / max(self.claim_share, 1e-12))
+                return pool
+            job.volunteer = None
+            return self.offices[c]
+        if level == 2:
+            s = self.street_of_grid[g]
+            return self.centres[s] if stage == 0 else self.boards[s][self.board_of_cat[r.category[row]]]
+        return self.district if stage == 0 else self.departments[self.dept_of_cat[r.category[row]]]
+
+    def _request(self, job: Job, st: Station) -> None:
+        job.station = st
+        req = st.res.request()
+        job.req = req
+        req.callbacks.append(lambda _e, j=job: self._granted(j))
+
+    def _granted(self, job: Job) -> None:
+        eng = self.engine
+        st = job.station
+        assert st is not None
+        r, row = job.rows, job.row
+        c = job.case
+        lv = job.level
+        need = r.need[row]
+        if lv == 0:
+            if c.state is S_REPORTED:
+                c = eng.accept(c.id, c.version, st.name)
+            c = eng.dispatch(c.id, c.version, st.name, (st.name,))
+            job.resolves = job.rework or (need == 0 and r.u_spot[row] < self.on_spot)
+            work = r.travel[row] + (r.effort[row][0] if job.resolves else r.assess[row])
+        elif lv == 1:
+            c = eng.dispatch(c.id, c.version, st.name, (st.name,))
+            job.resolves = job.rework or need <= 1
+            if job.volunteer is not None:
+                work = r.service_hours[row] * 60.0
+            else:
+                work = r.effort[row][min(need, 1)] if job.resolves else r.assess[row]
+        elif job.stage == 0:  # command-centre triage
+            job.resolves = False
+            work = r.triage[row][lv - 2]
+        else:
+            job.resolves = job.rework or need <= lv
+            # a matter escalated past its own level still takes the effort of that level
+            work = r.effort[row][min(need, lv)] if job.resolves else r.assess[row]
+        job.work = work
+        st.busy += work
+        st.served += 1
+        now = self.env.now
+        self.env.timeout(st.calendar.finish(now, work) - now).callbacks.append(lambda _e, j=job: self._done(j))
+
+    def _done(self, job: Job) -> None:
+        eng = self.engine
+        st = job.station
+        assert st is not None
+        st.res.release(job.req)
+        job.req = None
+        c = job.case
+        lv = job.level
+        if lv >= 2 and job.stage == 0:
+            job.stage = 1
+            target = self._station(job, lv, 1)
+            names = (target.name,)
+            eng.dispatch(c.id, c.version, st.name, names)
+            self._request(job, target)
+            return
+        if job.resolves:
+            lead = job.rows.lead[job.row][min(lv, job.rows.need[job.row])]
+            if lead > 0.0:
+                self.env.timeout(lead).callbacks.append(lambda _e, j=job: self._resolve(j))
+            else:
+                self._resolve(job)
+            return
+        self.escalations += 1
+        eng.escalate(c.id, c.version, st.name, "beyond this level")
+        self.enter(job, lv + 1)
+
+    def _resolve(self, job: Job) -> None:
+        st = job.station
+        assert st is not None
+        c = job.case
+        if job.volunteer is not None:
+            self.volunteer_claims += 1
+            self.engine.resolve(c.id, c.version, st.name, volunteer=job.volunteer,
+                                service_hours=round(job.rows.service_hours[job.row], 3))
+        else:
+            self.engine.resolve(c.id, c.version, st.name)
+            if job.level == 0 and not job.rework:
+                self.on_spot_resolved += 1
+        self._resolved(job)
+
+    def _resolved(self, job: Job) -> None:
+        del self.active[job.case.id]
+        self._seq += 1
+        heapq.heappush(self._verify, (self.env.now + job.rows.verify[job.row], self._seq, job))
+
+    # ------------------------------------------------------------------ sweeps
+    def lapse_sweep(self, every: float) -> Generator[simpy.Event, Any, None]:
+        """Escalate queued cases whose allowance at their level has lapsed."""
+        heap = self._lapse
+        while True:
+            yield self.env.timeout(every)
+            now = self.env.now
+            while heap and heap[0][0] <= now:
+                _, _, job, token = heapq.heappop(heap)
+                req = job.req
+                if job.token != token or req is None or req.triggered:
+                    continue
+                req.cancel()
+                job.req = None
+                c = job.case
+                self.lapse_escalations += 1
+                self.escalations += 1
+                self.engine.escalate(c.id, c.version, "system", "time allowance lapsed")
+                self.enter(job, job.level + 1)
+
+    def verify_sweep(self, every: float) -> Generator[simpy.Event, Any, None]:
+        """Verify and close resolved cases whose on-site check is due (hourly)."""
+        heap = self._verify
+        eng = self.engine
+        while True:
+            yield self.env.timeout(every)
+            now = self.env.now
+            while heap and heap[0][0] <= now:
+                _, _, job = heapq.heappop(heap)
+                c = job.case
+                actor = self.workers.teams[self.team_of_grid[job.rows.grid[job.row]]].name
+                c = eng.verify(c.id, c.version, actor)
+                c = eng.close(c.id, c.version, actor)
+                r, row = job.rows, job.row
+                ch = r.channel[row]
+                if (ch == APP or ch == HOTLINE) and r.u_eval[row] < self.eval_share:
+                    self._evaluate.append(job)
+
+    def daily(self, at_hour: float = 10.0) -> Generator[simpy.Event, Any, None]:
+        """Call-backs (一事一评) for cases closed before today, and repeat complaints (12345) about overdue ones."""
+        env = self.env
+        yield env.timeout(at_hour * 60.0)
+        while True:
+            self._call_backs()
+            self._repeat_complaints()
+            yield env.timeout(1440.0)
+
+    def _call_backs(self) -> None:
+        eng = self.engine
+        day_start = (self.env.now // 1440.0) * 1440.0 + self._epoch
+        todo = self._evaluate
+        keep: list[Job] = []
+        grids: list[int] = []
+        scores: list[int] = []
+        on_cdf, late_cdf = self.sat_cdf
+        for job in todo:
+            c = job.case
+            if c.closed_at is None or c.closed_at >= day_start:
+                keep.append(job)
+                continue
+            u = job.rows.u_sat[job.row]
+            if job.rework:  # a second call-back draws afresh from the stream of this case's row
+                u = (u * 7.0 + 0.5) % 1.0
+            cdf = on_cdf if c.resolved_at is not None and c.resolved_at <= c.due_at else late_cdf
+            score = 1
+            while score < 5 and u >= cdf[score - 1]:
+                score += 1
+            c = eng.evaluate(c.id, c.version, "resident", score)
+            grids.append(job.rows.grid[job.row])
+            scores.append(score)
+            if c.state is S_REOPENED:
+                job.rework = True
+                self.active[c.id] = job
+                self.enter(job, job.level)
+        self._evaluate = keep
+        self.scores_grid.extend(grids)
+        self.scores.extend(scores)
+        self.residents.learn(np.asarray(grids, dtype=np.int64), np.asarray(scores, dtype=float))
+
+    def _repeat_complaints(self) -> None:
+        p = self.sc.policy.repeat_complaint_daily_prob
+        now = self.env.now + self._epoch
+        overdue = [j for j in self.active.values() if j.case.due_at < now]
+        if not overdue or p <= 0:
+            return
+        u = self.rng_repeat.random(len(overdue))
+        grids = []
+        eng = self.engine
+        for job, x in zip(overdue, u, strict=True):
+            if x >= p:
+                continue
+            c = job.case
+            dup = eng.report(category=c.category, tier=c.tier, place=c.place, source=Source.HOTLINE,
+                             reporter=c.reporter, actor="hotline", description="repeat complaint")
+            eng.merge(dup.id, dup.version, "hotline", c.id)
+            r, row = job.rows, job.row
+            self.repeats.append((self.env.now, r.grid[row], r.category[row], r.tier[row], self.serial_of(dup.id), c.id))
+            grids.append(r.grid[row])
+        self.residents.complain(np.asarray(grids, dtype=np.int64), 1.0)
+
+    _epoch = 0.0
+    serial_of: Callable[[str], int] = staticmethod(lambda cid: -1)  # type: ignore[assignment]

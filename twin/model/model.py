@@ -1,0 +1,220 @@
+"""The district model: a mesa.Model whose clock is a simpy.Environment (minutes).
+
+Minute 0 is midnight, China time, of the scenario's start date; the engine's clock is that
+instant in minutes since the Unix epoch plus ``env.now``. Components (incident source,
+stations, sweeps, KPI sampler) each start their own SimPy processes in :meth:`start`, so
+that another component (the mode controller) can be added beside them.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Generator
+from typing import Any
+
+import mesa
+import numpy as np
+import simpy
+
+from agents.command_centres import CommunityOffice, DistrictCentre, StreetCentre
+from agents.departments import Board, Department
+from agents.devices import DeviceGroups
+from agents.grid_workers import GridWorkers
+from agents.party_members import VolunteerPool, members_per_community
+from agents.residents import Residents
+from agents.riders import RiderFleet
+from twin.engine import CaseEngine, MemoryStore, SlaPolicy, TierRule
+from twin.model.calendar import WorkCalendar
+from twin.model.flow import CaseFlow, Rows
+from twin.model.incidents import DayBatch, IncidentSource
+from twin.model.stations import Station
+from twin.model.territory import build_territory
+from twin.scenario import Scenario
+
+ROLES: tuple[str, ...] = ("grid_worker", "community_staff", "volunteer", "street_dispatcher", "board", "district_dispatcher", "department")
+
+
+def stream_rng(seed: int, name: str) -> np.random.Generator:
+    """A component's own random stream: spawned from the run seed by the component's name,
+    so adding a component never shifts the others' streams."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(zlib.crc32(name.encode()),)))
+
+
+def sla_policy(sc: Scenario) -> SlaPolicy:
+    """The engine's SLA tiers from the scenario (due times; allowances for reference)."""
+    tiers = {}
+    for name, t in sc.policy.tiers.items():
+        a = t.allowance_hours
+        allow = tuple(None if v is None else v * 60.0 for v in (a.grid, a.community, a.street)) + (None,)
+        tiers[name] = TierRule(name, t.due_hours * 60.0, allow, "")  # type: ignore[arg-type]
+    base = SlaPolicy().tiers
+    for k, v in base.items():
+        tiers.setdefault(k, v)
+    return SlaPolicy(tiers)
+
+
+class DistrictModel(mesa.Model):
+    """Residents, grid workers, devices, riders, party members, command centres and
+    departments producing and handling incidents through the case engine."""
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, days: float | None = None, keep_events: bool | None = None) -> None:
+        self.scenario = sc = scenario
+        self.seed_value = int(sc.run.seed if seed is None else seed)
+        super().__init__(seed=self.seed_value)
+        self.days = float(sc.run.days if days is None else days)
+        self.horizon = self.days * 1440.0
+        self.env = env = simpy.Environment()
+        self.epoch = sc.start_epoch_minutes
+        self.start_weekday = sc.run.start_date.weekday()
+        rngs = {n: stream_rng(self.seed_value, n) for n in ("territory", "residents", "patrol", "riders", "devices", "handling", "repeat", "ids")}
+        self.terr = terr = build_territory(sc, rngs["territory"])
+        keep = sc.outputs.case_events if keep_events is None else keep_events
+        self.store = MemoryStore(keep_events=keep)
+        tag = "".join(f"{b:02x}" for b in rngs["ids"].integers(0, 256, 3))
+        self.id_tag = tag
+        counter = [0]
+
+        def next_id() -> str:
+            counter[0] += 1
+            return f"{tag}-{counter[0]:08d}"
+
+        self._counter = counter
+        epoch = self.epoch
+        self.engine = CaseEngine(self.store, clock=lambda: epoch + env.now, sla=sla_policy(sc), id_factory=next_id, auto_escalate=False)
+        st = sc.staffing
+        wd = self.start_weekday
+        self.cal_worker = WorkCalendar(st.worker_hours, st.worker_weekend, wd)
+        cal_comm = WorkCalendar(st.community_hours, st.community_weekend, wd)
+        cal_street = WorkCalendar(st.street_hours, True, wd)
+        cal_district = WorkCalendar(st.district_hours, True, wd)
+        cal_volunteer = WorkCalendar([(8.0, 20.0)], True, wd)
+        cal_rider = WorkCalendar(sc.riders.hours, True, wd)
+        ch = sc.channels
+        cal_intake = WorkCalendar(
+            st.worker_hours if ch.intake_hours is None else ch.intake_hours,
+            st.worker_weekend if ch.intake_weekend is None else ch.intake_weekend,
+            wd,
+        )
+        # agents
+        self.residents = Residents(self, sc, terr.households, rngs["residents"])
+        self.workers = GridWorkers(self, env, sc, terr, self.cal_worker)
+        self.offices = [CommunityOffice(self, env, f"CO-{n}", st.community_staff, cal_comm) for n in terr.community_names]
+        members = members_per_community(self.residents.party_members_per_grid(), terr.grid_community, terr.n_communities)
+        self.pools = [
+            VolunteerPool(self, env, f"PM-{n}", int(m), sc.party_members.active_share, cal_volunteer)
+            for n, m in zip(terr.community_names, members, strict=True)
+        ]
+        self.centres = [StreetCentre(self, env, f"SC-{n}", st.street_dispatchers, cal_street) for n in terr.street_names]
+        self.boards = [
+            [Board(self, env, f"B-{n}-{b}", u.staff, WorkCalendar(u.hours, u.weekend, wd)) for b, u in st.boards.items()]
+            for n in terr.street_names
+        ]
+        self.district = DistrictCentre(self, env, f"DC-{terr.district}", st.district_dispatchers, cal_district)
+        self.departments = [Department(self, env, f"D-{d}", u.staff, WorkCalendar(u.hours, u.weekend, wd)) for d, u in st.departments.items()]
+        self.riders = RiderFleet(self, sc, terr.residents, list(sc.categories))
+        self.devices = DeviceGroups(self, sc, self.residents.elders_alone_per_grid(), terr.residents, rngs["devices"])
+        self.incidents = IncidentSource(sc, terr, self.residents, self.workers, self.riders, self.devices, rngs, wd, cal_rider, cal_intake)
+        self.flow = CaseFlow(
+            env, self.engine, sc, terr, self.residents, self.workers, self.offices, self.pools, self.centres,
+            self.boards, self.district, self.departments, rngs["repeat"],
+        )
+        self.flow._epoch = epoch
+        self.flow.serial_of = lambda cid: int(cid.rsplit("-", 1)[1])  # type: ignore[method-assign]
+        # outputs
+        self.stream_days: list[DayBatch] = []
+        self.stream_serials: list[np.ndarray] = []
+        self.kpi_rows: list[dict[str, float]] = []
+        self.progress: Callable[[float], None] | None = None
+        self._processes: list[Callable[[], Generator[simpy.Event, Any, None]]] = []
+        self.started = False
+
+    # ------------------------------------------------------------------ structure
+    def stations(self) -> list[Station]:
+        return [a for a in self.agents if isinstance(a, Station)]
+
+    def add_process(self, fn: Callable[[], Generator[simpy.Event, Any, None]]) -> None:
+        """Register a component's SimPy process (started with the others)."""
+        self._processes.append(fn)
+        if self.started:
+            self.env.process(fn())
+
+    def start(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        sc = self.scenario
+        env = self.env
+        env.process(self._arrivals())
+        env.process(self.flow.lapse_sweep(sc.run.lapse_check_minutes))
+        env.process(self.flow.verify_sweep(60.0))
+        env.process(self.flow.daily())
+        env.process(self._sampler(sc.run.kpi_interval_hours * 60.0))
+        for fn in self._processes:
+            env.process(fn())
+
+    # ------------------------------------------------------------------ processes
+    def _arrivals(self) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        carry: DayBatch | None = None
+        n_days = int(np.ceil(self.days))
+        flow = self.flow
+        counter = self._counter
+        for day in range(n_days):
+            b = self.incidents.day(day)
+            if carry is not None and len(carry):
+                b = DayBatch.concat(carry, b)
+                b = b.take(np.argsort(b.time, kind="stable"))
+            end = min((day + 1) * 1440.0, self.horizon)
+            k = int(np.searchsorted(b.time, end, side="left"))
+            carry = b.take(np.arange(k, len(b)))
+            today = b.take(np.arange(k))
+            rows = Rows(today)
+            serials = np.empty(k, dtype=np.int64)
+            times = rows.time
+            for i in range(k):
+                dt = times[i] - env.now
+                if dt > 0:
+                    yield env.timeout(dt)
+                flow.arrive(rows, i)
+                serials[i] = counter[0]
+            self.stream_days.append(today)
+            self.stream_serials.append(serials)
+            if self.progress is not None:
+                self.progress(end / 1440.0)
+            if env.now < end:
+                yield env.timeout(end - env.now)
+
+    def _sampler(self, every: float) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        stations = self.stations()
+        by_role: dict[str, list[Station]] = {r: [s for s in stations if s.role == r] for r in ROLES}
+        while True:
+            yield env.timeout(every)
+            row: dict[str, float] = {
+                "t_min": env.now,
+                "backlog": float(len(self.flow.active)),
+                "cases_reported": float(self._counter[0]),
+                "trust_mean": float(self.residents.trust.mean()),
+                "latent_needs": float(self.incidents.latent.sum()),
+            }
+            now_e = self.epoch + env.now
+            row["overdue"] = float(sum(1 for j in self.flow.active.values() if j.case.due_at < now_e))
+            for role, ss in by_role.items():
+                row[f"queue_{role}"] = float(sum(len(s.res.queue) for s in ss))
+                row[f"busy_{role}"] = float(sum(s.res.count for s in ss))
+            self.kpi_rows.append(row)
+
+    # ------------------------------------------------------------------ run
+    def run_model(self) -> None:
+        self.start()
+        self.env.run(until=self.horizon)
+
+    def step(self) -> None:
+        """One simulated day (Mesa's step); ``run_model`` runs the whole horizon at once."""
+        self.start()
+        self.env.run(until=min(self.horizon, self.env.now + 1440.0))
+
+    def simpy_events(self) -> int:
+        """Events SimPy has processed so far (scheduled minus still queued)."""
+        scheduled = next(self.env._eid)  # type: ignore[attr-defined]
+        return int(scheduled - len(self.env._queue))  # type: ignore[attr-defined]

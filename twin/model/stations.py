@@ -1,0 +1,46 @@
+"""A station: any unit that handles cases one at a time per head — a simpy resource with a
+working calendar and a tally of busy working minutes (for utilisation).
+
+Grid-worker teams, community offices, command-centre dispatchers, boards (板块),
+departments and volunteer pools are all stations; their agent classes live in ``agents/``.
+"""
+
+from __future__ import annotations
+
+import mesa
+import simpy
+
+from twin.model.calendar import WorkCalendar
+
+
+class Station(mesa.Agent):
+    """A Mesa agent owning a ``simpy.Resource`` whose capacity is its head count on duty."""
+
+    role: str = "station"
+    level: int = 0
+
+    def __init__(self, model: mesa.Model, env: simpy.Environment, name: str, capacity: int, calendar: WorkCalendar) -> None:
+        super().__init__(model)
+        self.name = name
+        self.env = env
+        self.res = simpy.Resource(env, capacity=max(1, capacity))
+        self.calendar = calendar
+        self.busy = 0.0  # working minutes of effort done
+        self.served = 0
+        self.headcount = capacity  # may differ from res.capacity while people are away (issue 4)
+
+    @property
+    def capacity(self) -> int:
+        return self.res.capacity
+
+    def set_capacity(self, n: int) -> None:
+        """Change the heads on duty (mobilisation takes people away, demobilisation returns them).
+
+        Cases being handled finish; queued cases start as soon as a head is free.
+        """
+        self.res._capacity = max(1, int(n))  # simpy keeps capacity read-only; this is its storage
+        self.res._trigger_put(None)
+
+    def available_minutes(self, until: float) -> float:
+        """Head-minutes of working time from minute 0 to ``until``."""
+        return self.res.capacity * self.calendar.worked_between(0.0, until)

@@ -1,0 +1,328 @@
+"""One simulation run: :func:`simulate` returns a :class:`RunResult` (summary, incident stream,
+cases, case events, KPI series); :func:`write_run_dir` writes it to a run directory.
+
+Everything in ``summary.json`` except ``wall_seconds`` is a function of scenario and seed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import twin
+from twin.engine import State
+from twin.model import ROLES, DistrictModel
+from twin.model.incidents import CHANNELS, TIER_NAMES
+from twin.scenario import LEVELS, Scenario
+
+CLOSED = (State.CLOSED, State.EVALUATED)
+
+
+@dataclass
+class RunResult:
+    """What a run produced."""
+
+    scenario: Scenario
+    seed: int
+    days: float
+    summary: dict[str, Any]
+    incidents: pd.DataFrame  # the incident stream, in arrival order
+    cases: pd.DataFrame
+    kpi: pd.DataFrame
+    events: pd.DataFrame | None = None
+    stations: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+# --------------------------------------------------------------------------- tables
+def _incidents(m: DistrictModel) -> pd.DataFrame:
+    terr = m.terr
+    cats = list(m.scenario.categories)
+    if m.stream_days:
+        days = m.stream_days
+        time_ = np.concatenate([d.time for d in days])
+        grid = np.concatenate([d.grid for d in days])
+        cat = np.concatenate([d.category for d in days])
+        tier = np.concatenate([d.tier for d in days])
+        channel = np.concatenate([d.channel for d in days])
+        need = np.concatenate([d.need for d in days])
+        false = np.concatenate([d.false_alarm for d in days])
+        serial = np.concatenate(m.stream_serials)
+    else:
+        time_ = grid = cat = tier = channel = need = serial = np.empty(0, dtype=np.int64)
+        false = np.empty(0, dtype=bool)
+    repeat_of = np.full(time_.size, "", dtype=object)
+    reps = m.flow.repeats
+    if reps:
+        rt = np.array([r[0] for r in reps])
+        time_ = np.concatenate([time_, rt])
+        grid = np.concatenate([grid, np.array([r[1] for r in reps], dtype=np.int64)])
+        cat = np.concatenate([cat, np.array([r[2] for r in reps], dtype=np.int64)])
+        tier = np.concatenate([tier, np.array([r[3] for r in reps], dtype=np.int64)])
+        channel = np.concatenate([channel, np.full(len(reps), CHANNELS.index("hotline"))])
+        need = np.concatenate([need, np.full(len(reps), -1)])
+        false = np.concatenate([false, np.zeros(len(reps), dtype=bool)])
+        serial = np.concatenate([serial, np.array([r[4] for r in reps], dtype=np.int64)])
+        repeat_of = np.concatenate([repeat_of, np.array([r[5] for r in reps], dtype=object)])
+    order = np.argsort(serial, kind="stable")
+    grid = grid.astype(np.int64)
+    names = np.asarray(terr.grid_names, dtype=object)
+    comm = np.asarray(terr.community_names, dtype=object)
+    streets = np.asarray(terr.street_names, dtype=object)
+    start = np.datetime64(dt.datetime.combine(m.scenario.run.start_date, dt.time()), "s")
+    t = time_[order]
+    stamps = np.datetime_as_string(start + np.rint(t * 60.0).astype("timedelta64[s]"), unit="s")
+    return pd.DataFrame(
+        {
+            "case_id": [f"{m.id_tag}-{s:08d}" for s in serial[order]],
+            "t_min": np.round(t, 4),
+            "time": [s + "+08:00" for s in stamps],
+            "category": np.asarray(cats, dtype=object)[cat[order].astype(np.int64)],
+            "tier": np.asarray(TIER_NAMES, dtype=object)[tier[order].astype(np.int64)],
+            "channel": np.asarray(CHANNELS, dtype=object)[channel[order].astype(np.int64)],
+            "grid": names[grid[order]],
+            "community": comm[terr.grid_community[grid[order]]],
+            "street": streets[terr.grid_street[grid[order]]],
+            "district": terr.district,
+            "level_needed": np.where(need[order] >= 0, need[order], -1).astype(np.int64),
+            "false_alarm": false[order].astype(bool),
+            "repeat_of": repeat_of[order],
+        }
+    )
+
+
+def _cases(m: DistrictModel) -> pd.DataFrame:
+    ep = m.epoch
+    cols: dict[str, list[Any]] = {k: [] for k in (
+        "case_id", "category", "tier", "grid", "source", "state", "reported_at", "due_at", "accepted_at",
+        "resolved_at", "closed_at", "evaluated_at", "level", "resolved_level", "escalations", "reopen_count",
+        "satisfaction", "volunteer", "points")}
+    nan = float("nan")
+    for c in sorted(m.store.all_cases(), key=lambda c: c.id):
+        cols["case_id"].append(c.id)
+        cols["category"].append(c.category)
+        cols["tier"].append(c.tier)
+        cols["grid"].append(c.place.grid)
+        cols["source"].append(str(c.source))
+        cols["state"].append(str(c.state))
+        cols["reported_at"].append(c.reported_at - ep)
+        cols["due_at"].append(c.due_at - ep)
+        cols["accepted_at"].append(nan if c.accepted_at is None else c.accepted_at - ep)
+        cols["resolved_at"].append(nan if c.resolved_at is None else c.resolved_at - ep)
+        cols["closed_at"].append(nan if c.closed_at is None else c.closed_at - ep)
+        cols["evaluated_at"].append(nan if c.evaluated_at is None else c.evaluated_at - ep)
+        cols["level"].append(int(c.level))
+        cols["resolved_level"].append(-1 if c.resolved_level is None else int(c.resolved_level))
+        cols["escalations"].append(c.escalations)
+        cols["reopen_count"].append(c.reopen_count)
+        cols["satisfaction"].append(0 if c.satisfaction is None else c.satisfaction)
+        cols["volunteer"].append(c.volunteer or "")
+        cols["points"].append(nan if c.points is None else c.points)
+    df = pd.DataFrame(cols)
+    rej = m.flow.rejected_at
+    df["rejected_at"] = df["case_id"].map(rej).astype(float) if rej else nan
+    return df
+
+
+def _events(m: DistrictModel) -> pd.DataFrame | None:
+    if not m.store.keep_events:
+        return None
+    ep = m.epoch
+    rows = [(e.seq, e.case_id, e.version, str(e.action), None if e.from_state is None else str(e.from_state),
+             str(e.to_state), e.at - ep, e.actor, e.mode) for e in m.store.events()]
+    return pd.DataFrame(rows, columns=["seq", "case_id", "version", "action", "from_state", "to_state", "t_min", "actor", "mode"])
+
+
+def _stations(m: DistrictModel) -> pd.DataFrame:
+    rows = []
+    for s in m.stations():
+        avail = s.available_minutes(m.horizon)
+        rows.append((s.name, s.role, s.level, s.capacity, s.served, s.busy, avail))
+    return pd.DataFrame(rows, columns=["station", "role", "level", "capacity", "served", "busy_min", "available_min"])
+
+
+# --------------------------------------------------------------------------- summary
+def _q(a: np.ndarray, q: float) -> float | None:
+    return None if a.size == 0 else round(float(np.percentile(a, q)), 4)
+
+
+def _r(x: float) -> float:
+    return round(float(x), 6)
+
+
+def summarise(m: DistrictModel, cases: pd.DataFrame, kpi: pd.DataFrame, stations: pd.DataFrame, wall: float, events: int) -> dict[str, Any]:
+    sc = m.scenario
+    warm = sc.run.warmup_days * 1440.0
+    T = m.horizon
+    c = cases[cases["reported_at"] >= warm]
+    state = c["state"].to_numpy()
+    rejected = state == "rejected"
+    merged = state == "merged"
+    real = ~(rejected | merged)
+    closed = np.isin(state, ["closed", "evaluated"])
+    res_at = c["resolved_at"].to_numpy()
+    resolved = real & ~np.isnan(res_at)
+    on_time = resolved & (res_at <= c["due_at"].to_numpy() + 1e-9)
+    sat = c["satisfaction"].to_numpy()
+    rated = sat > 0
+    lvl = c["resolved_level"].to_numpy()
+    n_res = max(1, int(resolved.sum()))
+    tiers = c["tier"].to_numpy()
+    h2c: dict[str, dict[str, float | None]] = {}
+    hours = (c["closed_at"].to_numpy() - c["reported_at"].to_numpy()) / 60.0
+    for t in TIER_NAMES:
+        sel = closed & (tiers == t)
+        h2c[t] = {"n": int(sel.sum()), "p50": _q(hours[sel], 50), "p90": _q(hours[sel], 90)}
+    util: dict[str, float | None] = {}
+    for role in ROLES:
+        s = stations[stations["role"] == role]
+        a = float(s["available_min"].sum())
+        util[role] = None if a <= 0 else _r(min(float(s["busy_min"].sum()), a) / a)
+    days_obs = (T - warm) / 1440.0
+    residents = m.terr.total_residents
+    real_total = int(real.sum())
+    src = c.loc[real, "source"].value_counts()
+    channel_mix = {ch: _r(src.get(ch, 0) / max(1, real_total)) for ch in CHANNELS}
+    # Little's law over the observation window: L (sampled backlog) vs λ·W
+    rep_at = c["reported_at"].to_numpy()
+    end = np.where(~np.isnan(res_at), res_at, c["rejected_at"].to_numpy())
+    end = np.where(np.isnan(end), T, np.minimum(end, T))
+    in_sys = ~merged
+    lam = float(in_sys.sum()) / max(T - warm, 1e-9)
+    W = float(np.mean(end[in_sys] - rep_at[in_sys])) if in_sys.any() else 0.0
+    k = kpi[kpi["t_min"] > warm]
+    L = float(k["backlog"].mean()) if len(k) else 0.0
+    flow = m.flow
+    return {
+        "scenario": sc.meta.name,
+        "version": twin.__version__,
+        "seed": m.seed_value,
+        "days": m.days,
+        "warmup_days": sc.run.warmup_days,
+        "residents": int(round(residents)),
+        "grids": m.terr.n_grids,
+        "grid_workers": m.workers.full_time_workers,
+        "cases_total": int(len(c)),
+        "cases_closed": int(closed.sum()),
+        "cases_rejected": int(rejected.sum()),
+        "cases_merged": int(merged.sum()),
+        "cases_per_1000_per_day": _r(real_total / residents * 1000.0 / max(days_obs, 1e-9)),
+        "on_time_rate": _r(on_time.sum() / n_res),
+        "closure_rate": _r(closed.sum() / max(1, real_total)),
+        "satisfaction_mean": None if not rated.any() else _r(sat[rated].mean()),
+        "satisfaction_share": None if not rated.any() else _r((sat[rated] >= 4).mean()),
+        "closed_at_level": {lv: _r(((lvl == i) & resolved).sum() / n_res) for i, lv in enumerate(LEVELS)},
+        "hours_to_close": h2c,
+        "backlog_end": int(len(flow.active)),
+        "utilisation": util,
+        "channel_mix": channel_mix,
+        "needs_arisen": int(m.incidents.needs_total),
+        "needs_unreported_lost": int(m.incidents.unreported_lost),
+        "latent_needs_end": int(m.incidents.latent.sum()),
+        "escalations": int(flow.escalations),
+        "lapse_escalations": int(flow.lapse_escalations),
+        "volunteer_claims": int(flow.volunteer_claims),
+        "false_alarms": int(flow.false_alarms),
+        "repeat_complaints": len(flow.repeats),
+        "rider_reports": int(m.riders.reports),
+        "rider_points": _r(m.riders.points.sum()),
+        "device_events_missed": int(m.devices.missed),
+        "trust_mean_end": _r(m.residents.trust.mean()),
+        "little_law": {"L": _r(L), "lambda_per_min": _r(lam), "W_min": _r(W), "lambda_W": _r(lam * W)},
+        "events_processed": int(events),
+        "engine_transitions": int(m.store._seq),
+        "wall_seconds": round(wall, 3),
+    }
+
+
+# --------------------------------------------------------------------------- entry points
+def simulate(
+    scenario: Scenario,
+    seed: int | None = None,
+    days: float | None = None,
+    progress: Callable[[float], None] | None = None,
+    keep_events: bool | None = None,
+    tables: bool = True,
+) -> RunResult:
+    """Run the model for ``days`` (default: the scenario's) and gather its outputs.
+
+    ``keep_events`` overrides ``outputs.case_events``; ``tables=False`` skips building the
+    per-case and per-incident tables (benchmarks), leaving the summary complete.
+    """
+    t0 = time.perf_counter()
+    m = DistrictModel(scenario, seed=seed, days=days, keep_events=keep_events)
+    m.progress = progress
+    m.run_model()
+    events = m.simpy_events()
+    kpi = pd.DataFrame(m.kpi_rows)
+    if kpi.empty:
+        kpi = pd.DataFrame({"t_min": [], "backlog": []})
+    cases = _cases(m)
+    stations = _stations(m)
+    incidents = _incidents(m) if tables else pd.DataFrame()
+    ev = _events(m) if tables else None
+    wall = time.perf_counter() - t0
+    summary = summarise(m, cases, kpi, stations, wall, events)
+    return RunResult(scenario, m.seed_value, m.days, summary, incidents, cases if tables else pd.DataFrame(), kpi, ev, stations)
+
+
+def summary_json(summary: dict[str, Any]) -> str:
+    return json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def stream_lines(incidents: pd.DataFrame) -> Iterator[str]:
+    """The incident stream as JSON lines (one object per incident, keys in a fixed order)."""
+    cols = list(incidents.columns)
+    for row in incidents.itertuples(index=False, name=None):
+        d = {}
+        for k, v in zip(cols, row, strict=True):
+            if isinstance(v, np.generic):
+                v = v.item()
+            d[k] = None if (k == "repeat_of" and v == "") else v
+        yield json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+
+
+def write_stream(incidents: pd.DataFrame, path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with path.open("w", encoding="utf-8") as f:
+        for line in stream_lines(incidents):
+            f.write(line + "\n")
+            n += 1
+    return n
+
+
+def write_run_dir(result: RunResult, out: Path, csv: bool | None = None, report: bool = True) -> Path:
+    """Write the run directory: resolved scenario, run info, Parquet tables (CSV on request),
+    KPI series, ``summary.json`` and ``report.html``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    sc = result.scenario
+    (out / "scenario.json").write_text(json.dumps(sc.resolved_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / "run.json").write_text(
+        json.dumps({"seed": result.seed, "days": result.days, "version": twin.__version__, "scenario": sc.meta.name}, indent=2) + "\n",
+        encoding="utf-8",
+    )
+    tables = {"incidents": result.incidents, "cases": result.cases, "kpi": result.kpi, "stations": result.stations}
+    if result.events is not None:
+        tables["events"] = result.events
+    want_csv = sc.outputs.csv if csv is None else csv
+    for name, df in tables.items():
+        if df is None or df.empty and name != "kpi":
+            continue
+        df.to_parquet(out / f"{name}.parquet", index=False)
+        if want_csv:
+            df.to_csv(out / f"{name}.csv", index=False)
+    (out / "summary.json").write_text(summary_json(result.summary), encoding="utf-8")
+    if report:
+        from reports.run_report import build_run_report
+
+        build_run_report(result).write(out / "report.html", out / "figures")
+    return out
