@@ -47,7 +47,7 @@ def _load(path: str | None, overrides: tuple[str, ...]) -> dict[str, Any]:
     return q
 
 
-def validate(path: str | None, overrides: tuple[str, ...]) -> None:
+def validate(path: str | None, overrides: tuple[str, ...], days: float | None = None) -> None:
     _load(path, overrides)
 
 

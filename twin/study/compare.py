@@ -93,7 +93,7 @@ def run_compare(
     common = tuple(overrides)
     for pol in policies:
         try:
-            model.validate(pol.scenario.path, pol.overrides + common)
+            model.validate(pol.scenario.path, pol.overrides + common, days)
         except Exception as exc:
             raise StudyError(f"{pol.file}: {exc}") from exc
 

@@ -56,14 +56,24 @@ def run_district(path: str | None, overrides: tuple[str, ...], seed: int, days: 
     return summary
 
 
-def validate_district(path: str | None, overrides: tuple[str, ...]) -> None:
-    """Validate a scenario file with overrides exactly as ``twin run --set`` does."""
+def validate_district(path: str | None, overrides: tuple[str, ...], days: float | None = None) -> None:
+    """Validate a scenario file with overrides exactly as ``twin run --set`` does, and the run length.
+
+    KPIs count only cases reported after the warm-up, so a run no longer than it measures nothing.
+    """
     from twin.scenario import ScenarioError, load_scenario
 
     try:
-        load_scenario(path, overrides)
+        sc = load_scenario(path, overrides)
     except ScenarioError as exc:
         raise StudyError(str(exc)) from None
+    length = sc.run.days if days is None else days
+    if length <= sc.run.warmup_days:
+        what = f"--days {days:g}" if days is not None else f"run.days = {sc.run.days:g}"
+        raise StudyError(
+            f"{what}: expected more than run.warmup_days = {sc.run.warmup_days:g} (KPIs count only cases reported "
+            "after the warm-up); give more --days or --set run.warmup_days=…"
+        )
 
 
 def district_single_queues(path: str | None, overrides: tuple[str, ...]) -> list[SingleQueue]:

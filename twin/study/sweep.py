@@ -64,10 +64,12 @@ def study_key(spec: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
-def validate_points(model: Model, scenario: ScenarioRef, overrides: tuple[str, ...], points: Sequence[Point]) -> None:
+def validate_points(
+    model: Model, scenario: ScenarioRef, overrides: tuple[str, ...], points: Sequence[Point], days: float | None = None
+) -> None:
     """Check the base scenario, then every point's overrides, with the model's own schema."""
     try:
-        model.validate(scenario.path, overrides)
+        model.validate(scenario.path, overrides, days)
     except Exception as exc:
         raise StudyError(f"{scenario.label}: {exc}") from exc
     checked: set[tuple[str, str]] = set()
@@ -76,12 +78,12 @@ def validate_points(model: Model, scenario: ScenarioRef, overrides: tuple[str, .
             if (f, format_value(v)) in checked:
                 continue
             try:
-                model.validate(scenario.path, overrides + (f"{f}={format_value(v)}",))
+                model.validate(scenario.path, overrides + (f"{f}={format_value(v)}",), days)
             except Exception as exc:
                 raise StudyError(f"--vary {f}={format_value(v)}: {exc}") from exc
             checked.add((f, format_value(v)))
         try:
-            model.validate(scenario.path, overrides + p.overrides())
+            model.validate(scenario.path, overrides + p.overrides(), days)
         except Exception as exc:
             where = ", ".join(f"{f}={format_value(v)}" for f, v in p.values)
             raise StudyError(f"--vary point {where}: {exc}") from exc
@@ -118,7 +120,7 @@ def run_sweep(
     ref = ScenarioRef.from_path(scenario)
     overrides = tuple(overrides)
     points = grid_points(varies)
-    validate_points(model, ref, overrides, points)
+    validate_points(model, ref, overrides, points, days)
     queues = []
     if model.single_queues is not None:
         queues = [q for q in model.single_queues(ref.path, overrides) if q.field in spec_fields(varies)]

@@ -7,8 +7,8 @@ that cannot read the scenario path (another machine) writes the carried text to 
 temporary file and loads that instead.
 
 A :class:`Model` bundles two module-level functions (picklable by reference): ``run`` turns
-``(scenario path, overrides, seed, days)`` into a summary dict, ``validate`` checks a scenario
-and overrides without running. The shipped model is :data:`twin.study.model.DISTRICT_MODEL`;
+``(scenario path, overrides, seed, days)`` into a summary dict, ``validate`` checks a scenario,
+overrides and run length without running. The shipped model is :data:`twin.study.model.DISTRICT_MODEL`;
 tests inject small queueing models.
 """
 
@@ -27,7 +27,7 @@ from typing import Any
 from twin.study.errors import StudyError
 
 RunFn = Callable[[str | None, tuple[str, ...], int, float | None], Mapping[str, Any]]
-ValidateFn = Callable[[str | None, tuple[str, ...]], None]
+ValidateFn = Callable[[str | None, tuple[str, ...], float | None], None]
 
 
 @dataclass(frozen=True, slots=True)
