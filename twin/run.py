@@ -48,6 +48,7 @@ def _incidents(m: DistrictModel) -> pd.DataFrame:
     if m.stream_days:
         days = m.stream_days
         time_ = np.concatenate([d.time for d in days])
+        raised = np.concatenate([d.raised for d in days])
         grid = np.concatenate([d.grid for d in days])
         cat = np.concatenate([d.category for d in days])
         tier = np.concatenate([d.tier for d in days])
@@ -56,13 +57,14 @@ def _incidents(m: DistrictModel) -> pd.DataFrame:
         false = np.concatenate([d.false_alarm for d in days])
         serial = np.concatenate(m.stream_serials)
     else:
-        time_ = grid = cat = tier = channel = need = serial = np.empty(0, dtype=np.int64)
+        time_ = raised = grid = cat = tier = channel = need = serial = np.empty(0, dtype=np.int64)
         false = np.empty(0, dtype=bool)
     repeat_of = np.full(time_.size, "", dtype=object)
     reps = m.flow.repeats
     if reps:
         rt = np.array([r[0] for r in reps])
         time_ = np.concatenate([time_, rt])
+        raised = np.concatenate([raised, rt])
         grid = np.concatenate([grid, np.array([r[1] for r in reps], dtype=np.int64)])
         cat = np.concatenate([cat, np.array([r[2] for r in reps], dtype=np.int64)])
         tier = np.concatenate([tier, np.array([r[3] for r in reps], dtype=np.int64)])
@@ -83,6 +85,7 @@ def _incidents(m: DistrictModel) -> pd.DataFrame:
         {
             "case_id": [f"{m.id_tag}-{s:08d}" for s in serial[order]],
             "t_min": np.round(t, 4),
+            "raised_min": np.round(raised[order], 4),
             "time": [s + "+08:00" for s in stamps],
             "category": np.asarray(cats, dtype=object)[cat[order].astype(np.int64)],
             "tier": np.asarray(TIER_NAMES, dtype=object)[tier[order].astype(np.int64)],

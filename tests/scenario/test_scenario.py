@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from twin.scenario import Dist, Scenario, ScenarioError, default_scenario_path, load_scenario
 
@@ -32,7 +33,7 @@ def test_district_scenario_is_jiangbei_scale() -> None:
 
 def test_scenario_is_frozen() -> None:
     sc = load_scenario()
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         sc.run.days = 3  # type: ignore[misc]
 
 

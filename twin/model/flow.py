@@ -31,7 +31,7 @@ from twin.engine.types import Case
 from twin.model.incidents import APP, CHANNELS, HOTLINE, TIER_NAMES, DayBatch
 from twin.model.stations import Station
 from twin.model.territory import Territory
-from twin.scenario import LEVELS, Scenario
+from twin.scenario import Scenario
 
 SOURCES = tuple(Source(c) for c in CHANNELS)
 S_REPORTED = State.REPORTED
@@ -344,7 +344,7 @@ class CaseFlow:
                 c = eng.close(c.id, c.version, actor)
                 r, row = job.rows, job.row
                 ch = r.channel[row]
-                if (ch == APP or ch == HOTLINE) and r.u_eval[row] < self.eval_share:
+                if (ch in (APP, HOTLINE)) and r.u_eval[row] < self.eval_share:
                     self._evaluate.append(job)
 
     def daily(self, at_hour: float = 10.0) -> Generator[simpy.Event, Any, None]:

@@ -1,0 +1,108 @@
+"""``twin run`` (simulate a scenario, write a run directory) and ``twin stream`` (export the
+incident stream as JSON lines for load tests and other systems)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from twin.scenario import ScenarioError, load_scenario
+
+console = Console()
+
+
+def _load(scenario: Path | None, sets: list[str] | None, seed: int | None, days: float | None) -> Any:
+    try:
+        return load_scenario(scenario, sets or ())
+    except ScenarioError as exc:
+        console.print(f"[red]scenario error[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _simulate(sc: Any, seed: int | None, days: float | None, keep_events: bool | None = None) -> Any:
+    from twin.run import simulate
+
+    total = float(days if days is not None else sc.run.days)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("day {task.completed:.0f}/{task.total:.0f}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(f"simulating {sc.meta.name}", total=total)
+        return simulate(sc, seed=seed, days=days, progress=lambda d: bar.update(task, completed=d), keep_events=keep_events)
+
+
+def _pct(x: Any) -> str:
+    return "—" if x is None else f"{100 * x:.1f} %"
+
+
+def summary_table(s: dict[str, Any]) -> Table:
+    t = Table(title=f"{s['scenario']} · seed {s['seed']} · {s['days']:g} days", show_header=True)
+    t.add_column("KPI")
+    t.add_column("value", justify="right")
+    t.add_row("cases (after warm-up)", f"{s['cases_total']:,}")
+    t.add_row("cases per 1,000 residents per day", f"{s['cases_per_1000_per_day']:.2f}")
+    t.add_row("closed", f"{s['cases_closed']:,}  ({_pct(s['closure_rate'])})")
+    t.add_row("on time (按期办结率)", _pct(s["on_time_rate"]))
+    t.add_row("satisfied (score ≥ 4)", _pct(s["satisfaction_share"]))
+    t.add_row("satisfaction mean (1–5)", "—" if s["satisfaction_mean"] is None else f"{s['satisfaction_mean']:.2f}")
+    lv = s["closed_at_level"]
+    t.add_row("closed at grid / community / street / district",
+              " / ".join(f"{100 * lv[k]:.0f}%" for k in ("grid", "community", "street", "district")))
+    for tier, q in s["hours_to_close"].items():
+        if q["n"]:
+            t.add_row(f"hours to close {tier} (p50 / p90)", f"{q['p50']:.1f} / {q['p90']:.1f}")
+    t.add_row("backlog at end", f"{s['backlog_end']:,}")
+    for role, u in s["utilisation"].items():
+        t.add_row(f"utilisation {role}", _pct(u))
+    t.add_row("SimPy events / engine transitions", f"{s['events_processed']:,} / {s['engine_transitions']:,}")
+    t.add_row("wall seconds", f"{s['wall_seconds']:.2f}")
+    return t
+
+
+def run(
+    scenario: Path | None = typer.Argument(None, help="Scenario TOML (default: the embedded scenarios/street.toml)."),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed (default: run.seed of the scenario)."),
+    days: float | None = typer.Option(None, "--days", min=0.01, help="Simulated days (default: run.days)."),
+    out: Path = typer.Option(Path("runs/latest"), "--out", help="Run directory to write."),
+    sets: list[str] | None = typer.Option(None, "--set", help="Override a field: dotted.path=value (repeatable)."),
+    csv: bool = typer.Option(False, "--csv", help="Also write CSV copies of the tables."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write report.html with figures."),
+) -> None:
+    """Simulate a scenario and write a run directory (summary.json, tables, report.html)."""
+    from twin.run import write_run_dir
+
+    sc = _load(scenario, sets, seed, days)
+    result = _simulate(sc, seed, days)
+    write_run_dir(result, out, csv=csv or None, report=report)
+    console.print(summary_table(result.summary))
+    console.print(f"run directory: [bold]{out}[/bold]" + ("  (report.html)" if report else ""))
+
+
+def stream(
+    scenario: Path | None = typer.Argument(None, help="Scenario TOML (default: the embedded scenarios/street.toml)."),
+    out: Path = typer.Option(..., "--out", help="JSON-lines file to write (one incident per line)."),
+    seed: int | None = typer.Option(None, "--seed"),
+    days: float | None = typer.Option(None, "--days", min=0.01),
+    sets: list[str] | None = typer.Option(None, "--set", help="Override a field: dotted.path=value (repeatable)."),
+) -> None:
+    """Export the incident stream (time, category, tier, place, channel …) as JSON lines."""
+    from twin.run import write_stream
+
+    sc = _load(scenario, sets, seed, days)
+    result = _simulate(sc, seed, days, keep_events=False)
+    n = write_stream(result.incidents, out)
+    console.print(f"{n:,} incidents → [bold]{out}[/bold]")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("stream")(stream)
