@@ -20,7 +20,7 @@ def _load(scenario: Path | None, sets: list[str] | None, seed: int | None, days:
     try:
         return load_scenario(scenario, sets or ())
     except ScenarioError as exc:
-        console.print(f"[red]scenario error[/red] {exc}")
+        console.print(f"scenario error: {exc}", soft_wrap=True, markup=False, style="red")
         raise typer.Exit(2) from None
 
 
