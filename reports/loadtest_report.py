@@ -1,0 +1,123 @@
+"""The load-test report: throughput and latency over time beside backlog over time, the
+per-endpoint table, failures by kind, and the operational KPIs against a pure simulation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+
+from reports.html import Report, Section, Table, figure
+
+
+def _history_figure(result: dict[str, Any]) -> Any:
+    hist = [h for h in result.get("history", []) if h.get("t") is not None]
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 3.8))
+    if hist:
+        t0 = hist[0]["t"]
+        t = [h["t"] - t0 for h in hist]
+        ax1.plot(t, [h["rps"] or 0 for h in hist], label="requests/s")
+        ax1.plot(t, [h["fps"] or 0 for h in hist], label="failures/s", color="tab:red")
+        for q, style in (("p50_ms", "-"), ("p95_ms", "--"), ("p99_ms", ":")):
+            ax2.plot(t, [h[q] if h[q] is not None else float("nan") for h in hist], style, label=q.replace("_ms", ""))
+    ax1.set(title="Throughput", xlabel="wall seconds", ylabel="per second")
+    ax1.legend(fontsize=8)
+    ax2.set(title="Latency (cumulative percentiles)", xlabel="wall seconds", ylabel="ms")
+    ax2.legend(fontsize=8)
+    rows = result.get("backlog_series") or []
+    sim_rows = result.get("sim_backlog_series") or []
+    if sim_rows:
+        ax3.plot([r[0] / 1440.0 for r in sim_rows], [r[1] for r in sim_rows], label="pure simulation", color="tab:gray")
+    if rows:
+        ax3.plot([r["sim_min"] / 1440.0 for r in rows], [r["backlog"] for r in rows], label="load test (/kpis)", color="tab:blue")
+    ax3.set(title="Backlog (open cases of the window)", xlabel="simulated day", ylabel="cases")
+    ax3.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _arrivals_figure(arr: dict[str, Any]) -> Any:
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    w = arr["window_s"]
+    x = [i * w for i in range(len(arr["expected"]))]
+    ax.bar(x, arr["expected"], width=w * 0.9, align="edge", alpha=0.4, label="scheduled (scenario stream)")
+    ax.step([*x, x[-1] + w] if x else [], [*arr["observed"], arr["observed"][-1]] if x else [], where="post", color="tab:red", label="reported at the server")
+    ax.set(title="Arrivals per window", xlabel="wall seconds", ylabel="incidents")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def build_loadtest_report(result: dict[str, Any]) -> Report:
+    sysf = result["system"]
+    rep = Report(
+        title=f"Load test — {result['scenario']} (seed {result['seed']}, {result['speedup']:g}× speedup)",
+        meta={
+            "command": result["command"],
+            "target": f"{result['target']} at {result['host']}",
+            "duration": f"{result['duration_s']:g} s of arrivals + {result['drain_s']:g} s drain",
+            "simulated days": "{:.3g} – {:.3g} (until {:.3g})".format(*result["simulated_window_days"]),
+            "users": f"{result['arrival_users']} arrival users at the peak ({result['device_users']} devices); staff {result['staff_users']}",
+        },
+    )
+    rep.add(
+        Section(
+            "Throughput, latency and backlog over time",
+            paragraphs=[
+                f"{sysf['requests']} requests at {sysf['rps'] or 0:.1f} requests/s; p50 {sysf['p50_ms']} ms, p95 {sysf['p95_ms']} ms, "
+                f"p99 {sysf['p99_ms']} ms; {sysf['failures']} failures (error rate {sysf['error_rate'] or 0:.4f})."
+            ],
+            figures=[figure(_history_figure(result), "loadtest_over_time", "Throughput and latency beside backlog")],
+        )
+    )
+    eps = result.get("endpoints", {})
+    rep.add(
+        Section(
+            "Per endpoint",
+            tables=[
+                Table(
+                    ["endpoint", "requests", "failures", "rps", "p50 ms", "p95 ms", "p99 ms", "max ms"],
+                    [[k, v["requests"], v["failures"], v["rps"], v["p50_ms"], v["p95_ms"], v["p99_ms"], v["max_ms"]] for k, v in sorted(eps.items())],
+                )
+            ],
+        )
+    )
+    fk = result.get("failures_by_kind", {})
+    rep.add(
+        Section(
+            "Failures by kind",
+            paragraphs=[] if fk else ["No failures."],
+            tables=[Table(["kind", "count"], sorted(fk.items()))] if fk else [],
+        )
+    )
+    k = result["kpis"]
+    lt, ps = k.get("load_test") or {}, k.get("pure_simulation") or {}
+    names = ["cases", "resolved", "rejected", "merged", "backlog_end", "on_time_rate", "hours_to_resolve_p50"]
+    rows = [[n, lt.get(n), ps.get(n)] for n in names]
+    for lv in ("grid", "community", "street", "district"):
+        rows.append([f"closed at {lv}", (lt.get("closed_at_level") or {}).get(lv), (ps.get("closed_at_level") or {}).get(lv)])
+    eng = k.get("engine_kpis_endpoint") or {}
+    paras = list(result.get("comparison", []))
+    if eng:
+        paras.append(
+            f"The engine's /kpis at the end (wall-clock SLAs): backlog {eng.get('backlog')}, on-time rate {eng.get('on_time_rate')}, "
+            f"closure rate {eng.get('closure_rate')}, {eng.get('cases_total')} cases."
+        )
+    rep.add(Section("Operational KPIs: load test vs pure simulation", paragraphs=paras,
+                    tables=[Table(["KPI", "load test (simulated time)", "pure simulation"], rows)]))
+    arr = result.get("arrivals")
+    if arr:
+        rep.add(
+            Section(
+                "Arrivals: the shape against the scenario",
+                paragraphs=[
+                    f"{arr['reported_total']} of {arr['scheduled_total']} scheduled incidents reached the platform; "
+                    f"{len(arr['duplicates'])} incidents became more than one case (device retries reuse their Idempotency-Key)."
+                ],
+                figures=[figure(_arrivals_figure(arr), "loadtest_arrivals", "Arrivals per window")],
+            )
+        )
+    th = result.get("thresholds", [])
+    if th:
+        rep.add(Section("Thresholds", tables=[Table(["--fail-if", "value", "failed"], [[t["threshold"], t["value"], t["failed"]] for t in th])]))
+    return rep

@@ -1,0 +1,221 @@
+"""``twin loadtest`` end to end: plan, serve, run Locust, read back, compare, report, judge.
+
+With no ``--host`` a fresh ``twin serve`` is started on a free 127.0.0.1 port over a new
+SQLite database in the output directory, with the tokens the plan needs. Locust runs headless
+as its own process (or one master and ``locust_workers`` workers), writing ``locust_*.csv``
+and ``locust.html``. Whatever happens — success, an error, Ctrl-C or SIGTERM — every process
+started here is stopped before :func:`run` returns (:class:`twin.loadtest.procs.Processes`).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from twin.loadtest import results as res
+from twin.loadtest.plan import PLAN_ENV, Plan
+from twin.loadtest.procs import Processes, free_port, locust_argv, sigterm_unwinds, start_service
+from twin.loadtest.schedule import PlanError, build_plan, read_stream
+from twin.loadtest.tokens import create_tokens, read_tokens
+from twin.run import simulate
+from twin.scenario import load_scenario
+
+LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtests" / "locustfile.py"
+
+
+@dataclass
+class Options:
+    scenario: str | None = None
+    overrides: list[str] = field(default_factory=list)
+    seed: int | None = None
+    host: str | None = None
+    users: int = 10
+    duration_s: float = 120.0
+    speedup: float = 720.0
+    out: Path = Path("loadtest-out")
+    fail_if: list[str] = field(default_factory=list)
+    start_day: float | None = None
+    target: str = "reference"
+    stream: Path | None = None
+    tokens: Path | None = None
+    locust_workers: int = 0
+    drain_s: float | None = None
+    device_timeout_s: float = 5.0
+    serve_workers: int = 1
+    lead_s: float | None = None
+    kpi_every_s: float | None = None
+    locustfile: Path = LOCUSTFILE
+    command: str = ""
+
+
+class KpiPoller(threading.Thread):
+    """Reads /kpis every few seconds while the load runs (backlog over time)."""
+
+    def __init__(self, url: str, token: str, plan: Plan, every: float) -> None:
+        super().__init__(name="kpi-poller", daemon=True)
+        self.url, self.token, self.plan, self.every = url, token, plan, every
+        self.stop_event = threading.Event()
+        self.rows: list[dict[str, Any]] = []
+
+    def run(self) -> None:
+        while not self.stop_event.wait(self.every):
+            try:
+                k = res.fetch_kpis(self.url, self.token)
+            except Exception:  # the server may be busy; the next poll retries
+                continue
+            s = time.time() - self.plan.t0_epoch
+            self.rows.append({"wall_s": s, "sim_min": self.plan.sim_now(), "backlog": k.get("backlog"),
+                              "cases": k.get("cases_total"), "overdue_open": k.get("overdue_open")})
+
+
+def _fresh_db(path: Path) -> str:
+    for suffix in ("", "-wal", "-shm"):
+        p = Path(str(path) + suffix)
+        if p.exists():
+            p.unlink()
+    return str(path)
+
+
+def run(opts: Options, log: Any = print) -> tuple[dict[str, Any], int]:
+    """Run one load test; returns (the loadtest.json content, exit code: 0 ok, 1 threshold failed)."""
+    thresholds = [res.parse_threshold(t) for t in opts.fail_if]
+    sc = load_scenario(opts.scenario, opts.overrides)
+    seed = int(sc.run.seed if opts.seed is None else opts.seed)
+    drain_s = opts.drain_s if opts.drain_s is not None else min(60.0, opts.duration_s * 0.25)
+    processes = max(1, opts.locust_workers)
+    # the pure simulation of the same scenario and seed (it also gives the stream)
+    probe_plan_start = None if opts.start_day is None else opts.start_day
+    from twin.loadtest.schedule import window_for
+
+    win = window_for(sc, opts.duration_s, opts.speedup, probe_plan_start)
+    end_min = min(sc.run.days * 1440.0, win.end_min + drain_s * opts.speedup / 60.0)
+    log(f"simulating {sc.meta.name} (seed {seed}) to day {end_min / 1440.0:.3g} for the stream and the comparison …")
+    sim = simulate(sc, seed=seed, days=end_min / 1440.0)
+    incidents = read_stream(opts.stream) if opts.stream is not None else sim.incidents
+    plan, win, territory = build_plan(
+        sc, incidents, seed=seed, duration_s=opts.duration_s, speedup=opts.speedup, start_day=opts.start_day,
+        users=opts.users, target=opts.target, processes=processes, drain_s=drain_s, device_timeout_s=opts.device_timeout_s,
+    )
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    staff = {k: len(v) for k, v in plan.units.items()}
+    log(f"{len(plan.arrivals)} arrivals in {opts.duration_s:g} s (simulated days {win.start_min / 1440:.3g}–{win.end_min / 1440:.3g}); staff {staff}")
+    csv_prefix = out / "locust"
+    kpi_rows: list[dict[str, Any]] = []
+    cases: list[dict[str, Any]] = []
+    kpis_end: dict[str, Any] | None = None
+    pids: dict[str, int] = {}
+    interrupted = None
+    with sigterm_unwinds(), Processes(out / "pids.json") as procs:
+        try:
+            if opts.host is None:
+                db = _fresh_db(out / "service.db")
+                tokens = create_tokens(db, territory, plan.units)
+                url = start_service(procs, db, out / "service.log", workers=opts.serve_workers)
+                log(f"twin serve at {url} (db {db})")
+            else:
+                url = opts.host.rstrip("/")
+                if opts.tokens is None:
+                    raise PlanError("--host: also give --tokens FILE (a JSON object of key → token; see docs/loadtest in the README)")
+                tokens = read_tokens(opts.tokens)
+            plan.tokens = tokens
+            lead = opts.lead_s if opts.lead_s is not None else (5.0 if opts.locust_workers == 0 else 10.0)
+            plan.t0_epoch = time.time() + lead
+            plan.run_id = f"lt{int(plan.t0_epoch)}"
+            plan_path = plan.save(out / "plan.json")
+            env = {PLAN_ENV: str(plan_path.resolve()), "PYTHONUNBUFFERED": "1"}
+            html = out / "locust.html"
+            if opts.locust_workers == 0:
+                master = procs.start("locust", locust_argv(opts.locustfile, url, csv_prefix, html), out / "locust.log", env)
+            else:
+                port = free_port()
+                master = procs.start("locust-master", locust_argv(opts.locustfile, url, csv_prefix, html, "master", port, opts.locust_workers),
+                                     out / "locust.log", env)
+                for i in range(opts.locust_workers):
+                    procs.start(f"locust-worker-{i}", locust_argv(opts.locustfile, url, csv_prefix, None, "worker", port), out / f"locust-worker-{i}.log", env)
+            pids = procs.pids
+            poller = None
+            if "kpi" in tokens:
+                every = opts.kpi_every_s or max(1.0, (opts.duration_s + drain_s) / 60.0)
+                poller = KpiPoller(url, tokens["kpi"], plan, every)
+                poller.start()
+            limit = lead + opts.duration_s + drain_s + 90.0
+            log(f"locust running for {opts.duration_s:g} s (+{drain_s:g} s drain) …")
+            deadline = time.monotonic() + limit
+            while master.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if master.poll() is None:
+                raise RuntimeError(f"locust did not finish within {limit:g} s; see {out / 'locust.log'}")
+            if poller is not None:
+                poller.stop_event.set()
+                poller.join(timeout=5)
+                kpi_rows = poller.rows
+            if "kpi" in tokens and plan.target in ("reference", "open311"):
+                try:
+                    kpis_end = res.fetch_kpis(url, tokens["kpi"])
+                    cases = res.fetch_cases(url, tokens["kpi"])
+                except Exception as e:  # a foreign Open311 endpoint has no /kpis
+                    log(f"no KPIs from {url}: {e}")
+        except KeyboardInterrupt:
+            interrupted = "interrupted (Ctrl-C)"
+            raise
+        finally:
+            if interrupted:
+                log(f"{interrupted}: stopping every process started")
+    locust = res.read_locust(csv_prefix)
+    agg = locust["aggregate"]
+    load_k = res.load_kpis(plan, cases) if cases else None
+    arrivals_end = win.end_min
+    sim_k = res.sim_kpis(sim.cases, win.start_min, arrivals_end, end_min)
+    window_s = plan.rate_window_s
+    arrivals = res.arrival_counts(plan, cases, window_s) if cases else None
+    explanation = res.explain(plan, load_k, sim_k, agg) if load_k else []
+    metrics = {
+        **{k: agg.get(k) for k in ("p50_ms", "p95_ms", "p99_ms", "avg_ms", "max_ms", "rps", "error_rate", "failures", "requests")},
+        "backlog_end": None if load_k is None else load_k["backlog_end"],
+        "on_time_rate": None if load_k is None else load_k["on_time_rate"],
+        "duplicates": None if arrivals is None else len(arrivals["duplicates"]),
+        "arrivals_missing": None if arrivals is None else arrivals["scheduled_total"] - arrivals["reported_total"],
+    }
+    checks = res.check(thresholds, metrics)
+    failed = [c for c in checks if c["failed"]]
+    result: dict[str, Any] = {
+        "command": opts.command or " ".join(shlex.quote(a) for a in sys.argv),
+        "scenario": sc.meta.name,
+        "seed": seed,
+        "target": plan.target,
+        "host": opts.host or "started: twin serve on 127.0.0.1",
+        "speedup": plan.speedup,
+        "duration_s": plan.duration_s,
+        "drain_s": plan.drain_s,
+        "simulated_window_days": [win.start_min / 1440.0, win.end_min / 1440.0, end_min / 1440.0],
+        "arrival_users": plan.arrival_users,
+        "device_users": plan.device_users,
+        "staff_users": staff,
+        "locust_processes": {"workers": opts.locust_workers, "pids": pids},
+        "system": {"rps": agg.get("rps"), "requests": agg.get("requests"), "failures": agg.get("failures"),
+                   "error_rate": agg.get("error_rate"), "p50_ms": agg.get("p50_ms"), "p95_ms": agg.get("p95_ms"),
+                   "p99_ms": agg.get("p99_ms"), "max_ms": agg.get("max_ms")},
+        "endpoints": locust["endpoints"],
+        "failures_by_kind": locust["failures_by_kind"],
+        "failures": locust["failures"],
+        "kpis": {"load_test": load_k, "pure_simulation": sim_k, "engine_kpis_endpoint": kpis_end},
+        "comparison": explanation,
+        "arrivals": arrivals,
+        "backlog_series": kpi_rows,
+        "sim_backlog_series": res.sim_backlog_series(sim.cases, win.start_min, arrivals_end, end_min, max(1.0, (end_min - win.start_min) / 120.0)),
+        "history": locust["history"],
+        "thresholds": checks,
+        "exit_code": 1 if failed else 0,
+    }
+    (out / "loadtest.json").write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    from reports.loadtest_report import build_loadtest_report
+
+    build_loadtest_report(result).write(out / "report.html", out / "figures")
+    return result, 1 if failed else 0
