@@ -226,9 +226,9 @@ class CaseFlow:
 
     def _request(self, job: Job, st: Station) -> None:
         job.station = st
-        req = st.res.request()
-        job.req = req
-        req.callbacks.append(lambda _e, j=job: self._granted(j))
+        job.req = None
+        token = st.acquire(lambda _e, j=job: self._granted(j))
+        job.req = token
 
     def _granted(self, job: Job) -> None:
         eng = self.engine
@@ -268,7 +268,7 @@ class CaseFlow:
         eng = self.engine
         st = job.station
         assert st is not None
-        st.res.release(job.req)
+        st.release(job.req)
         job.req = None
         c = job.case
         lv = job.level

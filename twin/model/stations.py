@@ -7,10 +7,20 @@ departments and volunteer pools are all stations; their agent classes live in ``
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import mesa
 import simpy
 
 from twin.model.calendar import WorkCalendar
+
+
+class Slot:
+    """A head taken without a queue: stands in the resource's ``users`` like a granted request."""
+
+    __slots__ = ()
+    triggered = True
 
 
 class Station(mesa.Agent):
@@ -40,6 +50,27 @@ class Station(mesa.Agent):
         """
         self.res._capacity = max(1, int(n))  # simpy keeps capacity read-only; this is its storage
         self.res._trigger_put(None)
+
+    def acquire(self, granted: Callable[[Any], None]) -> Any:
+        """Take a head: at once if one is free and nobody queues (no SimPy event needed),
+        else through a ``Request`` that waits its turn; ``granted`` is called on the grant.
+        Returns the token to :meth:`release` (or to cancel while it is still queued)."""
+        res = self.res
+        if len(res.users) < res._capacity and not res.put_queue:
+            slot = Slot()
+            res.users.append(slot)
+            granted(None)
+            return slot
+        req = res.request()
+        req.callbacks.append(granted)
+        return req
+
+    def release(self, token: Any) -> None:
+        """Give the head back; the next queued request (if any) is granted."""
+        res = self.res
+        res.users.remove(token)
+        if res.put_queue:
+            res._trigger_put(None)
 
     def available_minutes(self, until: float) -> float:
         """Head-minutes of working time from minute 0 to ``until``."""

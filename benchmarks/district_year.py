@@ -1,0 +1,88 @@
+"""Benchmark (measured, not asserted): a district-year of scenarios/district.toml.
+
+Prints wall seconds, simulated (SimPy) events per second, engine transitions, peak RSS and —
+in the same process — the event rate of a bare SimPy M/M/c loop for comparison. The last
+line is one JSON object: {"wall_s", "events_per_s", "peak_rss_mb", "simpy_events_per_s", "cases_total", …}.
+
+    python benchmarks/district_year.py [--days 365] [--scenario scenarios/district.toml]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import simpy
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from twin.run import simulate  # noqa: E402
+from twin.scenario import load_scenario  # noqa: E402
+
+
+def bare_simpy_mmc(customers: int = 200_000, c: int = 3, lam: float = 0.08, mu: float = 1 / 30, seed: int = 1) -> float:
+    """Events per second of the textbook SimPy M/M/c model (a process per customer)."""
+    env = simpy.Environment()
+    server = simpy.Resource(env, capacity=c)
+    rng = np.random.default_rng(seed)
+    gaps = rng.exponential(1 / lam, customers).tolist()
+    services = rng.exponential(1 / mu, customers).tolist()
+
+    def customer(i: int):  # type: ignore[no-untyped-def]
+        with server.request() as req:
+            yield req
+            yield env.timeout(services[i])
+
+    def source():  # type: ignore[no-untyped-def]
+        for i in range(customers):
+            yield env.timeout(gaps[i])
+            env.process(customer(i))
+
+    env.process(source())
+    t0 = time.perf_counter()
+    env.run()
+    wall = time.perf_counter() - t0
+    events = next(env._eid)  # type: ignore[attr-defined]
+    return events / wall
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--scenario", default=str(ROOT / "scenarios" / "district.toml"))
+    ap.add_argument("--days", type=float, default=365.0)
+    ap.add_argument("--seed", type=int, default=None)
+    args = ap.parse_args()
+    sc = load_scenario(args.scenario)
+    t0 = time.perf_counter()
+    r = simulate(sc, seed=args.seed, days=args.days, keep_events=False, tables=False)
+    wall = time.perf_counter() - t0
+    s = r.summary
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    ev_rate = s["events_processed"] / wall
+    bare = bare_simpy_mmc()
+    print(f"scenario            {sc.meta.name}: {s['residents']:,} residents, {s['grids']:,} grids, {args.days:g} days")
+    print(f"cases               {s['cases_total']:,} after warm-up ({s['cases_per_1000_per_day']:.2f} per 1,000 per day)")
+    print(f"wall                {wall:.1f} s")
+    print(f"SimPy events        {s['events_processed']:,}  ({ev_rate:,.0f} per s)")
+    print(f"engine transitions  {s['engine_transitions']:,}  ({s['engine_transitions'] / wall:,.0f} per s)")
+    print(f"peak RSS            {rss_mb:,.0f} MB")
+    print(f"bare SimPy M/M/c    {bare:,.0f} events per s  (model: {100 * ev_rate / bare:.0f} % of it)")
+    print(json.dumps({
+        "wall_s": round(wall, 2),
+        "events_per_s": round(ev_rate),
+        "peak_rss_mb": round(rss_mb),
+        "simpy_events_per_s": round(bare),
+        "cases_total": s["cases_total"],
+        "engine_transitions_per_s": round(s["engine_transitions"] / wall),
+        "days": args.days,
+    }))
+
+
+if __name__ == "__main__":
+    main()
