@@ -26,6 +26,8 @@ from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from twin.engine import CaseEngine, CaseQuery, Supervisor
 from twin.engine.errors import (
@@ -43,6 +45,7 @@ from twin.engine.types import Action, Case, Level, Notice, Place, State
 from twin.service import models as m
 from twin.service.auth import COMMAND_ROLES, REPORTING_ROLES, SUPERVISING_ROLES, Principal, Role, ScopeKind, token_hash
 from twin.service.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware, RateLimiter
+from twin.service.open311 import open311_error
 from twin.service.storage import ServiceStore, open_stores
 
 log = logging.getLogger("twin.service")
@@ -188,6 +191,7 @@ def wall_clock_minutes() -> float:
 
 
 COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": m.ErrorOut, "description": "the body could not be parsed"},
     401: {"model": m.ErrorOut, "description": "missing or unknown bearer token"},
     413: {"model": m.ErrorOut, "description": "request body too large"},
     422: {"model": m.ErrorOut, "description": "invalid input (names the field)"},
@@ -278,12 +282,31 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         return _error(exc.status, exc.error, exc.reason, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         parts = []
         for e in exc.errors()[:5]:
             loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
             parts.append(f"{loc}: {e.get('msg', 'invalid')}")
+        if request.url.path.startswith("/open311/"):
+            return open311_error(request.url.path, 400, "; ".join(parts))
         return _error(422, "invalid_input", "; ".join(parts))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # name every method of the path, not just the first route's
+            methods: set[str] = set()
+            for route in app.routes:
+                match, _ = route.matches({"type": "http", "path": request.url.path, "method": "__none__"})
+                if match is not Match.NONE:
+                    methods |= set(getattr(route, "methods", None) or ())
+            headers["Allow"] = ", ".join(sorted(methods))
+        if request.url.path.startswith("/open311/"):
+            r = open311_error(request.url.path, exc.status_code, str(exc.detail))
+            r.headers.update(headers)
+            return r
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        return _error(exc.status_code, code, str(exc.detail), headers)
 
     @app.exception_handler(IllegalTransition)
     async def _illegal(request: Request, exc: IllegalTransition) -> JSONResponse:
@@ -487,21 +510,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         endpoint.__doc__ = f"Apply `{action.value}` to a case (If-Match: the case version)."
         app.post(f"/cases/{{case_id}}/{path}", response_model=m.CaseOut, responses=_errs(403, 404, 409, 412, 428), tags=["transitions"], operation_id=f"case_{action.value}")(endpoint)
 
-    for action, model in (
-        (Action.ACCEPT, m.EmptyIn),
-        (Action.REJECT, m.ReasonIn),
-        (Action.MERGE, m.MergeIn),
-        (Action.DISPATCH, m.DispatchIn),
-        (Action.START, m.EmptyIn),
-        (Action.RESOLVE, m.ResolveIn),
-        (Action.VERIFY, m.NoteIn),
-        (Action.FAIL_VERIFICATION, m.NoteIn),
-        (Action.CLOSE, m.EmptyIn),
-        (Action.EVALUATE, m.EvaluateIn),
-        (Action.ESCALATE, m.ReasonIn),
-        (Action.RETURN, m.ReasonIn),
-        (Action.DECLINE, m.ReasonIn),
-    ):
+    for action, model in ACTION_BODIES.items():
         _transition(action, model)
 
     @app.get("/directory/boards", response_model=list[str], responses=COMMON_ERRORS, tags=["cases"])
@@ -605,12 +614,71 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         svc.engine.mode = body.mode
         return _mode_out()
 
+    def openapi_with_links() -> dict[str, Any]:
+        """The generated spec plus OpenAPI links (report → get / events / every transition,
+        transition → next transition, If-Match from the ETag) for stateful clients and tests."""
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            paths = spec["paths"]
+            targets = {"GetCase": ("get_case_cases__case_id__get", False), "GetEvents": ("case_events_cases__case_id__events_get", False)}
+            for action in ACTION_BODIES:
+                targets[f"Do_{action.value}"] = (f"case_{action.value}", True)
+
+            def links() -> dict[str, Any]:
+                out: dict[str, Any] = {}
+                for name, (op_id, needs_version) in targets.items():
+                    params: dict[str, str] = {"case_id": "$response.body#/id"}
+                    if needs_version:
+                        params["header.If-Match"] = "$response.header.ETag"
+                    out[name] = {"operationId": op_id, "parameters": params}
+                return out
+
+            paths["/cases"]["post"]["responses"]["201"]["links"] = links()
+            for action in ACTION_BODIES:
+                path = f"/cases/{{case_id}}/{action.value.replace('_', '-')}"
+                paths[path]["post"]["responses"]["200"]["links"] = links()
+            ok = paths["/cases/{case_id}"]["get"]["responses"]["200"]
+            ok["links"] = links()
+            for item in paths.values():
+                for op in item.values():
+                    for prm in op.get("parameters", []):
+                        if prm["in"] == "header" and prm["name"].lower() == "if-match":
+                            prm["required"] = True  # missing: 428 (RFC 6585), not a validation error
+                            prm["schema"] = {"type": "string", "maxLength": 64, "description": 'the case version, e.g. "3"'}
+                    for resp in op.get("responses", {}).values():
+                        if resp.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref", "").endswith("/CaseOut"):
+                            resp.setdefault("headers", {})["ETag"] = {"description": "the case version", "schema": {"type": "string"}}
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi_with_links  # type: ignore[method-assign]
+
     from twin.service.open311 import mount_open311
 
     mount_open311(app, svc, config)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     app.add_middleware(ConcurrencyLimitMiddleware, max_in_flight=config.max_in_flight)
     return app
+
+
+#: Each transition's request body.
+ACTION_BODIES: dict[Action, type[m._In]] = {
+    Action.ACCEPT: m.EmptyIn,
+    Action.REJECT: m.ReasonIn,
+    Action.MERGE: m.MergeIn,
+    Action.DISPATCH: m.DispatchIn,
+    Action.START: m.EmptyIn,
+    Action.RESOLVE: m.ResolveIn,
+    Action.VERIFY: m.NoteIn,
+    Action.FAIL_VERIFICATION: m.NoteIn,
+    Action.CLOSE: m.EmptyIn,
+    Action.EVALUATE: m.EvaluateIn,
+    Action.ESCALATE: m.ReasonIn,
+    Action.RETURN: m.ReasonIn,
+    Action.DECLINE: m.ReasonIn,
+}
 
 
 class _Normal:

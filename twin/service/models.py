@@ -6,7 +6,7 @@ version, reporter …) in a clear 422 when a client tries to set them.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -29,7 +29,7 @@ Unit = str
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -70,7 +70,7 @@ class MergeIn(_In):
 
 
 class DispatchIn(_In):
-    assignees: list[str] = Field(
+    assignees: list[Annotated[str, Field(pattern=r"^(worker|board|department|member):\S.{0,62}$")]] = Field(
         min_length=1,
         max_length=16,
         description="`kind:name` with kind one of worker, board, department, member; boards: " + ", ".join(BOARDS),

@@ -12,6 +12,7 @@ passes as ``attribute[grid]`` etc. ``api_key`` is a bearer token from ``twin tok
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -76,8 +77,11 @@ def iso(minutes: float | None) -> str | None:
 
 
 def _parse_iso(text: str, field: str) -> float:
+    """An RFC 3339 / ISO 8601 date-time (naive: UTC) as engine time; Open311 error 400 if not one."""
+    t = text.strip().upper().replace("Z", "+00:00")
+    t = re.sub(r"(T\d\d:\d\d):60", r"\1:59", t)  # a leap second: the second before it
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        dt = datetime.fromisoformat(t)
     except ValueError:
         raise Open311Error(400, f"{field}: expected an ISO 8601 date-time, got {text!r}") from None
     if dt.tzinfo is None:
@@ -119,6 +123,11 @@ def _errors(fmt: str, status: int, description: str, headers: dict[str, str] | N
     if headers:
         r.headers.update(headers)
     return r
+
+
+def open311_error(path: str, status: int, description: str) -> Response:
+    """An Open311 error list in the format the path asks for (``….xml`` or JSON)."""
+    return _errors("xml" if path.endswith(".xml") else "json", status, description)
 
 
 def service_json(s: Service311) -> dict[str, Any]:
@@ -239,26 +248,23 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
 
     form_schema = {
         "type": "object",
-        "required": ["service_code"],
+        "required": ["service_code", "attribute[grid]", "attribute[community]", "attribute[street]", "attribute[district]"],
         "properties": {
-            "api_key": {"type": "string"},
-            "jurisdiction_id": {"type": "string"},
+            "api_key": {"type": "string", "maxLength": 200},
+            "jurisdiction_id": {"type": "string", "maxLength": 64},
             "service_code": {"type": "string", "enum": [s.code for s in SERVICES]},
-            "lat": {"type": "number"},
-            "long": {"type": "number"},
-            "address_string": {"type": "string"},
-            "email": {"type": "string"},
-            "device_id": {"type": "string"},
-            "account_id": {"type": "string"},
-            "first_name": {"type": "string"},
-            "last_name": {"type": "string"},
-            "phone": {"type": "string"},
-            "description": {"type": "string"},
-            "media_url": {"type": "string"},
-            "attribute[grid]": {"type": "string"},
-            "attribute[community]": {"type": "string"},
-            "attribute[street]": {"type": "string"},
-            "attribute[district]": {"type": "string"},
+            "lat": {"type": "number", "minimum": -90, "maximum": 90},
+            "long": {"type": "number", "minimum": -180, "maximum": 180},
+            "address_string": {"type": "string", "maxLength": 200},
+            "email": {"type": "string", "maxLength": 30},
+            "device_id": {"type": "string", "maxLength": 64},
+            "account_id": {"type": "string", "maxLength": 64},
+            "first_name": {"type": "string", "maxLength": 30},
+            "last_name": {"type": "string", "maxLength": 30},
+            "phone": {"type": "string", "maxLength": 30},
+            "description": {"type": "string", "maxLength": 4000},
+            "media_url": {"type": "string", "maxLength": 400},
+            **{f"attribute[{a}]": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^\\S+$"} for a in PLACE_ATTRIBUTES},
         },
     }
 
@@ -266,7 +272,19 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
         "/open311/v2/requests.{fmt}",
         tags=["open311"],
         status_code=201,
-        responses={201: {"description": "the created request's id", "content": JSON_OR_XML}, **ERRORS311},
+        responses={
+            201: {
+                "description": "the created request's id",
+                "content": JSON_OR_XML,
+                "links": {
+                    "GetRequest": {
+                        "operationId": "open311_get_request",
+                        "parameters": {"service_request_id": "$response.body#/0/service_request_id", "fmt": "json"},
+                    }
+                },
+            },
+            **ERRORS311,
+        },
         openapi_extra={"requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": form_schema}}, "required": True}},
     )
     async def post_request(request: Request, fmt: Fmt = Path()) -> Response:
@@ -326,9 +344,9 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
         api_key: str | None = Query(default=None, max_length=200),
         service_request_id: str | None = Query(default=None, max_length=4000, description="comma-separated ids"),
         service_code: str | None = Query(default=None, max_length=64),
-        start_date: str | None = Query(default=None, max_length=40),
-        end_date: str | None = Query(default=None, max_length=40),
-        status: str | None = Query(default=None, max_length=20, description="open, closed or open,closed"),
+        start_date: str | None = Query(default=None, max_length=40, description="ISO 8601; default 90 days before end_date", json_schema_extra={"format": "date-time"}),
+        end_date: str | None = Query(default=None, max_length=40, description="ISO 8601", json_schema_extra={"format": "date-time"}),
+        status: str | None = Query(default=None, max_length=20, pattern="^(open|closed)(,(open|closed))?$", description="open, closed or open,closed"),
         jurisdiction_id: str | None = Query(default=None, max_length=64),
     ) -> Response:
         """GeoReport v2 GET Service Requests with the standard filters (in your scope)."""
@@ -345,8 +363,8 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
             statuses = {x.strip() for x in status.split(",")} if status else {"open", "closed"}
             if not statuses <= {"open", "closed"}:
                 raise Open311Error(400, f"status: expected open, closed or both, got {status!r}")
-            end = _parse_iso(end_date, "end_date") if end_date else None
-            start = _parse_iso(start_date, "start_date") if start_date else None
+            end = _parse_iso(end_date, "end_date") if end_date is not None else None
+            start = _parse_iso(start_date, "start_date") if start_date is not None else None
             if start is None:  # the standard's default window: 90 days before the end date
                 start = (end if end is not None else datetime.now(tz=UTC).timestamp() / 60.0) - timedelta(days=90).total_seconds() / 60.0
             category = None
@@ -372,7 +390,7 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
 
         return guarded(fmt, run)
 
-    @app.get("/open311/v2/requests/{service_request_id}.{fmt}", tags=["open311"], responses={200: {"description": "one service request", "content": JSON_OR_XML}, **ERRORS311})
+    @app.get("/open311/v2/requests/{service_request_id}.{fmt}", tags=["open311"], operation_id="open311_get_request", responses={200: {"description": "one service request", "content": JSON_OR_XML}, **ERRORS311})
     def get_request(
         request: Request,
         service_request_id: str = Path(max_length=64),
