@@ -65,9 +65,10 @@ class Rig:
             verify_case(c, self.store.events(c.id))
 
 
-def ids() -> Callable[[], str]:
+def ids(prefix: str = "case") -> Callable[[], str]:
+    """Deterministic case ids (a second engine on the same store needs another prefix)."""
     counter = itertools.count(1)
-    return lambda: f"case-{next(counter):06d}"
+    return lambda: f"{prefix}-{next(counter):06d}"
 
 
 def snapshot(rig: Rig, case_id: str) -> tuple[dict[str, Any], int]:
