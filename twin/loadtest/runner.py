@@ -50,6 +50,7 @@ class Options:
     serve_workers: int = 1
     lead_s: float | None = None
     kpi_every_s: float | None = None
+    poll_minutes: float = 10.0
     locustfile: Path = LOCUSTFILE
     command: str = ""
 
@@ -101,6 +102,7 @@ def run(opts: Options, log: Any = print) -> tuple[dict[str, Any], int]:
     plan, win, territory = build_plan(
         sc, incidents, seed=seed, duration_s=opts.duration_s, speedup=opts.speedup, start_day=opts.start_day,
         users=opts.users, target=opts.target, processes=processes, drain_s=drain_s, device_timeout_s=opts.device_timeout_s,
+        poll_sim_minutes=opts.poll_minutes,
     )
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)

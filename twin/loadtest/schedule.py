@@ -279,6 +279,7 @@ def build_plan(
     rate_window_s: float | None = None,
     device_timeout_s: float = 5.0,
     tokens: dict[str, str] | None = None,
+    poll_sim_minutes: float = 10.0,
 ) -> tuple[Plan, Window, dict[str, Any]]:
     """The plan for one load test (t0 and run id are set when Locust is launched)."""
     if users < 1:
@@ -316,6 +317,7 @@ def build_plan(
         rate_window_s=rw,
         rate_counts=rate_counts(arrivals, duration_s, rw),
         device_timeout_s=device_timeout_s,
+        poll_sim_minutes=poll_sim_minutes,
         open311_services=dict(OPEN311_SERVICES),
     )
     return plan, win, territory
