@@ -1,0 +1,136 @@
+"""Mobilisation: exemptions in each mode, destinations, teams, the home units' capacity, the
+duty to check vulnerable residents, and the mode on every case event."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.mobilised import HOME, ON_SITE
+from twin.model import DistrictModel
+from twin.modes import ROLES
+
+from .conftest import scheduled_flood
+
+H = 60.0
+ROLE = {r: i for i, r in enumerate(ROLES)}
+
+
+@pytest.fixture(scope="module")
+def drill() -> DistrictModel:
+    """normal → emergency at 10 h → extreme at 20 h → emergency at 30 h → normal at 40 h; run in steps."""
+    m = DistrictModel(scheduled_flood(days=4.0))
+    m.start()
+    return m
+
+
+def _at(m: DistrictModel, hours: float) -> None:
+    m.env.run(until=hours * H)
+
+
+def test_exemptions_in_each_mode(drill: DistrictModel) -> None:
+    m = drill
+    em = m.emergency
+    mem = em.members
+    role = mem.role
+    sendable = mem.destination >= 0
+    _at(m, 9.9)
+    assert em.mode == "normal" and (mem.state == HOME).all()
+    _at(m, 19.9)  # 应下尽下, ~10 h after the call: every 'other' is on site, nobody else has moved
+    assert em.mode == "emergency"
+    on = mem.state == ON_SITE
+    assert np.array_equal(on, (role == ROLE["other"]) & sendable)
+    assert (mem.state[role != ROLE["other"]] == HOME).all()
+    _at(m, 29.9)  # 全员下沉: basic operations join; command and key-personnel safety never move
+    assert em.mode == "extreme"
+    on = mem.state == ON_SITE
+    assert np.array_equal(on, np.isin(role, [ROLE["other"], ROLE["basic_operations"]]) & sendable)
+    _at(m, 39.9)  # back to 应下尽下: basic operations went home
+    assert em.mode == "emergency"
+    assert (mem.state[role == ROLE["basic_operations"]] == HOME).all()
+    assert (mem.state[role == ROLE["other"]] == ON_SITE).all()
+    _at(m, 72.0)  # back to normal: everyone home again
+    assert em.mode == "normal" and (mem.state == HOME).all()
+    exempt = np.isin(role, [ROLE["command"], ROLE["key_personnel_safety"]])
+    assert exempt.sum() > 0 and not mem.ever_mobilised[exempt].any()
+    assert all(mem.mobilised_in[k] == {"extreme"} for k in np.flatnonzero(role == ROLE["basic_operations"]))
+    assert all(mem.mobilised_in[k] == {"emergency"} for k in np.flatnonzero(role == ROLE["other"]))
+    assert sendable[~exempt].all()  # everyone the rules call has a destination
+    assert [(c.from_mode, c.to_mode, c.source) for c in em.controller.history] == [
+        ("normal", "emergency", "schedule"),
+        ("emergency", "extreme", "schedule"),
+        ("extreme", "emergency", "schedule"),
+        ("emergency", "normal", "schedule"),
+    ]
+
+
+def test_home_units_lose_capacity_while_away_and_get_it_back() -> None:
+    m = DistrictModel(scheduled_flood(days=3.0, steps=[(10.0, "emergency"), (30.0, "normal")]))
+    em = m.emergency
+    boards = m.boards[0]
+    full = [b.headcount for b in boards]
+    m.start()
+    _at(m, 10.5)
+    office = next(u for u in em.units if u.name == "street_office")
+    present = 1.0 - office.away / office.staff
+    assert office.away == 57  # every 'other' of the street office is called at once
+    assert [b.capacity for b in boards] == [max(1, int(np.floor(h * present + 0.5))) for h in full]
+    assert sum(b.capacity for b in boards) < sum(full)
+    dept = m.departments[0]
+    assert dept.capacity < dept.headcount
+    _at(m, 72.0)
+    assert [b.capacity for b in boards] == full and dept.capacity == dept.headcount
+    assert all(u.away == 0 for u in em.units)
+
+
+def test_destinations_are_residence_registrations_when_present() -> None:
+    m = DistrictModel(scheduled_flood(days=1.0, redirect_registered_outside_area=False))
+    mem = m.emergency.members
+    reg = (mem.residence >= 0) & (mem.destination >= 0)
+    assert reg.sum() > 50
+    assert np.array_equal(mem.destination[reg], mem.residence[reg])
+    # everyone else goes by need: only to communities with need (the flooded ones)
+    by_need = (mem.residence < 0) & (mem.destination >= 0)
+    assert m.emergency.hazard_comm[mem.destination[by_need]].all()
+
+
+def test_redirect_sends_registered_members_outside_the_area_by_need() -> None:
+    m = DistrictModel(scheduled_flood(days=1.0))
+    em = m.emergency
+    mem = em.members
+    assert em.hazard_comm[mem.destination[mem.destination >= 0]].all()
+
+
+def test_teams_follow_their_shares_in_each_community() -> None:
+    """While 应下尽下 is in force, each community's team sizes are within one of share × members there."""
+    m = DistrictModel(scheduled_flood(days=1.0, steps=[(1.0, "emergency")]))
+    m.start()
+    _at(m, 12.0)
+    em = m.emergency
+    for c in np.flatnonzero(em.hazard_comm):
+        sizes = np.array([em.teams[i].assigned for i in em.mob_team_at[c]])
+        assert sizes.sum() == int(((em.members.destination == c) & (em.members.role == ROLE["other"])).sum()) > 0
+        assert np.all(np.abs(sizes - em.team_share * sizes.sum()) <= 1.0)
+
+
+def test_every_vulnerable_resident_is_checked_after_the_switch() -> None:
+    m = DistrictModel(scheduled_flood(days=2.0, steps=[(10.0, "emergency")]))
+    m.run_model()
+    d = m.emergency.duty
+    assert d is not None and d.start == 10.0 * H
+    assert d.done_at.size == m.emergency.vulnerable.size > 100
+    assert not np.isnan(d.done_at).any() and (d.done_at >= d.start).all()
+
+
+def test_mode_is_recorded_on_every_case_event(drill: DistrictModel) -> None:
+    from twin.emergency.summary import mode_at
+
+    m = drill
+    _at(m, 96.0)  # past the storm's onset (hour 74)
+    ev = list(m.store.events())
+    t = np.array([e.at - m.epoch for e in ev])
+    recorded = np.array([e.mode for e in ev], dtype=object)
+    assert set(recorded) == {"normal", "emergency", "extreme"}
+    assert np.array_equal(recorded, mode_at(m.emergency, t))
+    e_cases = {e.case_id for e in ev if e.action == "report" and e.data.get("tier") == "E"}
+    assert e_cases  # the storm produced tier-E cases through the engine

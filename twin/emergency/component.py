@@ -1,0 +1,535 @@
+"""The emergency component of the district model: mode controller, mobilisation, emergency
+incidents, vulnerable-resident checks, and the series behind the ``modes`` block.
+
+Started by :class:`twin.model.DistrictModel` when the scenario has an ``[emergency]``
+section. It adds SimPy processes through ``model.add_process`` (emergency arrivals, the
+schedule, the rules, a sampler) and a rate modifier through
+``IncidentSource.add_rate_modifier`` (surges of ordinary categories), and changes the head
+count of the roster units' stations through ``Station.set_capacity`` — so the cost of
+mobilisation shows up as those units' backlog. The engine's ``mode`` follows the
+controller, so every case event records the mode in force.
+
+Random streams are the component's own (spawned from the run seed by name), so adding the
+section never shifts the ordinary streams, and the same seed gives the same emergency with
+or without the switch.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import simpy
+
+from agents.mobilised import EN_ROUTE, HOME, ON_SITE, RETURNING, EmergencyTeam, Members, UnitInfo
+from twin.emergency.arrivals import Arrivals, generate
+from twin.emergency.roster import ROLE_INDEX, build_roster
+from twin.emergency.schema import Area, Emergency
+from twin.engine import SlaPolicy, Source, State, TierRule
+from twin.model.stations import Station
+from twin.modes import MODES, ROLES, ModeChange, ModeController, Rule, RuleMonitor, mobilised_roles
+
+if TYPE_CHECKING:  # pragma: no cover
+    from twin.model.model import DistrictModel
+
+E_TIER = "E"
+
+
+@dataclass
+class Job:
+    """One piece of emergency work: a tier-E case (kind < K) or a vulnerable-resident check (kind K)."""
+
+    kind: int
+    community: int
+    t: float  # queued since (case: reported; check: the duty's start)
+    travel: float
+    effort: float
+    index: int  # arrival row or household
+    case: Any = None
+
+
+@dataclass
+class Episode:
+    """One step up: who it calls, and when they are on site."""
+
+    to: str
+    at: float
+    mobilisable: int
+    t50: float | None = None
+    t90: float | None = None
+
+
+@dataclass
+class Duty:
+    start: float
+    deadline: float
+    households: np.ndarray
+    done_at: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+
+class EmergencyComponent:
+    """Everything the ``[emergency]`` section adds to one run."""
+
+    def __init__(self, model: DistrictModel) -> None:
+        from twin.model.model import stream_rng  # the model module imports this one lazily
+
+        self.m = model
+        sc = model.scenario
+        assert sc.emergency is not None
+        em: Emergency = sc.emergency
+        self.em = em
+        self.env: simpy.Environment = model.env
+        terr = model.terr
+        self.terr = terr
+        self.rng_delays = stream_rng(model.seed_value, "emergency.delays")
+        n_comm = terr.n_communities
+        self.cat_names = list(em.categories)
+        self.K = len(self.cat_names)
+        self.CHECK = self.K
+        # ---------------------------------------------------------------- areas
+        self.hazard_comm = self.community_mask(em.area)
+        grid_mask = {
+            name: self.community_mask(c.area if c.area is not None else em.area)[terr.grid_community]
+            for name, c in em.categories.items()
+        }
+        self.arrivals: Arrivals = generate(
+            em, terr.residents, grid_mask, model.horizon, stream_rng(model.seed_value, "emergency.arrivals")
+        )
+        # ---------------------------------------------------------------- vulnerable residents
+        res = model.residents
+        vul = np.zeros(res.n_households, dtype=bool)
+        if em.checks.elders_alone:
+            vul |= res.elder_alone
+        if em.checks.disabled:
+            vul |= res.disabled
+        grid_of_hh = np.repeat(np.arange(terr.n_grids), res.households_per_grid)
+        comm_of_hh = terr.grid_community[grid_of_hh]
+        check_comm = self.community_mask(em.checks.area if em.checks.area is not None else em.area)
+        self.vulnerable = np.flatnonzero(vul & check_comm[comm_of_hh])
+        self.vulnerable_comm = comm_of_hh[self.vulnerable]
+        rng_checks = stream_rng(model.seed_value, "emergency.checks")
+        self.check_travel = em.checks.travel_minutes.sample(rng_checks, self.vulnerable.size)
+        self.check_minutes = em.checks.minutes.sample(rng_checks, self.vulnerable.size)
+        # ---------------------------------------------------------------- roster and teams
+        comm_res = np.bincount(terr.grid_community, weights=terr.residents, minlength=n_comm)
+        need = np.bincount(self.vulnerable_comm, minlength=n_comm).astype(float)
+        for cat in em.categories.values():
+            cm = self.community_mask(cat.area if cat.area is not None else em.area)
+            expected = sum(w.rate_per_1000_per_day / 1000.0 * (w.end_hours - w.start_hours) / 24.0 for w in cat.windows)
+            need += np.where(cm, comm_res, 0.0) * expected
+        roster = build_roster(
+            em, terr.street_names, comm_res, need, self.hazard_comm, stream_rng(model.seed_value, "emergency.roster")
+        )
+        self.units: list[UnitInfo] = roster.units
+        self.members = Members(model, roster.unit, roster.role, roster.residence, roster.destination)
+        self.unit_stations: list[list[Station]] = [self._stations_of(u) for u in self.units]
+        self.teams: list[EmergencyTeam] = []
+        self.team_at: list[list[int]] = []  # community → team indices (mobilised teams first, the desk last)
+        self.mob_team_at: list[list[int]] = []
+        team_specs = list(em.teams.items())
+        self.team_share = np.array([t.share for _, t in team_specs])
+        for c, cname in enumerate(terr.community_names):
+            idx: list[int] = []
+            for name, t in team_specs:
+                kinds = [self.cat_names.index(h) for h in t.handles]
+                kinds = [self.CHECK] if t.checks else [*kinds, self.CHECK]
+                idx.append(len(self.teams))
+                self.teams.append(EmergencyTeam(model, f"ET-{cname}-{name}", c, name, kinds, None, em.on_duty_share))
+            self.mob_team_at.append(list(idx))
+            if em.desk.staff_per_community > 0:
+                idx.append(len(self.teams))
+                self.teams.append(
+                    EmergencyTeam(
+                        model, f"DESK-{cname}", c, "desk", list(range(self.K)), em.desk.staff_per_community, 1.0
+                    )
+                )
+            self.team_at.append(idx)
+        self.queues: list[list[deque[Job]]] = [[deque() for _ in range(self.K + 1)] for _ in range(n_comm)]
+        # ---------------------------------------------------------------- controller
+        self.controller = ModeController(clock=lambda: self.env.now, enabled=em.switching)
+        self.controller.subscribe(self._on_change)
+        self.monitors = [
+            (
+                RuleMonitor(
+                    self.controller,
+                    [Rule(r.to, r.metric, r.enter_above, r.enter_for_minutes, r.leave_below, r.leave_for_minutes)],
+                ),
+                r,
+            )
+            for r in em.rules
+        ]
+        eng = model.engine
+        tiers = dict(eng.sla.tiers)
+        base = tiers.get(E_TIER)
+        tiers[E_TIER] = TierRule(
+            E_TIER,
+            em.sla_due_hours * 60.0,
+            base.allowance_minutes if base else (None, None, None, None),
+            "emergency category in 应下尽下/全员下沉",
+        )
+        eng.sla = SlaPolicy(tiers)
+        # ---------------------------------------------------------------- records
+        n = len(self.arrivals)
+        self.e_case_id: list[str] = [""] * n
+        self.e_reported = np.full(n, np.nan)
+        self.e_on_site = np.full(n, np.nan)
+        self.e_resolved = np.full(n, np.nan)
+        self.e_by_desk = np.zeros(n, dtype=bool)
+        self.e_mode = np.full(n, "", dtype=object)
+        self.e_open = 0
+        self.e_overdue_heap: list[float] = []
+        self._report_times: list[float] = []
+        self.duty: Duty | None = None
+        self.episodes: list[Episode] = []
+        self.on_site_log: list[tuple[float, int]] = [(0.0, 0)]
+        self.series: list[dict[str, Any]] = []
+        self.home_stations: list[Station] = [s for ss in self.unit_stations for s in ss]
+        self.home_capacity = {id(s): s.headcount for s in self.home_stations}
+        # ---------------------------------------------------------------- hooks into the model
+        if em.surges:
+            model.incidents.add_rate_modifier(self._surge_modifier)
+        model.add_process(self._arrival_process)
+        if em.schedule:
+            model.add_process(self._schedule_process)
+        if em.rules:
+            model.add_process(self._rule_process)
+        model.add_process(self._sampler)
+
+    # ------------------------------------------------------------------ structure
+    def community_mask(self, area: Area | None) -> np.ndarray:
+        terr = self.terr
+        if area is None or (not area.streets and not area.communities):
+            return np.ones(terr.n_communities, dtype=bool)
+        mask = np.isin(terr.community_street, area.streets)
+        if area.communities:
+            mask |= np.isin(np.asarray(terr.community_names), area.communities)
+        return mask
+
+    def _stations_of(self, u: UnitInfo) -> list[Station]:
+        m = self.m
+        dept_names = list(m.scenario.staffing.departments)
+        board_names = list(m.scenario.staffing.boards)
+        out: list[Station] = []
+        for ref in u.station_refs:
+            kind, _, name = ref.partition(".")
+            if kind == "departments":
+                out.append(m.departments[dept_names.index(name)])
+            else:
+                out.append(m.boards[u.street if u.street is not None else 0][board_names.index(name)])
+        return out
+
+    @property
+    def mode(self) -> str:
+        return self.controller.mode
+
+    def mobilisable(self, mode: str) -> int:
+        """Head count a mode sends down: everyone whose role the mode does not exempt."""
+        roles = [ROLE_INDEX[r] for r in mobilised_roles(mode)]
+        return int((np.isin(self.members.role, roles) & (self.members.destination >= 0)).sum())
+
+    # ------------------------------------------------------------------ manual API (drill console, HTTP)
+    def command(self, to: str, cause: str, actor: str = "") -> ModeChange:
+        """Change the mode now by one legal step; raises :class:`twin.modes.IllegalModeChange`."""
+        return self.controller.command(to, cause, actor=actor, source="manual")
+
+    # ------------------------------------------------------------------ mode changes
+    def _on_change(self, ch: ModeChange) -> None:
+        if not ch.applied:
+            return
+        now = self.env.now
+        self.m.engine.mode = ch.to_mode
+        old, new = mobilised_roles(ch.from_mode), mobilised_roles(ch.to_mode)
+        mem = self.members
+        up = [ROLE_INDEX[r] for r in new - old]
+        down = [ROLE_INDEX[r] for r in old - new]
+        if up:
+            for k in np.flatnonzero(np.isin(mem.role, up) & (mem.destination >= 0)):
+                self._notify(int(k), ch.to_mode)
+            self.episodes.append(Episode(ch.to_mode, now, self.mobilisable(ch.to_mode)))
+            self._check_episodes()
+        if down:
+            for k in np.flatnonzero(np.isin(mem.role, down)):
+                self._stand_down(int(k))
+        if ch.to_mode == "emergency" and ch.from_mode == "normal" and self.duty is None:
+            self._start_duty(now)
+
+    def _pick_team(self, c: int) -> int:
+        idx = self.mob_team_at[c]
+        counts = np.array([self.teams[i].assigned for i in idx], dtype=float)
+        deficit = self.team_share * (counts.sum() + 1.0) - counts
+        return idx[int(np.argmax(deficit))]
+
+    def _notify(self, k: int, mode: str) -> None:
+        mem = self.members
+        st = mem.state[k]
+        if st in (EN_ROUTE, ON_SITE):
+            return
+        if st == HOME:
+            self._away(int(mem.unit[k]), +1)
+        mem.state[k] = EN_ROUTE
+        mem.token[k] += 1
+        mem.ever_mobilised[k] = True
+        mem.mobilised_in[k].add(mode)
+        t = self._pick_team(int(mem.destination[k]))
+        mem.team[k] = t
+        self.teams[t].assigned += 1
+        delay = float(self.em.arrival_minutes.sample(self.rng_delays, 1)[0])
+        tok = int(mem.token[k])
+        self.env.timeout(delay).callbacks.append(partial(self._arrive, k, tok))
+
+    def _arrive(self, k: int, tok: int, _event: object = None) -> None:
+        mem = self.members
+        if mem.token[k] != tok or mem.state[k] != EN_ROUTE:
+            return
+        mem.state[k] = ON_SITE
+        team = self.teams[int(mem.team[k])]
+        team.on_site += 1
+        self._log_on_site()
+        self._pull(team)
+
+    def _stand_down(self, k: int) -> None:
+        mem = self.members
+        st = mem.state[k]
+        if st in (HOME, RETURNING):
+            return
+        team = self.teams[int(mem.team[k])]
+        team.assigned -= 1
+        if st == ON_SITE:
+            team.on_site -= 1
+        mem.state[k] = RETURNING
+        mem.team[k] = -1
+        mem.token[k] += 1
+        tok = int(mem.token[k])
+        delay = float(self.em.demobilisation_minutes.sample(self.rng_delays, 1)[0])
+        self.env.timeout(delay).callbacks.append(partial(self._returned, k, tok))
+        if st == ON_SITE:
+            self._log_on_site()
+
+    def _returned(self, k: int, tok: int, _event: object = None) -> None:
+        mem = self.members
+        if mem.token[k] != tok or mem.state[k] != RETURNING:
+            return
+        mem.state[k] = HOME
+        self._away(int(mem.unit[k]), -1)
+
+    def _away(self, u: int, delta: int) -> None:
+        unit = self.units[u]
+        unit.away += delta
+        present = 1.0 - unit.away / unit.staff
+        for s in self.unit_stations[u]:
+            s.set_capacity(max(1, int(np.floor(s.headcount * present + 0.5))))
+
+    def _log_on_site(self) -> None:
+        self.on_site_log.append((self.env.now, self.members.on_site()))
+        self._check_episodes()
+
+    def _check_episodes(self) -> None:
+        if not self.episodes:
+            return
+        ep = self.episodes[-1]
+        if ep.t90 is not None or self.controller.mode != ep.to:
+            return
+        n = self.members.on_site()
+        now = self.env.now
+        if ep.t50 is None and n >= 0.5 * ep.mobilisable:
+            ep.t50 = now - ep.at
+        if n >= 0.9 * ep.mobilisable:
+            ep.t90 = now - ep.at
+
+    # ------------------------------------------------------------------ work
+    def _dispatch(self, job: Job) -> None:
+        for i in self.team_at[job.community]:
+            team = self.teams[i]
+            if job.kind in team.kinds and team.free:
+                self._start(team, job)
+                return
+        self.queues[job.community][job.kind].append(job)
+
+    def _next(self, team: EmergencyTeam) -> Job | None:
+        qs = self.queues[team.community]
+        best: deque[Job] | None = None
+        for k in team.kinds:
+            if k == self.CHECK:
+                continue
+            q = qs[k]
+            if q and (best is None or q[0].t < best[0].t):
+                best = q
+        if best is not None:
+            return best.popleft()
+        if self.CHECK in team.kinds and qs[self.CHECK]:
+            return qs[self.CHECK].popleft()
+        return None
+
+    def _pull(self, team: EmergencyTeam) -> None:
+        while team.free:
+            job = self._next(team)
+            if job is None:
+                return
+            self._start(team, job)
+
+    def _start(self, team: EmergencyTeam, job: Job) -> None:
+        team.busy += 1
+        team.served += 1
+        team.busy_minutes += job.travel + job.effort
+        env = self.env
+        if job.kind == self.CHECK:
+            env.timeout(job.travel + job.effort).callbacks.append(partial(self._check_done, team, job))
+            return
+        eng = self.m.engine
+        c = job.case
+        if c.state is State.REPORTED:
+            c = eng.accept(c.id, c.version, team.name)
+        c = eng.dispatch(c.id, c.version, team.name, (team.name,))
+        job.case = c
+        self.e_by_desk[job.index] = team.fixed is not None
+        env.timeout(job.travel).callbacks.append(partial(self._on_scene, team, job))
+
+    def _on_scene(self, team: EmergencyTeam, job: Job, _event: object = None) -> None:
+        eng = self.m.engine
+        c = job.case
+        job.case = eng.start(c.id, c.version, team.name)
+        self.e_on_site[job.index] = self.env.now
+        self.env.timeout(job.effort).callbacks.append(partial(self._case_done, team, job))
+
+    def _case_done(self, team: EmergencyTeam, job: Job, _event: object = None) -> None:
+        eng = self.m.engine
+        c = job.case
+        c = eng.resolve(c.id, c.version, team.name)
+        c = eng.verify(c.id, c.version, team.name)  # closed on the spot: the team confirms with the resident
+        job.case = eng.close(c.id, c.version, team.name)
+        self.e_resolved[job.index] = self.env.now
+        self.e_open -= 1
+        team.busy -= 1
+        self._pull(team)
+
+    def _check_done(self, team: EmergencyTeam, job: Job, _event: object = None) -> None:
+        assert self.duty is not None
+        self.duty.done_at[job.index] = self.env.now
+        team.busy -= 1
+        self._pull(team)
+
+    def _start_duty(self, now: float) -> None:
+        n = self.vulnerable.size
+        self.duty = Duty(now, now + self.em.checks.deadline_hours * 60.0, self.vulnerable, np.full(n, np.nan))
+        for i in range(n):
+            self._dispatch(
+                Job(
+                    self.CHECK,
+                    int(self.vulnerable_comm[i]),
+                    now,
+                    float(self.check_travel[i]),
+                    float(self.check_minutes[i]),
+                    i,
+                )
+            )
+
+    # ------------------------------------------------------------------ processes
+    def _arrival_process(self) -> Generator[simpy.Event, Any, None]:
+        a = self.arrivals
+        env = self.env
+        eng = self.m.engine
+        places = self.terr.places
+        gc = self.terr.grid_community
+        times = a.time.tolist()
+        for i, t in enumerate(times):
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            g = int(a.grid[i])
+            src = Source.APP if a.app[i] else Source.HOTLINE
+            case = eng.report(
+                category=self.cat_names[int(a.category[i])], tier=E_TIER, place=places[g], source=src, actor=str(src)
+            )
+            self.e_case_id[i] = case.id
+            self.e_reported[i] = env.now
+            self.e_mode[i] = self.controller.mode
+            self.e_open += 1
+            self._report_times.append(env.now)
+            self._dispatch(
+                Job(int(a.category[i]), int(gc[g]), env.now, float(a.travel[i]), float(a.effort[i]), i, case)
+            )
+
+    def _schedule_process(self) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        for step in sorted(self.em.schedule, key=lambda s: s.at_hours):
+            t = step.at_hours * 60.0
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            self.controller.request(step.to, step.cause, "schedule")
+
+    def metrics(self, window: float) -> dict[str, float]:
+        """The observed state the rules watch."""
+        now = self.env.now
+        k = len(self._report_times) - bisect.bisect_right(self._report_times, now - window)
+        due = self.em.sla_due_hours * 60.0
+        rep = self.e_reported
+        open_ = np.isnan(self.e_resolved) & ~np.isnan(rep)
+        overdue = int((open_ & (rep + due < now)).sum()) if self.e_open else 0
+        return {
+            "emergency_reports_per_hour": k / (window / 60.0),
+            "emergency_backlog": float(self.e_open),
+            "emergency_overdue": float(overdue),
+        }
+
+    def _rule_process(self) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        every = self.em.rule_check_minutes
+        while True:
+            yield env.timeout(every)
+            for mon, spec in self.monitors:
+                mon.observe(env.now, self.metrics(spec.window_minutes))
+
+    def home_unit_backlog(self) -> int:
+        """Cases waiting for or being worked by the roster units' stations."""
+        return int(sum(len(s.res.queue) + s.res.count for s in self.home_stations))
+
+    def _sampler(self) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        every = self.em.sample_minutes
+        while True:
+            self._sample()
+            yield env.timeout(every)
+
+    def _sample(self) -> None:
+        mem = self.members
+        st = mem.state
+        d = self.duty
+        self.series.append(
+            {
+                "t_min": float(self.env.now),
+                "mode": self.controller.mode,
+                "mode_level": float(MODES.index(self.controller.mode)),
+                "shadow_mode": self.controller.shadow,
+                "on_site": float((st == ON_SITE).sum()),
+                "en_route": float((st == EN_ROUTE).sum()),
+                "returning": float((st == RETURNING).sum()),
+                "emergency_backlog": float(self.e_open),
+                "emergency_reported": float(len(self._report_times)),
+                "normal_backlog": float(len(self.m.flow.active)),
+                "home_unit_backlog": float(self.home_unit_backlog()),
+                "home_unit_capacity": float(sum(s.capacity for s in self.home_stations)),
+                "checks_done": float(0 if d is None else int((~np.isnan(d.done_at)).sum())),
+                "checks_total": float(0 if d is None else d.done_at.size),
+            }
+        )
+
+    # ------------------------------------------------------------------ roles (for tests and the summary)
+    def role_names(self) -> list[str]:
+        return [ROLES[r] for r in self.members.role]
+
+    def _surge_modifier(self, day: int) -> np.ndarray:
+        terr = self.terr
+        names = list(self.m.scenario.categories)
+        mult = np.ones((terr.n_grids, len(names)))
+        for s in self.em.surges:
+            a, b = s.start_hours / 24.0, s.end_hours / 24.0
+            overlap = max(0.0, min(day + 1.0, b) - max(float(day), a))
+            if overlap <= 0:
+                continue
+            rows = self.community_mask(s.area if s.area is not None else self.em.area)[terr.grid_community]
+            mult[rows, names.index(s.category)] *= 1.0 + (s.multiplier - 1.0) * overlap
+        return mult

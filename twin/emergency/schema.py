@@ -1,0 +1,357 @@
+"""The scenario's ``[emergency]`` section as pydantic models (``extra="forbid"``).
+
+It declares the hazard (where, which emergency categories arrive when, which ordinary
+categories surge), how the mode changes (a schedule, rules with hysteresis, or both), the
+roster of units whose staff are mobilised (district departments, street offices,
+enterprises and institutions with 双报到 registrations; staff by role), the delays, the
+automatic teams, the community duty desks that answer emergencies in normal mode, and the
+duty to check every vulnerable resident within a deadline after the switch.
+
+This module imports nothing from :mod:`twin.scenario` (which imports it), so it carries its
+own small duration model; checks that need the rest of the scenario (street indices,
+community names, station and category names) are in :func:`check_against`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from twin.modes import MODES, ROLES, IllegalModeChange, check_schedule
+
+if TYPE_CHECKING:  # pragma: no cover
+    from twin.scenario import Scenario
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNeg = Annotated[float, Field(ge=0.0)]
+Pos = Annotated[float, Field(gt=0.0)]
+Count = Annotated[int, Field(ge=0)]
+
+#: Observed quantities a rule may watch.
+METRICS: tuple[str, ...] = ("emergency_reports_per_hour", "emergency_backlog", "emergency_overdue")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Duration(_Frozen):
+    """A positive duration in minutes: ``exponential`` / ``fixed`` (mean), ``lognormal`` /
+    ``gamma`` (mean, cv) or ``empirical`` (quantiles 0…1 and values, inverse-CDF interpolation)."""
+
+    dist: Literal["exponential", "lognormal", "gamma", "fixed", "empirical"]
+    mean: Pos | None = None
+    cv: Pos | None = None
+    quantiles: list[Share] | None = None
+    values: list[NonNeg] | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Duration:
+        if self.dist == "empirical":
+            q, v = self.quantiles, self.values
+            if not q or not v or len(q) != len(v) or len(q) < 2:
+                raise ValueError("expected quantiles and values of equal length ≥ 2 (empirical)")
+            if q[0] != 0.0 or q[-1] != 1.0 or any(b <= a for a, b in zip(q, q[1:], strict=False)):
+                raise ValueError("expected quantiles rising strictly from 0 to 1 (empirical)")
+            if any(b < a for a, b in zip(v, v[1:], strict=False)):
+                raise ValueError("expected values that never decrease (empirical)")
+        else:
+            if self.mean is None:
+                raise ValueError(f"expected a mean > 0 ({self.dist})")
+            if self.dist in ("lognormal", "gamma") and self.cv is None:
+                raise ValueError(f"expected a cv > 0 ({self.dist})")
+        return self
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        if self.dist == "exponential":
+            assert self.mean is not None
+            return rng.exponential(self.mean, n)
+        if self.dist == "fixed":
+            return np.full(n, float(self.mean))  # type: ignore[arg-type]
+        if self.dist == "lognormal":
+            assert self.mean is not None and self.cv is not None
+            s2 = math.log1p(self.cv**2)
+            return rng.lognormal(math.log(self.mean) - s2 / 2.0, math.sqrt(s2), n)
+        if self.dist == "gamma":
+            assert self.mean is not None and self.cv is not None
+            k = 1.0 / self.cv**2
+            return rng.gamma(k, self.mean / k, n)
+        out: np.ndarray = np.interp(rng.random(n), np.asarray(self.quantiles), np.asarray(self.values))
+        return out
+
+
+class Area(_Frozen):
+    """Part of the territory: streets (0-based indices) and/or communities by name
+    (``S01-C03``); both empty means the whole territory."""
+
+    streets: list[Count] = []
+    communities: list[str] = []
+
+
+class Staff(_Frozen):
+    """A unit's head count by role (Wuhan: command, basic operations, key personnel's safety, others)."""
+
+    command: Count = 0
+    basic_operations: Count = 0
+    key_personnel_safety: Count = 0
+    other: Count = 0
+
+    @property
+    def total(self) -> int:
+        return self.command + self.basic_operations + self.key_personnel_safety + self.other
+
+
+class Unit(_Frozen):
+    """A unit on the roster. ``stations`` names the model's case-handling stations whose head
+    count falls with the unit's share of staff away (``departments.<name>`` or
+    ``boards.<name>`` of the unit's street); ``per_street`` repeats a street office in every street."""
+
+    kind: Literal["district_department", "street_office", "enterprise", "institution"]
+    staff: Staff
+    registered_share: Share = 0.0  # staff with a 双报到 residence registration in this territory
+    stations: list[str] = []
+    street: Count | None = None
+    per_street: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> Unit:
+        if self.staff.total <= 0:
+            raise ValueError("expected a unit with at least one staff member (staff)")
+        return self
+
+
+class Window(_Frozen):
+    """A stretch of time (hours from the run's start) with a constant arrival rate."""
+
+    start_hours: NonNeg
+    end_hours: NonNeg
+    rate_per_1000_per_day: NonNeg
+
+    @model_validator(mode="after")
+    def _order(self) -> Window:
+        if not self.end_hours > self.start_hours:
+            raise ValueError(f"expected end_hours > start_hours, got {self.start_hours} → {self.end_hours}")
+        return self
+
+
+def _flat24() -> list[float]:
+    return [1.0] * 24
+
+
+class Category(_Frozen):
+    """An emergency category (tier E): arrivals per 1,000 residents of its area per day in each
+    window, shaped by the hour of day; the responder's effort on site."""
+
+    windows: list[Window]
+    hourly_profile: list[NonNeg] = Field(default_factory=_flat24)
+    area: Area | None = None  # None: the hazard's area
+    effort_minutes: Duration
+    app_share: Share = 0.3  # reported through the app (else the 12345 hotline)
+
+    @model_validator(mode="after")
+    def _check(self) -> Category:
+        if len(self.hourly_profile) != 24 or sum(self.hourly_profile) <= 0:
+            raise ValueError("expected 24 non-negative weights, not all zero (hourly_profile)")
+        return self
+
+
+class Surge(_Frozen):
+    """An ordinary category's rate multiplied over a time window (hours) within an area."""
+
+    category: str
+    start_hours: NonNeg
+    end_hours: NonNeg
+    multiplier: NonNeg
+    area: Area | None = None
+
+    @model_validator(mode="after")
+    def _order(self) -> Surge:
+        if not self.end_hours > self.start_hours:
+            raise ValueError(f"expected end_hours > start_hours, got {self.start_hours} → {self.end_hours}")
+        return self
+
+
+class Team(_Frozen):
+    """An automatic emergency team: the share of each community's mobilised members it gets
+    and the emergency categories it answers; every mobilised member checks vulnerable
+    residents when free, a ``checks`` team does nothing else."""
+
+    share: Share
+    handles: list[str] = []
+    checks: bool = False
+
+
+class Checks(_Frozen):
+    """The duty to check every vulnerable resident within ``deadline_hours`` of the switch."""
+
+    deadline_hours: Pos = 24.0
+    minutes: Duration = Duration(dist="lognormal", mean=15.0, cv=0.5)
+    travel_minutes: Duration = Duration(dist="exponential", mean=6.0)
+    elders_alone: bool = True
+    disabled: bool = True
+    area: Area | None = None  # None: the hazard's area
+
+
+class Desk(_Frozen):
+    """Each community's duty desk (值班): answers emergency categories around the clock in every mode."""
+
+    staff_per_community: Count = 1
+
+
+class Step(_Frozen):
+    """A scheduled mode change at ``at_hours`` from the run's start."""
+
+    at_hours: NonNeg
+    to: Literal["normal", "emergency", "extreme"]
+    cause: str = "scheduled"
+
+
+class RuleSpec(_Frozen):
+    """Step up to ``to`` when ``metric ≥ enter_above`` for ``enter_for_minutes``; step back down
+    when ``metric ≤ leave_below`` for ``leave_for_minutes`` (hysteresis)."""
+
+    to: Literal["emergency", "extreme"]
+    metric: Literal["emergency_reports_per_hour", "emergency_backlog", "emergency_overdue"]
+    window_minutes: Pos = 60.0  # for the report rate
+    enter_above: NonNeg
+    enter_for_minutes: NonNeg = 60.0
+    leave_below: NonNeg
+    leave_for_minutes: NonNeg = 360.0
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> RuleSpec:
+        if not self.leave_below < self.enter_above:
+            raise ValueError(
+                f"expected leave_below < enter_above (hysteresis), got {self.leave_below} ≥ {self.enter_above}"
+            )
+        return self
+
+
+class Emergency(_Frozen):
+    """The whole emergency section."""
+
+    name: str = "emergency"
+    switching: bool = True  # false: the same emergency with the switch suppressed (the counterfactual)
+    area: Area = Area()
+    schedule: list[Step] = []
+    rules: list[RuleSpec] = []
+    rule_check_minutes: Pos = 10.0
+    units: dict[str, Unit]
+    arrival_minutes: Duration = Duration(dist="lognormal", mean=90.0, cv=0.6)  # notification → on site
+    demobilisation_minutes: Duration = Duration(dist="lognormal", mean=120.0, cv=0.5)  # stand-down → back at the unit
+    on_duty_share: Share = 0.5  # of members on site, the share on duty at any hour (shifts)
+    redirect_registered_outside_area: bool = False
+    teams: dict[str, Team]
+    categories: dict[str, Category]
+    surges: list[Surge] = []
+    checks: Checks = Checks()
+    desk: Desk = Desk()
+    travel_minutes: Duration = Duration(dist="exponential", mean=10.0)
+    sla_due_hours: Pos = 1.0  # the engine's tier E
+    sample_minutes: Pos = 30.0
+
+    @model_validator(mode="after")
+    def _check(self) -> Emergency:
+        if not self.units:
+            raise ValueError("expected at least one unit on the roster (units)")
+        if not self.teams:
+            raise ValueError("expected at least one team (teams)")
+        total = sum(t.share for t in self.teams.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"expected team shares summing to 1, got {total:.6g} (teams)")
+        for name, t in self.teams.items():
+            for c in t.handles:
+                if c not in self.categories:
+                    raise ValueError(
+                        f"teams.{name}.handles: expected emergency categories from {sorted(self.categories)}, got {c!r}"
+                    )
+        for m in {r.to for r in self.rules}:
+            if sum(1 for r in self.rules if r.to == m) > 1:
+                raise ValueError(f"rules: expected at most one rule stepping up to {m!r}")
+        try:
+            check_schedule([(s.at_hours, s.to) for s in self.schedule])
+        except IllegalModeChange as exc:
+            raise ValueError(f"schedule: expected legal steps (normal ⇄ emergency ⇄ extreme), got {exc}") from None
+        return self
+
+
+def _area_errors(area: Area | None, where: str, sc: Scenario) -> None:
+    if area is None:
+        return
+    t = sc.territory
+    for s in area.streets:
+        if s >= t.streets:
+            raise ValueError(f"{where}.streets: expected street indices < {t.streets}, got {s}")
+    names = {f"S{s + 1:02d}-C{c + 1:02d}" for s in range(t.streets) for c in range(t.communities_per_street)}
+    for c in area.communities:
+        if c not in names:
+            raise ValueError(
+                f"{where}.communities: expected community names like 'S01-C01' in this territory, got {c!r}"
+            )
+
+
+def check_against(em: Emergency, sc: Scenario) -> None:
+    """Cross-checks against the rest of the scenario; ValueError('emergency.<path>: expected …')."""
+    _area_errors(em.area, "emergency.area", sc)
+    _area_errors(em.checks.area, "emergency.checks.area", sc)
+    for name, c in em.categories.items():
+        if name in sc.categories:
+            raise ValueError(
+                f"emergency.categories.{name}: expected a name not used by an ordinary category, got {name!r}"
+            )
+        _area_errors(c.area, f"emergency.categories.{name}.area", sc)
+    for i, s in enumerate(em.surges):
+        if s.category not in sc.categories:
+            raise ValueError(
+                f"emergency.surges.{i}.category: expected one of {sorted(sc.categories)}, got {s.category!r}"
+            )
+        _area_errors(s.area, f"emergency.surges.{i}.area", sc)
+    seen: dict[str, str] = {}
+    for name, u in em.units.items():
+        if u.street is not None and u.street >= sc.territory.streets:
+            raise ValueError(
+                f"emergency.units.{name}.street: expected a street index < {sc.territory.streets}, got {u.street}"
+            )
+        for ref in u.stations:
+            kind, _, station = ref.partition(".")
+            pool = {"departments": sc.staffing.departments, "boards": sc.staffing.boards}.get(kind)
+            if pool is None or station not in pool:
+                raise ValueError(
+                    f"emergency.units.{name}.stations: expected 'departments.<{'|'.join(sc.staffing.departments)}>' "
+                    f"or 'boards.<{'|'.join(sc.staffing.boards)}>', got {ref!r}"
+                )
+            if kind == "boards" and u.kind != "street_office":
+                raise ValueError(
+                    f"emergency.units.{name}.stations: boards belong to a street_office unit, got kind {u.kind!r}"
+                )
+            if kind == "boards" and u.street is None and not u.per_street and sc.territory.streets > 1:
+                raise ValueError(
+                    f"emergency.units.{name}.street: expected a street index (or per_street = true) for a street office's boards"
+                )
+            if ref in seen:
+                raise ValueError(f"emergency.units.{name}.stations: {ref!r} already belongs to unit {seen[ref]!r}")
+            seen[ref] = name
+
+
+__all__ = [
+    "METRICS",
+    "MODES",
+    "ROLES",
+    "Area",
+    "Category",
+    "Checks",
+    "Desk",
+    "Duration",
+    "Emergency",
+    "RuleSpec",
+    "Staff",
+    "Step",
+    "Surge",
+    "Team",
+    "Unit",
+    "Window",
+    "check_against",
+]
