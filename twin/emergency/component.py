@@ -80,6 +80,8 @@ class EmergencyComponent:
 
         self.m = model
         sc = model.scenario
+        if getattr(model, "partitions", 1) > 1:  # each partition would raise the whole emergency again
+            raise ValueError("emergency: expected run.partitions = 1 (the switchover runs in one process)")
         assert sc.emergency is not None
         em: Emergency = sc.emergency
         self.em = em
