@@ -49,12 +49,14 @@ class GridWorkers:
                     self.team_of_grid[g] = len(self.teams)
                     workers_per_grid[g] = cap
                     self.teams.append(GridTeam(model, env, f"W-{terr.grid_names[g]}", cap, cal))
+                    self.teams[-1].street = int(terr.grid_street[g])
             else:
                 for k in range(w):
                     mine = grids[k::w]
                     self.team_of_grid[mine] = len(self.teams)
                     workers_per_grid[mine] = 1.0 / mine.size
                     self.teams.append(GridTeam(model, env, f"W-{terr.grid_names[mine[0]]}+{mine.size - 1}", 1, cal))
+                    self.teams[-1].street = int(terr.grid_street[mine[0]])
         self.workers_per_grid = workers_per_grid
         self.full_time_workers = int(sum(t.headcount for t in self.teams))
         self.part_time_per_grid = st.part_time_per_grid

@@ -57,21 +57,25 @@ def main() -> None:
     ap.add_argument("--scenario", default=str(ROOT / "scenarios" / "district.toml"))
     ap.add_argument("--days", type=float, default=365.0)
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--set", action="append", default=[], help="scenario override dotted.path=value (e.g. run.partitions=1)")
     args = ap.parse_args()
-    sc = load_scenario(args.scenario)
+    sc = load_scenario(args.scenario, args.set)
     t0 = time.perf_counter()
     r = simulate(sc, seed=args.seed, days=args.days, keep_events=False, tables=False)
     wall = time.perf_counter() - t0
     s = r.summary
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    parent_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    n_children = s["partitions"] if s["partitions"] > 1 else 0
+    rss_mb = parent_mb + n_children * child_mb  # partitions run side by side: their peaks add up
     ev_rate = s["events_processed"] / wall
     bare = bare_simpy_mmc()
-    print(f"scenario            {sc.meta.name}: {s['residents']:,} residents, {s['grids']:,} grids, {args.days:g} days")
+    print(f"scenario            {sc.meta.name}: {s['residents']:,} residents, {s['grids']:,} grids, {args.days:g} days, {s['partitions']} partition(s)")
     print(f"cases               {s['cases_total']:,} after warm-up ({s['cases_per_1000_per_day']:.2f} per 1,000 per day)")
     print(f"wall                {wall:.1f} s")
     print(f"SimPy events        {s['events_processed']:,}  ({ev_rate:,.0f} per s)")
     print(f"engine transitions  {s['engine_transitions']:,}  ({s['engine_transitions'] / wall:,.0f} per s)")
-    print(f"peak RSS            {rss_mb:,.0f} MB")
+    print(f"peak RSS            {rss_mb:,.0f} MB  (parent {parent_mb:,.0f} MB + {n_children} partition processes × {child_mb:,.0f} MB)")
     print(f"bare SimPy M/M/c    {bare:,.0f} events per s  (model: {100 * ev_rate / bare:.0f} % of it)")
     print(json.dumps({
         "wall_s": round(wall, 2),
@@ -81,6 +85,7 @@ def main() -> None:
         "cases_total": s["cases_total"],
         "engine_transitions_per_s": round(s["engine_transitions"] / wall),
         "days": args.days,
+        "partitions": s["partitions"],
     }))
 
 

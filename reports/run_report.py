@@ -126,4 +126,8 @@ def build_run_report(result: RunResult) -> Report:
     rep.add(Section("Backlog", figures=[_backlog(result.kpi)] if len(result.kpi) else []))
     rep.add(Section("Where cases close", figures=[_levels(s)]))
     rep.add(Section("Utilisation", figures=[_utilisation(s)]))
+    if "modes" in s:  # the [emergency] section (issue 4)
+        from reports.modes_report import modes_section
+
+        rep.add(modes_section(result))
     return rep

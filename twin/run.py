@@ -39,6 +39,7 @@ class RunResult:
     kpi: pd.DataFrame
     events: pd.DataFrame | None = None
     stations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    modes: pd.DataFrame | None = None  # the [emergency] section's mode series (issue 4)
 
 
 # --------------------------------------------------------------------------- tables
@@ -145,7 +146,7 @@ def _events(m: DistrictModel) -> pd.DataFrame | None:
 
 def _stations(m: DistrictModel) -> pd.DataFrame:
     rows = []
-    for s in m.stations():
+    for s in m.own_stations():
         avail = s.available_minutes(m.horizon)
         rows.append((s.name, s.role, s.level, s.capacity, s.served, s.busy, avail))
     return pd.DataFrame(rows, columns=["station", "role", "level", "capacity", "served", "busy_min", "available_min"])
@@ -160,10 +161,36 @@ def _r(x: float) -> float:
     return round(float(x), 6)
 
 
-def summarise(m: DistrictModel, cases: pd.DataFrame, kpi: pd.DataFrame, stations: pd.DataFrame, wall: float, events: int) -> dict[str, Any]:
-    sc = m.scenario
+def _facts(m: DistrictModel) -> dict[str, Any]:
+    """The counters a partition contributes to the summary (summed over partitions)."""
+    flow = m.flow
+    own = m.own_grids
+    return {
+        "backlog_end": len(flow.active),
+        "needs_arisen": int(m.incidents.needs_total),
+        "needs_unreported_lost": int(m.incidents.unreported_lost),
+        "latent_needs_end": int(m.incidents.latent[own].sum()),
+        "escalations": int(flow.escalations),
+        "lapse_escalations": int(flow.lapse_escalations),
+        "volunteer_claims": int(flow.volunteer_claims),
+        "false_alarms": int(flow.false_alarms),
+        "repeat_complaints": len(flow.repeats),
+        "rider_reports": int(m.riders.reports),
+        "rider_points": float(m.riders.points.sum()),
+        "device_events_missed": int(m.devices.missed),
+        "trust_sum": float(m.residents.trust[own].sum()),
+        "events_processed": int(m.simpy_events()),
+        "engine_transitions": int(m.store._seq),
+    }
+
+
+def summarise(
+    sc: Scenario, seed: int, days: float, grids: int, residents: float, grid_workers: int,
+    facts: dict[str, Any], cases: pd.DataFrame, kpi: pd.DataFrame, stations: pd.DataFrame, wall: float,
+) -> dict[str, Any]:
+    """The run's summary.json: KPIs over cases reported after the warm-up."""
     warm = sc.run.warmup_days * 1440.0
-    T = m.horizon
+    T = days * 1440.0
     c = cases[cases["reported_at"] >= warm]
     state = c["state"].to_numpy()
     rejected = state == "rejected"
@@ -189,7 +216,6 @@ def summarise(m: DistrictModel, cases: pd.DataFrame, kpi: pd.DataFrame, stations
         a = float(s["available_min"].sum())
         util[role] = None if a <= 0 else _r(min(float(s["busy_min"].sum()), a) / a)
     days_obs = (T - warm) / 1440.0
-    residents = m.terr.total_residents
     real_total = int(real.sum())
     src = c.loc[real, "source"].value_counts()
     channel_mix = {ch: _r(src.get(ch, 0) / max(1, real_total)) for ch in CHANNELS}
@@ -202,16 +228,17 @@ def summarise(m: DistrictModel, cases: pd.DataFrame, kpi: pd.DataFrame, stations
     W = float(np.mean(end[in_sys] - rep_at[in_sys])) if in_sys.any() else 0.0
     k = kpi[kpi["t_min"] > warm]
     L = float(k["backlog"].mean()) if len(k) else 0.0
-    flow = m.flow
+    f = facts
     return {
         "scenario": sc.meta.name,
         "version": twin.__version__,
-        "seed": m.seed_value,
-        "days": m.days,
+        "seed": seed,
+        "days": days,
         "warmup_days": sc.run.warmup_days,
+        "partitions": sc.run.partitions,
         "residents": int(round(residents)),
-        "grids": m.terr.n_grids,
-        "grid_workers": m.workers.full_time_workers,
+        "grids": grids,
+        "grid_workers": grid_workers,
         "cases_total": int(len(c)),
         "cases_closed": int(closed.sum()),
         "cases_rejected": int(rejected.sum()),
@@ -223,29 +250,151 @@ def summarise(m: DistrictModel, cases: pd.DataFrame, kpi: pd.DataFrame, stations
         "satisfaction_share": None if not rated.any() else _r((sat[rated] >= 4).mean()),
         "closed_at_level": {lv: _r(((lvl == i) & resolved).sum() / n_res) for i, lv in enumerate(LEVELS)},
         "hours_to_close": h2c,
-        "backlog_end": int(len(flow.active)),
+        "backlog_end": int(f["backlog_end"]),
         "utilisation": util,
         "channel_mix": channel_mix,
-        "needs_arisen": int(m.incidents.needs_total),
-        "needs_unreported_lost": int(m.incidents.unreported_lost),
-        "latent_needs_end": int(m.incidents.latent.sum()),
-        "escalations": int(flow.escalations),
-        "lapse_escalations": int(flow.lapse_escalations),
-        "volunteer_claims": int(flow.volunteer_claims),
-        "false_alarms": int(flow.false_alarms),
-        "repeat_complaints": len(flow.repeats),
-        "rider_reports": int(m.riders.reports),
-        "rider_points": _r(m.riders.points.sum()),
-        "device_events_missed": int(m.devices.missed),
-        "trust_mean_end": _r(m.residents.trust.mean()),
+        "needs_arisen": f["needs_arisen"],
+        "needs_unreported_lost": f["needs_unreported_lost"],
+        "latent_needs_end": f["latent_needs_end"],
+        "escalations": f["escalations"],
+        "lapse_escalations": f["lapse_escalations"],
+        "volunteer_claims": f["volunteer_claims"],
+        "false_alarms": f["false_alarms"],
+        "repeat_complaints": f["repeat_complaints"],
+        "rider_reports": f["rider_reports"],
+        "rider_points": _r(f["rider_points"]),
+        "device_events_missed": f["device_events_missed"],
+        "trust_mean_end": _r(f["trust_sum"] / grids),
         "little_law": {"L": _r(L), "lambda_per_min": _r(lam), "W_min": _r(W), "lambda_W": _r(lam * W)},
-        "events_processed": int(events),
-        "engine_transitions": int(m.store._seq),
+        "events_processed": int(f["events_processed"]),
+        "engine_transitions": int(f["engine_transitions"]),
         "wall_seconds": round(wall, 3),
     }
 
 
 # --------------------------------------------------------------------------- entry points
+@dataclass
+class PartResult:
+    """What one partition (a set of streets) produced, in plain tables and counters."""
+
+    cases: pd.DataFrame
+    stations: pd.DataFrame
+    kpi: pd.DataFrame
+    incidents: pd.DataFrame
+    events: pd.DataFrame | None
+    facts: dict[str, Any]
+    grids: int
+    residents: float
+    grid_workers: int
+
+
+def _collect(m: DistrictModel, tables: bool) -> PartResult:
+    kpi = pd.DataFrame(m.kpi_rows)
+    if kpi.empty:
+        kpi = pd.DataFrame({"t_min": [], "backlog": [], "trust_sum": []})
+    return PartResult(
+        cases=_cases(m),
+        stations=_stations(m),
+        kpi=kpi,
+        incidents=_incidents(m) if tables else pd.DataFrame(),
+        events=_events(m) if tables else None,
+        facts=_facts(m),
+        grids=m.terr.n_grids,
+        residents=m.terr.total_residents,
+        grid_workers=m.workers.full_time_workers,
+    )
+
+
+def _run_part(scenario: Scenario, seed: int | None, days: float | None, keep_events: bool | None, tables: bool,
+              part: int, progress_queue: Any = None) -> PartResult:
+    """Run one partition (in this process or a child process)."""
+    m = DistrictModel(scenario, seed=seed, days=days, keep_events=keep_events, part=part)
+    if progress_queue is not None:
+        m.progress = lambda d: progress_queue.put((part, d))
+    m.run_model()
+    return _collect(m, tables)
+
+
+def _merge(parts: list[PartResult], grids: int) -> PartResult:
+    """Combine partitions: tables concatenated in a fixed order, counters summed."""
+    first = parts[0]
+    if len(parts) == 1:
+        merged = first
+    else:
+        kpi = first.kpi.copy()
+        for p in parts[1:]:
+            cols = [c for c in kpi.columns if c != "t_min"]
+            kpi[cols] = kpi[cols].to_numpy() + p.kpi[cols].to_numpy()
+        inc = pd.concat([p.incidents for p in parts], ignore_index=True)
+        if not inc.empty:
+            inc = inc.sort_values(["t_min", "case_id"], kind="stable", ignore_index=True)
+        ev = None
+        if all(p.events is not None for p in parts):
+            ev = pd.concat([p.events.assign(part=i) for i, p in enumerate(parts)], ignore_index=True)  # type: ignore[union-attr]
+            ev = ev.sort_values(["t_min", "part", "seq"], kind="stable", ignore_index=True).drop(columns="part")
+            ev["seq"] = np.arange(1, len(ev) + 1)
+        merged = PartResult(
+            cases=pd.concat([p.cases for p in parts], ignore_index=True).sort_values("case_id", ignore_index=True),
+            stations=pd.concat([p.stations for p in parts], ignore_index=True),
+            kpi=kpi,
+            incidents=inc,
+            events=ev,
+            facts={k: sum(p.facts[k] for p in parts) for k in first.facts},
+            grids=first.grids,
+            residents=first.residents,
+            grid_workers=first.grid_workers,
+        )
+    if "trust_sum" in merged.kpi:
+        merged.kpi["trust_mean"] = merged.kpi["trust_sum"] / grids
+        merged.kpi = merged.kpi.drop(columns="trust_sum")
+    return merged
+
+
+def _part_process(scenario: Scenario, seed: int | None, days: float | None, keep_events: bool | None, tables: bool,
+                  part: int, out: Any) -> None:
+    """A child process: run one partition, send progress and the result (or the error) back."""
+    import traceback
+
+    try:
+        m = DistrictModel(scenario, seed=seed, days=days, keep_events=keep_events, part=part)
+        m.progress = lambda d: out.put(("progress", part, d))
+        m.run_model()
+        out.put(("result", part, _collect(m, tables)))
+    except BaseException:  # pragma: no cover - reported to the parent, which raises
+        out.put(("error", part, traceback.format_exc()))
+
+
+def _parallel_parts(scenario: Scenario, seed: int | None, days: float | None, keep_events: bool | None, tables: bool,
+                    n: int, progress: Callable[[float], None] | None) -> list[PartResult]:
+    """Run the partitions in child processes, reporting the slowest one's progress."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_part_process, args=(scenario, seed, days, keep_events, tables, k, out), daemon=True) for k in range(n)]
+    for p in procs:
+        p.start()
+    results: dict[int, PartResult] = {}
+    done = [0.0] * n
+    try:
+        while len(results) < n:
+            kind, k, payload = out.get()
+            if kind == "progress":
+                done[k] = payload
+                if progress is not None:
+                    progress(min(done))
+            elif kind == "result":
+                results[k] = payload
+            else:
+                raise RuntimeError(f"partition {k} failed:\n{payload}")
+    finally:
+        for p in procs:
+            p.join(timeout=5 if len(results) == n else 0.1)
+            if p.is_alive():
+                p.kill()
+    return [results[k] for k in range(n)]
+
+
 def simulate(
     scenario: Scenario,
     seed: int | None = None,
@@ -253,27 +402,50 @@ def simulate(
     progress: Callable[[float], None] | None = None,
     keep_events: bool | None = None,
     tables: bool = True,
+    parallel: bool | None = None,
 ) -> RunResult:
     """Run the model for ``days`` (default: the scenario's) and gather its outputs.
 
     ``keep_events`` overrides ``outputs.case_events``; ``tables=False`` skips building the
-    per-case and per-incident tables (benchmarks), leaving the summary complete.
+    per-incident table and the audit log (benchmarks), leaving the summary complete.
+    With ``run.partitions`` > 1 the partitions run in child processes (``parallel``; by
+    default unless this process is itself a daemon worker) or one after another — the
+    results are the same either way.
     """
+    import multiprocessing as mp
+
     t0 = time.perf_counter()
-    m = DistrictModel(scenario, seed=seed, days=days, keep_events=keep_events)
-    m.progress = progress
-    m.run_model()
-    events = m.simpy_events()
-    kpi = pd.DataFrame(m.kpi_rows)
-    if kpi.empty:
-        kpi = pd.DataFrame({"t_min": [], "backlog": []})
-    cases = _cases(m)
-    stations = _stations(m)
-    incidents = _incidents(m) if tables else pd.DataFrame()
-    ev = _events(m) if tables else None
+    n = max(1, min(scenario.run.partitions, scenario.territory.streets))
+    if n > 1 and scenario.emergency is not None:
+        raise ValueError("run.partitions > 1 is not supported together with an [emergency] section; set run.partitions = 1")
+    seed_value = int(scenario.run.seed if seed is None else seed)
+    n_days = float(scenario.run.days if days is None else days)
+    m: DistrictModel | None = None
+    if n == 1:
+        m = DistrictModel(scenario, seed=seed, days=days, keep_events=keep_events)
+        m.progress = progress
+        m.run_model()
+        parts = [_collect(m, tables)]
+    else:
+        use_processes = (not mp.current_process().daemon) if parallel is None else parallel
+        if use_processes:
+            parts = _parallel_parts(scenario, seed, days, keep_events, tables, n, progress)
+        else:
+            parts = []
+            for k in range(n):
+                parts.append(_run_part(scenario, seed, days, keep_events, tables, k))
+                if progress is not None:
+                    progress(n_days * (k + 1) / n)
+    r = _merge(parts, parts[0].grids)
     wall = time.perf_counter() - t0
-    summary = summarise(m, cases, kpi, stations, wall, events)
-    return RunResult(scenario, m.seed_value, m.days, summary, incidents, cases if tables else pd.DataFrame(), kpi, ev, stations)
+    summary = summarise(scenario, seed_value, n_days, r.grids, r.residents, r.grid_workers, r.facts, r.cases, r.kpi, r.stations, wall)
+    modes = None
+    if m is not None and getattr(m, "emergency", None) is not None:  # issue 4: the modes block and series
+        from twin.emergency.summary import modes_block, series_frame
+
+        summary["modes"] = modes_block(m.emergency, r.cases, m.horizon)
+        modes = series_frame(m.emergency)
+    return RunResult(scenario, seed_value, n_days, summary, r.incidents, r.cases if tables else pd.DataFrame(), r.kpi, r.events, r.stations, modes)
 
 
 def summary_json(summary: dict[str, Any]) -> str:
@@ -316,6 +488,8 @@ def write_run_dir(result: RunResult, out: Path, csv: bool | None = None, report:
     tables = {"incidents": result.incidents, "cases": result.cases, "kpi": result.kpi, "stations": result.stations}
     if result.events is not None:
         tables["events"] = result.events
+    if result.modes is not None:
+        tables["modes"] = result.modes
     want_csv = sc.outputs.csv if csv is None else csv
     for name, df in tables.items():
         if df is None or df.empty and name != "kpi":

@@ -23,6 +23,8 @@ import annotated_types as at
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from twin.emergency.schema import Emergency, check_against  # the [emergency] section (issue 4)
+
 LEVELS: tuple[str, ...] = ("grid", "community", "street", "district")
 TIERS: tuple[str, ...] = ("T0", "T1", "T2", "T3")
 
@@ -124,6 +126,9 @@ class RunCfg(_Frozen):
     start_date: dt.date = dt.date(2024, 3, 4)  # a Monday; China time (UTC+8) midnight is minute 0
     kpi_interval_hours: Pos = 6.0
     lapse_check_minutes: Pos = 5.0  # how often queued cases are checked for a lapsed allowance
+    # Streets are simulated in this many processes (street k in partition k mod n); the district
+    # centre's and departments' staff are split between partitions in proportion to their streets.
+    partitions: Annotated[int, Field(ge=1, le=64)] = 1
 
 
 class Territory(_Frozen):
@@ -421,6 +426,7 @@ class Scenario(_Frozen):
     policy: Policy = Policy()
     surges: list[Surge] = []
     outputs: Outputs = Outputs()
+    emergency: Emergency | None = None  # 常急转换: modes, mobilisation, emergency incidents (twin.emergency)
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
@@ -453,6 +459,8 @@ class Scenario(_Frozen):
         for c in self.party_members.categories + self.riders.hazard_categories:
             if c not in self.categories:
                 raise ValueError(f"expected category names from {sorted(self.categories)}, got {c!r} (party_members/riders)")
+        if self.emergency is not None:
+            check_against(self.emergency, self)
         return self
 
     # ------------------------------------------------------------------ helpers

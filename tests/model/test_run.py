@@ -129,3 +129,16 @@ def test_street_scenario_lands_in_calibration_ranges() -> None:
 @pytest.mark.slow
 def test_district_scenario_lands_in_calibration_ranges() -> None:
     _check_calibration(simulate(load_scenario(ROOT / "scenarios" / "district.toml"), days=28, keep_events=False).summary)
+
+
+def test_partitions_give_the_same_result_in_processes_or_in_turn() -> None:
+    sc = load_scenario(None, ["territory.streets=2", "run.partitions=2", "run.warmup_days=0"])
+    a = simulate(sc, days=3, parallel=True)
+    b = simulate(sc, days=3, parallel=False)
+    assert _without_wall(a.summary) == _without_wall(b.summary)
+    assert list(stream_lines(a.incidents)) == list(stream_lines(b.incidents))
+    # both streets raise incidents, each case exactly once, and stations are not double counted
+    assert set(a.incidents["street"]) == {"S01", "S02"}
+    assert a.incidents["case_id"].is_unique
+    assert a.stations["station"].str.startswith("SC-").sum() == 2
+    assert a.summary["partitions"] == 2

@@ -112,6 +112,7 @@ class IncidentSource:
         self.decay = sc.channels.latent_decay_per_day
         self.latent = np.zeros((terr.n_grids, len(cats)), dtype=np.int64)
         self.modifiers: list[RateModifier] = []
+        self.own: np.ndarray | None = None  # grids this partition simulates (None: all)
         self.elder_cat = self.names.index(sc.devices.elder_category) if sc.devices.elder_category in self.names else 0
         self.facility_cat = self.names.index(sc.devices.facility_category) if sc.devices.facility_category in self.names else 0
         self.unreported_lost = 0
@@ -185,6 +186,9 @@ class IncidentSource:
         np.add.at(lat, (needs.grid[unrep], needs.category[unrep]), 1)
         # device alerts
         al = self.devices.alerts(day)
+        if self.own is not None:
+            keep = self.own[al.grid]
+            al = type(al)(al.time[keep], al.grid[keep], al.kind[keep])
         cat = np.where(al.kind >= 4, self.facility_cat, self.elder_cat)
         parts.append(dict(time=al.time, grid=al.grid, category=cat, channel=np.full(al.time.size, DEVICE), reporter=np.full(al.time.size, -1), kind=al.kind))
         cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

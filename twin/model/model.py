@@ -57,7 +57,14 @@ class DistrictModel(mesa.Model):
     """Residents, grid workers, devices, riders, party members, command centres and
     departments producing and handling incidents through the case engine."""
 
-    def __init__(self, scenario: Scenario, seed: int | None = None, days: float | None = None, keep_events: bool | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int | None = None,
+        days: float | None = None,
+        keep_events: bool | None = None,
+        part: int = 0,
+    ) -> None:
         self.scenario = sc = scenario
         self.seed_value = int(sc.run.seed if seed is None else seed)
         super().__init__(seed=self.seed_value)
@@ -66,11 +73,20 @@ class DistrictModel(mesa.Model):
         self.env = env = simpy.Environment()
         self.epoch = sc.start_epoch_minutes
         self.start_weekday = sc.run.start_date.weekday()
-        rngs = {n: stream_rng(self.seed_value, n) for n in ("territory", "residents", "patrol", "riders", "devices", "handling", "repeat", "ids")}
+        self.partitions = n_parts = max(1, min(sc.run.partitions, sc.territory.streets))
+        self.part = part
+        suffix = "" if n_parts == 1 else f"/p{part}of{n_parts}"
+        # construction streams are shared by all partitions (same territory and households);
+        # the streams that draw events are the partition's own
+        rngs = {n: stream_rng(self.seed_value, n) for n in ("territory", "residents", "devices")}
+        rngs |= {n: stream_rng(self.seed_value, n + suffix) for n in ("patrol", "riders", "handling", "repeat", "ids")}
         self.terr = terr = build_territory(sc, rngs["territory"])
+        self.own_streets = np.arange(terr.n_streets) % n_parts == part
+        self.own_grids = self.own_streets[terr.grid_street]
+        share = float(self.own_streets.sum()) / terr.n_streets
         keep = sc.outputs.case_events if keep_events is None else keep_events
         self.store = MemoryStore(keep_events=keep)
-        tag = "".join(f"{b:02x}" for b in rngs["ids"].integers(0, 256, 3))
+        tag = "".join(f"{b:02x}" for b in rngs["ids"].integers(0, 256, 3)) + ("" if n_parts == 1 else f"p{part}")
         self.id_tag = tag
         counter = [0]
 
@@ -109,11 +125,30 @@ class DistrictModel(mesa.Model):
             [Board(self, env, f"B-{n}-{b}", u.staff, WorkCalendar(u.hours, u.weekend, wd)) for b, u in st.boards.items()]
             for n in terr.street_names
         ]
-        self.district = DistrictCentre(self, env, f"DC-{terr.district}", st.district_dispatchers, cal_district)
-        self.departments = [Department(self, env, f"D-{d}", u.staff, WorkCalendar(u.hours, u.weekend, wd)) for d, u in st.departments.items()]
+        def part_of(staff: int) -> int:
+            return staff if n_parts == 1 else max(1, int(round(staff * share)))
+
+        self.district = DistrictCentre(self, env, f"DC-{terr.district}", part_of(st.district_dispatchers), cal_district)
+        self.departments = [
+            Department(self, env, f"D-{d}", part_of(u.staff), WorkCalendar(u.hours, u.weekend, wd)) for d, u in st.departments.items()
+        ]
+        for i, o in enumerate(self.offices):
+            o.street = self.pools[i].street = int(terr.community_street[i])
+        for i, c in enumerate(self.centres):
+            c.street = i
+            for b in self.boards[i]:
+                b.street = i
         self.riders = RiderFleet(self, sc, terr.residents, list(sc.categories))
         self.devices = DeviceGroups(self, sc, self.residents.elders_alone_per_grid(), terr.residents, rngs["devices"])
+        if n_parts > 1:  # daily draws from the partition's own streams; only its own streets raise incidents
+            self.residents.gen = stream_rng(self.seed_value, "residents" + suffix)
+            self.devices.gen = stream_rng(self.seed_value, "devices" + suffix)
+            self.riders.per_grid = self.riders.per_grid * self.own_grids
         self.incidents = IncidentSource(sc, terr, self.residents, self.workers, self.riders, self.devices, rngs, wd, cal_rider, cal_intake)
+        if n_parts > 1:
+            self.incidents.own = self.own_grids
+            own_rates = np.repeat(self.own_grids[:, None].astype(float), len(sc.categories), axis=1)
+            self.incidents.add_rate_modifier(lambda day: own_rates)
         self.flow = CaseFlow(
             env, self.engine, sc, terr, self.residents, self.workers, self.offices, self.pools, self.centres,
             self.boards, self.district, self.departments, rngs["repeat"],
@@ -127,10 +162,20 @@ class DistrictModel(mesa.Model):
         self.progress: Callable[[float], None] | None = None
         self._processes: list[Callable[[], Generator[simpy.Event, Any, None]]] = []
         self.started = False
+        # the [emergency] section (issue 4): mode controller, mobilisation, emergency incidents
+        self.emergency: Any = None
+        if sc.emergency is not None:
+            from twin.emergency.component import EmergencyComponent
+
+            self.emergency = EmergencyComponent(self)
 
     # ------------------------------------------------------------------ structure
     def stations(self) -> list[Station]:
         return [a for a in self.agents if isinstance(a, Station)]
+
+    def own_stations(self) -> list[Station]:
+        """Stations this partition simulates (its streets' units and its share of the district's)."""
+        return [s for s in self.stations() if s.street < 0 or self.own_streets[s.street]]
 
     def add_process(self, fn: Callable[[], Generator[simpy.Event, Any, None]]) -> None:
         """Register a component's SimPy process (started with the others)."""
@@ -194,7 +239,7 @@ class DistrictModel(mesa.Model):
                 "t_min": env.now,
                 "backlog": float(len(self.flow.active)),
                 "cases_reported": float(self._counter[0]),
-                "trust_mean": float(self.residents.trust.mean()),
+                "trust_sum": float(self.residents.trust[self.own_grids].sum()),
                 "latent_needs": float(self.incidents.latent.sum()),
             }
             now_e = self.epoch + env.now

@@ -38,6 +38,7 @@ class Station(mesa.Agent):
         self.busy = 0.0  # working minutes of effort done
         self.served = 0
         self.headcount = capacity  # may differ from res.capacity while people are away (issue 4)
+        self.street = -1  # the street it belongs to (-1: the district level)
 
     @property
     def capacity(self) -> int:
