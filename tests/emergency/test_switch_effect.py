@@ -7,55 +7,34 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pytest
 
-from twin.run import simulate
+from twin.emergency.compare import compare, table
 from twin.scenario import load_scenario
-from twin.study.stats import paired_difference
 
 from .conftest import SCENARIOS
 
 
-def _modes(seed: int, switching: bool, days: float) -> dict[str, Any]:
-    sc = load_scenario(SCENARIOS / "flood.toml", [f"emergency.switching={str(switching).lower()}", f"run.days={days}"])
-    return simulate(sc, seed=seed, tables=False).summary["modes"]
+def _rows(seeds: list[int], days: float) -> dict[str, dict[str, Any]]:
+    sc = load_scenario(SCENARIOS / "flood.toml", [f"run.days={days}"])
+    rows = compare(sc, seeds)
+    assert "emergency response mean" in table(rows)
+    return {r["metric"]: r for r in rows}
 
 
-def _compare(seeds: list[int], days: float) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
-    on = [_modes(s, True, days) for s in seeds]
-    off = [_modes(s, False, days) for s in seeds]
-
-    def col(runs: list[dict[str, Any]], *path: str) -> np.ndarray:
-        out = []
-        for r in runs:
-            for p in path:
-                r = r[p]
-            out.append(np.nan if r is None else float(r))  # type: ignore[arg-type]
-        return np.array(out)
-
-    resp = paired_difference(
-        col(off, "emergency_cases", "response_min_mean"), col(on, "emergency_cases", "response_min_mean")
-    )
-    backlog = paired_difference(col(off, "normal_backlog", "mean"), col(on, "normal_backlog", "mean"))
-    home = paired_difference(col(off, "home_unit_backlog", "mean"), col(on, "home_unit_backlog", "mean"))
-    return resp, backlog, home
-
-
-def _assert_bought_and_cost(resp: dict[str, float], backlog: dict[str, float], home: dict[str, float]) -> None:
-    # bought: emergency cases reached sooner (the whole 95 % CI of on − off below zero)
-    assert resp["ci_high"] < 0.0, resp
-    # cost: more normal work open, and more of it at the units whose staff went down
-    assert backlog["ci_low"] > 0.0, backlog
-    assert home["ci_low"] > 0.0, home
+def _assert_bought_and_cost(rows: dict[str, dict[str, Any]], n: int) -> None:
+    for name in ("emergency response mean, min", "emergency response p50, min"):
+        r = rows[name]
+        assert r["n"] == n and r["diff_ci"][1] < 0.0, r  # bought: the whole CI of (with − without) below zero
+    for name in ("normal backlog, mean", "home-unit backlog, mean"):
+        r = rows[name]
+        assert r["n"] == n and r["diff_ci"][0] > 0.0, r  # cost: the whole CI above zero
 
 
 def test_switch_lowers_emergency_response_and_raises_normal_backlog() -> None:
-    resp, backlog, home = _compare([101, 202, 303, 404, 505], days=6.0)
-    _assert_bought_and_cost(resp, backlog, home)
+    _assert_bought_and_cost(_rows([101, 202, 303, 404], days=5.0), 4)
 
 
 @pytest.mark.slow
 def test_switch_effect_holds_over_twenty_full_length_replications() -> None:
-    resp, backlog, home = _compare(list(range(1, 21)), days=10.0)
-    _assert_bought_and_cost(resp, backlog, home)
+    _assert_bought_and_cost(_rows(list(range(1, 21)), days=10.0), 20)
