@@ -134,3 +134,25 @@ def test_mode_is_recorded_on_every_case_event(drill: DistrictModel) -> None:
     assert np.array_equal(recorded, mode_at(m.emergency, t))
     e_cases = {e.case_id for e in ev if e.action == "report" and e.data.get("tier") == "E"}
     assert e_cases  # the storm produced tier-E cases through the engine
+
+
+def test_manual_commands_drive_the_run_and_illegal_ones_are_typed() -> None:
+    """The drill console's path: commands at the current simulated time, legal steps only."""
+    from twin.modes import IllegalModeChange
+
+    m = DistrictModel(scheduled_flood(days=2.0, steps=[]))
+    m.start()
+    em = m.emergency
+    _at(m, 5.0)
+    with pytest.raises(IllegalModeChange) as exc:
+        em.command("extreme", "skip a rung", actor="trainer")
+    assert (exc.value.from_mode, exc.value.to_mode) == ("normal", "extreme")
+    ch = em.command("emergency", "drill: red rainstorm warning", actor="trainer")
+    assert (ch.at, ch.source, ch.actor) == (5.0 * H, "manual", "trainer")
+    assert m.engine.mode == "emergency"
+    assert (em.members.state[em.members.role == ROLE["other"]] != HOME).all()
+    _at(m, 20.0)
+    em.command("normal", "drill over", actor="trainer")
+    _at(m, 30.0)
+    assert m.engine.mode == "normal" and (em.members.state == HOME).all()
+    assert [c.to_mode for c in em.controller.history] == ["emergency", "normal"]
