@@ -52,6 +52,7 @@ def test_sweep_street_dispatchers_end_to_end(tmp_path: Path) -> None:
     assert code == 0 and "0 replications run, 4 reused" in out
 
 
+@pytest.mark.slow
 def test_sweep_process_pool_matches_inline(tmp_path: Path) -> None:
     args = ("sweep", STREET, "--vary", "staffing.households_per_worker=400,800", "--reps", "2", "--days", "2",
             "--set", "run.warmup_days=1", "--no-report")

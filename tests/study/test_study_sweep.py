@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import psutil
 import pytest
 from mmc_double import MODEL, write_scenario
 
@@ -118,10 +119,24 @@ def test_target_kpi_must_exist(tmp_path: Path) -> None:
         _sweep(tmp_path, "s", reps=1, target=parse_target("satisfaction_mean>=4"))
 
 
+def _children() -> set[int]:
+    """Live child processes, except multiprocessing's resource tracker (one per parent, by design)."""
+    out = set()
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(p.cmdline()):
+                out.add(p.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
 def test_results_identical_whichever_executor(tmp_path: Path) -> None:
     inline = _sweep(tmp_path, "inline")
+    before = _children()
     procs = _sweep(tmp_path, "procs", executor=ProcessExecutor(2))
     dask = _sweep(tmp_path, "dask", executor=DaskExecutor("local", study_key="t", workers=2))
+    assert _children() - before == set()  # the worker pool and the LocalCluster are shut down
     pd.testing.assert_frame_equal(_kpis(inline.results), _kpis(procs.results))
     pd.testing.assert_frame_equal(_kpis(inline.results), _kpis(dask.results))
     for p in inline.points:
@@ -131,14 +146,15 @@ def test_results_identical_whichever_executor(tmp_path: Path) -> None:
         assert a == b
 
 
-def test_dask_local_cluster_shuts_down(tmp_path: Path) -> None:
-    import gc
+@pytest.mark.slow
+def test_results_identical_on_an_existing_dask_cluster(tmp_path: Path) -> None:
+    from distributed import LocalCluster
 
-    import psutil
+    inline = _sweep(tmp_path, "inline")
 
-    before = {p.pid for p in psutil.Process().children(recursive=True)}
-    _sweep(tmp_path, "dask", reps=1, executor=DaskExecutor("local", study_key="t2", workers=2))
-    gc.collect()
-    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.is_running()
-            and p.status() != psutil.STATUS_ZOMBIE]
-    assert left == []
+    # an existing cluster reached by address (--dask tcp://HOST:8786); the study leaves it running
+    with LocalCluster(processes=True, n_workers=1, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        remote = _sweep(tmp_path, "tcp", executor=DaskExecutor(cluster.scheduler_address, study_key="t"))
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:") and len(cluster.workers) == 1
+    pd.testing.assert_frame_equal(_kpis(inline.results), _kpis(remote.results))

@@ -99,8 +99,14 @@ def sweep(
         table.add_row(*(str(r[f]) for f in result.fields), f"{r['mean']:.4g}",
                       f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}]", f"{r['sd']:.3g}")
     console.print(table)
-    for f in result.findings:
-        console.print(f"[bold]{f.sentence()}[/bold]", highlight=False)
+    for finding in result.findings:
+        console.print(f"[bold]{finding.sentence()}[/bold]", highlight=False)
+        if finding.confident is not None and "grid_workers" in result.kpis:
+            at = result.stats[(result.stats["kpi"] == "grid_workers") & (result.stats[finding.field] == finding.confident)]
+            for other, value in finding.others:
+                at = at[at[other] == value]
+            console.print(f"  at {finding.field}={finding.confident}: {at['mean'].iloc[0]:.0f} full-time grid workers",
+                          highlight=False)
     console.print(
         f"{result.ran} replications run, {result.reused} reused; study directory {result.out}"
         + (f"; report {result.report}" if result.report else ""), highlight=False,
