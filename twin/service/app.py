@@ -74,6 +74,7 @@ class ServiceConfig:
     tick_seconds: float = 5.0
     supervision_seconds: float = 60.0
     token_cache_seconds: float = 30.0
+    group_commit: bool = True
 
     ENV_PREFIX = "GRIDTWIN_SERVE_"
 
@@ -87,7 +88,8 @@ class ServiceConfig:
         for f in fields(cls):
             raw = env.get(cls.ENV_PREFIX + f.name.upper())
             if raw is not None:
-                kw[f.name] = type(getattr(cls(), f.name))(raw)
+                kind = type(getattr(cls(), f.name))
+                kw[f.name] = raw.lower() in ("1", "true", "yes") if kind is bool else kind(raw)
         return cls(**kw)
 
 
@@ -231,7 +233,7 @@ def body_fingerprint(principal: Principal, body: dict[str, Any]) -> str:
 
 
 def build_service(config: ServiceConfig) -> Service:
-    store, sstore = open_stores(config.db)
+    store, sstore = open_stores(config.db, group_commit=config.group_commit)
     svc_holder: dict[str, Service] = {}
 
     def id_factory() -> str:

@@ -83,11 +83,16 @@ class _SqlServiceStore:
         raise TypeError("abstract")
         yield
 
+    @contextmanager
+    def _read(self) -> Iterator[Any]:  # pragma: no cover - overridden
+        raise TypeError("abstract")
+        yield
+
     def _q(self, sql: str) -> str:
         return sql if self.ph == "?" else sql.replace("?", "%s")
 
     def _one(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
-        with self._tx() as cur:
+        with self._read() as cur:
             cur.execute(self._q(sql), args)
             return cur.fetchone()
 
@@ -167,7 +172,7 @@ class _SqlServiceStore:
         return ModeChange(seq, mode, at, actor, reason)
 
     def modes(self) -> list[ModeChange]:
-        with self._tx() as cur:
+        with self._read() as cur:
             cur.execute("SELECT seq, mode, at, actor, reason FROM svc_modes ORDER BY seq")
             rows = cur.fetchall()
         return [ModeChange(int(r[0]), r[1], float(r[2]), r[3], r[4]) for r in rows]
@@ -213,6 +218,15 @@ class SQLiteServiceStore(_SqlServiceStore):
             return
         yield from self._run(self._conn())
 
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        """A plain read (autocommit SELECT): never waits for, nor blocks, writers."""
+        if self._memory_conn is not None:
+            with self._memory_lock:
+                yield self._memory_conn.cursor()
+            return
+        yield self._conn().cursor()
+
     @staticmethod
     def _run(conn: sqlite3.Connection) -> Iterator[sqlite3.Cursor]:
         cur = conn.cursor()
@@ -257,6 +271,11 @@ class PostgresServiceStore(_SqlServiceStore):
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             yield cur
 
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            yield cur
+
     def close(self) -> None:
         self._pool.close()
 
@@ -274,8 +293,20 @@ def sqlite_path(url: str) -> str | None:
     return url
 
 
-def open_stores(url: str) -> tuple[Store, ServiceStore]:
-    """The engine's case store and the service store for a database URL (see module doc)."""
+def open_stores(url: str, group_commit: bool = False) -> tuple[Store, ServiceStore]:
+    """The engine's case store and the service store for a database URL (see module doc).
+
+    ``group_commit`` wraps a durable case store in
+    :class:`~twin.service.groupcommit.GroupCommitStore` (what the server does)."""
+    store, sstore = _open(url)
+    if group_commit and url != "memory:":
+        from twin.service.groupcommit import GroupCommitStore
+
+        return GroupCommitStore(store), sstore
+    return store, sstore
+
+
+def _open(url: str) -> tuple[Store, ServiceStore]:
     if url == "memory:":
         from twin.engine.memory import MemoryStore
 

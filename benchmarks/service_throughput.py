@@ -1,0 +1,209 @@
+"""Throughput of ``twin serve``: the case lifecycle mix against the ``GET /health`` ceiling.
+
+For SQLite (a fresh file) and PostgreSQL (``--pg-url`` or ``GRIDTWIN_PG_URL``; skipped when
+neither is given) this starts the real server and drives it with Locust — run as its own
+process, never imported — and prints:
+
+- the sustained requests/s of ``GET /health`` (the ceiling of this server on this machine),
+- the sustained requests/s of the lifecycle mix (report, accept, dispatch, resolve, verify,
+  close, evaluate: seven requests per case, each transition with If-Match),
+- their ratio, and p50/p95/p99 latency of the mix at 80 % of its maximum rate.
+
+The last line is one JSON object::
+
+    {"sqlite": {"lifecycle_rps": …, "health_rps": …, "ratio": …, "p99_ms_at_80pct": …, …},
+     "postgresql": {…}}
+
+Measured, not asserted. Example: ``python benchmarks/service_throughput.py --duration 15``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+LOCUSTFILE = '''
+import os
+from locust import FastHttpUser, constant, constant_throughput, task
+
+TOKEN = os.environ["GT_TOKEN"]
+RATE = float(os.environ.get("GT_TASK_RATE", "0"))
+AUTH = {"Authorization": "Bearer " + TOKEN}
+PLACE = {"grid": "G1", "community": "C1", "street": "S1", "district": "D"}
+STEPS = (
+    ("accept", None),
+    ("dispatch", {"assignees": ["board:民生服务"]}),
+    ("resolve", {"note": "done"}),
+    ("verify", None),
+    ("close", None),
+    ("evaluate", {"satisfaction": 5}),
+)
+
+
+class Health(FastHttpUser):
+    weight = int(os.environ.get("GT_HEALTH", "0"))
+    wait_time = constant(0)
+
+    @task
+    def health(self):
+        self.client.get("/health")
+
+
+class Lifecycle(FastHttpUser):
+    weight = int(os.environ.get("GT_LIFECYCLE", "0"))
+    wait_time = constant_throughput(RATE) if RATE > 0 else constant(0)
+
+    @task
+    def lifecycle(self):
+        r = self.client.post("/cases", json={"category": "bench", "tier": "T1", **PLACE}, headers=AUTH, name="report")
+        if r.status_code != 201:
+            return
+        case = r.json()
+        cid, version = case["id"], case["version"]
+        for action, body in STEPS:
+            h = {**AUTH, "If-Match": '"%d"' % version}
+            r = self.client.post("/cases/%s/%s" % (cid, action), json=body or {}, headers=h, name=action)
+            if r.status_code != 200:
+                return
+            version = r.json()["version"]
+'''
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+
+
+def start_server(db: str, workers: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    args = [sys.executable, "-c", "from twin.cli import main; main()", "serve", "--db", db, "--port", "0",
+            "--workers", str(workers), "--rate-limit", "0", "--max-in-flight", "256"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=open(log, "ab"), start_new_session=True, env=_env(), cwd=ROOT)  # noqa: SIM115
+    assert proc.stdout is not None
+    m = re.search(r"serving on (http://\S+)", proc.stdout.readline().decode())
+    if not m:
+        raise SystemExit(f"server did not start; see {log}")
+    url = m.group(1)
+    import httpx
+
+    for _ in range(300):
+        try:
+            if httpx.get(url + "/health", timeout=1.0, trust_env=False).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit(f"server did not answer; see {log}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def locust(url: str, locustfile: Path, out: Path, users: int, seconds: float, env: dict[str, str]) -> dict[str, float]:
+    """One headless Locust run; the Aggregated row of its stats CSV."""
+    prefix = out / f"run{time.monotonic_ns()}"
+    cmd = [str(Path(sys.executable).with_name("locust")), "-f", str(locustfile), "--headless", "--host", url,
+           "-u", str(users), "-r", str(users), "-t", f"{int(seconds)}s", "--csv", str(prefix), "--only-summary",
+           "--stop-timeout", "5", "--loglevel", "ERROR"]
+    subprocess.run(cmd, env={**_env(), **env}, cwd=out, capture_output=True, timeout=seconds + 120)
+    with open(f"{prefix}_stats.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    agg = next(r for r in rows if r["Name"] == "Aggregated")
+    fails = float(agg["Failure Count"])
+    return {
+        "rps": float(agg["Requests/s"]),
+        "requests": float(agg["Request Count"]),
+        "failures": fails,
+        "p50": float(agg["50%"] or 0),
+        "p95": float(agg["95%"] or 0),
+        "p99": float(agg["99%"] or 0),
+    }
+
+
+def measure(name: str, db: str, workers: int, users: int, seconds: float, out: Path) -> dict[str, Any]:
+    from twin.service.auth import Principal, Role, ScopeKind, new_token, token_hash
+    from twin.service.storage import open_service_store
+
+    store = open_service_store(db)
+    token = new_token()
+    store.add_token(token_hash(token), Principal("bench-admin", Role.ADMIN, ScopeKind.DISTRICT, "D"), time.time())
+    store.close()
+    lf = out / "locustfile.py"
+    lf.write_text(LOCUSTFILE, encoding="utf-8")
+    proc, url = start_server(db, workers, out / f"{name}-serve.log")
+    try:
+        base = {"GT_TOKEN": token}
+        health = locust(url, lf, out, users, seconds, {**base, "GT_HEALTH": "1", "GT_LIFECYCLE": "0"})
+        life = locust(url, lf, out, users, seconds, {**base, "GT_HEALTH": "0", "GT_LIFECYCLE": "1"})
+        # 80 % of the maximum: each user runs a lifecycle (7 requests) at a fixed rate
+        rate = 0.8 * life["rps"] / 7.0 / users
+        at80 = locust(url, lf, out, users, seconds, {**base, "GT_HEALTH": "0", "GT_LIFECYCLE": "1", "GT_TASK_RATE": f"{rate:.6f}"})
+    finally:
+        stop(proc)
+    res = {
+        "lifecycle_rps": round(life["rps"], 1),
+        "health_rps": round(health["rps"], 1),
+        "ratio": round(life["rps"] / health["rps"], 3) if health["rps"] else None,
+        "p50_ms_at_80pct": at80["p50"],
+        "p95_ms_at_80pct": at80["p95"],
+        "p99_ms_at_80pct": at80["p99"],
+        "rps_at_80pct": round(at80["rps"], 1),
+        "lifecycle_failures": life["failures"] + at80["failures"],
+        "workers": workers,
+        "users": users,
+        "seconds": seconds,
+    }
+    print(f"{name:10s} health {res['health_rps']:8.1f} rps | lifecycle {res['lifecycle_rps']:8.1f} rps | ratio {res['ratio']} | "
+          f"at 80 %: {res['rps_at_80pct']} rps, p50 {res['p50_ms_at_80pct']} ms, p95 {res['p95_ms_at_80pct']} ms, "
+          f"p99 {res['p99_ms_at_80pct']} ms | failures {res['lifecycle_failures']:.0f}", flush=True)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--duration", type=float, default=15.0, help="seconds per Locust run (three runs per database)")
+    ap.add_argument("--users", type=int, default=32, help="concurrent Locust users")
+    ap.add_argument("--workers", type=int, default=1, help="server worker processes")
+    ap.add_argument("--pg-url", default=os.environ.get("GRIDTWIN_PG_URL"), help="PostgreSQL URL (default: $GRIDTWIN_PG_URL)")
+    a = ap.parse_args()
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="gt-bench-") as tmp:
+        t = Path(tmp)
+        out["sqlite"] = measure("sqlite", str(t / "bench.db"), a.workers, a.users, a.duration, t)
+        if a.pg_url:
+            import psycopg
+
+            name = f"gt_bench_{os.getpid()}"
+            with psycopg.connect(a.pg_url, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            try:
+                base, _, rest = a.pg_url.rpartition("/")
+                q = rest.partition("?")[2]
+                out["postgresql"] = measure("postgresql", f"{base}/{name}" + (f"?{q}" if q else ""), a.workers, a.users, a.duration, t)
+            finally:
+                with psycopg.connect(a.pg_url, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        else:
+            print("postgresql: skipped (no --pg-url / GRIDTWIN_PG_URL)", flush=True)
+            out["postgresql"] = None
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
