@@ -65,21 +65,29 @@ def test_exemptions_in_each_mode(drill: DistrictModel) -> None:
 
 
 def test_home_units_lose_capacity_while_away_and_get_it_back() -> None:
-    m = DistrictModel(scheduled_flood(days=3.0, steps=[(10.0, "emergency"), (30.0, "normal")]))
+    """Each station of a unit keeps headcount × (share of the unit's staff present) heads on
+    average — fractional shares by hourly error diffusion, so a 2-head board at 0.575 is staffed
+    57.5 % of the hours — and gets its full head count back once everyone has returned."""
+    m = DistrictModel(scheduled_flood(days=3.0, steps=[(10.0, "emergency"), (40.0, "normal")]))
     em = m.emergency
-    boards = m.boards[0]
-    full = [b.headcount for b in boards]
+    stations = [*m.boards[0], *m.departments]
+    full = [s.headcount for s in stations]
     m.start()
-    _at(m, 10.5)
+    _at(m, 10.2)
     office = next(u for u in em.units if u.name == "street_office")
-    present = 1.0 - office.away / office.staff
     assert office.away == 57  # every 'other' of the street office is called at once
-    assert [b.capacity for b in boards] == [max(1, int(np.floor(h * present + 0.5))) for h in full]
-    assert sum(b.capacity for b in boards) < sum(full)
-    dept = m.departments[0]
-    assert dept.capacity < dept.headcount
+    caps = []
+    for h in range(11, 39):
+        _at(m, h + 0.5)
+        caps.append([s.capacity for s in stations])
+    mean = np.mean(caps, axis=0)
+    for s, avg in zip(stations, mean, strict=True):
+        unit = next(u for u, ss in zip(em.units, em.unit_stations, strict=True) if s in ss)
+        target = s.headcount * (1.0 - unit.away / unit.staff)
+        assert abs(avg - target) <= 1.0 / len(caps) + 1e-9, (s.name, avg, target)
+    assert mean.sum() < 0.4 * sum(full)
     _at(m, 72.0)
-    assert [b.capacity for b in boards] == full and dept.capacity == dept.headcount
+    assert [s.capacity for s in stations] == full
     assert all(u.away == 0 for u in em.units)
 
 

@@ -3,6 +3,10 @@ by seed (common random numbers — the emergency, the ordinary incidents and the
 the same in both arms), over replications, with 95 % t-intervals of the paired differences.
 
     python -m twin.emergency.compare scenarios/flood.toml --reps 10 [--json out.json] [--set k=v …]
+    python -m twin.emergency.compare scenarios/extreme.toml --baseline-set emergency.rules.1.enter_above=1e9
+
+The second form compares against another baseline (here: the same run without the escalation
+to 全员下沉, i.e. staying in 应下尽下); columns then read "arm" and "baseline".
 """
 
 from __future__ import annotations
@@ -48,25 +52,26 @@ def _value(block: dict[str, Any], path: tuple[str, ...]) -> float:
     return math.nan if x is None else float(x)
 
 
-def run_pair(sc: Scenario, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The ``modes`` blocks of one seed with the switch on and off."""
-    on = sc.model_copy(update={"emergency": sc.emergency.model_copy(update={"switching": True})})  # type: ignore[union-attr]
-    off = sc.model_copy(update={"emergency": sc.emergency.model_copy(update={"switching": False})})  # type: ignore[union-attr]
-    return (
-        simulate(on, seed=seed, tables=False).summary["modes"],
-        simulate(off, seed=seed, tables=False).summary["modes"],
-    )
+def _switching(sc: Scenario, on: bool) -> Scenario:
+    assert sc.emergency is not None
+    return sc.model_copy(update={"emergency": sc.emergency.model_copy(update={"switching": on})})
 
 
-def compare(sc: Scenario, seeds: Sequence[int]) -> list[dict[str, Any]]:
-    """One row per metric: means and 95 % CIs with and without the switch, and of the paired difference."""
-    if sc.emergency is None:
-        raise ValueError("compare: the scenario has no [emergency] section")
-    pairs = [run_pair(sc, s) for s in seeds]
+def compare_arms(arm: Scenario, baseline: Scenario, seeds: Sequence[int]) -> list[dict[str, Any]]:
+    """One row per metric: means and 95 % CIs of ``arm`` and ``baseline``, and of the paired difference (arm − baseline)."""
+    if arm.emergency is None or baseline.emergency is None:
+        raise ValueError("compare: both scenarios need an [emergency] section")
+    pairs = [
+        (
+            simulate(arm, seed=s, tables=False).summary["modes"],
+            simulate(baseline, seed=s, tables=False).summary["modes"],
+        )
+        for s in seeds
+    ]
     rows = []
     for label, path in METRICS:
-        a = np.array([_value(off, path) for _, off in pairs])  # without
-        b = np.array([_value(on, path) for on, _ in pairs])  # with
+        a = np.array([_value(base, path) for _, base in pairs])
+        b = np.array([_value(new, path) for new, _ in pairs])
         _, mb, _, lb, hb = t_interval(b)
         _, ma, _, la, ha = t_interval(a)
         d = paired_difference(a, b)
@@ -83,6 +88,13 @@ def compare(sc: Scenario, seeds: Sequence[int]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def compare(sc: Scenario, seeds: Sequence[int]) -> list[dict[str, Any]]:
+    """The scenario with the switch against the same scenario with ``emergency.switching = false``."""
+    if sc.emergency is None:
+        raise ValueError("compare: the scenario has no [emergency] section")
+    return compare_arms(_switching(sc, True), _switching(sc, False), seeds)
 
 
 def _fmt(x: float) -> str:
@@ -105,11 +117,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("scenario", type=Path)
     ap.add_argument("--reps", type=int, default=10, help="replications (seeds 1..reps)")
     ap.add_argument("--set", dest="sets", action="append", default=[], help="dotted.path=value (repeatable)")
+    ap.add_argument(
+        "--baseline-set",
+        dest="baseline",
+        action="append",
+        default=[],
+        help="dotted.path=value for the baseline arm instead of emergency.switching=false (repeatable)",
+    )
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
     args = ap.parse_args(argv)
     sc = load_scenario(args.scenario, args.sets)
-    rows = compare(sc, list(range(1, args.reps + 1)))
-    print(f"{sc.meta.name}: {args.reps} paired replications (seeds 1..{args.reps}), {sc.run.days:g} days")
+    seeds = list(range(1, args.reps + 1))
+    if args.baseline:
+        rows = compare_arms(sc, load_scenario(args.scenario, [*args.sets, *args.baseline]), seeds)
+        what = "baseline: " + ", ".join(args.baseline)
+    else:
+        rows = compare(sc, seeds)
+        what = "baseline: emergency.switching=false"
+    print(f"{sc.meta.name}: {args.reps} paired replications (seeds 1..{args.reps}), {sc.run.days:g} days; {what}")
     print(table(rows))
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -191,7 +191,8 @@ class EmergencyComponent:
         self.on_site_log: list[tuple[float, int]] = [(0.0, 0)]
         self.series: list[dict[str, Any]] = []
         self.home_stations: list[Station] = [s for ss in self.unit_stations for s in ss]
-        self.home_capacity = {id(s): s.headcount for s in self.home_stations}
+        self.heads_target: dict[int, float] = {id(s): float(s.headcount) for s in self.home_stations}
+        self.heads_residual: dict[int, float] = {id(s): 0.0 for s in self.home_stations}
         # ---------------------------------------------------------------- hooks into the model
         if em.surges:
             model.incidents.add_rate_modifier(self._surge_modifier)
@@ -201,6 +202,8 @@ class EmergencyComponent:
         if em.rules:
             model.add_process(self._rule_process)
         model.add_process(self._sampler)
+        if self.home_stations:
+            model.add_process(self._heads_process)
 
     # ------------------------------------------------------------------ structure
     def community_mask(self, area: Area | None) -> np.ndarray:
@@ -320,11 +323,42 @@ class EmergencyComponent:
         self._away(int(mem.unit[k]), -1)
 
     def _away(self, u: int, delta: int) -> None:
+        """A member of unit ``u`` left (+1) or came back (−1): its stations' heads follow the
+        share of the unit's staff present (``headcount × present``, fractional)."""
         unit = self.units[u]
         unit.away += delta
         present = 1.0 - unit.away / unit.staff
         for s in self.unit_stations[u]:
-            s.set_capacity(max(1, int(np.floor(s.headcount * present + 0.5))))
+            key = id(s)
+            self.heads_target[key] = s.headcount * present
+            if unit.away == 0:
+                self.heads_residual[key] = 0.0  # everyone back: exactly the full head count again
+            self._set_heads(s, int(np.floor(self.heads_residual[key] + self.heads_target[key] + 1e-9)))
+
+    def _set_heads(self, s: Station, n: int) -> None:
+        """Heads on duty at a station; 0 closes it to new cases (cases in hand finish).
+
+        ``Station.set_capacity`` keeps at least one head; a unit whose fractional share is
+        below one is on duty only part of the time (see :meth:`_heads_process`), so zero is
+        written to the SimPy resource's capacity the same way ``set_capacity`` does.
+        """
+        if n >= 1:
+            s.set_capacity(n)
+        else:
+            s.res._capacity = 0
+
+    def _heads_process(self) -> Generator[simpy.Event, Any, None]:
+        """Hourly: a station with a fractional head count (e.g. 0.3 of a case officer) is staffed
+        floor(…) or one more head by error diffusion, so its time-averaged heads equal the target."""
+        env = self.env
+        while True:
+            yield env.timeout(60.0)
+            for s in self.home_stations:
+                key = id(s)
+                r = self.heads_residual[key] + self.heads_target[key]
+                n = int(np.floor(r + 1e-9))
+                self.heads_residual[key] = max(0.0, r - n)
+                self._set_heads(s, n)
 
     def _log_on_site(self) -> None:
         self.on_site_log.append((self.env.now, self.members.on_site()))
