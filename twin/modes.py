@@ -175,6 +175,17 @@ class ModeController:
         }
 
 
+def engine_follower(engine: Any) -> Listener:
+    """A listener that keeps a case engine's ``mode`` (recorded on every case event) equal to the
+    controller's applied mode — for the HTTP service: ``ctl.subscribe(engine_follower(engine))``."""
+
+    def follow(change: ModeChange) -> None:
+        if change.applied:
+            engine.mode = change.to_mode
+
+    return follow
+
+
 def check_schedule(steps: Sequence[tuple[float, str]], initial: str = "normal") -> None:
     """Raise IllegalModeChange if a schedule (time, target), taken in time order, leaves a legal path."""
     mode = initial
