@@ -18,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from reports.html import Figure, Report, Section, Table, figure  # noqa: E402
@@ -179,8 +180,9 @@ def erlang_figure(curve: ErlangCurve, queue: SingleQueue) -> Figure:
         ax.errorbar(s["c"], s["sim_wait"], yerr=[s["sim_wait"] - s["sim_wait_low"], s["sim_wait_high"] - s["sim_wait"]],
                     fmt="o", color="tab:blue", capsize=3, label="simulated")
         ax.set_ylabel("mean minutes until served" if curve.wait_includes_service else "mean wait in queue (min)")
-        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_ylim(bottom=0)
     for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel(queue.field)
         ax.axvline(curve.least_stable(), color="crimson", lw=0.8, ls=":")
         ax.grid(alpha=0.3)

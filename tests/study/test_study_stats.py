@@ -93,3 +93,14 @@ def test_verdict_respects_direction() -> None:
     assert "B better than A" in by["backlog_end"]["verdict"]
     assert by["on_time_rate"]["better"] == "none"
     assert by["cases_total"]["better"] == "n/a"  # volume has no better direction
+
+
+def test_kpi_directions() -> None:
+    from twin.study.kpi import direction
+
+    assert direction("on_time_rate") == "higher" and direction("closed_at_level.grid") == "higher"
+    assert direction("hours_to_close.T1.p90") == "lower" and direction("hours_to_close.T1.n") == "neutral"
+    assert direction("utilisation.grid_worker") == "neutral" and direction("cases_total") == "neutral"
+    assert direction("modes.emergency_cases.on_time_rate") == "higher"
+    assert direction("modes.emergency_response_min_p90") == "lower"
+    assert direction("modes.hours_in_mode.emergency") == "neutral"

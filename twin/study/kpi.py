@@ -56,7 +56,16 @@ HEADLINE: tuple[str, ...] = (
     "backlog_end",
     "closed_at_level.grid",
     "cases_total",
+    "modes.emergency_cases.on_time_rate",
+    "modes.emergency_response_min_p90",
+    "modes.vulnerable_checked_share_within_deadline",
 )
+
+# The emergency block (issue 4, ``modes``): leaves whose better direction is clear.
+_MODES_HIGHER_LEAVES = ("on_time_rate", "share_within_deadline", "vulnerable_checked_share_within_deadline")
+_MODES_LOWER_LEAVES = ("response_min_mean", "response_min_p50", "response_min_p90", "resolve_min_p50",
+                       "resolve_min_p90", "emergency_response_min_p50", "emergency_response_min_p90",
+                       "hours_to_check_p50", "hours_to_check_p90")
 
 
 def direction(kpi: str) -> Direction:
@@ -65,12 +74,21 @@ def direction(kpi: str) -> Direction:
     Higher: on-time and closure rates, satisfaction, cases closed, the share closed at grid level
     (小事不出网), residents' trust. Lower: backlog, hours to close, the share that climbs to the
     district (矛盾不上交), lapse escalations, repeat complaints, needs never reported or still
-    latent, device events missed, time at the street centre. Neutral (no verdict, differences still reported): case volume, utilisation,
+    latent, device events missed, time at the street centre. In an emergency (``modes.*``):
+    higher on-time and checked-within-deadline shares, lower response times, SLA breaches and
+    peak normal backlog. Neutral (no verdict, differences still reported): case volume, utilisation,
     the middle rungs of the ladder and event counts — more or less of them is not good or bad
     by itself.
     """
     if kpi.startswith("hours_to_close.") and kpi.endswith(".n"):
         return "neutral"  # a count of closed cases per tier, not a duration
+    if kpi.startswith("modes."):  # the emergency switchover's block (issue 4)
+        leaf = kpi.rsplit(".", 1)[-1]
+        if leaf in _MODES_HIGHER_LEAVES:
+            return "higher"
+        if leaf in _MODES_LOWER_LEAVES or kpi.startswith(("modes.sla_breaches_by_mode.", "modes.normal_backlog.peak")):
+            return "lower"
+        return "neutral"
     for prefix in _HIGHER:
         if kpi == prefix or kpi.startswith(prefix + "."):
             return "higher"

@@ -20,7 +20,7 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,7 @@ class ScenarioRef:
 
     path: str | None
     sha256: str | None = None
-    text: str | None = None
+    text: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_path(cls, path: str | Path | None) -> ScenarioRef:
