@@ -295,3 +295,24 @@ def test_concurrency_limit_503_in_process() -> None:
     over, *held = asyncio.run(main())
     assert over.status_code == 503 and over.headers["retry-after"] == "1"
     assert [r.status_code for r in held] == [200, 200]
+
+
+def test_listening_socket_sets_tcp_nodelay_for_accepted_connections() -> None:
+    """uvicorn #3149: with --workers > 1 nobody sets TCP_NODELAY; our shared socket does, and
+    Linux hands it down to every accepted connection."""
+    import socket
+
+    from twin.service.server import bind
+
+    lsock = bind("127.0.0.1", 0)
+    try:
+        assert lsock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        client = socket.create_connection(lsock.getsockname())
+        conn, _ = lsock.accept()
+        try:
+            assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        finally:
+            conn.close()
+            client.close()
+    finally:
+        lsock.close()

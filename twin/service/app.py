@@ -133,6 +133,8 @@ class Service:
         if hit is not None and hit[1] > now:
             return hit[0]
         p = self.sstore.principal(h)
+        if len(self._tokens) > 10_000:  # bounded: a flood of made-up tokens cannot grow it
+            self._tokens.clear()
         self._tokens[h] = (p, now + self.config.token_cache_seconds)
         return p
 
