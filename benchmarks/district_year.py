@@ -64,21 +64,27 @@ def main() -> None:
     r = simulate(sc, seed=args.seed, days=args.days, keep_events=False, tables=False)
     wall = time.perf_counter() - t0
     s = r.summary
-    parent_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime  # all processes of the run
+    parent_mb = me.ru_maxrss / 1024.0
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
     n_children = s["partitions"] if s["partitions"] > 1 else 0
     rss_mb = parent_mb + n_children * child_mb  # partitions run side by side: their peaks add up
     ev_rate = s["events_processed"] / wall
+    t_cpu = time.process_time()
     bare = bare_simpy_mmc()
+    del t_cpu
     print(f"scenario            {sc.meta.name}: {s['residents']:,} residents, {s['grids']:,} grids, {args.days:g} days, {s['partitions']} partition(s)")
     print(f"cases               {s['cases_total']:,} after warm-up ({s['cases_per_1000_per_day']:.2f} per 1,000 per day)")
     print(f"wall                {wall:.1f} s")
     print(f"SimPy events        {s['events_processed']:,}  ({ev_rate:,.0f} per s)")
     print(f"engine transitions  {s['engine_transitions']:,}  ({s['engine_transitions'] / wall:,.0f} per s)")
+    print(f"CPU                 {cpu_s:.1f} s over all processes (a loaded machine stretches wall time, CPU time less so)")
     print(f"peak RSS            {rss_mb:,.0f} MB  (parent {parent_mb:,.0f} MB + {n_children} partition processes × {child_mb:,.0f} MB)")
     print(f"bare SimPy M/M/c    {bare:,.0f} events per s  (model: {100 * ev_rate / bare:.0f} % of it)")
     print(json.dumps({
         "wall_s": round(wall, 2),
+        "cpu_s": round(cpu_s, 1),
         "events_per_s": round(ev_rate),
         "peak_rss_mb": round(rss_mb),
         "simpy_events_per_s": round(bare),

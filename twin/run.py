@@ -103,35 +103,42 @@ def _incidents(m: DistrictModel) -> pd.DataFrame:
 
 
 def _cases(m: DistrictModel) -> pd.DataFrame:
+    """One row per case, ordered by id: numeric columns as arrays, labels as categoricals
+    (a district-year has ~700k cases; this keeps the table small in memory and in transit)."""
     ep = m.epoch
-    cols: dict[str, list[Any]] = {k: [] for k in (
-        "case_id", "category", "tier", "grid", "source", "state", "reported_at", "due_at", "accepted_at",
-        "resolved_at", "closed_at", "evaluated_at", "level", "resolved_level", "escalations", "reopen_count",
-        "satisfaction", "volunteer", "points")}
     nan = float("nan")
-    for c in sorted(m.store.all_cases(), key=lambda c: c.id):
-        cols["case_id"].append(c.id)
-        cols["category"].append(c.category)
-        cols["tier"].append(c.tier)
-        cols["grid"].append(c.place.grid)
-        cols["source"].append(str(c.source))
-        cols["state"].append(str(c.state))
-        cols["reported_at"].append(c.reported_at - ep)
-        cols["due_at"].append(c.due_at - ep)
-        cols["accepted_at"].append(nan if c.accepted_at is None else c.accepted_at - ep)
-        cols["resolved_at"].append(nan if c.resolved_at is None else c.resolved_at - ep)
-        cols["closed_at"].append(nan if c.closed_at is None else c.closed_at - ep)
-        cols["evaluated_at"].append(nan if c.evaluated_at is None else c.evaluated_at - ep)
-        cols["level"].append(int(c.level))
-        cols["resolved_level"].append(-1 if c.resolved_level is None else int(c.resolved_level))
-        cols["escalations"].append(c.escalations)
-        cols["reopen_count"].append(c.reopen_count)
-        cols["satisfaction"].append(0 if c.satisfaction is None else c.satisfaction)
-        cols["volunteer"].append(c.volunteer or "")
-        cols["points"].append(nan if c.points is None else c.points)
-    df = pd.DataFrame(cols)
+    cases = sorted(m.store.all_cases(), key=lambda c: c.id)
+    n = len(cases)
+
+    def num(get: Callable[[Any], float], dtype: Any = float) -> np.ndarray:
+        return np.fromiter((get(c) for c in cases), dtype=dtype, count=n)
+
+    def label(get: Callable[[Any], str]) -> pd.Categorical:
+        return pd.Categorical([get(c) for c in cases])
+
+    df = pd.DataFrame({
+        "case_id": [c.id for c in cases],
+        "category": label(lambda c: c.category),
+        "tier": label(lambda c: c.tier),
+        "grid": label(lambda c: c.place.grid),
+        "source": label(lambda c: str(c.source)),
+        "state": label(lambda c: str(c.state)),
+        "reported_at": num(lambda c: c.reported_at - ep),
+        "due_at": num(lambda c: c.due_at - ep),
+        "accepted_at": num(lambda c: nan if c.accepted_at is None else c.accepted_at - ep),
+        "resolved_at": num(lambda c: nan if c.resolved_at is None else c.resolved_at - ep),
+        "closed_at": num(lambda c: nan if c.closed_at is None else c.closed_at - ep),
+        "evaluated_at": num(lambda c: nan if c.evaluated_at is None else c.evaluated_at - ep),
+        "level": num(lambda c: int(c.level), np.int8),
+        "resolved_level": num(lambda c: -1 if c.resolved_level is None else int(c.resolved_level), np.int8),
+        "escalations": num(lambda c: c.escalations, np.int16),
+        "reopen_count": num(lambda c: c.reopen_count, np.int16),
+        "satisfaction": num(lambda c: 0 if c.satisfaction is None else c.satisfaction, np.int8),
+        "volunteer": label(lambda c: c.volunteer or ""),
+        "points": num(lambda c: nan if c.points is None else c.points),
+    })
     rej = m.flow.rejected_at
-    df["rejected_at"] = df["case_id"].map(rej).astype(float) if rej else nan
+    df["rejected_at"] = num(lambda c: rej.get(c.id, nan))
     return df
 
 
@@ -309,10 +316,24 @@ def _run_part(scenario: Scenario, seed: int | None, days: float | None, keep_eve
               part: int, progress_queue: Any = None) -> PartResult:
     """Run one partition (in this process or a child process)."""
     m = DistrictModel(scenario, seed=seed, days=days, keep_events=keep_events, part=part)
+    m.record_stream = tables
     if progress_queue is not None:
         m.progress = lambda d: progress_queue.put((part, d))
     m.run_model()
     return _collect(m, tables)
+
+
+def _concat_cases(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate case tables keeping label columns categorical (with the union of categories)."""
+    from pandas.api.types import union_categoricals
+
+    out = {}
+    for col in frames[0].columns:
+        if isinstance(frames[0][col].dtype, pd.CategoricalDtype):
+            out[col] = union_categoricals([f[col] for f in frames], sort_categories=True)
+        else:
+            out[col] = np.concatenate([f[col].to_numpy() for f in frames])
+    return pd.DataFrame(out).sort_values("case_id", ignore_index=True)
 
 
 def _merge(parts: list[PartResult], grids: int) -> PartResult:
@@ -334,7 +355,7 @@ def _merge(parts: list[PartResult], grids: int) -> PartResult:
             ev = ev.sort_values(["t_min", "part", "seq"], kind="stable", ignore_index=True).drop(columns="part")
             ev["seq"] = np.arange(1, len(ev) + 1)
         merged = PartResult(
-            cases=pd.concat([p.cases for p in parts], ignore_index=True).sort_values("case_id", ignore_index=True),
+            cases=_concat_cases([p.cases for p in parts]),
             stations=pd.concat([p.stations for p in parts], ignore_index=True),
             kpi=kpi,
             incidents=inc,
@@ -357,6 +378,7 @@ def _part_process(scenario: Scenario, seed: int | None, days: float | None, keep
 
     try:
         m = DistrictModel(scenario, seed=seed, days=days, keep_events=keep_events, part=part)
+        m.record_stream = tables
         m.progress = lambda d: out.put(("progress", part, d))
         m.run_model()
         out.put(("result", part, _collect(m, tables)))
@@ -423,6 +445,7 @@ def simulate(
     m: DistrictModel | None = None
     if n == 1:
         m = DistrictModel(scenario, seed=seed, days=days, keep_events=keep_events)
+        m.record_stream = tables
         m.progress = progress
         m.run_model()
         parts = [_collect(m, tables)]

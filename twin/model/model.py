@@ -156,6 +156,7 @@ class DistrictModel(mesa.Model):
         self.flow._epoch = epoch
         self.flow.serial_of = lambda cid: int(cid.rsplit("-", 1)[1])  # type: ignore[method-assign]
         # outputs
+        self.record_stream = True  # keep the incident stream for the outputs (off for benchmarks)
         self.stream_days: list[DayBatch] = []
         self.stream_serials: list[np.ndarray] = []
         self.kpi_rows: list[dict[str, float]] = []
@@ -222,8 +223,9 @@ class DistrictModel(mesa.Model):
                     yield env.timeout(dt)
                 flow.arrive(rows, i)
                 serials[i] = counter[0]
-            self.stream_days.append(today)
-            self.stream_serials.append(serials)
+            if self.record_stream:
+                self.stream_days.append(today)
+                self.stream_serials.append(serials)
             if self.progress is not None:
                 self.progress(end / 1440.0)
             if env.now < end:
