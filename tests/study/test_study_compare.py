@@ -65,3 +65,15 @@ def test_compare_rejects_too_few_and_clashing(tmp_path: Path) -> None:
     broken.write_text('[overlay]\nbase = "../base.toml"\n[overlay.set]\nqueue.servers = 0\n')
     with pytest.raises(StudyError, match="broken.toml.*queue.servers"):
         run_compare([base, broken], 5, tmp_path / "x", model=MODEL, report=False)
+
+
+def test_overlay_values_become_toml_literals(tmp_path: Path) -> None:
+    from twin.study.policy import toml_literal
+
+    assert toml_literal("a b") == '"a b"' and toml_literal(True) == "true" and toml_literal(0.5) == "0.5"
+    assert toml_literal([1, "x"]) == '[1, "x"]' and toml_literal({"dist": "exponential", "mean": 4.0}) == (
+        '{dist = "exponential", mean = 4.0}')
+    f = tmp_path / "p.toml"
+    f.write_text('[overlay]\nname = "p"\n[overlay.set]\nmeta.description = "two words"\npolicy.tiers.T1.due_hours = 1\n')
+    assert load_policy(f).overrides == ('meta.description="two words"', "policy.tiers.T1.due_hours=1")
+    assert load_policy(f).scenario.path is None  # no base: the model's default scenario

@@ -111,3 +111,20 @@ def test_every_shipped_policy_validates() -> None:
         p = load_policy(f)
         validate_district(p.scenario.path, p.overrides)
         assert p.description
+
+
+def test_street_centre_minutes_from_the_audit_log() -> None:
+    from twin.study.model import street_centre_minutes
+
+    ev = pd.DataFrame(
+        [  # case a: escalated to the street at 100, dispatched by the street centre at 112
+            (1, "a", "escalate", "CO-S01-C01", 100.0), (2, "a", "dispatch", "SC-S01", 112.0),
+            # case b: 30 minutes from its escalation to the street centre's dispatch
+            (3, "b", "escalate", "CO-S01-C02", 200.0), (4, "b", "dispatch", "SC-S01", 230.0),
+            # a community dispatch does not count
+            (5, "c", "escalate", "W-S01-C01-G01", 10.0), (6, "c", "dispatch", "CO-S01-C01", 15.0),
+        ],
+        columns=["seq", "case_id", "action", "actor", "t_min"],
+    )
+    assert street_centre_minutes(ev) == pytest.approx(21.0)
+    assert street_centre_minutes(None) is None and street_centre_minutes(ev.iloc[4:]) is None
