@@ -23,7 +23,7 @@ app = typer.Typer(
 )
 
 #: Modules under twin.cli that register commands.
-FAMILIES: tuple[str, ...] = ("demo", "serve", "study", "run", "loadtest")
+FAMILIES: tuple[str, ...] = ("demo", "serve", "study", "run", "loadtest", "drill")
 
 
 @app.callback()

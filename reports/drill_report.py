@@ -1,0 +1,261 @@
+"""The after-action report of a drill: the actions on the timeline beside their effects, and
+the outcome compared with the same scenario, seed and script run without the trainee.
+
+Built from two :class:`twin.drill.session.DrillSession` objects at the same simulated
+minute: the drill itself and the baseline (:func:`twin.drill.session.replay` with no
+trainer actions). Figure labels stay in Latin script (no CJK fonts on CI); the tables may
+use Chinese.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.patches import Rectangle
+
+from reports.html import Figure, Report, Section, Table, figure
+
+if TYPE_CHECKING:  # pragma: no cover
+    from twin.drill.session import Action, DrillSession
+
+MODE_COLOURS = {"emergency": "#f2b134", "extreme": "#d1495b"}
+MODE_FIG_LABELS = {"emergency": "emergency (ying xia jin xia)", "extreme": "extreme (quan yuan xia chen)"}
+EFFECT_WINDOW_MIN = 120.0
+
+OUTCOME_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("emergency_reported", "emergency cases reported", "more"),
+    ("emergency_resolved", "emergency cases resolved", "more"),
+    ("emergency_open", "emergency cases still open", "less"),
+    ("emergency_on_time_share", "emergency cases resolved within the SLA (of those due)", "more"),
+    ("emergency_minutes_to_scene_p50", "minutes from report to help on the scene, median", "less"),
+    ("emergency_minutes_to_scene_p90", "minutes from report to help on the scene, 90th percentile", "less"),
+    ("vulnerable_checked", "vulnerable residents checked", "more"),
+    ("vulnerable_checked_in_time", "vulnerable residents checked before the deadline", "more"),
+    ("normal_open", "ordinary cases open", "less"),
+    ("normal_overdue", "ordinary cases overdue", "less"),
+    ("mobilised_on_site", "mobilised members on site at the end", ""),
+    ("peak_on_site", "mobilised members on site, peak", ""),
+    ("member_hours_on_site", "member-hours on site (the cost in people's time)", ""),
+)
+
+
+def series_frame(s: DrillSession) -> pd.DataFrame:
+    return pd.DataFrame(s.series)
+
+
+def _bands(ax: Any, s: DrillSession) -> None:
+    hist = s.comp.controller.history
+    for i, ch in enumerate(hist):
+        end = hist[i + 1].at if i + 1 < len(hist) else s.now
+        colour = MODE_COLOURS.get(ch.to_mode)
+        if colour is not None:
+            ax.axvspan(ch.at / 60.0, end / 60.0, color=colour, alpha=0.2, lw=0)
+
+
+def timeline_figure(drill: DrillSession, base: DrillSession, t0: float) -> Figure:
+    """Four panels over simulated hours from the live start: people, emergency backlog,
+    overdue cases, vulnerable checks — drill solid, baseline dashed; actions as numbered lines."""
+    d = series_frame(drill)
+    b = series_frame(base)
+    d, b = d[d["t_min"] >= t0 - 60.0], b[b["t_min"] >= t0 - 60.0]
+    fig, axes = plt.subplots(4, 1, figsize=(9, 9), sharex=True)
+    h_d, h_b = d["t_min"] / 60.0, b["t_min"] / 60.0
+    ax = axes[0]
+    ax.plot(h_d, d["on_site"], color="#2e4057", label="on site")
+    ax.plot(h_d, d["en_route"], color="#66a182", ls="--", label="on the way")
+    ax.set_ylabel("mobilised")
+    ax = axes[1]
+    ax.plot(h_d, d["emergency_backlog"], color="#d1495b", label="with the trainee")
+    ax.plot(h_b, b["emergency_backlog"], color="#8d96a3", ls="--", label="without (baseline)")
+    ax.set_ylabel("emergency open")
+    ax = axes[2]
+    ax.plot(h_d, d["emergency_overdue"] + d["normal_overdue"], color="#d1495b", label="with the trainee")
+    ax.plot(h_b, b["emergency_overdue"] + b["normal_overdue"], color="#8d96a3", ls="--", label="without (baseline)")
+    ax.set_ylabel("overdue cases")
+    ax = axes[3]
+    ax.plot(h_d, d["checks_done"], color="#30638e", label="with the trainee")
+    ax.plot(h_b, b["checks_done"], color="#8d96a3", ls="--", label="without (baseline)")
+    ax.set_ylabel("vulnerable checked")
+    ax.set_xlabel("simulated hour from the run's start")
+    for ax in axes:
+        _bands(ax, drill)
+        ax.legend(fontsize=7, frameon=False, loc="upper left")
+    for a in drill.log:
+        if a.kind in ("mode", "incident", "surge", "team", "marker") and a.sim_min >= t0 - 60.0:
+            x = a.sim_min / 60.0
+            colour = "#333333" if a.source == "trainer" else "#7a5195"
+            for ax in axes:
+                ax.axvline(x, color=colour, lw=0.6, ls=":")
+            axes[0].annotate(
+                f"#{a.seq}",
+                (x, 1.01),
+                xycoords=("data", "axes fraction"),
+                fontsize=7,
+                color=colour,
+                ha="center",
+                va="bottom",
+            )
+    handles = [Rectangle((0, 0), 1, 1, color=c, alpha=0.3) for c in MODE_COLOURS.values()]
+    fig.legend(handles, list(MODE_FIG_LABELS.values()), loc="upper center", ncol=2, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return figure(
+        fig,
+        "drill_timeline",
+        "The drill on the timeline",
+        "Shaded: the mode in force. Dotted lines: actions by number (black: the trainee, purple: the script). "
+        "Dashed grey: the same scenario, seed and script without the trainee's actions.",
+    )
+
+
+def _value_at(rows: list[dict[str, Any]], t: float, key: str) -> Any:
+    ts = np.array([r["t_min"] for r in rows])
+    k = int(np.searchsorted(ts, t, side="right")) - 1
+    return None if k < 0 else rows[k][key]
+
+
+def describe(a: Action) -> str:
+    p = a.params
+    if a.kind == "mode":
+        return f"switch mode to {p.get('to')}" + (f" ({p['cause']})" if p.get("cause") else "")
+    if a.kind == "incident":
+        return f"inject {p.get('count', 1)} × {p.get('category')} at {p.get('place')}"
+    if a.kind == "surge":
+        return f"surge of {p.get('category')} at {p.get('place')}: {p.get('per_hour')}/h for {p.get('hours')} h"
+    if a.kind == "team":
+        return f"send {p.get('size')} people to {p.get('community')}"
+    if a.kind == "marker":
+        return f"marker at {p.get('place') or '—'}: {p.get('note')}"
+    if a.kind == "speed":
+        return f"speed {p.get('from')} → {p.get('to')} sim-min/s"
+    return a.kind
+
+
+def _result_text(a: Action) -> str:
+    if not a.ok:
+        return f"refused: {a.error}"
+    r = a.result
+    if a.kind == "mode":
+        return f"{r.get('from')} → {r.get('to')}; {r.get('mobilisable')} to mobilise"
+    if a.kind == "incident":
+        return f"{len(r.get('cases', []))} case(s): {', '.join(r.get('cases', [])[:3])}"
+    if a.kind == "surge":
+        return f"{r.get('planned')} arrivals planned"
+    if a.kind == "team":
+        return f"{r.get('moved')} of {r.get('asked')} moving from {r.get('from')}"
+    return ""
+
+
+def actions_table(drill: DrillSession, base: DrillSession, clock: Any) -> Table:
+    rows = []
+    for a in drill.log:
+        t, t2 = a.sim_min, a.sim_min + EFFECT_WINDOW_MIN
+        eff = "—"
+        if a.kind in ("mode", "incident", "surge", "team"):
+            on0, on1 = _value_at(drill.series, t, "on_site"), _value_at(drill.series, t2, "on_site")
+            e0, e1 = _value_at(drill.series, t, "emergency_backlog"), _value_at(drill.series, t2, "emergency_backlog")
+            eb = _value_at(base.series, t2, "emergency_backlog")
+            if t2 <= drill.now:
+                eff = f"on site {on0} → {on1}; emergency open {e0} → {e1} (baseline {eb})"
+            else:
+                eff = f"on site {on0} → {_value_at(drill.series, drill.now, 'on_site')} by the end"
+        rows.append([a.seq, clock(a.sim_min), a.wall, a.source, describe(a), _result_text(a), eff])
+    return Table(
+        [
+            "#",
+            "simulated time",
+            "wall time (UTC)",
+            "by",
+            "action",
+            "result",
+            f"effect within {EFFECT_WINDOW_MIN / 60:g} h",
+        ],
+        rows,
+    )
+
+
+def outcome_table(o_drill: dict[str, Any], o_base: dict[str, Any]) -> Table:
+    rows = []
+    for key, label, better in OUTCOME_ROWS:
+        a, b = o_drill.get(key), o_base.get(key)
+        diff = None if a is None or b is None else round(a - b, 4)
+        verdict = ""
+        if diff is not None and diff != 0 and better:
+            verdict = "better" if (diff > 0) == (better == "more") else "worse"
+        rows.append([label, a, b, diff, verdict])
+    return Table(["outcome", "with the trainee's actions", "without (baseline)", "difference", ""], rows)
+
+
+def build_drill_report(drill: DrillSession, base: DrillSession, meta: dict[str, Any]) -> Report:
+    """The report: summary, outcome comparison, timeline figure, actions with effects, modes, markers."""
+    from twin.drill.session import MODE_LABELS, clock_text
+
+    def clock(m: float) -> str:
+        return clock_text(drill.scenario, m)
+
+    t0 = float(meta.get("live_from_min", 0.0))
+    rep = Report(f"After-action report — {drill.label}" + (f" — team {drill.team}" if drill.team else ""), meta=meta)
+    n_tr = sum(
+        1 for a in drill.log if a.source == "trainer" and a.kind in ("mode", "incident", "surge", "team", "marker")
+    )
+    n_sc = sum(1 for a in drill.log if a.source == "script")
+    rep.add(
+        Section(
+            "Summary",
+            [
+                f"Scenario {drill.label}, seed {drill.seed}, script “{drill.script.name}”. Live from {clock(t0)} "
+                f"to {clock(drill.now)}; {n_tr} trainee action(s) and {n_sc} scripted inject(s).",
+                "The baseline is the same scenario, seed and script run to the same simulated minute without the "
+                "trainee's actions; both runs draw the same random numbers, so the differences are the actions' effects. "
+                "Incidents injected from the console count in the drill only; put the exercise's own injects in the "
+                "script so that every team and the baseline face them alike.",
+                f"Mode at the end: {MODE_LABELS[drill.comp.controller.mode]}.",
+            ],
+        )
+    )
+    o_d, o_b = drill.outcome(), base.outcome()
+    rep.add(Section("Outcome: with and without the trainee's actions", tables=[outcome_table(o_d, o_b)]))
+    rep.add(Section("Timeline", figures=[timeline_figure(drill, base, t0)]))
+    rep.add(
+        Section(
+            "Actions and their effects",
+            [
+                "Every action with its simulated and wall time. Effects compare the drill with itself two simulated "
+                "hours later and with the baseline at the same moment."
+            ],
+            tables=[actions_table(drill, base, clock)],
+        )
+    )
+    hist = drill.comp.controller.history
+    rep.add(
+        Section(
+            "Mode history",
+            tables=[
+                Table(
+                    ["simulated time", "from", "to", "cause", "by"],
+                    [
+                        [clock(c.at), MODE_LABELS[c.from_mode], MODE_LABELS[c.to_mode], c.cause, c.actor or c.source]
+                        for c in hist
+                    ],
+                )
+            ]
+            if hist
+            else [],
+            paragraphs=[] if hist else ["The mode stayed normal throughout."],
+        )
+    )
+    if drill.markers:
+        rep.add(
+            Section(
+                "Markers and notes",
+                tables=[
+                    Table(
+                        ["simulated time", "place", "note", "by"],
+                        [[clock(m["sim_min"]), m["place"] or "—", m["note"], m["source"]] for m in drill.markers],
+                    )
+                ],
+            )
+        )
+    return rep

@@ -1,0 +1,116 @@
+"""``twin drill``: run a scenario live for a trainer, with a console page in the browser.
+
+The page is a small FastAPI app on 127.0.0.1 (see :mod:`twin.drill.server`); the model
+advances in wall time at ``--speed`` simulated minutes per second. Ending the drill (the
+page's button, the end of the exercise, or Ctrl-C) writes the run directory with
+``report.html``, the after-action report.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import webbrowser
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+console = Console()
+
+
+def drill(
+    scenario: Path | None = typer.Argument(
+        None, help="Scenario TOML with an [emergency] section (default: scenarios/flood.toml)."
+    ),
+    speed: float = typer.Option(1.0, "--speed", help="Simulated minutes per wall second (60 = an hour a second)."),
+    port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1 (0: a free port chosen by the system)."),
+    no_browser: bool = typer.Option(False, "--no-browser", help="Do not open the page in a browser."),
+    script: Path | None = typer.Option(
+        None, "--script", help="Drill script TOML ([drill] table; default: the scenario's own)."
+    ),
+    out: Path = typer.Option(
+        Path("runs/drill"), "--out", help="Run directory for the log and the after-action report."
+    ),
+    until_day: float | None = typer.Option(
+        None, "--until-day", min=0.01, help="End the exercise at this simulated day."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed (default: run.seed of the scenario)."),
+    team: str = typer.Option("", "--team", help="Name of the team drilling (shown on the page and in the report)."),
+    sets: list[str] | None = typer.Option(
+        None, "--set", help="Override a scenario field: dotted.path=value (repeatable)."
+    ),
+    exit_on_end: bool = typer.Option(False, "--exit-on-end", help="Stop serving once the report is written."),
+) -> None:
+    """Run a drill live: switch modes, inject incidents, send teams; get an after-action report."""
+    import uvicorn
+
+    from twin.drill.effects import DrillActionError
+    from twin.drill.runner import MAX_SPEED, LiveRunner
+    from twin.drill.script import DrillScriptError, load_drill
+    from twin.drill.server import DrillConsole, create_app
+    from twin.drill.session import DrillSession, clock_text
+    from twin.scenario import ScenarioError
+
+    if not 0.0 < speed <= MAX_SPEED:
+        console.print(
+            f"--speed: expected simulated minutes per second in (0, {MAX_SPEED:g}], got {speed:g}", style="red"
+        )
+        raise typer.Exit(2)
+    try:
+        sc, spec, label = load_drill(scenario, sets or (), script)
+        if until_day is not None:
+            if spec.start_hours >= until_day * 24.0:
+                raise DrillScriptError(
+                    f"--until-day: expected a day after the script's start_hours ({spec.start_hours:g} h), got {until_day:g}"
+                )
+            spec = spec.model_copy(update={"until_day": until_day})
+        session = DrillSession(sc, spec, seed=seed, team=team, label=label)
+    except (ScenarioError, DrillScriptError, DrillActionError) as exc:
+        console.print(f"drill error: {exc}", soft_wrap=True, markup=False, style="red")
+        raise typer.Exit(2) from None
+    start = spec.start_hours * 60.0
+    if start > 0:
+        with console.status(f"fast-forwarding to {clock_text(session.scenario, start)} …"):
+            session.advance(start)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        console.print(f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}); try --port 0", style="red")
+        raise typer.Exit(2) from None
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    server: uvicorn.Server | None = None
+    runner = LiveRunner(session, speed=speed)
+    dc = DrillConsole(session, runner, out, live_from_min=session.now)
+    runner.on_finish = lambda: threading.Thread(target=dc.end, name="drill-end", daemon=True).start()
+
+    def ended() -> None:
+        console.print(f"after-action report: [bold]{dc.report}[/bold]")
+        if exit_on_end and server is not None:
+            server.should_exit = True
+
+    dc.on_ended = ended
+    server = uvicorn.Server(uvicorn.Config(create_app(dc), log_level="warning", access_log=False))
+    console.print(
+        f"drill console: {url}  ({session.label}, live from {clock_text(session.scenario, session.now)}, "
+        f"{speed:g} simulated min/s; Ctrl-C ends the drill)",
+        soft_wrap=True,
+        markup=False,
+        highlight=False,
+    )
+    runner.start()
+    if not no_browser:
+        threading.Timer(0.5, lambda: webbrowser.open(url)).start()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        runner.stop()
+        if dc.report is None:
+            dc.end()
+        sock.close()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("drill")(drill)
