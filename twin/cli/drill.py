@@ -105,6 +105,8 @@ def drill(
         threading.Timer(0.5, lambda: webbrowser.open(url)).start()
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown; the drill ends below
+        pass
     finally:
         runner.stop()
         if dc.report is None:

@@ -60,7 +60,7 @@ PAGE = r"""<!doctype html>
 </head>
 <body>
 <header>
-  <div><h1>Drill console · 常急转换演练</h1><div class="sub" id="sub"></div></div>
+  <div><h1>Drill console · 常急转换 switchover</h1><div class="sub" id="sub"></div></div>
   <span id="clock">—</span>
   <span id="mode">—</span>
   <span><label style="color:#b8c2cc;display:inline">speed</label>
@@ -85,13 +85,13 @@ PAGE = r"""<!doctype html>
         <span><span class="sw" style="background:#f08a4b"></span>many</span>
         <span><span class="sw" style="background:#fff;border:2px solid #c0162e"></span>red border + number: overdue</span>
         <span><span class="sw" style="background:#fff;border:2px dashed #1f6fb2"></span>hazard area</span>
-        <span>📍 marker</span>
+        <span><span style="color:#c0162e">⚑</span> marker</span>
         <span>Click a grid to pick it as the place below.</span>
       </div>
     </div>
     <div class="controls">
       <div class="card" id="mode-card">
-        <h2>Mode 模式</h2>
+        <h2>Mode 模式 — switch with confirmation</h2>
         <div id="mode-buttons"></div>
         <label>cause (optional)</label><input id="mode-cause" size="32" placeholder="e.g. waterlogging reports rising">
         <h2 style="margin-top:12px">Mode history</h2>
@@ -167,7 +167,7 @@ function heat(n, max) {
 }
 function buildMap() {
   const svg = $("map"); const NS = "http://www.w3.org/2000/svg";
-  const cell = 22, gap = 3, perRow = 5, pad = 8;
+  const cell = 30, gap = 4, perRow = 5, pad = 8;
   let y = 4, html = "", places = [];
   layout.streets.forEach((st) => {
     html += `<text x="2" y="${y + 10}" style="font-weight:700;font-size:12px">${st.name}</text>`; y += 16;
@@ -186,7 +186,7 @@ function buildMap() {
       c.grids.forEach((g, gi) => {
         const gx = bx + pad + (gi % cols) * (cell + gap), gy = by + pad + 10 + Math.floor(gi / cols) * (cell + gap);
         html += `<rect class="cell" id="g-${g}" data-place="${g}" x="${gx}" y="${gy}" width="${cell}" height="${cell}" rx="2" fill="#f4f6f8" stroke="#c9d1d9"><title>${g}</title></rect>`;
-        html += `<text id="t-${g}" x="${gx + cell / 2}" y="${gy + 15}" text-anchor="middle" pointer-events="none"></text>`;
+        html += `<text id="t-${g}" x="${gx + cell / 2}" y="${gy + 19}" style="font-size:12px;font-weight:700" text-anchor="middle" pointer-events="none"></text>`;
         places.push(g);
       });
     });
@@ -226,7 +226,7 @@ function describe(a) {
     case "incident": return `inject ${p.count || 1} × ${p.category} at ${p.place}`;
     case "surge": return `surge ${p.category} at ${p.place}: ${p.per_hour}/h for ${p.hours} h`;
     case "team": return `send ${p.size} people to ${p.community}` + (a.ok ? ` (${a.result.moved} moving)` : "");
-    case "marker": return `📍 ${p.place || ""}: ${p.note}`;
+    case "marker": return `⚑ ${p.place || ""}: ${p.note}`;
     case "speed": return `speed ${p.from} → ${p.to} min/s`;
     case "start": return `drill live at ${p.speed} min/s`;
     default: return a.kind;
@@ -244,7 +244,9 @@ function render(s) {
   $("kpi-onsite").textContent = k.on_site;
   $("kpi-enroute").textContent = k.en_route;
   $("kpi-checked").textContent = k.checks_total ? `${k.checks_done} / ${k.checks_total}` : "—";
-  if (document.activeElement !== $("speed")) $("speed").value = String(s.speed);
+  const sp = $("speed");
+  if (![...sp.options].some(o => parseFloat(o.value) === s.speed)) { const o = document.createElement("option"); o.value = String(s.speed); o.textContent = `${s.speed} min/s`; sp.appendChild(o); }
+  if (document.activeElement !== sp) sp.value = [...sp.options].find(o => parseFloat(o.value) === s.speed).value;
   $("btn-pause").disabled = !s.running; $("btn-resume").disabled = s.running || s.ended || s.finished;
   const maxOpen = Math.max(...s.grid_open);
   const names = Object.keys(gridIndex);
@@ -258,7 +260,7 @@ function render(s) {
     el.querySelector("title").textContent = `${g}: ${o} open, ${v} overdue`;
   });
   document.querySelectorAll("[id^=mk-]").forEach((el) => { el.textContent = ""; });
-  s.markers.forEach((m) => { const el = $("mk-" + communityOf(m.place)); if (el) { el.textContent = "📍"; el.innerHTML = `📍<title>${m.note}</title>`; } });
+  s.markers.forEach((m) => { const el = $("mk-" + communityOf(m.place)); if (el) { el.innerHTML = `⚑<title>${m.note}</title>`; el.setAttribute("fill", "#c0162e"); el.style.fontSize = "14px"; } });
   const mb = $("mode-buttons");
   const want = s.ended ? [] : s.legal_targets;
   const key = want.join(",");
@@ -267,7 +269,7 @@ function render(s) {
     mb.innerHTML = want.map(t => `<button class="btn ${t === "emergency" ? "em" : t === "extreme" ? "ex" : "nm"}" id="mode-${t}" data-to="${t}">Switch to ${layout.modes[t]}</button>`).join(" ");
     mb.querySelectorAll("button").forEach((b) => b.addEventListener("click", () => askMode(b.dataset.to)));
   }
-  $("history").innerHTML = [`<li><span class="t">start</span>normal 常态</li>`, ...s.mode_history.map(h => `<li><span class="t">${h.clock}</span>${layout.modes[h.from_mode]} → <b>${layout.modes[h.to_mode]}</b> · ${h.cause}</li>`)].reverse().join("");
+  $("history").innerHTML = [`<li><span class="t">start</span>${layout.modes.normal}</li>`, ...s.mode_history.map(h => `<li><span class="t">${h.clock}</span>${layout.modes[h.from_mode]} → <b>${layout.modes[h.to_mode]}</b> · ${h.cause}</li>`)].reverse().join("");
   $("log").innerHTML = s.log.slice().reverse().map(a => `<li><span class="t">${a.clock}</span><span class="t">${a.source}</span><span class="${a.ok ? "" : "bad"}">${describe(a)}${a.ok ? "" : " — refused: " + a.error}</span></li>`).join("");
   spark(s.series);
   if (s.report) { $("report-link").style.display = "inline"; }

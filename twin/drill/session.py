@@ -45,7 +45,8 @@ SAMPLE_MINUTES = 10.0
 #: Action kinds that change the model (replayed); the others are control and notes.
 MODEL_KINDS: frozenset[str] = frozenset({"mode", "incident", "surge", "team"})
 KINDS: tuple[str, ...] = ("start", "pause", "resume", "speed", "mode", "incident", "surge", "team", "marker", "end")
-MODE_LABELS: dict[str, str] = {"normal": "normal 常态", "emergency": "应下尽下", "extreme": "全员下沉"}
+#: Chinese names with an English gloss (the page must read on machines without CJK fonts).
+MODE_LABELS: dict[str, str] = {"normal": "常态 normal", "emergency": "应下尽下 emergency", "extreme": "全员下沉 extreme"}
 
 
 @dataclass

@@ -1,0 +1,144 @@
+"""End to end in a real browser: ``twin drill`` as a subprocess, Playwright driving Debian's Chromium.
+
+Switches to 应下尽下 through the page (with its confirmation dialog), sees the mobilised
+head count rise on the page, ends the drill and finds the action in the after-action
+report. Every process it starts is stopped in ``finally``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+CHROMIUM = os.environ.get("GRIDTWIN_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+def _twin_command() -> list[str]:
+    exe = Path(sys.executable).with_name("twin")
+    if exe.exists():
+        return [str(exe)]
+    return [sys.executable, "-c", "from twin.cli import main; main()"]
+
+
+def _wait_for_url(proc: subprocess.Popen[str], deadline: float) -> str:
+    assert proc.stdout is not None
+    seen = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            if proc.poll() is not None:
+                break
+            continue
+        seen.append(line)
+        m = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        if m:
+            return m.group(0)
+    raise AssertionError(f"twin drill printed no URL (exit {proc.poll()}):\n{''.join(seen)}")
+
+
+def _int(page: object, selector: str) -> int:
+    return int(page.inner_text(selector).strip())  # type: ignore[attr-defined]
+
+
+def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (CI installs Debian's chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    out = tmp_path / "drill"
+    cmd = [
+        *_twin_command(),
+        "drill",
+        str(ROOT / "scenarios" / "flood.toml"),
+        "--script",
+        str(HERE / "short_script.toml"),
+        "--speed",
+        "20",
+        "--port",
+        "0",
+        "--no-browser",
+        "--out",
+        str(out),
+        "--team",
+        "blue",
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
+    try:
+        url = _wait_for_url(proc, time.monotonic() + 90)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(url)
+                expect(page.locator("#mode")).to_have_text(re.compile("normal"), timeout=15_000)
+                expect(page.locator("#g-S01-C01-G01")).to_be_visible()
+                assert _int(page, "#kpi-onsite") == 0 and _int(page, "#kpi-enroute") == 0
+                # the switch asks for confirmation first; cancelling changes nothing
+                page.click("#mode-emergency")
+                expect(page.locator("#confirm")).to_be_visible()
+                page.click("#confirm-no")
+                expect(page.locator("#mode")).to_have_text(re.compile("normal"))
+                page.click("#mode-emergency")
+                expect(page.locator("#confirm-title")).to_contain_text("应下尽下")
+                page.click("#confirm-yes")
+                expect(page.locator("#mode")).to_have_text(re.compile("应下尽下"), timeout=10_000)
+                # the mobilised head count rises: first on the way, then on site
+                page.wait_for_function(
+                    "parseInt(document.getElementById('kpi-enroute').textContent) > 0", timeout=15_000
+                )
+                page.wait_for_function(
+                    "parseInt(document.getElementById('kpi-onsite').textContent) > 0", timeout=60_000
+                )
+                on_site = _int(page, "#kpi-onsite")
+                assert on_site > 0
+                expect(page.locator("#log")).to_contain_text("switch to 应下尽下")
+                page.screenshot(path=str(tmp_path / "drill-console.png"), full_page=True)
+                page.once("dialog", lambda d: d.accept())
+                page.click("#btn-end")
+                expect(page.locator("#report-link")).to_be_visible(timeout=90_000)
+                page.goto(url + "report")
+                expect(page.locator("h1")).to_contain_text("After-action report")
+                expect(page.locator("body")).to_contain_text("switch mode to emergency")
+            finally:
+                browser.close()
+        report = (out / "report.html").read_text(encoding="utf-8")
+        assert "switch mode to emergency" in report and "应下尽下" in report and "team blue" in report
+        actions = [json.loads(x) for x in (out / "actions.jsonl").read_text(encoding="utf-8").splitlines()]
+        modes = [a for a in actions if a["kind"] == "mode"]
+        assert len(modes) == 1 and modes[0]["ok"] and modes[0]["source"] == "trainer"
+        assert modes[0]["params"]["to"] == "emergency" and modes[0]["sim_min"] >= 73 * 60
+        assert any(a["kind"] == "end" for a in actions)
+        outcome = json.loads((out / "outcome.json").read_text(encoding="utf-8"))
+        assert outcome["drill"]["peak_on_site"] >= on_site > 0 == outcome["baseline"]["peak_on_site"]
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert proc.returncode == 0
