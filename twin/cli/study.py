@@ -26,6 +26,8 @@ console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, soft_wrap=True)
 
 DEFAULT_MODEL = "twin.study.model:DISTRICT_MODEL"
+#: Verdict sentences printed beyond the headline table (the rest are in paired.csv and the report).
+MAX_VERDICT_LINES = 10
 
 
 def _model(ref: str) -> Model:
@@ -148,8 +150,12 @@ def compare(
                       f"{r['diff']:+.3g} [{r['ci_low']:.3g}, {r['ci_high']:.3g}]", f"{r['p_adj']:.2g}", str(r["better"]))
     console.print(table)
     wins = paired[paired["significant"] & (paired["direction"] != "neutral") & ~paired["kpi"].isin(HEADLINE)]
-    for r in wins.to_dict("records"):
+    wins = wins.sort_values("p_adj")
+    for r in wins.head(MAX_VERDICT_LINES).to_dict("records"):
         console.print("  " + r["verdict"], highlight=False)
+    if len(wins) > MAX_VERDICT_LINES:
+        console.print(f"  … {len(wins) - MAX_VERDICT_LINES} more significant differences in {result.out / 'paired.csv'} "
+                      "and the report", highlight=False)
     console.print(
         f"{result.ran} replications run, {result.reused} reused; study directory {result.out}"
         + (f"; report {result.report}" if result.report else ""), highlight=False,

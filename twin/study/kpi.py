@@ -43,8 +43,8 @@ SUMMARY_KPIS: tuple[str, ...] = (
 #: Summary fields that describe the run rather than measure the district.
 NOT_KPIS: frozenset[str] = frozenset({"seed", "scenario", "version", "wall_seconds", "days", "warmup_days"})
 
-_HIGHER = ("on_time_rate", "closure_rate", "satisfaction_mean", "satisfaction_share", "cases_closed",
-           "closed_at_level.grid", "trust_mean_end")
+_HIGHER = ("on_time_rate", "closure_rate", "satisfaction_mean", "satisfaction_share", "closed_at_level.grid",
+           "trust_mean_end")
 _LOWER = ("backlog_end", "hours_to_close", "closed_at_level.district", "lapse_escalations", "repeat_complaints",
           "needs_unreported_lost", "latent_needs_end", "device_events_missed", "derived.street_centre_minutes")
 
@@ -71,8 +71,8 @@ _MODES_LOWER_LEAVES = ("response_min_mean", "response_min_p50", "response_min_p9
 def direction(kpi: str) -> Direction:
     """Which way is better for a KPI.
 
-    Higher: on-time and closure rates, satisfaction, cases closed, the share closed at grid level
-    (小事不出网), residents' trust. Lower: backlog, hours to close, the share that climbs to the
+    Higher: on-time and closure rates, satisfaction, the share closed at grid level
+    (小事不出网), residents' trust (counts of cases closed are neutral: they follow the volume). Lower: backlog, hours to close, the share that climbs to the
     district (矛盾不上交), lapse escalations, repeat complaints, needs never reported or still
     latent, device events missed, time at the street centre. In an emergency (``modes.*``):
     higher on-time and checked-within-deadline shares, lower response times, SLA breaches and

@@ -206,7 +206,7 @@ def compare_units(results: pd.DataFrame, unit_col: str, units: Sequence[str], kp
 def verdict(row: dict[str, Any]) -> dict[str, Any]:
     """Which of A and B is better on this KPI (``better``: A, B, "none" or "n/a") and a sentence."""
     a, b, kpi, d, p = row["a"], row["b"], row["kpi"], row["diff"], row["p_adj"]
-    how = f"{_fmt(abs(d))}" + (f" ({abs(row['rel_diff']):.1%})" if not math.isnan(row["rel_diff"]) else "")
+    how = f"{_fmt(abs(d))}" + (f" ({abs(row['rel_diff']):.1%} of {a}'s mean)" if not math.isnan(row["rel_diff"]) else "")
     ci = f"95 % CI of {b} − {a}: [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]"
     if row["direction"] == "neutral":
         return {"better": "n/a", "significant": bool(p < ALPHA),
