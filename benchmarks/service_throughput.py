@@ -86,9 +86,12 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
 
 
+EXTRA_SERVE_ARGS: list[str] = []
+
+
 def start_server(db: str, workers: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     args = [sys.executable, "-c", "from twin.cli import main; main()", "serve", "--db", db, "--port", "0",
-            "--workers", str(workers), "--rate-limit", "0", "--max-in-flight", "256"]
+            "--workers", str(workers), "--rate-limit", "0", "--max-in-flight", "256", *EXTRA_SERVE_ARGS]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=open(log, "ab"), start_new_session=True, env=_env(), cwd=ROOT)  # noqa: SIM115
     assert proc.stdout is not None
     m = re.search(r"serving on (http://\S+)", proc.stdout.readline().decode())
@@ -181,11 +184,15 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=32, help="concurrent Locust users")
     ap.add_argument("--workers", type=int, default=1, help="server worker processes")
     ap.add_argument("--pg-url", default=os.environ.get("GRIDTWIN_PG_URL"), help="PostgreSQL URL (default: $GRIDTWIN_PG_URL)")
+    ap.add_argument("--no-group-commit", action="store_true", help="one durable commit per request")
+    ap.add_argument("--skip-sqlite", action="store_true", help="measure PostgreSQL only")
     a = ap.parse_args()
+    if a.no_group_commit:
+        EXTRA_SERVE_ARGS.append("--no-group-commit")
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="gt-bench-") as tmp:
         t = Path(tmp)
-        out["sqlite"] = measure("sqlite", str(t / "bench.db"), a.workers, a.users, a.duration, t)
+        out["sqlite"] = None if a.skip_sqlite else measure("sqlite", str(t / "bench.db"), a.workers, a.users, a.duration, t)
         if a.pg_url:
             import psycopg
 

@@ -24,13 +24,15 @@ def serve(
     rate_limit: float = typer.Option(2000.0, "--rate-limit", min=0, help="Requests a second per principal and worker (429 above; 0: off)."),
     burst: float = typer.Option(4000.0, "--burst", min=1, help="Burst allowance of the rate limit."),
     max_in_flight: int = typer.Option(64, "--max-in-flight", min=1, help="Requests served at once per worker (503 above)."),
+    group_commit: bool = typer.Option(True, "--group-commit/--no-group-commit", help="Commit concurrent requests' writes together (one durable flush per batch)."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve the case engine over HTTP (OpenAPI at /docs, Open311 at /open311/v2)."""
     from twin.service.server import serve as run
 
     config = ServiceConfig(
-        db=db, max_body_bytes=max_body, max_page=max_page, rate_per_second=rate_limit, rate_burst=burst, max_in_flight=max_in_flight
+        db=db, max_body_bytes=max_body, max_page=max_page, rate_per_second=rate_limit, rate_burst=burst, max_in_flight=max_in_flight,
+        group_commit=group_commit,
     )
     run(config, host=host, port=port, workers=workers, log_level=log_level)
 
