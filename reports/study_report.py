@@ -18,8 +18,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from reports.html import Figure, Report, Section, Table, figure  # noqa: E402
 from twin.study.erlang import ErlangCurve, erlang_curve  # noqa: E402
@@ -294,7 +294,9 @@ def difference_figure(result: CompareResult, kpis: Sequence[str]) -> Figure:
     """Mean paired difference B − A with its 95 % CI, for every pair and KPI."""
     sub = result.paired[result.paired["kpi"].isin(kpis)]
     pairs = max(1, len(sub) // max(1, len(kpis)))
-    fig, axes = plt.subplots(1, len(kpis), figsize=(3.2 * len(kpis), 1.6 + 0.45 * pairs), squeeze=False)
+    cols = 2 if len(kpis) > 1 else 1
+    rows = math.ceil(len(kpis) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols, (1.3 + 0.45 * pairs) * rows), squeeze=False)
     for ax, kpi in zip(axes.flat, kpis, strict=False):
         g = sub[sub["kpi"] == kpi]
         ys = np.arange(len(g))
@@ -305,8 +307,11 @@ def difference_figure(result: CompareResult, kpis: Sequence[str]) -> Figure:
             ax.errorbar([di], [y], xerr=[[di - low], [high - di]], fmt="o", color=col, capsize=3)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(ys, [f"{r['b']} − {r['a']}" for r in g.to_dict("records")], fontsize=7)
+        ax.set_ylim(-0.6, len(g) - 0.4)
         ax.set_title(_label(kpi), fontsize=9)
         ax.grid(alpha=0.3, axis="x")
+    for ax in list(axes.flat)[len(kpis):]:
+        ax.set_visible(False)
     fig.tight_layout()
     return figure(fig, "paired_differences", "Paired differences with 95 % CIs",
                   "Green: significant after Holm adjustment on a KPI with a better direction; grey otherwise.")
