@@ -164,3 +164,17 @@ def test_manual_commands_drive_the_run_and_illegal_ones_are_typed() -> None:
     _at(m, 30.0)
     assert m.engine.mode == "normal" and (em.members.state == HOME).all()
     assert [c.to_mode for c in em.controller.history] == ["emergency", "normal"]
+
+
+def test_inject_reports_and_dispatches_an_extra_emergency_case() -> None:
+    m = DistrictModel(scheduled_flood(days=1.0, steps=[]))
+    m.start()
+    _at(m, 3.0)
+    em = m.emergency
+    n = len(em.arrivals)
+    cid = em.inject(em.cat_names.index("trapped_people"), grid=0, travel=5.0, effort=30.0)
+    assert len(em.arrivals) == n + 1 and em.e_case_id[-1] == cid
+    _at(m, 4.0)  # the duty desk answers in normal mode
+    c = m.store.get(cid)
+    assert c is not None and c.tier == "E" and str(c.state) == "closed"
+    assert em.e_on_site[-1] - em.e_reported[-1] == pytest.approx(5.0)

@@ -242,6 +242,55 @@ class EmergencyComponent:
         """Change the mode now by one legal step; raises :class:`twin.modes.IllegalModeChange`."""
         return self.controller.command(to, cause, actor=actor, source="manual")
 
+    def inject(self, kind: int, grid: int, travel: float, effort: float, actor: str = "drill") -> str:
+        """Report one extra emergency case (tier E, category index ``kind``) at ``grid`` now and
+        dispatch it like the scenario's own arrivals (a drill inject); returns the case id."""
+        a = self.arrivals
+        i = len(a)
+        a.time = np.append(a.time, self.env.now)
+        a.grid = np.append(a.grid, np.int64(grid))
+        a.category = np.append(a.category, np.int64(kind))
+        a.app = np.append(a.app, False)
+        a.travel = np.append(a.travel, travel)
+        a.effort = np.append(a.effort, effort)
+        self.e_case_id.append("")
+        self.e_reported = np.append(self.e_reported, np.nan)
+        self.e_on_site = np.append(self.e_on_site, np.nan)
+        self.e_resolved = np.append(self.e_resolved, np.nan)
+        self.e_by_desk = np.append(self.e_by_desk, False)
+        self.e_mode = np.append(self.e_mode, np.array([""], dtype=object))
+        self._report(i, Source.HOTLINE, actor)
+        return self.e_case_id[i]
+
+    def _report(self, i: int, source: Source, actor: str) -> None:
+        """Report arrival row ``i`` to the engine now and dispatch it."""
+        a = self.arrivals
+        g = int(a.grid[i])
+        case = self.m.engine.report(
+            category=self.cat_names[int(a.category[i])],
+            tier=E_TIER,
+            place=self.terr.places[g],
+            source=source,
+            actor=actor,
+        )
+        now = self.env.now
+        self.e_case_id[i] = case.id
+        self.e_reported[i] = now
+        self.e_mode[i] = self.controller.mode
+        self.e_open += 1
+        self._report_times.append(now)
+        self._dispatch(
+            Job(
+                int(a.category[i]),
+                int(self.terr.grid_community[g]),
+                now,
+                float(a.travel[i]),
+                float(a.effort[i]),
+                i,
+                case,
+            )
+        )
+
     # ------------------------------------------------------------------ mode changes
     def _on_change(self, ch: ModeChange) -> None:
         if not ch.applied:
@@ -466,28 +515,15 @@ class EmergencyComponent:
 
     # ------------------------------------------------------------------ processes
     def _arrival_process(self) -> Generator[simpy.Event, Any, None]:
-        a = self.arrivals
         env = self.env
-        eng = self.m.engine
-        places = self.terr.places
-        gc = self.terr.grid_community
-        times = a.time.tolist()
+        n = len(self.arrivals)
+        times = self.arrivals.time[:n].tolist()
+        apps = self.arrivals.app[:n].tolist()
         for i, t in enumerate(times):
             if t > env.now:
                 yield env.timeout(t - env.now)
-            g = int(a.grid[i])
-            src = Source.APP if a.app[i] else Source.HOTLINE
-            case = eng.report(
-                category=self.cat_names[int(a.category[i])], tier=E_TIER, place=places[g], source=src, actor=str(src)
-            )
-            self.e_case_id[i] = case.id
-            self.e_reported[i] = env.now
-            self.e_mode[i] = self.controller.mode
-            self.e_open += 1
-            self._report_times.append(env.now)
-            self._dispatch(
-                Job(int(a.category[i]), int(gc[g]), env.now, float(a.travel[i]), float(a.effort[i]), i, case)
-            )
+            src = Source.APP if apps[i] else Source.HOTLINE
+            self._report(i, src, str(src))
 
     def _schedule_process(self) -> Generator[simpy.Event, Any, None]:
         env = self.env
