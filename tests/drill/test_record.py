@@ -1,0 +1,86 @@
+"""Ending a drill: the run directory and the after-action report (no browser)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from tests.drill.conftest import fake_wall
+from twin.drill.record import read_actions, write_drill_dir
+from twin.drill.script import DrillScript
+from twin.drill.session import DrillSession, outcome_of, replay
+from twin.scenario import Scenario
+
+T0 = 73 * 60.0
+
+
+def test_run_directory_and_report(flood_short: tuple[Scenario, DrillScript], tmp_path: Path) -> None:
+    sc, script = flood_short
+    s = DrillSession(sc, script, wall_clock=fake_wall(), team="red", label="flood")
+    s.advance(T0)
+    s.note("start", {"speed": 60.0})
+    s.advance(T0 + 30.0)
+    s.act("mode", {"to": "emergency", "cause": "trapped people in C02"})
+    s.advance(T0 + 200.0)
+    s.act("team", {"community": "S01-C02", "size": 15})
+    s.act("marker", {"place": "S01-C02", "note": "pump failed at the market"})
+    s.act("mode", {"to": "normal"})
+    s.act("mode", {"to": "extreme"})  # refused: one rung at a time
+    s.advance(T0 + 8 * 60.0)
+    out = tmp_path / "run"
+    path = write_drill_dir(s, out, live_from_min=T0)
+    assert path == out / "report.html" and s.ended
+    for name in (
+        "drill.json",
+        "actions.jsonl",
+        "series.csv",
+        "outcome.json",
+        "report.html",
+        "figures/drill_timeline.png",
+    ):
+        assert (out / name).is_file(), name
+    # the log on disk is the log in memory, ending with the end action
+    actions = read_actions(out / "actions.jsonl")
+    assert actions == [a.to_dict() for a in s.log] and actions[-1]["kind"] == "end"
+    assert [a["kind"] for a in actions if a["source"] == "trainer"] == [
+        "start",
+        "mode",
+        "team",
+        "marker",
+        "mode",
+        "mode",
+        "end",
+    ]
+    # the log is enough to replay the drill
+    assert outcome_of(replay(sc, script, None, actions, s.now)) == outcome_of(s)
+    meta = json.loads((out / "drill.json").read_text(encoding="utf-8"))
+    assert meta["seed"] == sc.run.seed and meta["team"] == "red" and meta["live_from_min"] == T0
+    assert meta["script_table"]["name"] == "rainstorm, first night"
+    outcome = json.loads((out / "outcome.json").read_text(encoding="utf-8"))
+    assert outcome["drill"] == outcome_of(s)
+    assert outcome["baseline"]["peak_on_site"] == 0 < outcome["drill"]["peak_on_site"]
+    ser = pd.read_csv(out / "series.csv")
+    assert set(ser["run"]) == {"drill", "baseline"}
+    assert ser[ser.run == "drill"]["t_min"].max() == ser[ser.run == "baseline"]["t_min"].max()
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "After-action report — flood — team red" in html
+    for text in (
+        "switch mode to emergency (trapped people in C02)",
+        "send 15 people to S01-C02",
+        "marker at S01-C02: pump failed at the market",
+        "refused: illegal mode change",
+        "inject 2 × trapped_people at S01-C02",  # the script's injects are on the timeline too
+        "surge of waterlogging at S01-C03",
+        "Outcome: with and without the trainee",
+        "应下尽下",
+        "data:image/png;base64,",
+    ):
+        assert text in html, text
+    # wall times of every action are in the report beside the simulated times
+    for a in actions:
+        assert a["wall"] in html
+    # the outcome table shows both runs' figures
+    assert f"<td>{outcome['drill']['vulnerable_checked']}</td>" in html
+    assert f"<td>{outcome['baseline']['emergency_reported']}</td>" in html
