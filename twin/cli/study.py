@@ -18,8 +18,7 @@ from rich.table import Table
 from twin.study.errors import StudyError
 from twin.study.executors import Executor, make_executor
 from twin.study.kpi import HEADLINE, SUMMARY_KPIS
-from twin.study.spec import Target, parse_target, parse_vary
-from twin.study.sweep import study_key
+from twin.study.spec import Target, parse_target, parse_vary, study_key
 from twin.study.tasks import Model
 
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140)

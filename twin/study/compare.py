@@ -22,9 +22,9 @@ from twin.study.executors import Executor, make_executor
 from twin.study.kpi import flatten, ordered
 from twin.study.policy import Policy, load_policy, slug
 from twin.study.seeds import replication_seed
+from twin.study.spec import study_key
 from twin.study.stats import compare_units, describe
 from twin.study.store import StudyDir
-from twin.study.sweep import study_key
 from twin.study.tasks import Model, Task
 
 

@@ -11,12 +11,14 @@ nested ones, e.g. ``closed_at_level.grid``) and the level it must reach.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import Any, Literal
 
 from twin.study.errors import StudyError
 
@@ -193,3 +195,8 @@ def parse_target(spec: str, known_kpis: Sequence[str] | None = None) -> Target:
     if known_kpis is not None and kpi.split(".")[0] not in known_kpis:
         raise StudyError(f"--target {kpi}: unknown KPI; expected one of {', '.join(sorted(known_kpis))}")
     return Target(kpi, op, value)  # type: ignore[arg-type]
+
+
+def study_key(spec: dict[str, Any]) -> str:
+    """A short stable name for a study (default directory, Dask task keys), from its definition."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:10]

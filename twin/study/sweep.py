@@ -9,8 +9,6 @@ confidence and on average.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +22,7 @@ from twin.study.execution import execute
 from twin.study.executors import Executor, make_executor
 from twin.study.kpi import flatten, ordered
 from twin.study.seeds import replication_seed
-from twin.study.spec import Point, Target, Vary, format_value, grid_points
+from twin.study.spec import Point, Target, Vary, format_value, grid_points, study_key
 from twin.study.stats import TargetFinding, describe, find_target
 from twin.study.store import StudyDir, write_json_atomic
 from twin.study.tasks import Model, ScenarioRef, Task
@@ -57,11 +55,6 @@ class SweepResult:
     @property
     def fields(self) -> tuple[str, ...]:
         return tuple(v.field for v in self.varies)
-
-
-def study_key(spec: dict[str, Any]) -> str:
-    """A short stable name for a study (Dask task keys), from its definition."""
-    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
 def validate_points(
