@@ -144,7 +144,8 @@ def _result_text(a: Action) -> str:
     if a.kind == "surge":
         return f"{r.get('planned')} arrivals planned"
     if a.kind == "team":
-        return f"{r.get('moved')} of {r.get('asked')} moving from {r.get('from')}"
+        src = ", ".join(f"{k} ×{v}" for k, v in (r.get("from") or {}).items())
+        return f"{r.get('moved')} of {r.get('asked')} moving from {src}"
     return ""
 
 

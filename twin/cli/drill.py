@@ -65,7 +65,7 @@ def drill(
                     f"--until-day: expected a day after the script's start_hours ({spec.start_hours:g} h), got {until_day:g}"
                 )
             spec = spec.model_copy(update={"until_day": until_day})
-        session = DrillSession(sc, spec, seed=seed, team=team, label=label)
+        session = DrillSession(sc, spec, seed=seed, team=team, label=f"{sc.meta.name} · {Path(label).name}")
     except (ScenarioError, DrillScriptError, DrillActionError) as exc:
         console.print(f"drill error: {exc}", soft_wrap=True, markup=False, style="red")
         raise typer.Exit(2) from None

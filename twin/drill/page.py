@@ -16,10 +16,10 @@ PAGE = r"""<!doctype html>
   :root { --ink:#1f2a36; --mute:#6b7785; --line:#d8dee5; --bg:#f5f7f9; --em:#f2b134; --ex:#d1495b; --ok:#2e7d5b; }
   * { box-sizing: border-box; }
   body { margin:0; font:14px/1.4 system-ui, "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; color:var(--ink); background:var(--bg); }
-  header { display:flex; align-items:center; gap:16px; padding:10px 16px; background:#1f2a36; color:#fff; flex-wrap:wrap; }
+  header { display:flex; align-items:center; gap:10px; padding:10px 16px; background:#1f2a36; color:#fff; flex-wrap:wrap; }
   header h1 { font-size:16px; margin:0; font-weight:600; }
   header .sub { color:#b8c2cc; font-size:12px; }
-  #clock { font-size:20px; font-variant-numeric:tabular-nums; margin-left:auto; }
+  #clock { font-size:18px; font-variant-numeric:tabular-nums; margin-left:auto; }
   #mode { padding:4px 12px; border-radius:14px; font-weight:700; background:#e7ecf0; color:#1f2a36; }
   #mode.emergency { background:var(--em); } #mode.extreme { background:var(--ex); color:#fff; }
   header button, header select { font-size:13px; padding:4px 10px; border-radius:4px; border:1px solid #53606d; background:#2c3a48; color:#fff; cursor:pointer; }

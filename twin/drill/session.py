@@ -46,7 +46,11 @@ SAMPLE_MINUTES = 10.0
 MODEL_KINDS: frozenset[str] = frozenset({"mode", "incident", "surge", "team"})
 KINDS: tuple[str, ...] = ("start", "pause", "resume", "speed", "mode", "incident", "surge", "team", "marker", "end")
 #: Chinese names with an English gloss (the page must read on machines without CJK fonts).
-MODE_LABELS: dict[str, str] = {"normal": "常态 normal", "emergency": "应下尽下 emergency", "extreme": "全员下沉 extreme"}
+MODE_LABELS: dict[str, str] = {
+    "normal": "常态 normal",
+    "emergency": "应下尽下 emergency",
+    "extreme": "全员下沉 extreme",
+}
 
 
 @dataclass
