@@ -463,6 +463,8 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
             for e in events:
                 if e["action"] == "report":
                     e["data"] = {**e["data"], "reporter": MASK if e["data"].get("reporter") is not None else None}
+                    if e["actor"] == case.reporter:
+                        e["actor"] = MASK
         return Response(_dumps(events), media_type="application/json")
 
     # ---------------------------------------------------------- transitions
