@@ -71,9 +71,7 @@ def main() -> None:
     n_children = s["partitions"] if s["partitions"] > 1 else 0
     rss_mb = parent_mb + n_children * child_mb  # partitions run side by side: their peaks add up
     ev_rate = s["events_processed"] / wall
-    t_cpu = time.process_time()
     bare = bare_simpy_mmc()
-    del t_cpu
     print(f"scenario            {sc.meta.name}: {s['residents']:,} residents, {s['grids']:,} grids, {args.days:g} days, {s['partitions']} partition(s)")
     print(f"cases               {s['cases_total']:,} after warm-up ({s['cases_per_1000_per_day']:.2f} per 1,000 per day)")
     print(f"wall                {wall:.1f} s")
