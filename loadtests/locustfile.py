@@ -25,21 +25,24 @@ import time
 from typing import Any
 
 import gevent
+from gevent.pool import Group
 from locust import LoadTestShape, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.runners import WorkerRunner
 
-from twin.loadtest.plan import Agenda, Arrival, Claims, Plan, ref_of, resolves_at, unit_for, work_minutes
+from twin.loadtest.plan import Agenda, Arrival, Claims, Plan, SendLog, ref_of, resolves_at, unit_for, work_minutes
 from twin.loadtest.targets import Reference, Req, adapter
 
 PLAN = Plan.load()
 TARGET = adapter(PLAN)
 REF = Reference(PLAN)
 CLAIMS = Claims()
+SENT = SendLog(PLAN.send_log_dir)
 CASE_OF_REF: dict[str, str] = {}  # incidents reported by this process → case ids (for merging repeat complaints)
 RACE = (404, 409, 412)  # someone else changed the case first: not an error of the platform
 _AGENDAS: dict[str, Agenda] = {}
 _COUNTERS: dict[str, int] = {}
+SESSIONS = Group()  # arrival sessions in flight in this process (they outlive a stopped user)
 
 
 def process_index(user: FastHttpUser) -> int:
@@ -85,6 +88,7 @@ class ApiUser(FastHttpUser):
 class ArrivalUser(ApiUser):
     abstract = True
     kinds: tuple[str, ...] = ()
+    concurrency = 64  # connections of this user's pool: its sessions run side by side
 
     @task
     def step(self) -> None:
@@ -98,6 +102,11 @@ class ArrivalUser(ApiUser):
             nxt = ag.next_due()
             gevent.sleep(0.5 if nxt is None else min(0.2, max(0.002, nxt - now)))
             return
+        # an open model: each arrival is its own session, sent on time whatever the platform's
+        # answer time (the user does not wait for one report before sending the next)
+        SESSIONS.spawn(self.session, ag, item)
+
+    def session(self, ag: Agenda, item: Any) -> None:
         if item.kind == "arrive":
             self.arrive(ag, item.arrival)
         elif item.kind == "follow" and item.case_id:
@@ -110,6 +119,8 @@ class ArrivalUser(ApiUser):
         same Idempotency-Key, so the platform makes one case however often it is sent."""
         req = TARGET.report(a)
         for attempt in range(PLAN.max_retries):
+            if ended():
+                break
             with self.client.request(req.method, req.path, headers=req.headers, data=req.body, name=req.name, catch_response=True) as r:
                 status = int(r.status_code or 0)
                 if status in (200, 201):
@@ -121,13 +132,14 @@ class ArrivalUser(ApiUser):
                     r.failure(f"HTTP {status}")
                 if status and status not in (409, 429, 503):
                     return None
-                wait = 0.05 * 2**attempt
+                wait = min(0.5, 0.05 * 2**attempt)
                 with contextlib.suppress(TypeError, ValueError):
                     wait = float(r.headers.get("Retry-After") or wait) if status else wait
-            gevent.sleep(min(wait, 1.0))
+            gevent.sleep(min(wait, 0.5))
         return None
 
     def arrive(self, ag: Agenda, a: Arrival) -> None:
+        SENT.note(a.ref, time.time())
         case_id = self.report(a)
         if case_id is None:
             return
@@ -163,8 +175,7 @@ class DeviceUser(ArrivalUser):
 
     fixed_count = PLAN.device_users
     kinds = ("device",)
-    network_timeout = PLAN.device_timeout_s
-    connection_timeout = PLAN.device_timeout_s
+    network_timeout = PLAN.device_timeout_s  # a response slower than this is a timeout: send again
 
 
 # ---------------------------------------------------------------------- staff
@@ -476,4 +487,4 @@ class ScenarioShape(LoadTestShape):
             classes.append(DeviceUser)
             fixed += PLAN.device_users
         residents = max(1, PLAN.arrival_users_at(max(0.0, s)) - PLAN.device_users) if s <= PLAN.duration_s else 1
-        return fixed + residents, 1000.0, classes
+        return fixed + residents, 100.0, classes

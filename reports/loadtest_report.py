@@ -11,20 +11,25 @@ from reports.html import Report, Section, Table, figure
 
 
 def _history_figure(result: dict[str, Any]) -> Any:
+    """Three panels on one simulated-time axis: throughput, latency, backlog."""
+    t0, start, sp = result.get("t0_epoch") or 0.0, result.get("start_min") or 0.0, result.get("speedup") or 1.0
+
+    def sim_day(unix_s: float) -> float:
+        return (start + (unix_s - t0) * sp / 60.0) / 1440.0
+
     hist = [h for h in result.get("history", []) if h.get("t") is not None]
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 3.8))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 3.8), sharex=True)
     if hist:
-        t0 = hist[0]["t"]
-        t = [h["t"] - t0 for h in hist]
+        t = [sim_day(h["t"]) for h in hist]
         ax1.plot(t, [h["rps"] or 0 for h in hist], label="requests/s")
         ax1.plot(t, [h["fps"] or 0 for h in hist], label="failures/s", color="tab:red")
         for q, style in (("p50_ms", "-"), ("p95_ms", "--"), ("p99_ms", ":")):
             ax2.plot(t, [h[q] if h[q] is not None else float("nan") for h in hist], style, label=q.replace("_ms", ""))
-    ax1.set(title="Throughput", xlabel="wall seconds", ylabel="per second")
+    ax1.set(title="Throughput (wall-clock rates)", xlabel="simulated day", ylabel="per wall second")
     ax1.legend(fontsize=8)
-    ax2.set(title="Latency (cumulative percentiles)", xlabel="wall seconds", ylabel="ms")
+    ax2.set(title="Latency (Locust's recent window)", xlabel="simulated day", ylabel="ms")
     ax2.legend(fontsize=8)
-    rows = result.get("backlog_series") or []
+    rows = [r for r in result.get("backlog_series") or [] if r.get("wall_s", 0.0) >= 0.0 and r.get("backlog") is not None]
     sim_rows = result.get("sim_backlog_series") or []
     if sim_rows:
         ax3.plot([r[0] / 1440.0 for r in sim_rows], [r[1] for r in sim_rows], label="pure simulation", color="tab:gray")
@@ -41,7 +46,10 @@ def _arrivals_figure(arr: dict[str, Any]) -> Any:
     w = arr["window_s"]
     x = [i * w for i in range(len(arr["expected"]))]
     ax.bar(x, arr["expected"], width=w * 0.9, align="edge", alpha=0.4, label="scheduled (scenario stream)")
-    ax.step([*x, x[-1] + w] if x else [], [*arr["observed"], arr["observed"][-1]] if x else [], where="post", color="tab:red", label="reported at the server")
+    if x and arr.get("sent"):
+        ax.step([*x, x[-1] + w], [*arr["sent"], arr["sent"][-1]], where="post", color="tab:green", label="sent by the shape")
+    if x:
+        ax.step([*x, x[-1] + w], [*arr["observed"], arr["observed"][-1]], where="post", color="tab:red", label="recorded by the platform")
     ax.set(title="Arrivals per window", xlabel="wall seconds", ylabel="incidents")
     ax.legend(fontsize=8)
     fig.tight_layout()

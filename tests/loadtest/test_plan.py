@@ -161,3 +161,15 @@ def test_failure_kinds_and_csv_readback(tmp_path: Path) -> None:
     assert got["aggregate"]["p99_ms"] == 40.0 and got["aggregate"]["error_rate"] == pytest.approx(0.1)
     assert got["endpoints"]["POST POST /cases"]["requests"] == 10
     assert got["failures_by_kind"] == {"http_503": 1}
+
+
+def test_send_log_keeps_the_first_send(tmp_path: Path) -> None:
+    from twin.loadtest.plan import SendLog, read_send_logs
+
+    log = SendLog(str(tmp_path))
+    log.note("a-1", 10.5)
+    log.note("a-1", 12.0)  # a retry is not a new arrival
+    log.note("a-2", 11.0)
+    (tmp_path / "sent-999999.log").write_text("a-1 9.25\n")  # another Locust process
+    assert read_send_logs(tmp_path) == {"a-1": 9.25, "a-2": 11.0}
+    SendLog("").note("x", 1.0)  # no directory: nothing written, no error

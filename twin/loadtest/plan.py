@@ -109,8 +109,9 @@ class Plan:
     poll_sim_minutes: float = 10.0
     device_timeout_s: float = 5.0
     request_timeout_s: float = 30.0
-    max_retries: int = 8
+    max_retries: int = 30  # sends of one report (timeouts, 409 in flight, 429, 503) before giving up
     open311_services: dict[str, str] = field(default_factory=dict)
+    send_log_dir: str = ""  # where each Locust process notes when it first sent each arrival
     _by_ref: dict[str, Arrival] = field(default_factory=dict, repr=False)
     _cal: dict[str, WorkCalendar] = field(default_factory=dict, repr=False)
 
@@ -152,9 +153,13 @@ class Plan:
         """How long ``sim_minutes`` of simulated time last on the wall clock."""
         return sim_minutes * 60.0 / self.speedup
 
+    #: A staff member's app looks at the work list at most once a wall second: faster polling
+    #: by ~100 staff users would load the platform with list scans more than with the cases.
+    min_poll_s: float = 1.0
+
     @property
     def poll_s(self) -> float:
-        return min(5.0, max(0.25, self.wall_seconds_for(self.poll_sim_minutes)))
+        return min(5.0, max(self.min_poll_s, self.wall_seconds_for(self.poll_sim_minutes)))
 
     # ------------------------------------------------------------------ lookups
     def arrival(self, ref: str | None) -> Arrival | None:
@@ -185,7 +190,8 @@ class Plan:
         return mine[index::count] if count > 1 else mine
 
     def tier_due(self, tier: str) -> float:
-        return float(self.policy["tier_due_min"][tier])
+        due = self.policy["tier_due_min"]
+        return float(due.get(tier, due.get("E", 60.0)))
 
     def on_time(self, reported_engine: float, resolved_engine: float, tier: str) -> bool:
         """On time in simulated terms: the compressed resolution time against the scenario's SLA."""
@@ -212,11 +218,13 @@ class Plan:
         return self.rate_counts[i] / self.rate_window_s
 
     def arrival_users_at(self, wall_s: float) -> int:
-        """Concurrent arrival users the shape asks for: in proportion to the arrival rate."""
+        """Concurrent arrival users the shape asks for: in proportion to the arrival rate of
+        this window and the next (users must be there when a burst begins, not after)."""
         peak = max(self.rate_counts) / self.rate_window_s if self.rate_counts and max(self.rate_counts) > 0 else 0.0
         if peak <= 0:
             return 1
-        return max(1, min(self.arrival_users, math.ceil(self.arrival_users * self.rate_at(wall_s) / peak)))
+        rate = max(self.rate_at(wall_s), self.rate_at(wall_s + self.rate_window_s))
+        return max(1, min(self.arrival_users, math.ceil(self.arrival_users * rate / peak)))
 
 
 # ---------------------------------------------------------------------- decisions
@@ -290,6 +298,33 @@ class Claims:
 
     def release(self, case_id: str) -> None:
         self._held.discard(case_id)
+
+
+class SendLog:
+    """When each arrival was first sent, one file per Locust process (``sent-<pid>.log``):
+    what the shape did, apart from how fast the platform answered."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self._f: Any = None
+
+    def note(self, ref: str, at: float) -> None:
+        if not self.directory:
+            return
+        if self._f is None:
+            self._f = open(Path(self.directory) / f"sent-{os.getpid()}.log", "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+        self._f.write(f"{ref} {at:.6f}\n")
+
+
+def read_send_logs(directory: Path) -> dict[str, float]:
+    """ref → first send time (Unix seconds) over every process's log."""
+    out: dict[str, float] = {}
+    for p in sorted(Path(directory).glob("sent-*.log")):
+        for line in p.read_text(encoding="utf-8").splitlines():
+            ref, _, t = line.partition(" ")
+            if ref and t:
+                out[ref] = min(out.get(ref, float(t)), float(t))
+    return out
 
 
 def unit_for(plan: Plan, role: str, local_index: int, process_index: int) -> dict[str, Any] | None:

@@ -188,9 +188,10 @@ def sim_backlog_series(cases: pd.DataFrame, start_min: float, arrivals_end: floa
 
 
 # ---------------------------------------------------------------------- arrivals check
-def arrival_counts(plan: Plan, cases: list[dict[str, Any]], window_s: float) -> dict[str, Any]:
-    """Scheduled vs observed arrivals per wall window (observed: distinct incidents at the
-    server by their report time), and incidents that became more than one case."""
+def arrival_counts(plan: Plan, cases: list[dict[str, Any]], window_s: float, sent: dict[str, float] | None = None) -> dict[str, Any]:
+    """Scheduled arrivals per wall window against those the shape sent (first send time) and
+    those the platform recorded (report time of distinct incidents); and incidents that became
+    more than one case."""
     n = max(1, math.ceil(plan.duration_s / window_s))
     expected = [0] * n
     for a in plan.arrivals:
@@ -210,9 +211,15 @@ def arrival_counts(plan: Plan, cases: list[dict[str, Any]], window_s: float) -> 
     for t in first.values():
         i = int(t // window_s)
         observed[min(max(i, 0), n - 1)] += 1
+    sent_counts = [0] * n
+    for ref, t in (sent or {}).items():
+        if plan.arrival(ref) is not None:
+            sent_counts[min(max(int((t - plan.t0_epoch) // window_s), 0), n - 1)] += 1
     return {
         "window_s": window_s,
         "expected": expected,
+        "sent": sent_counts,
+        "sent_total": len(sent or {}),
         "observed": observed,
         "scheduled_total": len(plan.arrivals),
         "reported_total": len(first),
@@ -221,7 +228,7 @@ def arrival_counts(plan: Plan, cases: list[dict[str, Any]], window_s: float) -> 
 
 
 # ---------------------------------------------------------------------- comparison
-def explain(plan: Plan, load: dict[str, Any], sim: dict[str, Any], agg: dict[str, Any]) -> list[str]:
+def explain(plan: Plan, load: dict[str, Any], sim: dict[str, Any], agg: dict[str, Any], emergency: bool = False) -> list[str]:
     """Where the load test and the pure simulation differ, and why (in numbers)."""
     out = []
     sp = plan.speedup
@@ -249,6 +256,12 @@ def explain(plan: Plan, load: dict[str, Any], sim: dict[str, Any], agg: dict[str
         "take new cases while on duty but finish a case they began. Party-member volunteers (双报到) are not played; their "
         "community cases go to community staff. Repeat complaints are replayed from the stream and merged by the grid worker."
     )
+    if emergency:
+        out.append(
+            "Emergency switchover (常急转换): the model mobilises members and teams in 应下尽下 / 全员下沉 and switches the "
+            "platform's mode; the load test keeps the scenario's normal staffing and sends every emergency incident through "
+            "the grid workers, so the surge falls on them — which is the question 'does the normal staffing keep up'."
+        )
     lo, so = load.get("on_time_rate"), sim.get("on_time_rate")
     if lo is not None and so is not None:
         d = lo - so

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from twin.loadtest import results as res
-from twin.loadtest.plan import PLAN_ENV, Plan
+from twin.loadtest.plan import PLAN_ENV, Plan, read_send_logs
 from twin.loadtest.procs import Processes, free_port, locust_argv, sigterm_unwinds, start_service
-from twin.loadtest.schedule import PlanError, build_plan, read_stream
+from twin.loadtest.schedule import PlanError, build_plan, read_stream, window_for
 from twin.loadtest.tokens import create_tokens, read_tokens
 from twin.run import simulate
 from twin.scenario import load_scenario
@@ -91,10 +91,7 @@ def run(opts: Options, log: Any = print) -> tuple[dict[str, Any], int]:
     drain_s = opts.drain_s if opts.drain_s is not None else min(60.0, opts.duration_s * 0.25)
     processes = max(1, opts.locust_workers)
     # the pure simulation of the same scenario and seed (it also gives the stream)
-    probe_plan_start = None if opts.start_day is None else opts.start_day
-    from twin.loadtest.schedule import window_for
-
-    win = window_for(sc, opts.duration_s, opts.speedup, probe_plan_start)
+    win = window_for(sc, opts.duration_s, opts.speedup, opts.start_day)
     end_min = min(sc.run.days * 1440.0, win.end_min + drain_s * opts.speedup / 60.0)
     log(f"simulating {sc.meta.name} (seed {seed}) to day {end_min / 1440.0:.3g} for the stream and the comparison …")
     sim = simulate(sc, seed=seed, days=end_min / 1440.0)
@@ -127,9 +124,12 @@ def run(opts: Options, log: Any = print) -> tuple[dict[str, Any], int]:
                     raise PlanError("--host: also give --tokens FILE (a JSON object of key → token; see docs/loadtest in the README)")
                 tokens = read_tokens(opts.tokens)
             plan.tokens = tokens
-            lead = opts.lead_s if opts.lead_s is not None else (5.0 if opts.locust_workers == 0 else 10.0)
+            lead = opts.lead_s if opts.lead_s is not None else (8.0 if opts.locust_workers == 0 else 12.0)
             plan.t0_epoch = time.time() + lead
             plan.run_id = f"lt{int(plan.t0_epoch)}"
+            plan.send_log_dir = str(out.resolve())
+            for old in out.glob("sent-*.log"):
+                old.unlink()
             plan_path = plan.save(out / "plan.json")
             env = {PLAN_ENV: str(plan_path.resolve()), "PYTHONUNBUFFERED": "1"}
             html = out / "locust.html"
@@ -175,9 +175,9 @@ def run(opts: Options, log: Any = print) -> tuple[dict[str, Any], int]:
     load_k = res.load_kpis(plan, cases) if cases else None
     arrivals_end = win.end_min
     sim_k = res.sim_kpis(sim.cases, win.start_min, arrivals_end, end_min)
-    window_s = plan.rate_window_s
-    arrivals = res.arrival_counts(plan, cases, window_s) if cases else None
-    explanation = res.explain(plan, load_k, sim_k, agg) if load_k else []
+    window_s = max(plan.rate_window_s, plan.duration_s / 20.0)
+    arrivals = res.arrival_counts(plan, cases, window_s, read_send_logs(out)) if cases else None
+    explanation = res.explain(plan, load_k, sim_k, agg, getattr(sc, "emergency", None) is not None) if load_k else []
     metrics = {
         **{k: agg.get(k) for k in ("p50_ms", "p95_ms", "p99_ms", "avg_ms", "max_ms", "rps", "error_rate", "failures", "requests")},
         "backlog_end": None if load_k is None else load_k["backlog_end"],
@@ -194,6 +194,8 @@ def run(opts: Options, log: Any = print) -> tuple[dict[str, Any], int]:
         "target": plan.target,
         "host": opts.host or "started: twin serve on 127.0.0.1",
         "speedup": plan.speedup,
+        "t0_epoch": plan.t0_epoch,
+        "start_min": plan.start_min,
         "duration_s": plan.duration_s,
         "drain_s": plan.drain_s,
         "simulated_window_days": [win.start_min / 1440.0, win.end_min / 1440.0, end_min / 1440.0],

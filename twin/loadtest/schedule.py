@@ -63,10 +63,23 @@ class Window:
         return self.end_min - self.start_min
 
 
+def surge_start_days(sc: Scenario) -> list[float]:
+    """When the scenario's surges begin (rate surges, and an emergency section's windows)."""
+    days = [float(s.start_day) for s in sc.surges]
+    em = getattr(sc, "emergency", None)
+    if em is not None:
+        for s in getattr(em, "surges", None) or []:
+            days.append(float(s.start_hours) / 24.0)
+        for c in (getattr(em, "categories", None) or {}).values():
+            days += [float(w.start_hours) / 24.0 for w in getattr(c, "windows", None) or []]
+    return days
+
+
 def default_start_day(sc: Scenario) -> float:
     """Where the replay starts: a quarter day before the first surge, else after the warm-up."""
-    if sc.surges:
-        return max(0.0, min(s.start_day for s in sc.surges) - 0.25)
+    days = surge_start_days(sc)
+    if days:
+        return max(0.0, min(days) - 0.25)
     return float(sc.run.warmup_days)
 
 
@@ -241,6 +254,13 @@ def calendars(sc: Scenario) -> dict[str, dict[str, Any]]:
     return {k: {"windows": [list(w) for w in v["windows"]], "weekend": bool(v["weekend"])} for k, v in cal.items()}
 
 
+def _emergency_due_min(sc: Scenario) -> float:
+    """Tier E (emergency categories of 应下尽下 / 全员下沉): the scenario's, else the engine's hour."""
+    em = getattr(sc, "emergency", None)
+    hours = getattr(em, "sla_due_hours", None) if em is not None else None
+    return 60.0 * float(hours) if hours else 60.0
+
+
 def policy_of(sc: Scenario) -> dict[str, Any]:
     pol = sc.policy
     return {
@@ -248,7 +268,7 @@ def policy_of(sc: Scenario) -> dict[str, Any]:
         "evaluation_share": pol.evaluation_share,
         "satisfaction_on_time": list(pol.satisfaction_on_time),
         "satisfaction_late": list(pol.satisfaction_late),
-        "tier_due_min": {t: r.due_hours * 60.0 for t, r in pol.tiers.items()},
+        "tier_due_min": {**{t: r.due_hours * 60.0 for t, r in pol.tiers.items()}, "E": _emergency_due_min(sc)},
         "board_of_category": {c: BOARD_API.get(v.board, API_BOARDS[list(sc.staffing.boards).index(v.board) % 4]) for c, v in sc.categories.items()},
         "department_of_category": {c: v.department for c, v in sc.categories.items()},
     }
