@@ -35,5 +35,3 @@ def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
     yield r
     for s in opened:
         s.close()
-
-

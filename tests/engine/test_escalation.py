@@ -83,7 +83,9 @@ def test_resolved_cases_do_not_escalate_and_a_decision_resets_the_timer(rig: Rig
 
 
 def test_allowances_are_configured_per_tier(rig: Rig) -> None:
-    sla = SlaPolicy({"X": TierRule("X", 500.0, (5.0, None, None, None)), "Y": TierRule("Y", 500.0, (50.0, 5.0, None, None))})
+    sla = SlaPolicy(
+        {"X": TierRule("X", 500.0, (5.0, None, None, None)), "Y": TierRule("Y", 500.0, (50.0, 5.0, None, None))}
+    )
     engine = CaseEngine(rig.store, rig.clock, sla=sla, id_factory=lambda: f"tier-{rig.clock.now}")
     x = engine.report(category="c", tier="X", place=rig.report().place, source="patrol")
     rig.clock.advance(1)

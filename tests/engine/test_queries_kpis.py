@@ -16,7 +16,9 @@ def _population(rig: Rig) -> dict[str, str]:
     e = rig.engine
     ids: dict[str, str] = {}
     ids["fresh"] = rig.report(tier="T1").id
-    ids["evaluated"] = rig.walk(rig.report(tier="T1"), "accept", "dispatch", "start", "resolve", "verify", "close", "evaluate").id
+    ids["evaluated"] = rig.walk(
+        rig.report(tier="T1"), "accept", "dispatch", "start", "resolve", "verify", "close", "evaluate"
+    ).id
     c = rig.walk(rig.report(tier="T2", place=OTHER_PLACE, reporter="resident-9"), "accept")
     ids["street"] = e.escalate(c.id, e.escalate(c.id, c.version, "g").version, "c").id
     c = rig.walk(rig.report(tier="T1", category="noise"), "accept")
@@ -29,7 +31,10 @@ def test_queries_filter_by_state_level_unit_grid_and_page_by_id(rig: Rig) -> Non
     ids = _population(rig)
     q = rig.engine.query
     assert [c.id for c in q(CaseQuery(states=frozenset({State.REPORTED})))] == [ids["fresh"]]
-    assert {c.id for c in q(CaseQuery(states=frozenset({State.ACCEPTED, State.DISPATCHED})))} == {ids["street"], ids["dispatched"]}
+    assert {c.id for c in q(CaseQuery(states=frozenset({State.ACCEPTED, State.DISPATCHED})))} == {
+        ids["street"],
+        ids["dispatched"],
+    }
     assert q(CaseQuery(states=frozenset())) == []
     assert [c.id for c in q(CaseQuery(level=Level.STREET))] == [ids["street"]]
     assert [c.id for c in q(CaseQuery(assignee="worker-7"))] == [ids["dispatched"]]
@@ -76,7 +81,13 @@ def test_kpis(rig: Rig) -> None:
     rig.walk(rig.report(tier="T3"), "accept")  # backlog
     e.reject(rig.report().id, 1, "d")
     k = e.kpis()
-    assert (k["cases_total"], k["cases_closed"], k["cases_resolved"], k["cases_rejected"], k["backlog"]) == (4, 2, 2, 1, 1)
+    assert (k["cases_total"], k["cases_closed"], k["cases_resolved"], k["cases_rejected"], k["backlog"]) == (
+        4,
+        2,
+        2,
+        1,
+        1,
+    )
     assert k["on_time_rate"] == 0.5 and k["closure_rate"] == pytest.approx(2 / 3)
     assert k["closed_at_level"] == {"grid": 0.5, "community": 0.0, "street": 0.5, "district": 0.0}
     assert k["satisfaction_mean"] == 4.0 and k["evaluations"] == 2
@@ -90,7 +101,9 @@ def test_kpis(rig: Rig) -> None:
 
 def test_fold_of_the_audit_log_equals_the_stored_case(rig: Rig) -> None:
     _population(rig)
-    c = rig.walk(rig.report(), "accept", "dispatch", "start", "resolve", "fail", "dispatch", "resolve", "verify", "close")
+    c = rig.walk(
+        rig.report(), "accept", "dispatch", "start", "resolve", "fail", "dispatch", "resolve", "verify", "close"
+    )
     c = rig.engine.evaluate(c.id, c.version, "r", 2)
     rig.check_audit()
     events = list(rig.store.events())
@@ -109,6 +122,8 @@ def test_a_tampered_log_is_detected(rig: Rig) -> None:
         fold([events[0], events[2]])
     with pytest.raises(AuditMismatch):
         fold([events[1]])
-    forged = Event(c.id, 4, events[2].action, events[2].to_state, events[2].to_state, 0.0, "x", "normal", {"assignees": ["y"]})
+    forged = Event(
+        c.id, 4, events[2].action, events[2].to_state, events[2].to_state, 0.0, "x", "normal", {"assignees": ["y"]}
+    )
     with pytest.raises(AuditMismatch):
         verify_case(c, [*events, forged])

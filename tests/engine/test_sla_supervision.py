@@ -72,8 +72,12 @@ def test_supervision_cadence_emits_each_notice_exactly_once(rig: Rig) -> None:
     rig.clock.advance(7 * DAY)
     assert local_datetime(rig.clock.now).isocalendar()[1] != week
     later = sup.run()
-    slow_id = rig.store.query(CaseQuery(category="environment", overdue_at=rig.clock.now))[-1].id  # the T3 case, now late too
-    assert [n.payload["case_id"] for n in later if n.kind == "reminder"] == [b.id, slow_id], "a resolved case: no reminder"
+    slow_id = rig.store.query(CaseQuery(category="environment", overdue_at=rig.clock.now))[
+        -1
+    ].id  # the T3 case, now late too
+    assert [n.payload["case_id"] for n in later if n.kind == "reminder"] == [b.id, slow_id], (
+        "a resolved case: no reminder"
+    )
     assert ("bulletin", "S01") in _kinds(later) and ("bulletin", "S02") in _kinds(later)
     stored = rig.store.notices()
     assert len(stored) == len({n.key for n in stored}), "no key stored twice"
@@ -103,4 +107,8 @@ def test_supervision_exactly_once_across_a_restart(rig: Rig) -> None:
     engine.report(category="c", tier="T1", place=OTHER_PLACE, source="app")
     rig.clock.advance(3 * HOUR)  # the same local day: only the new case and its street are new
     new = Supervisor(reopened, rig.clock).run()
-    assert sorted(n.key for n in new) == ["bulletin:S02:2025-W08", "reminder:after-restart:2025-02-20", "review:S02:2025-02"]
+    assert sorted(n.key for n in new) == [
+        "bulletin:S02:2025-W08",
+        "reminder:after-restart:2025-02-20",
+        "review:S02:2025-02",
+    ]

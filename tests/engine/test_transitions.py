@@ -103,7 +103,14 @@ def test_full_lifecycle_records_every_time(rig: Rig) -> None:
         assert getattr(c, attr) == t
     assert c.state is State.EVALUATED and c.version == 8
     assert [e.action.value for e in rig.engine.history(c.id)] == [
-        "report", "accept", "dispatch", "start", "resolve", "verify", "close", "evaluate",
+        "report",
+        "accept",
+        "dispatch",
+        "start",
+        "resolve",
+        "verify",
+        "close",
+        "evaluate",
     ]
     assert rig.engine.get(c.id).to_dict() == c.to_dict()
     rig.check_audit()

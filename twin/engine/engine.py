@@ -102,14 +102,18 @@ class CaseEngine:
     ) -> Case:
         """Open a case. With ``idempotency_key``, a retry with the same payload returns the
         original case; the same key with another payload raises IdempotencyConflict."""
-        try:
-            source = Source(source)
-        except ValueError:
-            raise InvalidInput("source", f"unknown source {source!r}; expected one of {[s.value for s in Source]}") from None
-        try:
-            level = Level(level)
-        except ValueError:
-            raise InvalidInput("level", f"expected 0..3, got {level!r}") from None
+        if source.__class__ is not Source:
+            try:
+                source = Source(source)
+            except ValueError:
+                raise InvalidInput(
+                    "source", f"unknown source {source!r}; expected one of {[s.value for s in Source]}"
+                ) from None
+        if level.__class__ is not Level:
+            try:
+                level = Level(level)
+            except ValueError:
+                raise InvalidInput("level", f"expected 0..3, got {level!r}") from None
         if not category:
             raise InvalidInput("category", "must not be empty")
         rule = self.sla.rule(tier)
@@ -138,7 +142,7 @@ class CaseEngine:
         case_id = self.id_factory()
         payload["due_at"] = now + rule.due_minutes
         event = Event(case_id, 1, Action.REPORT, None, State.REPORTED, now, actor or str(source), self.mode, payload)
-        case = new_case(event)
+        case = new_case(event, place if place.__class__ is Place else None)
         if idem is not None:
             idem = IdempotencyRecord(idem.key, idem.fingerprint, case_id)
         try:
@@ -395,7 +399,9 @@ class CaseEngine:
 
 
 #: Actions after which a case's time allowance at its level starts again.
-_RESTARTS_ALLOWANCE: frozenset[Action] = frozenset({Action.ESCALATE, Action.RETURN, Action.REOPEN, Action.FAIL_VERIFICATION})
+_RESTARTS_ALLOWANCE: frozenset[Action] = frozenset(
+    {Action.ESCALATE, Action.RETURN, Action.REOPEN, Action.FAIL_VERIFICATION}
+)
 
 #: States from which a lapsed allowance escalates a case.
 LAPSABLE: frozenset[State] = frozenset(s for s in ACTIVE_STATES if s in TRANSITIONS[Action.ESCALATE])

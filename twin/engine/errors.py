@@ -45,9 +45,7 @@ class IdempotencyConflict(EngineError):
     """An idempotency key was reused with a different payload."""
 
     def __init__(self, key: str, case_id: str) -> None:
-        super().__init__(
-            f"idempotency key {key!r} was already used for case {case_id!r} with a different payload"
-        )
+        super().__init__(f"idempotency key {key!r} was already used for case {case_id!r} with a different payload")
         self.key = key
         self.case_id = case_id
 

@@ -86,9 +86,7 @@ def compute_kpis(cases: Iterable[Case], now: float) -> dict[str, Any]:
         "on_time_rate": on_time / resolved if resolved else None,
         "closure_rate": closed / valid if valid else None,
         "on_time_rate_by_tier": {t: (r[1] / r[0]) for t, r in sorted(tier_resolved.items())},
-        "closed_at_level": {
-            lv.label: (level_counts[lv] / n_levels if n_levels else None) for lv in Level
-        },
+        "closed_at_level": {lv.label: (level_counts[lv] / n_levels if n_levels else None) for lv in Level},
         "minutes_per_stage": {name: _summary(v) for name, v in stage_values.items()},
         "satisfaction_mean": float(np.mean(satisfaction)) if satisfaction else None,
         "evaluations": len(satisfaction),

@@ -35,33 +35,36 @@ class MemoryStore:
 
     def commit(self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None) -> None:
         with self.lock:
+            case_id = case.id
             if event.action is Action.REPORT:
                 if idempotency is not None and idempotency.key in self._idem:
                     raise DuplicateKey("idempotency key", idempotency.key)
-                if case.id in self._cases:
-                    raise DuplicateKey("case id", case.id)
-                self._cases[case.id] = case
+                if case_id in self._cases:
+                    raise DuplicateKey("case id", case_id)
+                self._cases[case_id] = case
                 if idempotency is not None:
                     self._idem[idempotency.key] = idempotency
+                self._active[case_id] = case
             else:
-                stored = self._cases.get(case.id)
+                stored = self._cases.get(case_id)
                 if stored is None or stored.version != event.version - 1:
-                    raise VersionConflict(case.id, event.version - 1, -1 if stored is None else stored.version)
+                    raise VersionConflict(case_id, event.version - 1, -1 if stored is None else stored.version)
                 if stored is not case:  # a caller's copy: keep both pictures equal
                     apply(case, event)
                 apply(stored, event)
-                case = stored
+                was_active = event.from_state in ACTIVE_STATES
+                if was_active != (event.to_state in ACTIVE_STATES):
+                    if was_active:
+                        del self._active[case_id]
+                    else:
+                        self._active[case_id] = stored
             self._seq += 1
             event.seq = self._seq
-            if case.state in ACTIVE_STATES:
-                self._active[case.id] = case
-            else:
-                self._active.pop(case.id, None)
             if self.keep_events:
                 self._events.append(event)
-                lst = self._by_case.get(case.id)
+                lst = self._by_case.get(case_id)
                 if lst is None:
-                    self._by_case[case.id] = [event]
+                    self._by_case[case_id] = [event]
                 else:
                     lst.append(event)
 

@@ -21,7 +21,6 @@ The SQL is deliberately plain (``INSERT … ON CONFLICT DO NOTHING`` rather than
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import os
 import sqlite3
@@ -121,6 +120,17 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
+_CLONE_FIELDS = tuple(Case.__dataclass_fields__)
+
+
+def _clone(case: Case) -> Case:
+    """A shallow copy (every field is immutable or replaced, never mutated, by ``apply``)."""
+    new = object.__new__(Case)
+    for name in _CLONE_FIELDS:
+        object.__setattr__(new, name, getattr(case, name))
+    return new
+
+
 def _case(doc: str) -> Case:
     return Case.from_dict(json.loads(doc))
 
@@ -160,7 +170,9 @@ class SQLiteStore:
     ) -> None:
         p = os.fspath(path)
         if p == ":memory:" or p.startswith("file::memory:") or not p:
-            raise InvalidInput("path", "SQLiteStore needs a file (each thread opens its own connection); use MemoryStore")
+            raise InvalidInput(
+                "path", "SQLiteStore needs a file (each thread opens its own connection); use MemoryStore"
+            )
         sync = synchronous.upper()
         if sync not in SYNCHRONOUS_MODES:
             raise InvalidInput("synchronous", f"expected one of {list(SYNCHRONOUS_MODES)}, got {synchronous!r}")
@@ -258,7 +270,7 @@ class SQLiteStore:
         if report:
             new = case
         else:
-            new = copy.copy(case)
+            new = _clone(case)
             apply(new, event)
         doc = _dumps(new.to_dict())
         with self._tx() as conn:
@@ -275,8 +287,22 @@ class SQLiteStore:
                 try:
                     conn.execute(
                         _INSERT_CASE,
-                        (new.id, new.version, new.state.value, int(new.level), new.category, new.tier, p.grid,
-                         p.community, p.street, p.district, new.reporter, new.reported_at, new.due_at, doc),
+                        (
+                            new.id,
+                            new.version,
+                            new.state.value,
+                            int(new.level),
+                            new.category,
+                            new.tier,
+                            p.grid,
+                            p.community,
+                            p.street,
+                            p.district,
+                            new.reporter,
+                            new.reported_at,
+                            new.due_at,
+                            doc,
+                        ),
                     )
                 except sqlite3.IntegrityError:
                     raise DuplicateKey("case id", new.id) from None
@@ -295,9 +321,17 @@ class SQLiteStore:
                 )
             cur = conn.execute(
                 _INSERT_EVENT,
-                (event.case_id, event.version, event.action.value,
-                 None if event.from_state is None else event.from_state.value, event.to_state.value,
-                 event.at, event.actor, event.mode, _dumps(event.data)),
+                (
+                    event.case_id,
+                    event.version,
+                    event.action.value,
+                    None if event.from_state is None else event.from_state.value,
+                    event.to_state.value,
+                    event.at,
+                    event.actor,
+                    event.mode,
+                    _dumps(event.data),
+                ),
             )
             seq = cur.lastrowid
         event.seq = seq
@@ -356,9 +390,7 @@ class SQLiteStore:
         return None if row is None else _case(row[0])
 
     def find_idempotency(self, key: str) -> IdempotencyRecord | None:
-        row = self._conn().execute(
-            "SELECT key, fingerprint, case_id FROM idempotency WHERE key = ?", (key,)
-        ).fetchone()
+        row = self._conn().execute("SELECT key, fingerprint, case_id FROM idempotency WHERE key = ?", (key,)).fetchone()
         return None if row is None else IdempotencyRecord(row[0], row[1], row[2])
 
     def query(self, q: CaseQuery) -> list[Case]:
@@ -419,9 +451,11 @@ class SQLiteStore:
     def _all_events(self, after_seq: int) -> Iterator[Event]:
         last = after_seq
         while True:
-            rows = self._conn().execute(
-                f"SELECT {_EVENT_COLS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (last, _PAGE)
-            ).fetchall()
+            rows = (
+                self._conn()
+                .execute(f"SELECT {_EVENT_COLS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (last, _PAGE))
+                .fetchall()
+            )
             for r in rows:
                 yield _event(r)
             if len(rows) < _PAGE:
@@ -439,9 +473,11 @@ class SQLiteStore:
         """Every case in id order (streamed in pages)."""
         last = ""
         while True:
-            rows = self._conn().execute(
-                "SELECT id, doc FROM cases WHERE id > ? ORDER BY id LIMIT ?", (last, _PAGE)
-            ).fetchall()
+            rows = (
+                self._conn()
+                .execute("SELECT id, doc FROM cases WHERE id > ? ORDER BY id LIMIT ?", (last, _PAGE))
+                .fetchall()
+            )
             for r in rows:
                 yield _case(r[1])
             if len(rows) < _PAGE:
