@@ -236,18 +236,18 @@ def body_fingerprint(principal: Principal, body: dict[str, Any]) -> str:
 
 def build_service(config: ServiceConfig) -> Service:
     store, sstore = open_stores(config.db, group_commit=config.group_commit)
-    svc_holder: dict[str, Service] = {}
+    next_id = threading.local()
 
     def id_factory() -> str:
-        nid: str | None = getattr(svc_holder["svc"]._next_id, "value", None)
+        """The id the request allocated before the engine commits (see do_report), else a new one."""
+        nid: str | None = getattr(next_id, "value", None)
         if nid is not None:
-            svc_holder["svc"]._next_id.value = None
+            next_id.value = None
             return nid
         return str(uuid.uuid4())
 
     engine = CaseEngine(store, wall_clock_minutes, id_factory=id_factory)
-    svc = Service(config, engine, sstore, RateLimiter(config.rate_per_second, config.rate_burst))
-    svc_holder["svc"] = svc
+    svc = Service(config, engine, sstore, RateLimiter(config.rate_per_second, config.rate_burst), _next_id=next_id)
     return svc
 
 
@@ -614,7 +614,8 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         """Switch mode (常急转换); recorded with time, actor and reason. District centre or admin."""
         if who.role not in COMMAND_ROLES:
             raise ApiError(403, "forbidden", f"role {who.role.value} may not change the mode")
-        if svc.engine.mode == body.mode and (svc.sstore.current_mode() or _NORMAL).mode == body.mode:
+        current = svc.sstore.current_mode()
+        if (current.mode if current is not None else "normal") == body.mode:
             raise ApiError(409, "same_mode", f"already in mode {body.mode} ({MODE_LABELS[body.mode]})")
         svc.sstore.record_mode(body.mode, wall_clock_minutes(), who.id, body.reason)
         svc.engine.mode = body.mode
@@ -685,13 +686,6 @@ ACTION_BODIES: dict[Action, type[m._In]] = {
     Action.RETURN: m.ReasonIn,
     Action.DECLINE: m.ReasonIn,
 }
-
-
-class _Normal:
-    mode = "normal"
-
-
-_NORMAL = _Normal()
 
 
 def do_report(svc: Service, who: Principal, body: m.ReportIn, idempotency_key: str | None) -> tuple[int, bytes, str, bool]:
