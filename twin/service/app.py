@@ -526,7 +526,8 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
 
     # ------------------------------------------------------------------ KPIs
     def _scope_cases(who: Principal) -> list[Case]:
-        q = CaseQuery(**{who.scope_kind.value: who.scope_unit})
+        scope: dict[str, Any] = {who.scope_kind.value: who.scope_unit}
+        q = CaseQuery(**scope)
         return [c for c in svc.engine.query(q) if who.can_see(c)]
 
     @app.get("/kpis", response_model=dict[str, Any], responses=_errs(403), tags=["supervision"])

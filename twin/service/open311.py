@@ -109,7 +109,7 @@ def _xml(root: str, item: str, rows: list[dict[str, Any]]) -> bytes:
                 child.text = "true" if v else "false"
             elif v is not None:
                 child.text = str(v)
-    return b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="utf-8", xml_declaration=False)
+    return b'<?xml version="1.0" encoding="utf-8"?>' + bytes(ET.tostring(top, encoding="utf-8", xml_declaration=False))
 
 
 def _render(fmt: str, root: str, item: str, rows: list[dict[str, Any]], status: int = 200) -> Response:

@@ -317,7 +317,7 @@ def _open(url: str) -> tuple[Store, ServiceStore]:
         return PostgresStore(url), PostgresServiceStore(url)
     path = sqlite_path(url)
     assert path is not None
-    from twin.engine.sqlite import SQLiteStore  # type: ignore[import-not-found]
+    from twin.engine.sqlite import SQLiteStore
 
     return SQLiteStore(path), SQLiteServiceStore(path)
 
