@@ -360,7 +360,12 @@ class CaseEngine:
         return self._timers[0][0] if self._timers else None
 
     def tick(self) -> list[Case]:
-        """Escalate every case whose time allowance at its level has lapsed; return them."""
+        """Escalate every case whose time allowance at its level has lapsed; return them.
+
+        An allowance lapses when it is used up, at ``level_since + allowance`` (the time
+        :meth:`next_deadline` gives, so a simulation that wakes then escalates then). An
+        escalation, a return, or a reopen starts the allowance of the new level afresh.
+        """
         now = self.clock()
         out: list[Case] = []
         while True:

@@ -85,6 +85,10 @@ class MemoryStore:
         src = self._events if case_id is None else self._by_case.get(case_id, [])
         return iter([e for e in src if e.seq is not None and e.seq > after_seq])
 
+    def event_count(self) -> int:
+        """Rows in the audit log (0 when events are not kept)."""
+        return len(self._events)
+
     def count(self) -> int:
         return len(self._cases)
 

@@ -380,6 +380,8 @@ class SQLiteStore:
         Each commit runs in its own savepoint, so one that fails (a version conflict, a
         duplicate key) rolls back alone and the others stand. Everything is durable once the
         block exits; a caller that acknowledges commits to others should do so only then.
+        The block holds the file's write lock throughout (other writers wait up to the busy
+        timeout), so keep it short.
         """
         return self._batch()
 

@@ -76,8 +76,12 @@ class Store(Protocol):
 
         For a REPORT event ``case`` is the new case (already built from the event) and the
         store inserts it; an ``idempotency`` record is inserted in the same transaction.
-        Raises VersionConflict if the stored case is not at ``event.version - 1`` and
-        IdempotencyConflict-like duplicates are reported via :meth:`find_idempotency`.
+        Raises VersionConflict if the stored case is not at ``event.version - 1`` (checked
+        by the write itself, so concurrent writers in other threads or processes are safe),
+        DuplicateKey("idempotency key", key) if the key is already stored (the engine then
+        replays the stored record) and DuplicateKey("case id", id) for a reused case id.
+        On any error nothing is persisted and ``case`` is unchanged; on success
+        ``event.seq`` is set.
         """
 
     def find_idempotency(self, key: str) -> IdempotencyRecord | None:
@@ -105,7 +109,11 @@ class Store(Protocol):
         """Stored notices in the order they were recorded."""
 
     def batch(self) -> AbstractContextManager[None]:
-        """Group the commits inside the block into one transaction (group commit)."""
+        """Group the commits inside the block into one transaction (group commit).
+
+        Each commit inside stays atomic on its own: one that raises leaves the others
+        standing. The group is durable when the block exits; nested blocks join the outer one.
+        """
 
     def close(self) -> None:
         """Release resources; committed data stays."""
