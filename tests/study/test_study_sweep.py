@@ -158,3 +158,37 @@ def test_results_identical_on_an_existing_dask_cluster(tmp_path: Path) -> None:
         remote = _sweep(tmp_path, "tcp", executor=DaskExecutor(cluster.scheduler_address, study_key="t"))
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:") and len(cluster.workers) == 1
     pd.testing.assert_frame_equal(_kpis(inline.results), _kpis(remote.results))
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_workers_and_a_rerun_resumes(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C (SIGINT to the whole process group) ends the sweep promptly, keeps what
+    finished, and the same command then runs only the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    write_scenario(tmp_path, "slow.toml", arrival_rate=1.0, service_mean=1.6, minutes=40000.0)
+    out = tmp_path / "s"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent))
+    cmd = [sys.executable, "-c", "from twin.cli import main; main()", "sweep", "slow.toml", "--vary",
+           "queue.servers=2:5:1", "--reps", "4", "--workers", "2", "--model", "mmc_double:MODEL", "--out", str(out),
+           "--no-report"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and len(list(out.rglob("summary.json"))) < 2:
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) != 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    kept = len(list(out.rglob("summary.json")))
+    assert 2 <= kept < 16 and not list(out.rglob("*.tmp"))
+    rerun = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{16 - kept} replications run, {kept} reused" in rerun.stdout

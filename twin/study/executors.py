@@ -78,6 +78,7 @@ class ProcessExecutor:
         pending = iter(tasks)
         in_flight: dict[Future[dict[str, Any]], Task] = {}
         pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=ctx)
+        finished = False
         try:
             for t in pending:
                 in_flight[pool.submit(fn, t)] = t
@@ -91,8 +92,23 @@ class ProcessExecutor:
                     nxt = next(pending, None)
                     if nxt is not None:
                         in_flight[pool.submit(fn, nxt)] = nxt
+            finished = True
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            if finished:
+                pool.shutdown(wait=True)
+            else:  # Ctrl-C, a failed replication, or the caller stopped: do not wait for running ones
+                _stop(pool)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and end the workers now (finished results are already stored)."""
+    processes = list(getattr(pool, "_processes", {}).values())  # CPython keeps its workers here
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    for p in processes:
+        p.join(timeout=10)
 
 
 class DaskExecutor:
