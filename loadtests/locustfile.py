@@ -284,7 +284,7 @@ class GridWorkerUser(StaffUser):
         todo: list[tuple[str, dict[str, Any]]] = []
         for g in grids:
             todo += [(g, c) for c in self.work_list(f"worker:{g}", ("reported", "reopened"), 0, g)]
-        urgent = [t for t in todo if t[1]["tier"] == "T0"]
+        urgent = [t for t in todo if t[1]["tier"] in ("T0", "E")]  # emergencies at any hour
         pick = urgent or (todo if on_duty else [])
         for g, case in pick:
             if CLAIMS.take(case["id"]):

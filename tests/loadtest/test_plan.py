@@ -173,3 +173,20 @@ def test_send_log_keeps_the_first_send(tmp_path: Path) -> None:
     (tmp_path / "sent-999999.log").write_text("a-1 9.25\n")  # another Locust process
     assert read_send_logs(tmp_path) == {"a-1": 9.25, "a-2": 11.0}
     SendLog("").note("x", 1.0)  # no directory: nothing written, no error
+
+
+def test_emergency_incidents_outside_the_stream_join_the_schedule() -> None:
+    """The [emergency] section's incidents reach the engine without passing through the stream;
+    the schedule takes them from the simulation's cases, as tier-E matters the grid settles."""
+    sc = load_scenario(ROOT / "scenarios" / "flood.toml")
+    if getattr(sc, "emergency", None) is None:
+        pytest.skip("flood.toml has no [emergency] section in this checkout")
+    sim = simulate(sc, seed=5, days=4.0)
+    plan, win, _ = build_plan(sc, sim.incidents, seed=5, duration_s=60.0, speedup=1440.0, start_day=3.0, users=4, sim_cases=sim.cases)
+    c = sim.cases
+    in_window = c[(c["reported_at"] >= win.start_min) & (c["reported_at"] < win.end_min)]
+    assert len(plan.arrivals) == len(in_window)  # every case the simulation opened in the window
+    em = [a for a in plan.arrivals if a.tier == "E"]
+    assert em and all(resolves_at(a, 0, False, 0.0) for a in em)
+    assert all(a.community == a.grid.rsplit("-", 1)[0] and a.street == a.grid.split("-")[0] for a in em)
+    assert plan.tier_due("E") == pytest.approx(60.0 * sc.emergency.sla_due_hours)

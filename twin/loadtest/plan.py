@@ -231,7 +231,7 @@ class Plan:
 def resolves_at(a: Arrival | None, level: int, rework: bool, on_spot_share: float) -> bool:
     """Whether the handler at ``level`` resolves the case (else assesses and passes it up),
     as the model decides (小事不出网: the grid worker settles small matters on the spot)."""
-    if a is None or rework:
+    if a is None or rework or a.tier == "E":  # emergency incidents are settled on site (by the teams in the model)
         return True
     if level == 0:
         return a.need == 0 and a.u_spot < on_spot_share

@@ -99,7 +99,7 @@ def run(opts: Options, log: Any = print) -> tuple[dict[str, Any], int]:
     plan, win, territory = build_plan(
         sc, incidents, seed=seed, duration_s=opts.duration_s, speedup=opts.speedup, start_day=opts.start_day,
         users=opts.users, target=opts.target, processes=processes, drain_s=drain_s, device_timeout_s=opts.device_timeout_s,
-        poll_sim_minutes=opts.poll_minutes,
+        poll_sim_minutes=opts.poll_minutes, sim_cases=sim.cases if opts.stream is None else None,
     )
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -121,7 +121,7 @@ def run(opts: Options, log: Any = print) -> tuple[dict[str, Any], int]:
             else:
                 url = opts.host.rstrip("/")
                 if opts.tokens is None:
-                    raise PlanError("--host: also give --tokens FILE (a JSON object of key → token; see docs/loadtest in the README)")
+                    raise PlanError("--host: also give --tokens FILE (a JSON object of token key → token; see loadtests/README.md)")
                 tokens = read_tokens(opts.tokens)
             plan.tokens = tokens
             lead = opts.lead_s if opts.lead_s is not None else (8.0 if opts.locust_workers == 0 else 12.0)

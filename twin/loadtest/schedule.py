@@ -129,9 +129,12 @@ def _handling(sc: Scenario, df: pd.DataFrame, rng: np.random.Generator) -> dict[
             if k:
                 dist = getattr(c.handling, name) or getattr(pol.handling, name)
                 col[sel] = dist.sample(rng, k) * c.effort_scale
-        unknown = ~np.isin(cats, list(sc.categories))
-        if unknown.any():
-            col[unknown] = getattr(pol.handling, name).sample(rng, int(unknown.sum()))
+        em_cats = getattr(getattr(sc, "emergency", None), "categories", None) or {}
+        for cname in sorted(set(cats.tolist()) - set(sc.categories)):
+            sel = cats == cname
+            k = int(sel.sum())
+            dist = getattr(em_cats.get(cname), "effort_minutes", None) or getattr(pol.handling, name)
+            col[sel] = dist.sample(rng, k)
         effort[:, lv] = col
     lead = np.zeros((n, 4))
     for lv, name in enumerate(LEVELS):
@@ -192,6 +195,36 @@ def arrivals_in(sc: Scenario, incidents: pd.DataFrame, win: Window, speedup: flo
             )
         )
     return out
+
+
+def with_emergency_cases(incidents: pd.DataFrame, cases: pd.DataFrame, district: str) -> pd.DataFrame:
+    """The stream plus the cases the simulation opened outside it (the emergency incidents of an
+    ``[emergency]`` section — waterlogging, trapped people … — are reported straight to the
+    engine and not written to the incident stream), as incidents the grid settles (tier E)."""
+    if cases.empty or "case_id" not in cases:
+        return incidents
+    extra = cases[~cases["case_id"].isin(incidents["case_id"])] if not incidents.empty else cases
+    if extra.empty:
+        return incidents
+    grid = extra["grid"].astype(str)
+    rows = pd.DataFrame(
+        {
+            "case_id": extra["case_id"].astype(str).to_numpy(),
+            "t_min": extra["reported_at"].to_numpy(dtype=float),
+            "category": extra["category"].astype(str).to_numpy(),
+            "tier": extra["tier"].astype(str).to_numpy(),
+            "channel": extra["source"].astype(str).to_numpy(),
+            "grid": grid.to_numpy(),
+            "community": grid.str.rsplit("-", n=1).str[0].to_numpy(),
+            "street": grid.str.split("-").str[0].to_numpy(),
+            "district": district,
+            "level_needed": 0,
+            "false_alarm": False,
+            "repeat_of": None,
+        }
+    )
+    both = pd.concat([incidents, rows], ignore_index=True) if not incidents.empty else rows
+    return both.sort_values(["t_min", "case_id"], kind="stable").reset_index(drop=True)
 
 
 def staff_units(sc: Scenario, seed: int) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
@@ -300,6 +333,7 @@ def build_plan(
     device_timeout_s: float = 5.0,
     tokens: dict[str, str] | None = None,
     poll_sim_minutes: float = 10.0,
+    sim_cases: pd.DataFrame | None = None,
 ) -> tuple[Plan, Window, dict[str, Any]]:
     """The plan for one load test (t0 and run id are set when Locust is launched)."""
     if users < 1:
@@ -307,6 +341,8 @@ def build_plan(
     if target not in ("reference", "open311"):
         raise PlanError(f"--target: expected reference or open311, got {target!r}")
     win = window_for(sc, duration_s, speedup, start_day)
+    if sim_cases is not None:
+        incidents = with_emergency_cases(incidents, sim_cases, sc.territory.district)
     arrivals = arrivals_in(sc, incidents, win, speedup, seed)
     units, territory = staff_units(sc, seed)
     if target == "open311":  # Open311 has no handling API: only residents and devices report and follow
