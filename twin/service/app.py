@@ -26,6 +26,7 @@ from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -57,6 +58,7 @@ DEFAULT_SOURCE: dict[Role, str] = {
     Role.GRID_WORKER: "patrol",
 }
 MASK = "***"
+_MISS = object()
 MODE_LABELS = {"normal": "normal", "emergency": "应下尽下", "extreme": "全员下沉"}
 
 
@@ -126,6 +128,13 @@ class Service:
     _thread: threading.Thread | None = None
 
     # ------------------------------------------------------------- principals
+    def cached_principal(self, token: str) -> Principal | None | object:
+        """The cached principal of a token, or ``_MISS`` when the store must be asked."""
+        hit = self._tokens.get(token_hash(token))
+        if hit is not None and hit[1] > time.monotonic():
+            return hit[0]
+        return _MISS
+
     def principal_for(self, token: str) -> Principal | None:
         h = token_hash(token)
         now = time.monotonic()
@@ -355,10 +364,16 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         app.add_exception_handler(t, _db_down)
 
     # ----------------------------------------------------------------- auth
-    def authenticate(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+    async def authenticate(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+        """Async on purpose: a cached token costs no trip to the thread pool; a miss reads the
+        store in a worker thread."""
         if creds is None or creds.scheme.lower() != "bearer":
             raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"})
-        p = svc.principal_for(creds.credentials)
+        cached = svc.cached_principal(creds.credentials)
+        if cached is _MISS:
+            p = await run_in_threadpool(svc.principal_for, creds.credentials)
+        else:
+            p = cached if isinstance(cached, Principal) else None
         if p is None:
             raise ApiError(401, "unauthenticated", "unknown or revoked token", {"WWW-Authenticate": "Bearer"})
         wait = svc.rate.take(p.id)
