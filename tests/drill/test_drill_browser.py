@@ -40,20 +40,16 @@ def _twin_command() -> list[str]:
     return [sys.executable, "-c", "from twin.cli import main; main()"]
 
 
-def _wait_for_url(proc: subprocess.Popen[str], deadline: float) -> str:
-    assert proc.stdout is not None
-    seen = []
+def _wait_for_url(proc: subprocess.Popen[bytes], log: Path, deadline: float) -> str:
+    """The console's URL from the process's output (a file, so that nothing blocks on a full pipe)."""
     while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            if proc.poll() is not None:
-                break
-            continue
-        seen.append(line)
-        m = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        m = re.search(r"http://127\.0\.0\.1:\d+/", log.read_text(encoding="utf-8", errors="replace"))
         if m:
             return m.group(0)
-    raise AssertionError(f"twin drill printed no URL (exit {proc.poll()}):\n{''.join(seen)}")
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise AssertionError(f"twin drill printed no URL (exit {proc.poll()}):\n{log.read_text(errors='replace')}")
 
 
 def _int(page: object, selector: str) -> int:
@@ -83,9 +79,11 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
         "blue",
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
+    log = tmp_path / "twin-drill.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
     try:
-        url = _wait_for_url(proc, time.monotonic() + 90)
+        url = _wait_for_url(proc, log, time.monotonic() + 90)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
             try:
@@ -132,6 +130,7 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
         outcome = json.loads((out / "outcome.json").read_text(encoding="utf-8"))
         assert outcome["drill"]["peak_on_site"] >= on_site > 0 == outcome["baseline"]["peak_on_site"]
     finally:
+        print(f"--- twin drill output ---\n{log.read_text(errors='replace')}")  # shown by pytest on failure
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
             try:
@@ -139,6 +138,4 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
-    assert proc.returncode == 0
+    assert proc.returncode == 0, log.read_text(errors="replace")

@@ -77,6 +77,7 @@ def drill(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(("127.0.0.1", port))
+        sock.listen(128)  # listening before the URL is printed: early connections wait in the backlog
     except OSError as exc:
         console.print(f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}); try --port 0", style="red")
         raise typer.Exit(2) from None
