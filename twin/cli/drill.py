@@ -115,5 +115,29 @@ def drill(
         sock.close()
 
 
+def drill_compare(
+    runs: list[Path] = typer.Argument(..., help="Drill run directories of the same exercise (one per team)."),
+    out: Path = typer.Option(Path("runs/drill-compare.html"), "--out", help="HTML page to write."),
+) -> None:
+    """Compare teams that ran the same scripted drill: decisions and outcomes side by side."""
+    from rich.table import Table
+
+    from reports.html import format_cell
+    from twin.drill.compare import DrillCompareError, compare_report, compare_runs
+
+    try:
+        cols, rows, _ = compare_runs(runs)
+    except DrillCompareError as exc:
+        console.print(f"drill-compare error: {exc}", soft_wrap=True, markup=False, style="red")
+        raise typer.Exit(2) from None
+    t = Table(*cols)
+    for r in rows:
+        t.add_row(*[format_cell(v) for v in r])
+    console.print(t)
+    compare_report(runs).write(out)
+    console.print(f"comparison: [bold]{out}[/bold]")
+
+
 def register(app: typer.Typer) -> None:
     app.command("drill")(drill)
+    app.command("drill-compare")(drill_compare)
