@@ -88,6 +88,8 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                errors: list[str] = []
+                page.on("pageerror", lambda e: errors.append(str(e)))
                 page.goto(url)
                 expect(page.locator("#mode")).to_have_text(re.compile("normal"), timeout=15_000)
                 expect(page.locator("#g-S01-C01-G01")).to_be_visible()
@@ -111,6 +113,17 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
                 on_site = _int(page, "#kpi-onsite")
                 assert on_site > 0
                 expect(page.locator("#log")).to_contain_text("switch to 应下尽下")
+                # the other controls work from the page too: a place from the map, a team, an incident, a marker
+                page.click("#g-S01-C03-G02")
+                expect(page.locator("#place")).to_have_value("S01-C03-G02")
+                page.fill("#team-size", "12")
+                page.click("#btn-team")
+                expect(page.locator("#msg")).to_contain_text("people on their way to S01-C03")
+                page.click("#btn-inject")
+                expect(page.locator("#msg")).to_contain_text("Injected 1 case(s) at S01-C03-G02")
+                page.fill("#marker-note", "underpass flooded")
+                page.click("#btn-marker")
+                expect(page.locator("#log")).to_contain_text("S01-C03-G02: underpass flooded")
                 page.screenshot(path=str(tmp_path / "drill-console.png"), full_page=True)
                 page.once("dialog", lambda d: d.accept())
                 page.click("#btn-end")
@@ -118,6 +131,7 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
                 page.goto(url + "report")
                 expect(page.locator("h1")).to_contain_text("After-action report")
                 expect(page.locator("body")).to_contain_text("switch mode to emergency")
+                assert errors == []
             finally:
                 browser.close()
         report = (out / "report.html").read_text(encoding="utf-8")
@@ -125,6 +139,8 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
         actions = [json.loads(x) for x in (out / "actions.jsonl").read_text(encoding="utf-8").splitlines()]
         modes = [a for a in actions if a["kind"] == "mode"]
         assert len(modes) == 1 and modes[0]["ok"] and modes[0]["source"] == "trainer"
+        kinds = [a["kind"] for a in actions if a["source"] == "trainer"]
+        assert kinds == ["start", "mode", "team", "incident", "marker", "end"]
         assert modes[0]["params"]["to"] == "emergency" and modes[0]["sim_min"] >= 73 * 60
         assert any(a["kind"] == "end" for a in actions)
         outcome = json.loads((out / "outcome.json").read_text(encoding="utf-8"))
