@@ -104,6 +104,10 @@ def build_loadtest_report(result: dict[str, Any]) -> Report:
     rows = [[n, lt.get(n), ps.get(n)] for n in names]
     for lv in ("grid", "community", "street", "district"):
         rows.append([f"closed at {lv}", (lt.get("closed_at_level") or {}).get(lv), (ps.get("closed_at_level") or {}).get(lv)])
+    for tier in sorted(set(lt.get("on_time_rate_by_tier") or {}) | set(ps.get("on_time_rate_by_tier") or {})):
+        a = (lt.get("on_time_rate_by_tier") or {}).get(tier)
+        b = (ps.get("on_time_rate_by_tier") or {}).get(tier)
+        rows.append([f"on time, tier {tier}", None if a is None else a["on_time_rate"], None if b is None else b["on_time_rate"]])
     eng = k.get("engine_kpis_endpoint") or {}
     paras = list(result.get("comparison", []))
     if eng:

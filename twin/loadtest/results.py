@@ -145,7 +145,17 @@ def load_kpis(plan: Plan, cases: list[dict[str, Any]]) -> dict[str, Any]:
         "hours_to_resolve_p50": float(np.percentile(hours, 50)) if hours else None,
         "closed_at_level": {lv: (levels.get(i, 0) / n_lv if n_lv else None) for i, lv in enumerate(("grid", "community", "street", "district"))},
         "evaluated": sum(c["state"] == "evaluated" for c in cases),
+        "on_time_rate_by_tier": _by_tier([(c["tier"], ok) for c, ok in zip(resolved, on_time, strict=True)]),
     }
+
+
+def _by_tier(pairs: list[tuple[str, bool]]) -> dict[str, dict[str, float | int]]:
+    out: dict[str, list[int]] = {}
+    for tier, ok in pairs:
+        rec = out.setdefault(str(tier), [0, 0])
+        rec[0] += 1
+        rec[1] += int(ok)
+    return {t: {"n": n, "on_time_rate": k / n} for t, (n, k) in sorted(out.items())}
 
 
 def sim_kpis(cases: pd.DataFrame, start_min: float, arrivals_end: float, end_min: float) -> dict[str, Any]:
@@ -172,6 +182,7 @@ def sim_kpis(cases: pd.DataFrame, start_min: float, arrivals_end: float, end_min
         "on_time_rate": float(on_time.sum() / n) if n else None,
         "hours_to_resolve_p50": float(np.percentile(hours, 50)) if n else None,
         "closed_at_level": {name: (float(((lv == i) & done).sum() / n) if n else None) for i, name in enumerate(("grid", "community", "street", "district"))},
+        "on_time_rate_by_tier": _by_tier(list(zip(c["tier"].to_numpy()[done].tolist(), on_time[done].tolist(), strict=True))),
     }
 
 
@@ -262,6 +273,10 @@ def explain(plan: Plan, load: dict[str, Any], sim: dict[str, Any], agg: dict[str
             "platform's mode; the load test keeps the scenario's normal staffing and sends every emergency incident through "
             "the grid workers, so the surge falls on them — which is the question 'does the normal staffing keep up'."
         )
+    lt, st = load.get("on_time_rate_by_tier") or {}, sim.get("on_time_rate_by_tier") or {}
+    parts = [f"{t} {lt[t]['on_time_rate']:.2f} vs {st[t]['on_time_rate']:.2f} (n {lt[t]['n']}/{st[t]['n']})" for t in sorted(set(lt) & set(st))]
+    if parts:
+        out.append("On time by SLA tier, load test vs simulation: " + "; ".join(parts) + ".")
     lo, so = load.get("on_time_rate"), sim.get("on_time_rate")
     if lo is not None and so is not None:
         d = lo - so
