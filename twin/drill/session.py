@@ -136,7 +136,7 @@ class DrillSession:
     def finished(self) -> bool:
         return self.now >= self.horizon
 
-    def at(self, t: float, fn: Callable[[], None]) -> None:
+    def at(self, t: float, fn: Callable[[], object]) -> None:
         """Call ``fn`` at simulated minute ``t``, before the model's ordinary events at ``t``."""
         ev = simpy.Event(self.env)
         ev._ok = True
@@ -334,7 +334,7 @@ class DrillSession:
         over = np.zeros(n, dtype=np.int64)
         now_e = m.epoch + self.now
         for j in m.flow.active.values():
-            g = j.rows.grid[j.row]
+            g = j.rows.grid[j.row]  # type: ignore[attr-defined]  # Rows sets its slots in __init__
             open_[g] += 1
             if j.case.due_at < now_e:
                 over[g] += 1
