@@ -141,7 +141,11 @@ class DrillSession:
         ev = simpy.Event(self.env)
         ev._ok = True
         ev._value = None
-        ev.callbacks.append(lambda _e: fn())
+
+        def fire(_e: simpy.Event) -> None:
+            fn()
+
+        ev.callbacks.append(fire)
         self.env.schedule(ev, URGENT, max(0.0, t - self.now))
 
     def advance(self, to: float) -> bool:
