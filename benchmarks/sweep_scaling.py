@@ -39,20 +39,29 @@ def main() -> None:
     print(f"sweep: {runs} replications of {default_scenario_path().name}, {args.days:g} days each; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     timings: dict[int, float] = {}
+    model_s: dict[int, float] = {}
     tables: dict[int, pd.DataFrame] = {}
     with tempfile.TemporaryDirectory(prefix="sweep-scaling-") as tmp:
+        # start the local fork server (which imports the model once) before timing either run
+        run_sweep(None, [parse_vary("staffing.street_dispatchers=2")], 1, Path(tmp) / "warm-up", days=3.0,
+                  overrides=sets, executor=ProcessExecutor(1), report=False)
         for workers in (1, args.workers):
             t0 = time.perf_counter()
             r = run_sweep(None, varies, args.reps, Path(tmp) / f"w{workers}", days=args.days, overrides=sets,
                           executor=ProcessExecutor(workers), report=False)
             timings[workers] = time.perf_counter() - t0
+            model_s[workers] = sum(json.loads(p.read_text())["wall_seconds"] for p in r.out.rglob("summary.json"))
             tables[workers] = r.results
-            print(f"{workers} worker(s): {timings[workers]:.2f} s ({timings[workers] / runs:.3f} s per replication)")
+            busy = model_s[workers] / (workers * timings[workers])
+            print(f"{workers} worker(s): {timings[workers]:.2f} s wall ({timings[workers] / runs:.3f} s per replication); "
+                  f"{model_s[workers]:.2f} s inside simulate(), workers busy {busy:.0%}")
     pd.testing.assert_frame_equal(tables[1], tables[args.workers])
     print("results identical with 1 and", args.workers, "workers")
     serial, parallel = timings[1], timings[args.workers]
     efficiency = serial / (args.workers * parallel)
-    print(f"speed-up {serial / parallel:.2f}× on {args.workers} workers; parallel efficiency {efficiency:.1%}")
+    print(f"speed-up {serial / parallel:.2f}× on {args.workers} workers; parallel efficiency {efficiency:.1%}; "
+          f"time inside simulate() parallel/serial {model_s[args.workers] / model_s[1]:.2f} (above 1 = contention); "
+          f"load average now {os.getloadavg()[0]:.2f} (other processes take cores from the parallel run)")
     print(json.dumps({"efficiency": round(efficiency, 4), "serial_s": round(serial, 3), "parallel_s": round(parallel, 3)}))
 
 

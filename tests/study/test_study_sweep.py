@@ -120,11 +120,12 @@ def test_target_kpi_must_exist(tmp_path: Path) -> None:
 
 
 def _children() -> set[int]:
-    """Live child processes, except multiprocessing's resource tracker (one per parent, by design)."""
+    """Live child processes, except multiprocessing's resource tracker and fork server (one per parent,
+    kept for the next pool by design)."""
     out = set()
     for p in psutil.Process().children(recursive=True):
         try:
-            if p.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(p.cmdline()):
+            if p.status() != psutil.STATUS_ZOMBIE and not any(k in " ".join(p.cmdline()) for k in ("resource_tracker", "forkserver")):
                 out.add(p.pid)
         except psutil.NoSuchProcess:
             pass
