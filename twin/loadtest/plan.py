@@ -71,7 +71,7 @@ class Arrival:
     u_sat: float
 
     def to_json(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in self.__slots__}  # type: ignore[attr-defined]
+        return {f: getattr(self, f) for f in self.__slots__}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Arrival:

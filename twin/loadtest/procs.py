@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -110,9 +110,9 @@ def wait_for_line(log: Path, pattern: re.Pattern[str], proc: subprocess.Popen[by
         if m:
             return m.group(1)
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode} before it was ready; see {log}:\n{text[-2000:]}")
+            raise RuntimeError(f"process {proc.pid} exited with {proc.returncode} before it was ready; see {log}:\n{text[-2000:]}")
         time.sleep(0.05)
-    raise RuntimeError(f"{proc.args[0]} not ready after {timeout:g} s; see {log}")
+    raise RuntimeError(f"process {proc.pid} not ready after {timeout:g} s; see {log}")
 
 
 def start_service(procs: Processes, db: str, log: Path, workers: int = 1, extra: Sequence[str] = ()) -> str:
@@ -157,7 +157,7 @@ class Interrupt(Exception):
 
 
 @contextlib.contextmanager
-def sigterm_unwinds() -> object:
+def sigterm_unwinds() -> Iterator[None]:
     """Turn SIGTERM into an exception in the main thread so that cleanup runs."""
     if threading.current_thread() is not threading.main_thread():
         yield None

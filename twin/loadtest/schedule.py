@@ -274,14 +274,15 @@ def _interleave(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def calendars(sc: Scenario) -> dict[str, dict[str, Any]]:
     st = sc.staffing
-    cal = {
+    cal: dict[str, dict[str, Any]] = {
         "grid_worker": {"windows": st.worker_hours, "weekend": st.worker_weekend},
         "community": {"windows": st.community_hours, "weekend": st.community_weekend},
         "street_dispatcher": {"windows": st.street_hours, "weekend": True},
         "district_dispatcher": {"windows": st.district_hours, "weekend": True},
     }
     for role, units in (("board", st.boards), ("department", st.departments)):
-        # one calendar per role: the union of its units' hours (boards usually share theirs)
+        # one calendar per role in the load test: its first unit's hours (boards usually share theirs);
+        # on duty at weekends if any unit is
         first = next(iter(units.values()))
         cal[role] = {"windows": first.hours, "weekend": any(u.weekend for u in units.values())}
     return {k: {"windows": [list(w) for w in v["windows"]], "weekend": bool(v["weekend"])} for k, v in cal.items()}
