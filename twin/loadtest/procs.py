@@ -121,17 +121,16 @@ def start_service(procs: Processes, db: str, log: Path, workers: int = 1, extra:
             "--workers", str(workers), *extra]
     p = procs.start("service", argv, log)
     url = wait_for_line(log, SERVING, p, timeout=60.0)
-    import httpx
+    import urllib.error
+    import urllib.request
 
     deadline = time.monotonic() + 30.0
     while time.monotonic() < deadline:
         if p.poll() is not None:
             raise RuntimeError(f"twin serve exited with {p.returncode}; see {log}")
-        try:
-            if httpx.get(url + "/health", timeout=1.0).status_code == 200:
+        with contextlib.suppress(urllib.error.URLError, OSError), urllib.request.urlopen(url + "/health", timeout=1.0) as r:  # noqa: S310
+            if r.status == 200:
                 return url
-        except httpx.HTTPError:
-            pass
         time.sleep(0.1)
     raise RuntimeError(f"twin serve at {url} did not answer /health; see {log}")
 

@@ -5,9 +5,12 @@ pure simulation of the same scenario and seed, and the pass/fail thresholds.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import operator
 import re
+import urllib.parse
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,33 +100,33 @@ def read_locust(prefix: Path) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- the service
+def get_json(url: str, token: str | None = None, timeout: float = 30.0) -> Any:
+    """GET ``url`` and parse its JSON (stdlib only: the runtime needs no HTTP client package)."""
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as r:  # noqa: S310 - our own URL
+        return json.loads(r.read().decode("utf-8"))
+
+
 def fetch_cases(url: str, token: str, page: int = 200, max_pages: int = 10_000) -> list[dict[str, Any]]:
     """Every case in the token's scope, page by page (bounded)."""
-    import httpx
-
     out: list[dict[str, Any]] = []
     after: str | None = None
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30.0) as c:
-        for _ in range(max_pages):
-            params: dict[str, Any] = {"limit": page}
-            if after:
-                params["after"] = after
-            r = c.get("/cases", params=params)
-            r.raise_for_status()
-            body = r.json()
-            out += body["items"]
-            after = body.get("next_after")
-            if not after:
-                break
+    for _ in range(max_pages):
+        params: dict[str, Any] = {"limit": page}
+        if after:
+            params["after"] = after
+        body = get_json(f"{url}/cases?{urllib.parse.urlencode(params)}", token)
+        out += body["items"]
+        after = body.get("next_after")
+        if not after:
+            break
     return out
 
 
 def fetch_kpis(url: str, token: str) -> dict[str, Any]:
-    import httpx
-
-    r = httpx.get(url + "/kpis", headers={"Authorization": f"Bearer {token}"}, timeout=30.0)
-    r.raise_for_status()
-    return dict(r.json())
+    return dict(get_json(f"{url}/kpis", token))
 
 
 # ---------------------------------------------------------------------- KPIs
