@@ -63,9 +63,27 @@ def summary_table(s: dict[str, Any]) -> Table:
     t.add_row("backlog at end", f"{s['backlog_end']:,}")
     for role, u in s["utilisation"].items():
         t.add_row(f"utilisation {role}", _pct(u))
+    if s.get("modes"):
+        _mode_rows(t, s["modes"])
     t.add_row("SimPy events / engine transitions", f"{s['events_processed']:,} / {s['engine_transitions']:,}")
     t.add_row("wall seconds", f"{s['wall_seconds']:.2f}")
     return t
+
+
+def _mode_rows(t: Table, m: dict[str, Any]) -> None:
+    """The emergency switchover at a glance: when, how many came and how fast, what it bought."""
+    switches = [f"{p['mode']} @ h{p['start_min'] / 60:.0f}" for p in m.get("timeline", [])[1:]]
+    t.add_row("mode changes (常急转换)", ", ".join(switches) or "none")
+    if m.get("mobilised_peak"):
+        t.add_row("mobilised peak; minutes to 50 % / 90 % on site",
+                  f"{m['mobilised_peak']:,}; {m['minutes_to_50pct']:.0f} / {m['minutes_to_90pct']:.0f}")
+    if m.get("emergency_response_min_p50") is not None:
+        t.add_row("emergency response minutes (p50 / p90)",
+                  f"{m['emergency_response_min_p50']:.1f} / {m['emergency_response_min_p90']:.1f}")
+    if m.get("vulnerable_checked_share_within_deadline") is not None:
+        t.add_row("vulnerable residents checked within the deadline", _pct(m["vulnerable_checked_share_within_deadline"]))
+    if m.get("normal_backlog_at_peak") is not None:
+        t.add_row("normal-work backlog at the peak", f"{m['normal_backlog_at_peak']:.0f}")
 
 
 def run(
