@@ -25,8 +25,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from agents.mobilised import EN_ROUTE, ON_SITE
-from twin.emergency.component import E_TIER, Job
-from twin.engine import Source
 from twin.modes import ModeChange
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -98,35 +96,10 @@ def switch_mode(comp: EmergencyComponent, to: str, cause: str, actor: str) -> Mo
 
 def inject_incident(comp: EmergencyComponent, rng: np.random.Generator, kind: int, grid: int) -> str:
     """Report one emergency case (tier E) at ``grid`` now and dispatch it as the component would."""
-    env = comp.env
-    now = float(env.now)
     cat = comp.em.categories[comp.cat_names[kind]]
     travel = float(comp.em.travel_minutes.sample(rng, 1)[0])
     effort = float(cat.effort_minutes.sample(rng, 1)[0])
-    a = comp.arrivals
-    i = len(a)
-    a.time = np.append(a.time, now)
-    a.grid = np.append(a.grid, np.int64(grid))
-    a.category = np.append(a.category, np.int64(kind))
-    a.app = np.append(a.app, False)
-    a.travel = np.append(a.travel, travel)
-    a.effort = np.append(a.effort, effort)
-    comp.e_case_id.append("")
-    comp.e_reported = np.append(comp.e_reported, np.nan)
-    comp.e_on_site = np.append(comp.e_on_site, np.nan)
-    comp.e_resolved = np.append(comp.e_resolved, np.nan)
-    comp.e_by_desk = np.append(comp.e_by_desk, False)
-    comp.e_mode = np.append(comp.e_mode, np.array([""], dtype=object))
-    case = comp.m.engine.report(
-        category=comp.cat_names[kind], tier=E_TIER, place=comp.terr.places[grid], source=Source.HOTLINE, actor="drill"
-    )
-    comp.e_case_id[i] = case.id
-    comp.e_reported[i] = now
-    comp.e_mode[i] = comp.controller.mode
-    comp.e_open += 1
-    comp._report_times.append(now)
-    comp._dispatch(Job(kind, int(comp.terr.grid_community[grid]), now, travel, effort, i, case))
-    return str(case.id)
+    return comp.inject(kind, grid, travel, effort, actor="drill")
 
 
 def surge_times(rng: np.random.Generator, start: float, per_hour: float, hours: float) -> np.ndarray:
