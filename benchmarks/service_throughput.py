@@ -7,7 +7,10 @@ process, never imported — and prints:
 - the sustained requests/s of ``GET /health`` (the ceiling of this server on this machine),
 - the sustained requests/s of the lifecycle mix (report, accept, dispatch, resolve, verify,
   close, evaluate: seven requests per case, each transition with If-Match),
-- their ratio, and p50/p95/p99 latency of the mix at 80 % of its maximum rate.
+- their ratio, and p50/p95/p99 latency of the mix at 80 % of its maximum rate,
+- the server's CPU milliseconds per request, for ``/health`` and for the mix, measured with
+  one sequential client (no competition for the CPU: the figure to compare on a noisy
+  machine) and during the Locust runs (server CPU time / requests served).
 
 The last line is one JSON object::
 
@@ -109,6 +112,60 @@ def start_server(db: str, workers: int, log: Path) -> tuple[subprocess.Popen[byt
     raise SystemExit(f"server did not answer; see {log}")
 
 
+def server_cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
+    """User + system CPU seconds of every process of the server's session (workers included)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[3]) == proc.pid:  # field 6 (session id), counted after the command name
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def sequential_cpu(proc: subprocess.Popen[bytes], url: str, token: str, cases: int = 150, health: int = 1500) -> dict[str, float]:
+    """Server CPU ms per request with one client on one keep-alive connection, one request at a time."""
+    import http.client
+
+    host, _, port = url.removeprefix("http://").partition(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    auth = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+
+    def call(method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers or {})
+        r = conn.getresponse()
+        return r.status, r.read()
+
+    steps = (("accept", {}), ("dispatch", {"assignees": ["board:民生服务"]}), ("resolve", {"note": "done"}),
+             ("verify", {}), ("close", {}), ("evaluate", {"satisfaction": 5}))
+    for _ in range(200):
+        call("GET", "/health")  # warm up
+    c0 = server_cpu_seconds(proc)
+    for _ in range(health):
+        call("GET", "/health")
+    c1 = server_cpu_seconds(proc)
+    n = 0
+    for _ in range(cases):
+        st, body = call("POST", "/cases", {"category": "bench", "tier": "T1", "grid": "G1", "community": "C1", "street": "S1", "district": "D"}, auth)
+        n += 1
+        assert st == 201, body
+        case = json.loads(body)
+        version = case["version"]
+        for action, b in steps:
+            st, body = call("POST", f"/cases/{case['id']}/{action}", b, {**auth, "If-Match": f'"{version}"'})
+            n += 1
+            assert st == 200, body
+            version = json.loads(body)["version"]
+    c2 = server_cpu_seconds(proc)
+    conn.close()
+    return {"health_cpu_ms": round((c1 - c0) * 1e3 / health, 3), "lifecycle_cpu_ms": round((c2 - c1) * 1e3 / n, 3)}
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -152,8 +209,12 @@ def measure(name: str, db: str, workers: int, users: int, seconds: float, out: P
     proc, url = start_server(db, workers, out / f"{name}-serve.log")
     try:
         base = {"GT_TOKEN": token}
+        seq = sequential_cpu(proc, url, token)
+        c0 = server_cpu_seconds(proc)
         health = locust(url, lf, out, users, seconds, {**base, "GT_HEALTH": "1", "GT_LIFECYCLE": "0"})
+        c1 = server_cpu_seconds(proc)
         life = locust(url, lf, out, users, seconds, {**base, "GT_HEALTH": "0", "GT_LIFECYCLE": "1"})
+        c2 = server_cpu_seconds(proc)
         # 80 % of the maximum: each user runs a lifecycle (7 requests) at a fixed rate
         rate = 0.8 * life["rps"] / 7.0 / users
         at80 = locust(url, lf, out, users, seconds, {**base, "GT_HEALTH": "0", "GT_LIFECYCLE": "1", "GT_TASK_RATE": f"{rate:.6f}"})
@@ -168,13 +229,19 @@ def measure(name: str, db: str, workers: int, users: int, seconds: float, out: P
         "p99_ms_at_80pct": at80["p99"],
         "rps_at_80pct": round(at80["rps"], 1),
         "lifecycle_failures": life["failures"] + at80["failures"],
+        "health_cpu_ms_seq": seq["health_cpu_ms"],
+        "lifecycle_cpu_ms_seq": seq["lifecycle_cpu_ms"],
+        "health_cpu_ms_load": round((c1 - c0) * 1e3 / health["requests"], 3) if health["requests"] else None,
+        "lifecycle_cpu_ms_load": round((c2 - c1) * 1e3 / life["requests"], 3) if life["requests"] else None,
         "workers": workers,
         "users": users,
         "seconds": seconds,
     }
     print(f"{name:10s} health {res['health_rps']:8.1f} rps | lifecycle {res['lifecycle_rps']:8.1f} rps | ratio {res['ratio']} | "
           f"at 80 %: {res['rps_at_80pct']} rps, p50 {res['p50_ms_at_80pct']} ms, p95 {res['p95_ms_at_80pct']} ms, "
-          f"p99 {res['p99_ms_at_80pct']} ms | failures {res['lifecycle_failures']:.0f}", flush=True)
+          f"p99 {res['p99_ms_at_80pct']} ms | failures {res['lifecycle_failures']:.0f} | server CPU ms/request "
+          f"sequential: health {res['health_cpu_ms_seq']}, lifecycle {res['lifecycle_cpu_ms_seq']}; "
+          f"under load: health {res['health_cpu_ms_load']}, lifecycle {res['lifecycle_cpu_ms_load']}", flush=True)
     return res
 
 
@@ -186,6 +253,7 @@ def main() -> None:
     ap.add_argument("--pg-url", default=os.environ.get("GRIDTWIN_PG_URL"), help="PostgreSQL URL (default: $GRIDTWIN_PG_URL)")
     ap.add_argument("--no-group-commit", action="store_true", help="one durable commit per request")
     ap.add_argument("--skip-sqlite", action="store_true", help="measure PostgreSQL only")
+    ap.add_argument("--skip-postgresql", action="store_true", help="measure SQLite only")
     a = ap.parse_args()
     if a.no_group_commit:
         EXTRA_SERVE_ARGS.append("--no-group-commit")
@@ -193,7 +261,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gt-bench-") as tmp:
         t = Path(tmp)
         out["sqlite"] = None if a.skip_sqlite else measure("sqlite", str(t / "bench.db"), a.workers, a.users, a.duration, t)
-        if a.pg_url:
+        if a.pg_url and not a.skip_postgresql:
             import psycopg
 
             name = f"gt_bench_{os.getpid()}"

@@ -45,6 +45,7 @@ from twin.engine.transitions import new_case
 from twin.engine.types import Action, Case, Level, Notice, Place, State
 from twin.service import models as m
 from twin.service.auth import COMMAND_ROLES, REPORTING_ROLES, SUPERVISING_ROLES, Principal, Role, ScopeKind, token_hash
+from twin.service.groupcommit import GroupCommitStore
 from twin.service.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware, RateLimiter
 from twin.service.open311 import open311_error
 from twin.service.storage import ServiceStore, open_stores
@@ -123,6 +124,7 @@ class Service:
     sstore: ServiceStore
     rate: RateLimiter
     _tokens: dict[str, tuple[Principal | None, float]] = field(default_factory=dict)
+    _contacts: dict[str, str | None] = field(default_factory=dict)
     _next_id: threading.local = field(default_factory=threading.local)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -147,9 +149,35 @@ class Service:
         self._tokens[h] = (p, now + self.config.token_cache_seconds)
         return p
 
+    # ------------------------------------------------------------- execution
+    async def execute(self, fn: Callable[[], Any]) -> Any:
+        """Run a request's store work off the event loop: with group commit on the committer
+        thread inside the batch (acknowledged once durable, no thread-pool hop), else in the
+        thread pool."""
+        store = self.engine.store
+        if isinstance(store, GroupCommitStore):
+            return await store.run(fn)
+        return await run_in_threadpool(fn)
+
     # ---------------------------------------------------------------- views
+    def contact(self, case_id: str) -> str | None:
+        """The reporter's contact of a case. Cached in-process: a contact is stored before its
+        case is committed and never changes, so once a case exists its answer is final."""
+        try:
+            return self._contacts[case_id]
+        except KeyError:
+            pass
+        contact = self.sstore.contact(case_id)
+        self.remember_contact(case_id, contact)
+        return contact
+
+    def remember_contact(self, case_id: str, contact: str | None) -> None:
+        if len(self._contacts) >= 100_000:  # bounded
+            self._contacts.clear()
+        self._contacts[case_id] = contact
+
     def contact_view(self, case: Case, who: Principal) -> str | None:
-        contact = self.sstore.contact(case.id)
+        contact = self.contact(case.id)
         if contact is None:
             return None
         return contact if who.sees_contact_of(case) else MASK
@@ -405,7 +433,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         responses=_errs(403, 409),
         tags=["cases"],
     )
-    def report(
+    async def report(
         body: m.ReportIn,
         who: Principal = Depends(authenticate),
         idempotency_key: str | None = Header(default=None, min_length=1, max_length=200),
@@ -413,7 +441,10 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         """Report a case (立案). With ``Idempotency-Key`` a retry with the same body replays the
         original response byte for byte; the same key with another body is 422; a retry while the
         first is still being handled is 409."""
-        status, payload, case_id, replayed = do_report(svc, who, body, idempotency_key)
+        if idempotency_key is None and body.contact is None:  # nothing to store apart: one job in the batch
+            status, payload, case_id, replayed = await svc.execute(lambda: do_report(svc, who, body, None))
+        else:  # the key's claim and the contact are committed first, on their own
+            status, payload, case_id, replayed = await run_in_threadpool(do_report, svc, who, body, idempotency_key)
         headers = {"ETag": '"1"', "Location": f"/cases/{case_id}"}
         if replayed:
             headers["Idempotent-Replayed"] = "true"
@@ -506,24 +537,24 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
 
         if body_model is m.EmptyIn:
 
-            def endpoint_empty(
+            async def endpoint_empty(
                 body: m.EmptyIn | None = Body(default=None),
                 case_id: str = Path(max_length=64),
                 who: Principal = Depends(authenticate),
                 if_match: str | None = Header(default=None, max_length=64),
             ) -> Response:
-                return run(case_id, who, if_match, None)
+                return await svc.execute(lambda: run(case_id, who, if_match, None))  # type: ignore[no-any-return]
 
-            endpoint: Callable[..., Response] = endpoint_empty
+            endpoint: Callable[..., Any] = endpoint_empty
         else:
 
-            def endpoint_body(
+            async def endpoint_body(
                 body: body_model,  # type: ignore[valid-type]
                 case_id: str = Path(max_length=64),
                 who: Principal = Depends(authenticate),
                 if_match: str | None = Header(default=None, max_length=64),
             ) -> Response:
-                return run(case_id, who, if_match, body)
+                return await svc.execute(lambda: run(case_id, who, if_match, body))  # type: ignore[no-any-return]
 
             endpoint_body.__annotations__["body"] = body_model  # a local: resolve it for FastAPI
             endpoint = endpoint_body
@@ -751,6 +782,8 @@ def do_report(svc: Service, who: Principal, body: m.ReportIn, idempotency_key: s
         raise
     finally:
         svc._next_id.value = None
+    if case.id == case_id:  # a new case: its contact is the one stored (or none) before the commit
+        svc.remember_contact(case_id, body.contact)
     first = case if case.version == 1 else _first_picture(svc, case)
     payload = _dumps(svc.case_json(first, who))
     if key is not None:

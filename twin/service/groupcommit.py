@@ -8,13 +8,24 @@ store's ``batch()`` (each change in its own savepoint, so a stale version or a d
 fails alone) and wakes the callers only after the batch's COMMIT returned. A request is thus
 acknowledged only once its change is durable — the same promise as before, one flush per
 batch instead of one per request. Nothing else of the store changes.
+
+:meth:`GroupCommitStore.run` goes one step further for the service's hot paths: it hands a
+whole request (read the case, check, transition, build the response) to the committer thread,
+which runs it *inside* the open batch — its commit is a savepoint there, with no hop to another
+thread and back — and resolves the request's future on its event loop after the batch's COMMIT
+returned. A request thus costs the event loop → committer → event loop hops only (no thread
+pool), and still is acknowledged only once durable. Within one such job, repeated ``get`` of
+the same case return the object already read (the engine reads the case the request just
+checked); nothing is cached across jobs (other processes may write the database).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,14 +43,38 @@ class _Pending:
     error: BaseException | None = None
 
 
+@dataclass
+class _Job:
+    """A request to run on the committer thread inside the batch (see :meth:`GroupCommitStore.run`)."""
+
+    fn: Callable[[], Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    result: Any = None
+    error: BaseException | None = None
+
+
+def _deliver(jobs: list[_Job]) -> None:
+    """On the event loop: hand each job's outcome to its (still waiting) request."""
+    for j in jobs:
+        if j.future.cancelled():
+            continue
+        if j.error is not None:
+            j.future.set_exception(j.error)
+        else:
+            j.future.set_result(j.result)
+
+
 class GroupCommitStore:
     """A :class:`~twin.engine.store.Store` whose commits are grouped (see module doc)."""
 
     def __init__(self, inner: Store, max_batch: int = 256) -> None:
         self.inner = inner
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Pending | _Job | None] = queue.SimpleQueue()
         self._closed = False
+        self._in_batch = False  # the committer thread is inside a batch (commits go straight in)
+        self._memo: dict[str, Case] | None = None  # cases read by the running job
         self.batches = 0
         self.commits = 0
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
@@ -47,6 +82,9 @@ class GroupCommitStore:
 
     # ----------------------------------------------------------------- writes
     def commit(self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None) -> None:
+        if self._in_batch and threading.current_thread() is self._thread:
+            self.inner.commit(case, event, idempotency)  # a job's commit: a savepoint in the batch
+            return
         if self._closed:
             raise RuntimeError("the store is closed")
         p = _Pending(case, event, idempotency)
@@ -54,6 +92,16 @@ class GroupCommitStore:
         p.done.wait()
         if p.error is not None:
             raise p.error
+
+    async def run(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on the committer thread inside the next batch; its result (or exception)
+        once that batch is durable."""
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        loop = asyncio.get_running_loop()
+        job = _Job(fn, loop, loop.create_future())
+        self._queue.put(job)
+        return await job.future
 
     def _run(self) -> None:
         while True:
@@ -75,22 +123,42 @@ class GroupCommitStore:
             if stop:
                 return
 
-    def _commit_group(self, group: list[_Pending]) -> None:
+    def _commit_group(self, group: list[_Pending | _Job]) -> None:
         try:
             with self.inner.batch():
-                for p in group:
-                    try:
-                        self.inner.commit(p.case, p.event, p.idempotency)
-                    except Exception as exc:  # this change alone failed (savepoint rolled back)
-                        p.error = exc
+                self._in_batch = True
+                try:
+                    for p in group:
+                        if isinstance(p, _Job):
+                            self._memo = {}
+                            try:
+                                p.result = p.fn()
+                            except Exception as exc:  # the request failed; its commit (if any) rolled back alone
+                                p.error = exc
+                            finally:
+                                self._memo = None
+                            continue
+                        try:
+                            self.inner.commit(p.case, p.event, p.idempotency)
+                        except Exception as exc:  # this change alone failed (savepoint rolled back)
+                            p.error = exc
+                finally:
+                    self._in_batch = False
         except BaseException as exc:  # the COMMIT itself failed: nothing of the group is durable
             for p in group:
                 if p.error is None:
                     p.error = exc
         self.batches += 1
         self.commits += len(group)
+        jobs: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         for p in group:
-            p.done.set()
+            if isinstance(p, _Job):
+                jobs.setdefault(p.loop, []).append(p)
+            else:
+                p.done.set()
+        for loop, js in jobs.items():  # one wake-up per event loop and batch
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more
+                loop.call_soon_threadsafe(_deliver, js)
 
     def record_notice(self, notice: Notice) -> bool:
         return self.inner.record_notice(notice)
@@ -100,6 +168,14 @@ class GroupCommitStore:
 
     # ------------------------------------------------------------------ reads
     def get(self, case_id: str) -> Case | None:
+        memo = self._memo
+        if memo is not None and threading.current_thread() is self._thread:
+            hit = memo.get(case_id)
+            if hit is None:
+                hit = self.inner.get(case_id)
+                if hit is not None:
+                    memo[case_id] = hit
+            return hit
         return self.inner.get(case_id)
 
     def find_idempotency(self, key: str) -> IdempotencyRecord | None:
