@@ -8,8 +8,10 @@ that another component (the mode controller) can be added beside them.
 
 from __future__ import annotations
 
+import gc
 import zlib
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import mesa
@@ -38,6 +40,26 @@ def stream_rng(seed: int, name: str) -> np.random.Generator:
     """A component's own random stream: spawned from the run seed by the component's name,
     so adding a component never shifts the others' streams."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(zlib.crc32(name.encode()),)))
+
+
+@contextmanager
+def quiet_gc(gen0: int = 200_000) -> Iterator[None]:
+    """Run the simulation with a rare cyclic GC, restoring the settings afterwards.
+
+    The flow makes almost no cyclic garbage (a year-run's full collections find a few dozen
+    objects), but the collector still walks the growing set of live cases, jobs and events
+    every few hundred allocations — measured at 10–20 % of a partition's CPU time. Objects
+    built during setup are frozen (never scanned) and generation 0 is collected every
+    ``gen0`` allocations instead of 700. Results do not depend on the collector.
+    """
+    old = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(old[0], gen0), old[1], old[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
 
 
 def sla_policy(sc: Scenario) -> SlaPolicy:
@@ -254,12 +276,14 @@ class DistrictModel(mesa.Model):
     # ------------------------------------------------------------------ run
     def run_model(self) -> None:
         self.start()
-        self.env.run(until=self.horizon)
+        with quiet_gc():
+            self.env.run(until=self.horizon)
 
     def step(self) -> None:
         """One simulated day (Mesa's step); ``run_model`` runs the whole horizon at once."""
         self.start()
-        self.env.run(until=min(self.horizon, self.env.now + 1440.0))
+        with quiet_gc():
+            self.env.run(until=min(self.horizon, self.env.now + 1440.0))
 
     def simpy_events(self) -> int:
         """Events SimPy has processed so far (scheduled minus still queued)."""
