@@ -188,10 +188,10 @@ class CaseEngine:
 
     def dispatch(self, case_id: str, version: int, actor: str, assignees: Sequence[str]) -> Case:
         """Send the case to a worker, a board (板块) or departments (吹哨派单)."""
-        names = tuple(str(a) for a in assignees)
-        if not names or any(not a for a in names):
+        names = tuple(map(str, assignees))
+        if not names or "" in names:
             raise InvalidInput("assignees", "expected at least one non-empty assignee")
-        if len(set(names)) != len(names):
+        if len(names) > 1 and len(set(names)) != len(names):
             raise InvalidInput("assignees", "the same assignee is named twice")
         return self._do(case_id, version, Action.DISPATCH, actor, {"assignees": list(names)})
 
@@ -319,8 +319,9 @@ class CaseEngine:
     ) -> Case:
         """Validate, then commit one event. ``decide`` (for actions whose effect depends on the
         case) picks the action and its data from the current case, or raises."""
+        store = self.store
         with self._lock:
-            case = self.store.get(case_id)
+            case = store.get(case_id)
             if case is None:
                 raise CaseNotFound(case_id)
             if case.version != version:
@@ -334,13 +335,14 @@ class CaseEngine:
             if to is None:
                 raise IllegalTransition(action, state)
             assert data is not None
-            if action is Action.DISPATCH and len(data["assignees"]) > 1 and case.level != Level.DISTRICT:
-                raise IllegalTransition(action, state, "several departments on one case only at the district centre")
-            if action is Action.REOPEN and case.reopened_by_evaluation:
+            if action is _DISPATCH:
+                if len(data["assignees"]) > 1 and case.level != Level.DISTRICT:
+                    raise IllegalTransition(action, state, "several departments on one case only at the district centre")
+            elif action is _REOPEN and case.reopened_by_evaluation:
                 raise IllegalTransition(action, state, "an unsatisfied evaluation reopens a case only once")
             event = Event(case_id, version + 1, action, state, to, self.clock(), actor, self.mode, data)
-            self.store.commit(case, event)  # applies the event to ``case`` in place
-        if action in _RESTARTS_ALLOWANCE:
+            store.commit(case, event)  # applies the event to ``case`` in place
+        if self.auto_escalate and action in _RESTARTS_ALLOWANCE:
             self._schedule(case)
         return case
 
@@ -407,6 +409,9 @@ class CaseEngine:
 _RESTARTS_ALLOWANCE: frozenset[Action] = frozenset(
     {Action.ESCALATE, Action.RETURN, Action.REOPEN, Action.FAIL_VERIFICATION}
 )
+
+_DISPATCH = Action.DISPATCH
+_REOPEN = Action.REOPEN
 
 #: States from which a lapsed allowance escalates a case.
 LAPSABLE: frozenset[State] = frozenset(s for s in ACTIVE_STATES if s in TRANSITIONS[Action.ESCALATE])
