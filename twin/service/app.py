@@ -45,6 +45,7 @@ from twin.engine.transitions import new_case
 from twin.engine.types import Action, Case, Level, Notice, Place, State
 from twin.service import models as m
 from twin.service.auth import COMMAND_ROLES, REPORTING_ROLES, SUPERVISING_ROLES, Principal, Role, ScopeKind, token_hash
+from twin.service.fastpath import FastPath
 from twin.service.groupcommit import GroupCommitStore
 from twin.service.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware, RateLimiter
 from twin.service.open311 import open311_error
@@ -132,21 +133,20 @@ class Service:
     # ------------------------------------------------------------- principals
     def cached_principal(self, token: str) -> Principal | None | object:
         """The cached principal of a token, or ``_MISS`` when the store must be asked."""
-        hit = self._tokens.get(token_hash(token))
+        hit = self._tokens.get(token)
         if hit is not None and hit[1] > time.monotonic():
             return hit[0]
         return _MISS
 
     def principal_for(self, token: str) -> Principal | None:
-        h = token_hash(token)
         now = time.monotonic()
-        hit = self._tokens.get(h)
+        hit = self._tokens.get(token)
         if hit is not None and hit[1] > now:
             return hit[0]
-        p = self.sstore.principal(h)
+        p = self.sstore.principal(token_hash(token))
         if len(self._tokens) > 10_000:  # bounded: a flood of made-up tokens cannot grow it
             self._tokens.clear()
-        self._tokens[h] = (p, now + self.config.token_cache_seconds)
+        self._tokens[token] = (p, now + self.config.token_cache_seconds)  # in this process's memory only
         return p
 
     # ------------------------------------------------------------- execution
@@ -409,6 +409,13 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
             raise ApiError(429, "rate_limited", f"more than {config.rate_per_second:g} requests a second", {"Retry-After": str(wait)})
         return p
 
+    def authorise(who: Principal) -> Response | None:
+        """What :func:`authenticate` does after the token (the rate limit), for the fast path."""
+        wait = svc.rate.take(who.id)
+        if wait is None:
+            return None
+        return _error(429, "rate_limited", f"more than {config.rate_per_second:g} requests a second", {"Retry-After": str(wait)})
+
     app.state.authenticate = authenticate
 
     def case_response(case: Case, who: Principal, status: int = 200) -> Response:
@@ -442,13 +449,21 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         original response byte for byte; the same key with another body is 422; a retry while the
         first is still being handled is 409."""
         if idempotency_key is None and body.contact is None:  # nothing to store apart: one job in the batch
-            status, payload, case_id, replayed = await svc.execute(lambda: do_report(svc, who, body, None))
-        else:  # the key's claim and the contact are committed first, on their own
-            status, payload, case_id, replayed = await run_in_threadpool(do_report, svc, who, body, idempotency_key)
+            return await report_plain(who, body)
+        # the key's claim and the contact are committed first, on their own
+        status, payload, case_id, replayed = await run_in_threadpool(do_report, svc, who, body, idempotency_key)
+        return report_response(status, payload, case_id, replayed)
+
+    def report_response(status: int, payload: bytes, case_id: str, replayed: bool) -> Response:
         headers = {"ETag": '"1"', "Location": f"/cases/{case_id}"}
         if replayed:
             headers["Idempotent-Replayed"] = "true"
         return Response(payload, status_code=status, media_type="application/json", headers=headers)
+
+    async def report_plain(who: Principal, body: m.ReportIn) -> Response:
+        """A report without Idempotency-Key or contact: one job in the group-commit batch."""
+        status, payload, case_id, replayed = await svc.execute(lambda: do_report(svc, who, body, None))
+        return report_response(status, payload, case_id, replayed)
 
     # ---------------------------------------------------------------- reads
     @app.get("/cases", response_model=m.CasePage, responses=COMMON_ERRORS, tags=["cases"])
@@ -514,8 +529,28 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         return Response(_dumps(events), media_type="application/json")
 
     # ---------------------------------------------------------- transitions
+    eng = svc.engine
+    #: Each action's engine method (the pydantic body already matches its keyword arguments).
+    apply_action: dict[Action, Callable[..., Case]] = {
+        Action.ACCEPT: eng.accept,
+        Action.REJECT: eng.reject,
+        Action.MERGE: eng.merge,
+        Action.DISPATCH: eng.dispatch,
+        Action.START: eng.start,
+        Action.RESOLVE: eng.resolve,
+        Action.VERIFY: eng.verify,
+        Action.FAIL_VERIFICATION: lambda case_id, version, actor, note="": eng.verify(case_id, version, actor, passed=False, note=note),
+        Action.CLOSE: eng.close,
+        Action.EVALUATE: eng.evaluate,
+        Action.ESCALATE: eng.escalate,
+        Action.RETURN: eng.return_for_rework,
+        Action.DECLINE: eng.decline,
+    }
+    fast_transitions: dict[str, tuple[type[m._In], bool, Callable[[str, Principal, str, Any], Response]]] = {}
+
     def _transition(action: Action, body_model: type[m._In]) -> None:
         path = action.value.replace("_", "-")
+        do = apply_action[action]
 
         def run(case_id: str, who: Principal, if_match: str | None, body: m._In | None) -> Response:
             if if_match is None:
@@ -532,8 +567,10 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
                     svc.visible(who, kw["into"])
                 except ApiError:
                     raise ApiError(422, "invalid_input", f"into: no case {kw['into']!r} in your scope") from None
-            out = svc.engine.transition(case_id, action, version, who.id, **kw)
+            out = do(case_id, version, who.id, **kw)
             return case_response(out, who)
+
+        fast_transitions[path] = (body_model, body_model is m.EmptyIn, run)
 
         if body_model is m.EmptyIn:
 
@@ -712,6 +749,16 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
     from twin.service.open311 import mount_open311
 
     mount_open311(app, svc, config)
+    app.add_middleware(
+        FastPath,
+        principal=svc.cached_principal,
+        authorise=authorise,
+        execute=svc.execute,
+        transitions=fast_transitions,
+        report_model=m.ReportIn,
+        report=report_plain,
+        handlers=app.exception_handlers,
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     app.add_middleware(ConcurrencyLimitMiddleware, max_in_flight=config.max_in_flight)
     return app
