@@ -43,6 +43,7 @@ from twin.engine.errors import (
 from twin.engine.kpi import compute_kpis
 from twin.engine.transitions import new_case
 from twin.engine.types import Action, Case, Level, Notice, Place, State
+from twin.modes import IllegalModeChange, check_step
 from twin.service import models as m
 from twin.service.auth import COMMAND_ROLES, REPORTING_ROLES, SUPERVISING_ROLES, Principal, Role, ScopeKind, token_hash
 from twin.service.fastpath import FastPath
@@ -695,14 +696,24 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
 
     @app.post("/mode", response_model=m.ModeOut, responses=_errs(403, 409), tags=["modes"])
     def set_mode(body: m.ModeIn, who: Principal = Depends(authenticate)) -> m.ModeOut:
-        """Switch mode (常急转换); recorded with time, actor and reason. District centre or admin."""
+        """Switch mode (常急转换) one legal step along normal ⇄ emergency (应下尽下) ⇄ extreme (全员下沉);
+        recorded with time, actor and reason. District centre or admin. An illegal step is 409."""
         if who.role not in COMMAND_ROLES:
             raise ApiError(403, "forbidden", f"role {who.role.value} may not change the mode")
-        current = svc.sstore.current_mode()
-        if (current.mode if current is not None else "normal") == body.mode:
-            raise ApiError(409, "same_mode", f"already in mode {body.mode} ({MODE_LABELS[body.mode]})")
-        svc.sstore.record_mode(body.mode, wall_clock_minutes(), who.id, body.reason)
-        svc.engine.mode = body.mode
+
+        def legal(current: str) -> None:
+            """Checked inside the recording transaction (two concurrent changes cannot both pass)."""
+            if current == body.mode:
+                raise ApiError(409, "same_mode", f"already in mode {body.mode} ({MODE_LABELS[body.mode]})")
+            try:
+                check_step(current, body.mode)
+            except IllegalModeChange as exc:
+                raise ApiError(
+                    409, "illegal_mode_change", f"{exc} ({MODE_LABELS.get(current, current)} → {MODE_LABELS[body.mode]}: one step at a time)"
+                ) from None
+
+        svc.sstore.record_mode(body.mode, wall_clock_minutes(), who.id, body.reason, check=legal)
+        svc.engine.mode = body.mode  # recorded on every case event from now on (other workers: next tick)
         return _mode_out()
 
     def openapi_with_links() -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -53,7 +53,9 @@ class ServiceStore(Protocol):
     def idem_begin(self, key: str, fingerprint: str, case_id: str, contact: str | None, now: float, lease: float) -> IdemState: ...
     def idem_finish(self, key: str, case_id: str, status: int, body: bytes) -> None: ...
     def idem_abort(self, key: str) -> None: ...
-    def record_mode(self, mode: str, at: float, actor: str, reason: str) -> ModeChange: ...
+    def record_mode(
+        self, mode: str, at: float, actor: str, reason: str, check: Callable[[str], None] | None = None
+    ) -> ModeChange: ...
     def modes(self) -> list[ModeChange]: ...
     def current_mode(self) -> ModeChange | None: ...
     def close(self) -> None: ...
@@ -164,8 +166,20 @@ class _SqlServiceStore:
         with self._tx() as cur:
             cur.execute(self._q("DELETE FROM svc_idempotency WHERE key = ? AND state = 'in_flight'"), (key,))
 
-    def record_mode(self, mode: str, at: float, actor: str, reason: str) -> ModeChange:
+    _mode_lock = ""  # a statement that serialises mode changes (PostgreSQL); SQLite's BEGIN IMMEDIATE does
+
+    def record_mode(
+        self, mode: str, at: float, actor: str, reason: str, check: Callable[[str], None] | None = None
+    ) -> ModeChange:
+        """Record a change to ``mode``. ``check(current mode)`` runs first in the same transaction,
+        with changes serialised, and may raise to refuse the change (nothing is recorded)."""
         with self._tx() as cur:
+            if self._mode_lock:
+                cur.execute(self._mode_lock)
+            cur.execute("SELECT mode FROM svc_modes ORDER BY seq DESC LIMIT 1")
+            row = cur.fetchone()
+            if check is not None:
+                check("normal" if row is None else str(row[0]))
             cur.execute("SELECT coalesce(max(seq), 0) + 1 FROM svc_modes")
             seq = int(cur.fetchone()[0])
             cur.execute(self._q("INSERT INTO svc_modes VALUES (?, ?, ?, ?, ?)"), (seq, mode, at, actor, reason))
@@ -250,6 +264,7 @@ class PostgresServiceStore(_SqlServiceStore):
     """Service data in PostgreSQL (synchronous_commit=on), through a psycopg pool."""
 
     ph = "%s"
+    _mode_lock = "SELECT pg_advisory_xact_lock(727270003)"
 
     def __init__(self, url: str, max_size: int = 8) -> None:
         import psycopg
