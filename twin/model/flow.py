@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Generator
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -172,9 +173,9 @@ class CaseFlow:
             work = r.travel[row]  # the emergency is answered when the worker is on site
         team.busy += work
         team.served += 1
-        self.env.timeout(work).callbacks.append(lambda _e, j=job: self._on_call_done(j))
+        self.env.timeout(work).callbacks.append(partial(self._on_call_done, job))
 
-    def _on_call_done(self, job: Job) -> None:
+    def _on_call_done(self, job: Job, _event: object = None) -> None:
         eng = self.engine
         c = job.case
         name = job.station.name  # type: ignore[union-attr]
@@ -227,10 +228,10 @@ class CaseFlow:
     def _request(self, job: Job, st: Station) -> None:
         job.station = st
         job.req = None
-        token = st.acquire(lambda _e, j=job: self._granted(j))
+        token = st.acquire(partial(self._granted, job))
         job.req = token
 
-    def _granted(self, job: Job) -> None:
+    def _granted(self, job: Job, _event: object = None) -> None:
         eng = self.engine
         st = job.station
         assert st is not None
@@ -262,9 +263,9 @@ class CaseFlow:
         st.busy += work
         st.served += 1
         now = self.env.now
-        self.env.timeout(st.calendar.finish(now, work) - now).callbacks.append(lambda _e, j=job: self._done(j))
+        self.env.timeout(st.calendar.finish(now, work) - now).callbacks.append(partial(self._done, job))
 
-    def _done(self, job: Job) -> None:
+    def _done(self, job: Job, _event: object = None) -> None:
         eng = self.engine
         st = job.station
         assert st is not None
@@ -282,7 +283,7 @@ class CaseFlow:
         if job.resolves:
             lead = job.rows.lead[job.row][min(lv, job.rows.need[job.row])]
             if lead > 0.0:
-                self.env.timeout(lead).callbacks.append(lambda _e, j=job: self._resolve(j))
+                self.env.timeout(lead).callbacks.append(partial(self._resolve, job))
             else:
                 self._resolve(job)
             return
@@ -290,7 +291,7 @@ class CaseFlow:
         eng.escalate(c.id, c.version, st.name, "beyond this level")
         self.enter(job, lv + 1)
 
-    def _resolve(self, job: Job) -> None:
+    def _resolve(self, job: Job, _event: object = None) -> None:
         st = job.station
         assert st is not None
         c = job.case

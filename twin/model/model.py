@@ -118,7 +118,7 @@ class DistrictModel(mesa.Model):
 
         self._counter = counter
         epoch = self.epoch
-        self.engine = CaseEngine(self.store, clock=lambda: epoch + env.now, sla=sla_policy(sc), id_factory=next_id, auto_escalate=False)
+        self.engine = CaseEngine(self.store, clock=lambda: epoch + env._now, sla=sla_policy(sc), id_factory=next_id, auto_escalate=False)
         st = sc.staffing
         wd = self.start_weekday
         self.cal_worker = WorkCalendar(st.worker_hours, st.worker_weekend, wd)
@@ -257,6 +257,9 @@ class DistrictModel(mesa.Model):
         env = self.env
         stations = self.stations()
         by_role: dict[str, list[Station]] = {r: [s for s in stations if s.role == r] for r in ROLES}
+        # the resources' queue and user lists are fixed objects: sum their lengths in C
+        queues = {r: [s.res.queue for s in ss] for r, ss in by_role.items()}
+        users = {r: [s.res.users for s in ss] for r, ss in by_role.items()}
         while True:
             yield env.timeout(every)
             row: dict[str, float] = {
@@ -268,9 +271,9 @@ class DistrictModel(mesa.Model):
             }
             now_e = self.epoch + env.now
             row["overdue"] = float(sum(1 for j in self.flow.active.values() if j.case.due_at < now_e))
-            for role, ss in by_role.items():
-                row[f"queue_{role}"] = float(sum(len(s.res.queue) for s in ss))
-                row[f"busy_{role}"] = float(sum(s.res.count for s in ss))
+            for role in by_role:
+                row[f"queue_{role}"] = float(sum(map(len, queues[role])))
+                row[f"busy_{role}"] = float(sum(map(len, users[role])))
             self.kpi_rows.append(row)
 
     # ------------------------------------------------------------------ run
