@@ -16,6 +16,10 @@ from twin.engine.transitions import apply
 from twin.engine.types import ACTIVE_STATES, Action, Case, Event, Notice
 
 
+_REPORT = Action.REPORT
+_ACTIVE = ACTIVE_STATES
+
+
 class MemoryStore:
     """Dicts and lists; thread-safe through one lock around each commit."""
 
@@ -36,7 +40,7 @@ class MemoryStore:
     def commit(self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None) -> None:
         with self.lock:
             case_id = case.id
-            if event.action is Action.REPORT:
+            if event.action is _REPORT:
                 if idempotency is not None and idempotency.key in self._idem:
                     raise DuplicateKey("idempotency key", idempotency.key)
                 if case_id in self._cases:
@@ -52,8 +56,8 @@ class MemoryStore:
                 if stored is not case:  # a caller's copy: keep both pictures equal
                     apply(case, event)
                 apply(stored, event)
-                was_active = event.from_state in ACTIVE_STATES
-                if was_active != (event.to_state in ACTIVE_STATES):
+                was_active = event.from_state in _ACTIVE
+                if was_active != (event.to_state in _ACTIVE):
                     if was_active:
                         del self._active[case_id]
                     else:
