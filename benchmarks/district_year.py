@@ -61,11 +61,14 @@ def main() -> None:
     args = ap.parse_args()
     sc = load_scenario(args.scenario, args.set)
     t0 = time.perf_counter()
+    me0 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = me0.ru_utime + me0.ru_stime
     r = simulate(sc, seed=args.seed, days=args.days, keep_events=False, tables=False)
     wall = time.perf_counter() - t0
     s = r.summary
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_s = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime  # all processes of the run
+    cpu_parent = me.ru_utime + me.ru_stime - cpu0  # setup, merging the partitions, the summary
     parent_mb = me.ru_maxrss / 1024.0
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
     n_children = s["partitions"] if s["partitions"] > 1 else 0
@@ -78,11 +81,13 @@ def main() -> None:
     print(f"SimPy events        {s['events_processed']:,}  ({ev_rate:,.0f} per s)")
     print(f"engine transitions  {s['engine_transitions']:,}  ({s['engine_transitions'] / wall:,.0f} per s)")
     print(f"CPU                 {cpu_s:.1f} s over all processes (a loaded machine stretches wall time, CPU time less so)")
+    print(f"                    of which this process {cpu_parent:.1f} s (merge + summary), partitions {cpu_s - cpu_parent:.1f} s")
     print(f"peak RSS            {rss_mb:,.0f} MB  (parent {parent_mb:,.0f} MB + {n_children} partition processes × {child_mb:,.0f} MB)")
     print(f"bare SimPy M/M/c    {bare:,.0f} events per s  (model: {100 * ev_rate / bare:.0f} % of it)")
     print(json.dumps({
         "wall_s": round(wall, 2),
         "cpu_s": round(cpu_s, 1),
+        "cpu_parent_s": round(cpu_parent, 1),
         "events_per_s": round(ev_rate),
         "peak_rss_mb": round(rss_mb),
         "simpy_events_per_s": round(bare),
