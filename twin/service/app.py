@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import sqlite3
+import sys
 import threading
 import time
 import uuid
@@ -80,6 +81,7 @@ class ServiceConfig:
     supervision_seconds: float = 60.0
     token_cache_seconds: float = 30.0
     group_commit: bool = True
+    switch_interval_ms: float = 0.5  # the process's GIL switch interval (see app_from_env); 0: Python's default
 
     ENV_PREFIX = "GRIDTWIN_SERVE_"
 
@@ -859,4 +861,10 @@ def _first_picture(svc: Service, case: Case) -> Case:
 
 def app_from_env() -> FastAPI:
     """uvicorn factory for ``twin serve`` (configuration from GRIDTWIN_SERVE_* variables)."""
-    return create_app(ServiceConfig.from_env())
+    config = ServiceConfig.from_env()
+    if config.switch_interval_ms > 0:
+        # Two busy threads share the GIL here: the event loop (HTTP) and the group committer (the
+        # requests' work). With Python's default 5 ms interval a request waits up to 5 ms at each
+        # hand-over; 0.5 ms measured p99 at 80 % load 78 -> 35-56 ms on SQLite (benchmark).
+        sys.setswitchinterval(config.switch_interval_ms / 1000.0)
+    return create_app(config)
