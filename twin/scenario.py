@@ -12,25 +12,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import tomllib
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import annotated_types as at
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from twin.dists import Dist, Frozen, NonNeg, Pos, Share
 from twin.emergency.schema import Emergency, check_against  # the [emergency] section (issue 4)
 
 LEVELS: tuple[str, ...] = ("grid", "community", "street", "district")
 TIERS: tuple[str, ...] = ("T0", "T1", "T2", "T3")
 
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNeg = Annotated[float, Field(ge=0.0)]
-Pos = Annotated[float, Field(gt=0.0)]
 Hours = tuple[Annotated[float, Field(ge=0.0, le=24.0)], Annotated[float, Field(ge=0.0, le=24.0)]]
 
 
@@ -38,73 +35,13 @@ class ScenarioError(ValueError):
     """A scenario that cannot be used; the message names file, field path and expectation."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Frozen = Frozen
 
 
 def _check_windows(windows: Sequence[Hours], what: str) -> None:
     for a, b in windows:
         if not a < b:
             raise ValueError(f"{what}: expected [start, end] hours with start < end, got [{a}, {b}]")
-
-
-# --------------------------------------------------------------------------- distributions
-class Dist(_Frozen):
-    """A positive duration distribution in minutes (or hours where the field says so).
-
-    ``exponential`` (mean), ``lognormal`` / ``gamma`` (mean, cv), ``fixed`` (mean) or
-    ``empirical`` (``quantiles`` 0…1 with matching ``values``; sampled by linear
-    interpolation of the inverse CDF, as the NYC days-to-close quantiles are given).
-    """
-
-    dist: Literal["exponential", "lognormal", "gamma", "empirical", "fixed"]
-    mean: Pos | None = None
-    cv: Pos | None = None
-    quantiles: list[Share] | None = None
-    values: list[NonNeg] | None = None
-
-    @model_validator(mode="after")
-    def _complete(self) -> Dist:
-        if self.dist == "empirical":
-            q, v = self.quantiles, self.values
-            if not q or not v or len(q) != len(v) or len(q) < 2:
-                raise ValueError("empirical: expected quantiles and values of equal length ≥ 2")
-            if q[0] != 0.0 or q[-1] != 1.0 or any(b <= a for a, b in zip(q, q[1:], strict=False)):
-                raise ValueError("empirical: expected quantiles rising strictly from 0 to 1")
-            if any(b < a for a, b in zip(v, v[1:], strict=False)):
-                raise ValueError("empirical: expected values that never decrease")
-        else:
-            if self.mean is None:
-                raise ValueError(f"{self.dist}: expected a mean > 0")
-            if self.dist in ("lognormal", "gamma") and self.cv is None:
-                raise ValueError(f"{self.dist}: expected a cv > 0 (coefficient of variation)")
-        return self
-
-    @property
-    def expected(self) -> float:
-        """The distribution's mean."""
-        if self.dist == "empirical":
-            q = np.asarray(self.quantiles)
-            v = np.asarray(self.values)
-            return float(np.sum(np.diff(q) * (v[1:] + v[:-1]) / 2.0))
-        assert self.mean is not None
-        return self.mean
-
-    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """``n`` independent draws (float64)."""
-        if self.dist == "exponential":
-            return rng.exponential(self.mean, n)
-        if self.dist == "fixed":
-            return np.full(n, float(self.mean))  # type: ignore[arg-type]
-        if self.dist == "lognormal":
-            assert self.mean is not None and self.cv is not None
-            s2 = math.log1p(self.cv**2)
-            return rng.lognormal(math.log(self.mean) - s2 / 2.0, math.sqrt(s2), n)
-        if self.dist == "gamma":
-            assert self.mean is not None and self.cv is not None
-            k = 1.0 / self.cv**2
-            return rng.gamma(k, self.mean / k, n)
-        return np.interp(rng.random(n), np.asarray(self.quantiles), np.asarray(self.values))
 
 
 def exp_dist(mean: float) -> Dist:

@@ -14,73 +14,27 @@ community names, station and category names) are in :func:`check_against`.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Annotated, Literal
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from twin.dists import Dist, Frozen, NonNeg, Pos, Share
 from twin.modes import MODES, ROLES, IllegalModeChange, check_schedule
 
 if TYPE_CHECKING:  # pragma: no cover
     from twin.scenario import Scenario
 
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNeg = Annotated[float, Field(ge=0.0)]
-Pos = Annotated[float, Field(gt=0.0)]
 Count = Annotated[int, Field(ge=0)]
 
 #: Observed quantities a rule may watch.
 METRICS: tuple[str, ...] = ("emergency_reports_per_hour", "emergency_backlog", "emergency_overdue")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Frozen = Frozen
 
 
-class Duration(_Frozen):
-    """A positive duration in minutes: ``exponential`` / ``fixed`` (mean), ``lognormal`` /
-    ``gamma`` (mean, cv) or ``empirical`` (quantiles 0…1 and values, inverse-CDF interpolation)."""
-
-    dist: Literal["exponential", "lognormal", "gamma", "fixed", "empirical"]
-    mean: Pos | None = None
-    cv: Pos | None = None
-    quantiles: list[Share] | None = None
-    values: list[NonNeg] | None = None
-
-    @model_validator(mode="after")
-    def _complete(self) -> Duration:
-        if self.dist == "empirical":
-            q, v = self.quantiles, self.values
-            if not q or not v or len(q) != len(v) or len(q) < 2:
-                raise ValueError("expected quantiles and values of equal length ≥ 2 (empirical)")
-            if q[0] != 0.0 or q[-1] != 1.0 or any(b <= a for a, b in zip(q, q[1:], strict=False)):
-                raise ValueError("expected quantiles rising strictly from 0 to 1 (empirical)")
-            if any(b < a for a, b in zip(v, v[1:], strict=False)):
-                raise ValueError("expected values that never decrease (empirical)")
-        else:
-            if self.mean is None:
-                raise ValueError(f"expected a mean > 0 ({self.dist})")
-            if self.dist in ("lognormal", "gamma") and self.cv is None:
-                raise ValueError(f"expected a cv > 0 ({self.dist})")
-        return self
-
-    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        if self.dist == "exponential":
-            assert self.mean is not None
-            return rng.exponential(self.mean, n)
-        if self.dist == "fixed":
-            return np.full(n, float(self.mean))  # type: ignore[arg-type]
-        if self.dist == "lognormal":
-            assert self.mean is not None and self.cv is not None
-            s2 = math.log1p(self.cv**2)
-            return rng.lognormal(math.log(self.mean) - s2 / 2.0, math.sqrt(s2), n)
-        if self.dist == "gamma":
-            assert self.mean is not None and self.cv is not None
-            k = 1.0 / self.cv**2
-            return rng.gamma(k, self.mean / k, n)
-        out: np.ndarray = np.interp(rng.random(n), np.asarray(self.quantiles), np.asarray(self.values))
-        return out
+#: A positive duration in minutes (the scenario's distribution type).
+Duration = Dist
 
 
 class Area(_Frozen):
