@@ -15,7 +15,6 @@ from twin.engine.store import CaseQuery, IdempotencyRecord
 from twin.engine.transitions import apply
 from twin.engine.types import ACTIVE_STATES, Action, Case, Event, Notice
 
-
 _REPORT = Action.REPORT
 _ACTIVE = ACTIVE_STATES
 

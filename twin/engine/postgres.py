@@ -18,10 +18,11 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import tuple_row
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import ConnectionPool
 
 from twin.engine.errors import DuplicateKey, VersionConflict
+from twin.engine.jsoncodec import dumps, loads
 from twin.engine.store import CaseQuery, IdempotencyRecord
 from twin.engine.transitions import apply
 from twin.engine.types import ACTIVE_STATES, Action, Case, Event, Notice
@@ -83,6 +84,8 @@ _CASE_COLS = "id, version, state, active, level, grid, community, street, distri
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
+    set_json_dumps(dumps, conn)  # the fast codec for jsonb documents, both ways
+    set_json_loads(loads, conn)
     conn.execute("SET synchronous_commit = on")
     conn.commit()
 
@@ -105,17 +108,6 @@ def migrate(conn: psycopg.Connection[Any]) -> int:
     return SCHEMA_VERSION
 
 
-_CLONE_FIELDS = tuple(Case.__dataclass_fields__)
-
-
-def _clone(case: Case) -> Case:
-    """A shallow copy: ``apply`` replaces fields, never mutates them (as in the SQLite store),
-    so the copy can take the event while ``case`` stays as it was until the write succeeded.
-    Much cheaper than a deep copy on every transition."""
-    new = object.__new__(Case)
-    for name in _CLONE_FIELDS:
-        object.__setattr__(new, name, getattr(case, name))
-    return new
 
 
 _EVENT_VALUES = "%s::integer, %s::text, %s::text, %s::text, %s::double precision, %s::text, %s::text, %s::jsonb"
@@ -238,7 +230,7 @@ class PostgresStore:
         if event.action is Action.REPORT:
             self._insert(case, event, idempotency)
             return
-        after = _clone(case)
+        after = case.copy()
         apply(after, event)
         params = _case_params(after)
         with self._statement() as conn:

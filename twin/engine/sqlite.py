@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.engine.errors import DuplicateKey, InvalidInput, StoreError, VersionConflict
+from twin.engine.jsoncodec import dumps_text, loads
 from twin.engine.store import CaseQuery, IdempotencyRecord
 from twin.engine.transitions import apply
 from twin.engine.types import ACTIVE_STATES, Action, Case, Event, Notice
@@ -116,23 +117,13 @@ _INSERT_EVENT = (
 _EVENT_COLS = "seq, case_id, version, action, from_state, to_state, at, actor, mode, data"
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+_dumps = dumps_text
 
 
-_CLONE_FIELDS = tuple(Case.__dataclass_fields__)
-
-
-def _clone(case: Case) -> Case:
-    """A shallow copy (every field is immutable or replaced, never mutated, by ``apply``)."""
-    new = object.__new__(Case)
-    for name in _CLONE_FIELDS:
-        object.__setattr__(new, name, getattr(case, name))
-    return new
 
 
 def _case(doc: str) -> Case:
-    return Case.from_dict(json.loads(doc))
+    return Case.from_dict(loads(doc))
 
 
 def _event(row: tuple[Any, ...]) -> Event:
@@ -148,7 +139,7 @@ def _event(row: tuple[Any, ...]) -> Event:
             "at": at,
             "actor": actor,
             "mode": mode,
-            "data": json.loads(data),
+            "data": loads(data),
         }
     )
 
@@ -270,7 +261,7 @@ class SQLiteStore:
         if report:
             new = case
         else:
-            new = _clone(case)
+            new = case.copy()
             apply(new, event)
         doc = _dumps(new.to_dict())
         with self._tx() as conn:

@@ -143,36 +143,133 @@ class Case:
         return self.resolved_at <= self.due_at
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field (the place flattened)."""
-        d: dict[str, Any] = {}
-        for name in CASE_FIELDS:
-            v = getattr(self, name)
-            if name == "place":
-                d.update(grid=v.grid, community=v.community, street=v.street, district=v.district)
-            elif name == "assignees":
-                d[name] = list(v)
-            elif name in ("level", "resolved_level"):
-                d[name] = None if v is None else int(v)
-            elif isinstance(v, StrEnum):
-                d[name] = str(v)
-            else:
-                d[name] = v
-        return d
+        """A JSON-ready dict of every field (the place flattened), in field order.
+
+        Written out rather than looped over the fields: it runs twice on every transition the
+        service handles (the stored document and the response), and the loop with its type
+        tests cost several times as much. ``tests/engine/test_types.py`` checks that every
+        field is here and that :meth:`from_dict` reverses it.
+        """
+        p = self.place
+        rl = self.resolved_level
+        return {
+            "id": self.id,
+            "category": self.category,
+            "tier": self.tier,
+            "grid": p.grid,
+            "community": p.community,
+            "street": p.street,
+            "district": p.district,
+            "source": self.source._value_,
+            "reporter": self.reporter,
+            "reported_at": self.reported_at,
+            "due_at": self.due_at,
+            "description": self.description,
+            "lat": self.lat,
+            "lon": self.lon,
+            "state": self.state._value_,
+            "level": self.level._value_,
+            "level_since": self.level_since,
+            "assignees": list(self.assignees),
+            "version": self.version,
+            "accepted_at": self.accepted_at,
+            "dispatched_at": self.dispatched_at,
+            "started_at": self.started_at,
+            "resolved_at": self.resolved_at,
+            "verified_at": self.verified_at,
+            "closed_at": self.closed_at,
+            "evaluated_at": self.evaluated_at,
+            "resolved_level": None if rl is None else rl._value_,
+            "resolved_by": self.resolved_by,
+            "satisfaction": self.satisfaction,
+            "reopen_count": self.reopen_count,
+            "reopened_by_evaluation": self.reopened_by_evaluation,
+            "escalations": self.escalations,
+            "merged_into": self.merged_into,
+            "volunteer": self.volunteer,
+            "service_hours": self.service_hours,
+            "points": self.points,
+            "mode": self.mode,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Case:
-        kw = {k: d[k] for k in CASE_FIELDS if k in d and k != "place"}
-        kw["place"] = Place(d["grid"], d["community"], d["street"], d["district"])
-        kw["source"] = Source(kw["source"])
-        kw["state"] = State(kw["state"])
-        kw["level"] = Level(kw["level"])
-        if kw.get("resolved_level") is not None:
-            kw["resolved_level"] = Level(kw["resolved_level"])
-        kw["assignees"] = tuple(kw.get("assignees", ()))
-        return cls(**kw)
+        """The case :meth:`to_dict` gave (fields missing from ``d`` take their defaults)."""
+        if len(d) < _FULL_DICT:  # an older or partial document: field by field
+            kw = {k: d[k] for k in CASE_FIELDS if k in d and k != "place"}
+            kw["place"] = Place(d["grid"], d["community"], d["street"], d["district"])
+            kw["source"] = Source(kw["source"])
+            kw["state"] = State(kw["state"])
+            kw["level"] = Level(kw["level"])
+            if kw.get("resolved_level") is not None:
+                kw["resolved_level"] = Level(kw["resolved_level"])
+            kw["assignees"] = tuple(kw.get("assignees", ()))
+            return cls(**kw)
+        rl = d["resolved_level"]
+        return cls(
+            d["id"],
+            d["category"],
+            d["tier"],
+            Place(d["grid"], d["community"], d["street"], d["district"]),
+            _enum(_SOURCES, Source, d["source"]),
+            d["reporter"],
+            d["reported_at"],
+            d["due_at"],
+            d["description"],
+            d["lat"],
+            d["lon"],
+            _enum(_STATES, State, d["state"]),
+            _enum(_LEVELS, Level, d["level"]),
+            d["level_since"],
+            tuple(d["assignees"]),
+            d["version"],
+            d["accepted_at"],
+            d["dispatched_at"],
+            d["started_at"],
+            d["resolved_at"],
+            d["verified_at"],
+            d["closed_at"],
+            d["evaluated_at"],
+            None if rl is None else _enum(_LEVELS, Level, rl),
+            d["resolved_by"],
+            d["satisfaction"],
+            d["reopen_count"],
+            d["reopened_by_evaluation"],
+            d["escalations"],
+            d["merged_into"],
+            d["volunteer"],
+            d["service_hours"],
+            d["points"],
+            d["mode"],
+        )
+
+    def copy(self) -> Case:
+        """A shallow copy. Every field is immutable (the place, the assignees tuple) or replaced,
+        never mutated, by ``apply``, so a store can apply an event to the copy and keep the
+        original as it was until the write succeeded — far cheaper than a deep copy."""
+        new = _new_case(Case)
+        for name in CASE_FIELDS:
+            _set(new, name, _get(self, name))
+        return new
+
+
+def _enum(table: dict[Any, Any], kind: type, value: Any) -> Any:
+    """``kind(value)`` through a lookup table (the enum call is slow); unknown values still raise."""
+    hit = table.get(value)
+    return kind(value) if hit is None else hit
+
+
+_STATES: dict[Any, State] = {s.value: s for s in State}
+_SOURCES: dict[Any, Source] = {s.value: s for s in Source}
+_LEVELS: dict[Any, Level] = {lv.value: lv for lv in Level}
+_new_case = object.__new__
+_set = object.__setattr__
+_get = getattr
 
 
 CASE_FIELDS: tuple[str, ...] = tuple(Case.__dataclass_fields__)
+#: The number of keys of a full :meth:`Case.to_dict` (the place counts four).
+_FULL_DICT = len(CASE_FIELDS) + 3
 
 
 @dataclass(slots=True)

@@ -17,7 +17,6 @@ Nothing with an effect happens before that decision.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -26,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from twin.engine.jsoncodec import loads
 from twin.service.auth import Principal
 
 #: ``run(case_id, who, if_match, body)`` → the response (on the committer thread).
@@ -122,7 +122,7 @@ class FastPath:
         if not isinstance(who, Principal):  # not cached, or unknown: the application answers
             return None
         try:
-            data = json.loads(body)
+            data = loads(body)
         except ValueError:
             return None
         if not isinstance(data, dict):
