@@ -8,9 +8,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
+from pathlib import Path
 
-from .helpers import Server, act, report
+import httpx
+import pytest
+
+from .helpers import Server, act, make_tokens, report, start_server
 
 
 def test_lost_updates_exactly_one_of_fifty_wins(multi_server: Server) -> None:
@@ -72,3 +75,32 @@ def test_concurrent_device_resends_create_one_case_per_event(multi_server: Serve
         listed = gw.get("/cases", params={"category": "elderly_care", "limit": 200}).json()["items"]
     mine = [c for c in listed if c["reporter"] == "device" or c["id"] in ids.values()]
     assert sorted(c["id"] for c in mine) == sorted(ids.values())
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_server_whose_cached_case_is_stale_still_answers_right(db_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Two servers on one database. Server A keeps the cases it handled in memory; server B moves
+    one of them on. A must neither refuse the newer version (412) nor accept the older one."""
+    db = str(tmp_path / "gridtwin.db") if db_kind == "sqlite" else request.getfixturevalue("pg_url")
+    tokens = make_tokens(db)
+    a = start_server(db, tmp_path / "a.log")
+    b = start_server(db, tmp_path / "b.log")
+    try:
+        with a.client(tokens["resident"]) as res:
+            case = report(res).json()
+        with a.client(tokens["grid_worker"]) as ca, b.client(tokens["grid_worker"]) as cb:
+            v2 = act(ca, case, "accept")  # A now holds the case at version 2
+            assert v2.status_code == 200, v2.text
+            v3 = act(cb, v2.json(), "dispatch", {"assignees": ["board:民生服务"]})  # B moves it to 3
+            assert v3.status_code == 200, v3.text
+            stale = act(ca, v2.json(), "resolve", {"note": "fixed"})  # a client that missed B's change
+            assert stale.status_code == 412, stale.text
+            assert "version 3" in stale.json()["reason"]
+            fresh = act(ca, v3.json(), "resolve", {"note": "fixed"})  # the newer version, through A
+            assert fresh.status_code == 200, fresh.text
+            assert fresh.json()["version"] == 4 and fresh.json()["state"] == "resolved"
+            events = cb.get(f"/cases/{case['id']}/events").json()
+        assert [e["action"] for e in events] == ["report", "accept", "dispatch", "resolve"]
+    finally:
+        a.stop()
+        b.stop()

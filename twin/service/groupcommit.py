@@ -14,9 +14,16 @@ whole request (read the case, check, transition, build the response) to the comm
 which runs it *inside* the open batch — its commit is a savepoint there, with no hop to another
 thread and back — and resolves the request's future on its event loop after the batch's COMMIT
 returned. A request thus costs the event loop → committer → event loop hops only (no thread
-pool), and still is acknowledged only once durable. Within one such job, repeated ``get`` of
-the same case return the object already read (the engine reads the case the request just
-checked); nothing is cached across jobs (other processes may write the database).
+pool), and still is acknowledged only once durable.
+
+Jobs read cases through a cache of the cases this process last read or wrote (the committer
+thread is the only writer of this process, so it sees every change made here). Other processes
+may write the same database, so a cached case may be stale; that is safe because every write is
+conditional on the version it was computed from (a stale one fails as a version conflict, and
+equal versions mean equal cases: one event makes each version). A job that fails after reading
+from the cache without writing anything is run once more on fresh reads, so a stale cache never
+decides an answer (a 412 for a version another process made, say). A failed batch clears the
+cache. For PostgreSQL this saves a round trip per request; for SQLite a read and a decode.
 """
 
 from __future__ import annotations
@@ -68,9 +75,13 @@ def _deliver(jobs: list[_Job]) -> None:
 class GroupCommitStore:
     """A :class:`~twin.engine.store.Store` whose commits are grouped (see module doc)."""
 
-    def __init__(self, inner: Store, max_batch: int = 256) -> None:
+    def __init__(self, inner: Store, max_batch: int = 256, cache_size: int = 50_000) -> None:
         self.inner = inner
         self.max_batch = max_batch
+        self.cache_size = cache_size
+        self._cache: dict[str, Case] = {}  # committer thread only
+        self._from_cache: set[str] = set()  # ids the running job took from the cache
+        self._job_wrote = False  # the running job committed a change
         self._queue: queue.SimpleQueue[_Pending | _Job | None] = queue.SimpleQueue()
         self._closed = False
         self._in_batch = False  # the committer thread is inside a batch (commits go straight in)
@@ -83,7 +94,13 @@ class GroupCommitStore:
     # ----------------------------------------------------------------- writes
     def commit(self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None) -> None:
         if self._in_batch and threading.current_thread() is self._thread:
-            self.inner.commit(case, event, idempotency)  # a job's commit: a savepoint in the batch
+            try:
+                self.inner.commit(case, event, idempotency)  # a job's commit: a savepoint in the batch
+            except Exception:
+                self._cache.pop(case.id, None)
+                raise
+            self._job_wrote = True
+            self._remember(case)
             return
         if self._closed:
             raise RuntimeError("the store is closed")
@@ -130,21 +147,17 @@ class GroupCommitStore:
                 try:
                     for p in group:
                         if isinstance(p, _Job):
-                            self._memo = {}
-                            try:
-                                p.result = p.fn()
-                            except Exception as exc:  # the request failed; its commit (if any) rolled back alone
-                                p.error = exc
-                            finally:
-                                self._memo = None
+                            self._run_job(p)
                             continue
                         try:
                             self.inner.commit(p.case, p.event, p.idempotency)
                         except Exception as exc:  # this change alone failed (savepoint rolled back)
                             p.error = exc
+                        self._cache.pop(p.case.id, None)  # another thread's case object: read afresh
                 finally:
                     self._in_batch = False
         except BaseException as exc:  # the COMMIT itself failed: nothing of the group is durable
+            self._cache.clear()
             for p in group:
                 if p.error is None:
                     p.error = exc
@@ -160,6 +173,30 @@ class GroupCommitStore:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more
                 loop.call_soon_threadsafe(_deliver, js)
 
+    def _run_job(self, job: _Job) -> None:
+        """Run one job inside the batch; once more on fresh reads if it failed on cached ones."""
+        for attempt in (0, 1):
+            self._memo = {}
+            self._from_cache = set()
+            self._job_wrote = False
+            try:
+                job.result = job.fn()
+                return
+            except Exception as exc:  # the request failed; its commit (if any) rolled back alone
+                job.error = exc
+                if attempt or self._job_wrote or not self._from_cache:
+                    return
+                for cid in self._from_cache:  # perhaps stale (another process wrote): read afresh
+                    self._cache.pop(cid, None)
+                job.error = None
+            finally:
+                self._memo = None
+
+    def _remember(self, case: Case) -> None:
+        if len(self._cache) >= self.cache_size:  # bounded: start again rather than track ages
+            self._cache.clear()
+        self._cache[case.id] = case
+
     def record_notice(self, notice: Notice) -> bool:
         return self.inner.record_notice(notice)
 
@@ -172,7 +209,13 @@ class GroupCommitStore:
         if memo is not None and threading.current_thread() is self._thread:
             hit = memo.get(case_id)
             if hit is None:
-                hit = self.inner.get(case_id)
+                hit = self._cache.get(case_id)
+                if hit is not None:
+                    self._from_cache.add(case_id)
+                else:
+                    hit = self.inner.get(case_id)
+                    if hit is not None:
+                        self._remember(hit)
                 if hit is not None:
                     memo[case_id] = hit
             return hit
