@@ -251,11 +251,14 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="server worker processes")
     ap.add_argument("--pg-url", default=os.environ.get("GRIDTWIN_PG_URL"), help="PostgreSQL URL (default: $GRIDTWIN_PG_URL)")
     ap.add_argument("--no-group-commit", action="store_true", help="one durable commit per request")
+    ap.add_argument("--committers", type=int, default=0, help="group-commit threads per worker (0: the server's default)")
     ap.add_argument("--skip-sqlite", action="store_true", help="measure PostgreSQL only")
     ap.add_argument("--skip-postgresql", action="store_true", help="measure SQLite only")
     a = ap.parse_args()
     if a.no_group_commit:
         EXTRA_SERVE_ARGS.append("--no-group-commit")
+    if a.committers:
+        EXTRA_SERVE_ARGS.extend(["--committers", str(a.committers)])
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="gt-bench-") as tmp:
         t = Path(tmp)

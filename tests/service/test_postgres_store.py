@@ -45,3 +45,45 @@ def rig(_pg_db: str) -> Iterator[Rig]:
     yield r
     for s in opened:
         s.close()
+
+
+def test_a_version_1_database_is_migrated_once_and_keeps_its_cases(pg_url: str) -> None:
+    """A database made by schema version 1 (before the fillfactor step) opens at the current
+    version with its cases intact, and opening it again migrates nothing."""
+    import uuid
+
+    import psycopg
+
+    from twin.engine.postgres import MIGRATIONS, SCHEMA_VERSION
+    from twin.engine.types import Place, Source
+
+    base, _, _ = pg_url.rpartition("/")
+    name = f"gt_mig_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{base}/{name}"
+    try:
+        with psycopg.connect(url) as conn, conn.transaction():  # what version 1 left behind
+            conn.execute("CREATE TABLE engine_schema (version INTEGER NOT NULL)")
+            for stmt in MIGRATIONS[1]:
+                conn.execute(stmt)
+            conn.execute("INSERT INTO engine_schema (version) VALUES (1)")
+        old = PostgresStore(url)
+        assert SCHEMA_VERSION >= 2
+        eng = CaseEngine(old, clock=lambda: 0.0)
+        case = eng.report(category="x", tier="T1", place=Place("G", "C", "S", "D"), source=Source.APP, reporter="r", actor="a")
+        old.close()
+        again = PostgresStore(url)
+        try:
+            got = again.get(case.id)
+            assert got is not None and got.to_dict() == case.to_dict()
+        finally:
+            again.close()
+        with psycopg.connect(url) as conn:
+            versions = [r[0] for r in conn.execute("SELECT version FROM engine_schema ORDER BY version")]
+            options = conn.execute("SELECT reloptions FROM pg_class WHERE relname = 'engine_cases'").fetchone()[0]
+        assert versions == list(range(1, SCHEMA_VERSION + 1))
+        assert "fillfactor=70" in options
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

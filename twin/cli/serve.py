@@ -25,6 +25,10 @@ def serve(
     burst: float = typer.Option(4000.0, "--burst", min=1, help="Burst allowance of the rate limit."),
     max_in_flight: int = typer.Option(64, "--max-in-flight", min=1, help="Requests served at once per worker (503 above)."),
     group_commit: bool = typer.Option(True, "--group-commit/--no-group-commit", help="Commit concurrent requests' writes together (one durable flush per batch)."),
+    committers: int = typer.Option(
+        0, "--committers", min=0, max=16,
+        help="Group-commit threads per worker (0: 1 for SQLite, which has one writer at a time; 2 for PostgreSQL).",
+    ),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve the case engine over HTTP (OpenAPI at /docs, Open311 at /open311/v2)."""
@@ -32,7 +36,7 @@ def serve(
 
     config = ServiceConfig(
         db=db, max_body_bytes=max_body, max_page=max_page, rate_per_second=rate_limit, rate_burst=burst, max_in_flight=max_in_flight,
-        group_commit=group_commit,
+        group_commit=group_commit, committers=committers,
     )
     run(config, host=host, port=port, workers=workers, log_level=log_level)
 

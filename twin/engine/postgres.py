@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg.pq import DiagnosticField, ExecStatus
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import ConnectionPool
@@ -28,7 +30,7 @@ from twin.engine.transitions import apply
 from twin.engine.types import ACTIVE_STATES, Action, Case, Event, Notice
 
 #: Bump when the schema changes, and add the step to :data:`MIGRATIONS`.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
@@ -78,6 +80,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             payload JSONB NOT NULL
         )""",
     ),
+    # Every transition rewrites its case row. Room on each page lets PostgreSQL keep the new row
+    # version on the same page (a HOT update) when no indexed column changes, instead of adding
+    # an entry to every index: 0.16 -> 0.13 ms of database CPU per transition (measured with one
+    # prepared transition statement, 30 per commit). Applies to pages written from now on.
+    2: ("ALTER TABLE engine_cases SET (fillfactor = 70)",),
 }
 
 _CASE_COLS = "id, version, state, active, level, grid, community, street, district, category, reporter, due_at, doc"
@@ -162,6 +169,66 @@ def _case_params(case: Case) -> tuple[Any, ...]:
     )
 
 
+def _text(v: Any) -> bytes | None:
+    """A parameter in PostgreSQL's text format (what :func:`_exec_hot` sends)."""
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v.encode()
+    if isinstance(v, bool):
+        return b"t" if v else b"f"
+    if isinstance(v, int):
+        return str(v).encode()
+    if isinstance(v, float):
+        return repr(v).encode()
+    if isinstance(v, Jsonb):
+        return dumps(v.obj)
+    raise TypeError(f"no text form for {type(v).__name__}")
+
+
+def _numbered(sql: str) -> bytes:
+    """``%s`` placeholders as libpq's ``$1, $2, …``."""
+    parts = sql.split("%s")
+    return "".join(p + (f"${i + 1}" if i < len(parts) - 1 else "") for i, p in enumerate(parts)).encode()
+
+
+_HOT: dict[bytes, bytes] = {b"gt_transition": _numbered(_TRANSITION), b"gt_report": _numbered(_REPORT)}
+_prepared: weakref.WeakKeyDictionary[psycopg.Connection[Any], set[bytes]] = weakref.WeakKeyDictionary()
+
+
+def _exec_hot(conn: psycopg.Connection[Any], name: bytes, params: tuple[Any, ...]) -> int | None:
+    """Run one of the hot single-row statements (:data:`_HOT`) straight through libpq; the
+    integer of its one returned row, or None when it returned none.
+
+    Measured on this machine, psycopg's ``execute`` costs ~140 µs of CPU per statement against
+    ~45 µs for libpq's own prepared call (which also releases the GIL while it waits): on the
+    service's hot path that difference was a sixth of a request's CPU. The statement is
+    prepared once per connection; parameters go as text. An error raises (the transaction is
+    then aborted, and the caller's transaction block rolls it back).
+    """
+    pg = conn.pgconn
+    done = _prepared.setdefault(conn, set())
+    if name not in done:
+        res = pg.prepare(name, _HOT[name])
+        if res.status != ExecStatus.COMMAND_OK:
+            _raise(res)
+        done.add(name)
+    res = pg.exec_prepared(name, [_text(v) for v in params])  # type: ignore[misc]  # libpq takes NULLs; the stub omits None
+    if res.status != ExecStatus.TUPLES_OK:
+        _raise(res)
+    if res.ntuples == 0:
+        return None
+    v = res.get_value(0, 0)
+    return None if v is None else int(v)
+
+
+def _raise(res: Any) -> None:
+    state = res.error_field(DiagnosticField.SQLSTATE)
+    message = (res.error_message or b"").decode(errors="replace").strip() or "statement failed"
+    cls = psycopg.errors.lookup(state.decode()) if state else psycopg.DatabaseError
+    raise cls(message)
+
+
 class PostgresStore:
     """Cases, audit events, idempotency keys and notices in PostgreSQL.
 
@@ -234,14 +301,15 @@ class PostgresStore:
         apply(after, event)
         params = _case_params(after)
         with self._statement() as conn:
-            row = conn.execute(
-                _TRANSITION,
+            seq = _exec_hot(
+                conn,
+                b"gt_transition",
                 (after.version, params[2], params[3], params[4], params[12], case.id, event.version - 1, *_event_params(event)[1:]),
-            ).fetchone()
-            if row is None:  # the conditional update matched nothing: nothing was written
+            )
+            if seq is None:  # the conditional update matched nothing: nothing was written
                 cur = conn.execute("SELECT version FROM engine_cases WHERE id=%s", (case.id,)).fetchone()
                 raise VersionConflict(case.id, event.version - 1, -1 if cur is None else int(cur[0]))
-        event.seq = int(row[0])
+        event.seq = seq
         apply(case, event)
 
     @contextmanager
@@ -259,10 +327,10 @@ class PostgresStore:
     def _insert(self, case: Case, event: Event, idem: IdempotencyRecord | None) -> None:
         if idem is None:  # one statement: the case (unless its id is taken) and its first event
             with self._statement() as conn:
-                row = conn.execute(_REPORT, (*_case_params(case), *_event_params(event)[1:])).fetchone()
-            if row is None:
+                seq = _exec_hot(conn, b"gt_report", (*_case_params(case), *_event_params(event)[1:]))
+            if seq is None:
                 raise DuplicateKey("case id", case.id)
-            event.seq = int(row[0])
+            event.seq = seq
             return
         try:
             with self._tx() as conn:

@@ -81,6 +81,7 @@ class ServiceConfig:
     supervision_seconds: float = 60.0
     token_cache_seconds: float = 30.0
     group_commit: bool = True
+    committers: int = 0  # group-commit threads; 0: one for SQLite (one writer at a time), two for PostgreSQL
     switch_interval_ms: float = 0.5  # the process's GIL switch interval (see app_from_env); 0: Python's default
 
     ENV_PREFIX = "GRIDTWIN_SERVE_"
@@ -98,6 +99,19 @@ class ServiceConfig:
                 kind = type(getattr(cls(), f.name))
                 kw[f.name] = raw.lower() in ("1", "true", "yes") if kind is bool else kind(raw)
         return cls(**kw)
+
+
+class JsonResponse(Response):
+    """A response of JSON bytes already encoded, with its headers given as raw pairs: what the
+    hot endpoints answer with (Starlette's general constructor costs as much as the encoding)."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = status
+        self.body = body
+        self.background = None
+        self.raw_headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json"), *headers]
 
 
 class ApiError(Exception):
@@ -152,13 +166,13 @@ class Service:
         return p
 
     # ------------------------------------------------------------- execution
-    async def execute(self, fn: Callable[[], Any]) -> Any:
-        """Run a request's store work off the event loop: with group commit on the committer
-        thread inside the batch (acknowledged once durable, no thread-pool hop), else in the
-        thread pool."""
+    async def execute(self, fn: Callable[[], Any], key: str | None = None) -> Any:
+        """Run a request's store work off the event loop: with group commit on a committer
+        thread inside the batch (acknowledged once durable, no thread-pool hop; ``key``, the
+        case id, keeps one case's requests on one committer), else in the thread pool."""
         store = self.engine.store
         if isinstance(store, GroupCommitStore):
-            return await store.run(fn)
+            return await store.run(fn, key)
         return await run_in_threadpool(fn)
 
     # ---------------------------------------------------------------- views
@@ -272,7 +286,7 @@ def body_fingerprint(principal: Principal, body: dict[str, Any]) -> str:
 
 
 def build_service(config: ServiceConfig) -> Service:
-    store, sstore = open_stores(config.db, group_commit=config.group_commit)
+    store, sstore = open_stores(config.db, group_commit=config.group_commit, committers=config.committers)
     next_id = threading.local()
 
     def id_factory() -> str:
@@ -419,7 +433,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
     app.state.authenticate = authenticate
 
     def case_response(case: Case, who: Principal, status: int = 200) -> Response:
-        return Response(_dumps(svc.case_json(case, who)), status_code=status, media_type="application/json", headers={"ETag": f'"{case.version}"'})
+        return JsonResponse(_dumps(svc.case_json(case, who)), status, [(b"etag", b'"%d"' % case.version)])
 
     # --------------------------------------------------------------- health
     @app.get("/health", response_model=m.HealthOut, tags=["service"])
@@ -455,10 +469,10 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         return report_response(status, payload, case_id, replayed)
 
     def report_response(status: int, payload: bytes, case_id: str, replayed: bool) -> Response:
-        headers = {"ETag": '"1"', "Location": f"/cases/{case_id}"}
+        headers = [(b"etag", b'"1"'), (b"location", f"/cases/{case_id}".encode())]
         if replayed:
-            headers["Idempotent-Replayed"] = "true"
-        return Response(payload, status_code=status, media_type="application/json", headers=headers)
+            headers.append((b"idempotent-replayed", b"true"))
+        return JsonResponse(payload, status, headers)
 
     async def report_plain(who: Principal, body: m.ReportIn) -> Response:
         """A report without Idempotency-Key or contact: one job in the group-commit batch."""
@@ -580,7 +594,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
                 who: Principal = Depends(authenticate),
                 if_match: str | None = Header(default=None, max_length=64),
             ) -> Response:
-                return await svc.execute(lambda: run(case_id, who, if_match, None))  # type: ignore[no-any-return]
+                return await svc.execute(lambda: run(case_id, who, if_match, None), case_id)  # type: ignore[no-any-return]
 
             endpoint: Callable[..., Any] = endpoint_empty
         else:
@@ -591,7 +605,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
                 who: Principal = Depends(authenticate),
                 if_match: str | None = Header(default=None, max_length=64),
             ) -> Response:
-                return await svc.execute(lambda: run(case_id, who, if_match, body))  # type: ignore[no-any-return]
+                return await svc.execute(lambda: run(case_id, who, if_match, body), case_id)  # type: ignore[no-any-return]
 
             endpoint_body.__annotations__["body"] = body_model  # a local: resolve it for FastAPI
             endpoint = endpoint_body

@@ -44,7 +44,7 @@ class FastPath:
         app: ASGIApp,
         principal: Callable[[str], Principal | None | object],
         authorise: Authorise,
-        execute: Callable[[Callable[[], Any]], Awaitable[Any]],
+        execute: Callable[[Callable[[], Any], str | None], Awaitable[Any]],
         transitions: Mapping[str, tuple[type[BaseModel], bool, TransitionRun]],
         report_model: type[BaseModel],
         report: ReportRun,
@@ -152,7 +152,7 @@ class FastPath:
                 return await self.report(who, parsed)
             im = if_match.decode("latin-1") if if_match is not None else ""
             arg = None if empty else parsed
-            result: Response = await self.execute(lambda: run(case_id, who, im, arg))
+            result: Response = await self.execute(lambda: run(case_id, who, im, arg), case_id)
             return result
         except Exception as exc:
             handler = self._handler(exc)

@@ -24,14 +24,22 @@ equal versions mean equal cases: one event makes each version). A job that fails
 from the cache without writing anything is run once more on fresh reads, so a stale cache never
 decides an answer (a 412 for a version another process made, say). A failed batch clears the
 cache. For PostgreSQL this saves a round trip per request; for SQLite a read and a decode.
+
+With ``committers > 1`` (PostgreSQL, where transactions run side by side) several committer
+threads each run their own batches on their own connection, so one batch's round trips and
+flush overlap another's work. A request about a case always goes to the same committer (by the
+case id), so the changes to one case keep their order and each committer's cache sees every
+change this process makes to its cases. SQLite has one writer at a time: one committer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import queue
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -52,7 +60,7 @@ class _Pending:
 
 @dataclass
 class _Job:
-    """A request to run on the committer thread inside the batch (see :meth:`GroupCommitStore.run`)."""
+    """A request to run on a committer thread inside the batch (see :meth:`GroupCommitStore.run`)."""
 
     fn: Callable[[], Any]
     loop: asyncio.AbstractEventLoop
@@ -72,64 +80,33 @@ def _deliver(jobs: list[_Job]) -> None:
             j.future.set_result(j.result)
 
 
-class GroupCommitStore:
-    """A :class:`~twin.engine.store.Store` whose commits are grouped (see module doc)."""
+class _Committer:
+    """One committer thread: its queue, its batches and its cache of cases."""
 
-    def __init__(self, inner: Store, max_batch: int = 256, cache_size: int = 50_000) -> None:
-        self.inner = inner
-        self.max_batch = max_batch
-        self.cache_size = cache_size
-        self._cache: dict[str, Case] = {}  # committer thread only
-        self._from_cache: set[str] = set()  # ids the running job took from the cache
-        self._job_wrote = False  # the running job committed a change
-        self._queue: queue.SimpleQueue[_Pending | _Job | None] = queue.SimpleQueue()
-        self._closed = False
-        self._in_batch = False  # the committer thread is inside a batch (commits go straight in)
-        self._memo: dict[str, Case] | None = None  # cases read by the running job
-        self.batches = 0
-        self.commits = 0
-        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
-        self._thread.start()
-
-    # ----------------------------------------------------------------- writes
-    def commit(self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None) -> None:
-        if self._in_batch and threading.current_thread() is self._thread:
-            try:
-                self.inner.commit(case, event, idempotency)  # a job's commit: a savepoint in the batch
-            except Exception:
-                self._cache.pop(case.id, None)
-                raise
-            self._job_wrote = True
-            self._remember(case)
-            return
-        if self._closed:
-            raise RuntimeError("the store is closed")
-        p = _Pending(case, event, idempotency)
-        self._queue.put(p)
-        p.done.wait()
-        if p.error is not None:
-            raise p.error
-
-    async def run(self, fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` on the committer thread inside the next batch; its result (or exception)
-        once that batch is durable."""
-        if self._closed:
-            raise RuntimeError("the store is closed")
-        loop = asyncio.get_running_loop()
-        job = _Job(fn, loop, loop.create_future())
-        self._queue.put(job)
-        return await job.future
+    def __init__(self, owner: GroupCommitStore, index: int) -> None:
+        self.owner = owner
+        self.inner = owner.inner
+        self.queue: queue.SimpleQueue[_Pending | _Job | None] = queue.SimpleQueue()
+        self.in_batch = False  # inside a batch (a job's commits go straight in)
+        self.memo: dict[str, Case] | None = None  # cases read by the running job
+        self.cache: dict[str, Case] = {}
+        self.from_cache: set[str] = set()  # ids the running job took from the cache
+        self.job_wrote = False  # the running job committed a change
+        self.thread = threading.Thread(target=self._run, name=f"group-commit-{index}", daemon=True)
+        self.thread.start()
 
     def _run(self) -> None:
+        self.owner._local.committer = self
+        max_batch = self.owner.max_batch
         while True:
-            first = self._queue.get()
+            first = self.queue.get()
             if first is None:
                 return
             group = [first]
             stop = False
-            while len(group) < self.max_batch:
+            while len(group) < max_batch:
                 try:
-                    nxt = self._queue.get_nowait()
+                    nxt = self.queue.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is None:
@@ -143,7 +120,7 @@ class GroupCommitStore:
     def _commit_group(self, group: list[_Pending | _Job]) -> None:
         try:
             with self.inner.batch():
-                self._in_batch = True
+                self.in_batch = True
                 try:
                     for p in group:
                         if isinstance(p, _Job):
@@ -153,16 +130,15 @@ class GroupCommitStore:
                             self.inner.commit(p.case, p.event, p.idempotency)
                         except Exception as exc:  # this change alone failed (savepoint rolled back)
                             p.error = exc
-                        self._cache.pop(p.case.id, None)  # another thread's case object: read afresh
+                        self.cache.pop(p.case.id, None)  # another thread's case object: read afresh
                 finally:
-                    self._in_batch = False
+                    self.in_batch = False
         except BaseException as exc:  # the COMMIT itself failed: nothing of the group is durable
-            self._cache.clear()
+            self.cache.clear()
             for p in group:
                 if p.error is None:
                     p.error = exc
-        self.batches += 1
-        self.commits += len(group)
+        self.owner._count(len(group))
         jobs: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         for p in group:
             if isinstance(p, _Job):
@@ -176,26 +152,109 @@ class GroupCommitStore:
     def _run_job(self, job: _Job) -> None:
         """Run one job inside the batch; once more on fresh reads if it failed on cached ones."""
         for attempt in (0, 1):
-            self._memo = {}
-            self._from_cache = set()
-            self._job_wrote = False
+            self.memo = {}
+            self.from_cache = set()
+            self.job_wrote = False
             try:
                 job.result = job.fn()
                 return
             except Exception as exc:  # the request failed; its commit (if any) rolled back alone
                 job.error = exc
-                if attempt or self._job_wrote or not self._from_cache:
+                if attempt or self.job_wrote or not self.from_cache:
                     return
-                for cid in self._from_cache:  # perhaps stale (another process wrote): read afresh
-                    self._cache.pop(cid, None)
+                for cid in self.from_cache:  # perhaps stale (another process wrote): read afresh
+                    self.cache.pop(cid, None)
                 job.error = None
             finally:
-                self._memo = None
+                self.memo = None
 
-    def _remember(self, case: Case) -> None:
-        if len(self._cache) >= self.cache_size:  # bounded: start again rather than track ages
-            self._cache.clear()
-        self._cache[case.id] = case
+    def commit_in_job(self, case: Case, event: Event, idempotency: IdempotencyRecord | None) -> None:
+        try:
+            self.inner.commit(case, event, idempotency)  # a savepoint in the batch
+        except Exception:
+            self.cache.pop(case.id, None)
+            raise
+        self.job_wrote = True
+        self.remember(case)
+
+    def get_in_job(self, case_id: str, memo: dict[str, Case]) -> Case | None:
+        hit = memo.get(case_id)
+        if hit is None:
+            hit = self.cache.get(case_id)
+            if hit is not None:
+                self.from_cache.add(case_id)
+            else:
+                hit = self.inner.get(case_id)
+                if hit is not None:
+                    self.remember(hit)
+            if hit is not None:
+                memo[case_id] = hit
+        return hit
+
+    def remember(self, case: Case) -> None:
+        if len(self.cache) >= self.owner.cache_size:  # bounded: start again rather than track ages
+            self.cache.clear()
+        self.cache[case.id] = case
+
+
+class GroupCommitStore:
+    """A :class:`~twin.engine.store.Store` whose commits are grouped (see module doc)."""
+
+    def __init__(self, inner: Store, max_batch: int = 256, cache_size: int = 50_000, committers: int = 1) -> None:
+        if committers < 1:
+            raise ValueError(f"committers: expected at least 1, got {committers}")
+        self.inner = inner
+        self.max_batch = max_batch
+        self.cache_size = cache_size
+        self.batches = 0
+        self.commits = 0
+        self._closed = False
+        self._local = threading.local()  # .committer on committer threads
+        self._counter_lock = threading.Lock()
+        self._next = itertools.count()
+        self._committers = [_Committer(self, i) for i in range(committers)]
+
+    def _count(self, n: int) -> None:
+        with self._counter_lock:
+            self.batches += 1
+            self.commits += n
+
+    def _for(self, key: str | None) -> _Committer:
+        cs = self._committers
+        if len(cs) == 1:
+            return cs[0]
+        i = zlib.crc32(key.encode()) if key is not None else next(self._next)
+        return cs[i % len(cs)]
+
+    def _here(self) -> _Committer | None:
+        """The committer running on this thread, when it is inside a batch."""
+        c: _Committer | None = getattr(self._local, "committer", None)
+        return c if c is not None and c.in_batch else None
+
+    # ----------------------------------------------------------------- writes
+    def commit(self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None) -> None:
+        here = self._here()
+        if here is not None:
+            here.commit_in_job(case, event, idempotency)
+            return
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        p = _Pending(case, event, idempotency)
+        self._for(case.id).queue.put(p)
+        p.done.wait()
+        if p.error is not None:
+            raise p.error
+
+    async def run(self, fn: Callable[[], Any], key: str | None = None) -> Any:
+        """Run ``fn`` on a committer thread inside its next batch; its result (or exception)
+        once that batch is durable. ``key`` (a case id) picks the committer, so that requests
+        about one case keep their order; without it any committer will do."""
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        loop = asyncio.get_running_loop()
+        job = _Job(fn, loop, loop.create_future())
+        self._for(key).queue.put(job)
+        return await job.future
 
     def record_notice(self, notice: Notice) -> bool:
         return self.inner.record_notice(notice)
@@ -205,20 +264,9 @@ class GroupCommitStore:
 
     # ------------------------------------------------------------------ reads
     def get(self, case_id: str) -> Case | None:
-        memo = self._memo
-        if memo is not None and threading.current_thread() is self._thread:
-            hit = memo.get(case_id)
-            if hit is None:
-                hit = self._cache.get(case_id)
-                if hit is not None:
-                    self._from_cache.add(case_id)
-                else:
-                    hit = self.inner.get(case_id)
-                    if hit is not None:
-                        self._remember(hit)
-                if hit is not None:
-                    memo[case_id] = hit
-            return hit
+        here = self._here()
+        if here is not None and here.memo is not None:
+            return here.get_in_job(case_id, here.memo)
         return self.inner.get(case_id)
 
     def find_idempotency(self, key: str) -> IdempotencyRecord | None:
@@ -250,6 +298,8 @@ class GroupCommitStore:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._queue.put(None)
-            self._thread.join(timeout=30)
+            for c in self._committers:
+                c.queue.put(None)
+            for c in self._committers:
+                c.thread.join(timeout=30)
         self.inner.close()

@@ -308,16 +308,19 @@ def sqlite_path(url: str) -> str | None:
     return url
 
 
-def open_stores(url: str, group_commit: bool = False) -> tuple[Store, ServiceStore]:
+def open_stores(url: str, group_commit: bool = False, committers: int = 0) -> tuple[Store, ServiceStore]:
     """The engine's case store and the service store for a database URL (see module doc).
 
     ``group_commit`` wraps a durable case store in
-    :class:`~twin.service.groupcommit.GroupCommitStore` (what the server does)."""
+    :class:`~twin.service.groupcommit.GroupCommitStore` (what the server does) with
+    ``committers`` threads (0: one for SQLite, which has one writer at a time; two for
+    PostgreSQL, where one batch's round trips and flush overlap the other's work)."""
     store, sstore = _open(url)
     if group_commit and url != "memory:":
         from twin.service.groupcommit import GroupCommitStore
 
-        return GroupCommitStore(store), sstore
+        n = committers or (1 if sqlite_path(url) is not None else 2)
+        return GroupCommitStore(store, committers=n), sstore
     return store, sstore
 
 
