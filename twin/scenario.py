@@ -589,6 +589,9 @@ def load_scenario(path: str | Path | None = None, overrides: Sequence[str] = ())
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{label}: (syntax): expected valid TOML, got {exc}") from None
+    # A scenario may carry the script of a drill on it (``twin drill`` reads that table, see
+    # twin/drill/script.py); every other command runs the scenario and leaves the table aside.
+    data.pop("drill", None)
     if overrides:
         data = apply_overrides(data, overrides, label)
     return validate(data, label)

@@ -144,8 +144,8 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
         assert modes[0]["params"]["to"] == "emergency" and modes[0]["sim_min"] >= 73 * 60
         assert any(a["kind"] == "end" for a in actions)
         outcome = json.loads((out / "outcome.json").read_text(encoding="utf-8"))
-        # the outcome samples the series at intervals, so its peak may miss a value the live page showed
-        assert outcome["drill"]["peak_on_site"] > 0 == outcome["baseline"]["peak_on_site"]
+        # the outcome's peak comes from every arrival, so no count the live page showed exceeds it
+        assert outcome["drill"]["peak_on_site"] >= on_site > 0 == outcome["baseline"]["peak_on_site"]
     finally:
         print(f"--- twin drill output ---\n{log.read_text(errors='replace')}")  # shown by pytest on failure
         if proc.poll() is None:

@@ -110,6 +110,10 @@ def test_scenario_may_carry_its_own_drill_table(tmp_path: Path) -> None:
     # a separate --script file takes precedence over the scenario's table
     _, script2, _ = load_drill(p, (), SHORT)
     assert script2.name == "rainstorm, first night"
+    # and every other command (twin run, sweep, loadtest) reads the same file as the scenario
+    from twin.scenario import load_scenario
+
+    assert load_scenario(p).model_dump() == load_scenario(FLOOD).model_dump()
 
 
 def test_scenario_errors_stay_scenario_errors(tmp_path: Path) -> None:

@@ -217,3 +217,41 @@ def test_distributed_one_master_one_worker(tmp_path: Path) -> None:
     assert r["arrivals"]["reported_total"] == r["arrivals"]["scheduled_total"] > 0
     assert "POST POST /cases/{id}/accept" in r["endpoints"]  # the worker's staff users handled cases
     assert_nothing_left(out)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_the_started_service_can_run_on_postgresql(tmp_path: Path) -> None:
+    """``--db postgresql://…``: the run's cases land in that database; one that already holds
+    cases is refused (exit 2, nothing deleted)."""
+    import uuid
+
+    import psycopg
+
+    from tests.service.helpers import _swap_db, pg_base_url
+
+    base = pg_base_url()
+    name = f"gt_lt_{uuid.uuid4().hex[:8]}"
+    url = _swap_db(base, name)
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        out = tmp_path / "pg"
+        cp = loadtest(out, str(SCENARIO), "--db", url, "--duration", "10s", "--speedup", "4320", "--start-day", "0.33",
+                      "--users", "4", "--drain", "3", "--fail-if", "error_rate>0.5")
+        assert cp.returncode == 0, cp.stderr[-3000:] + cp.stdout
+        r = json.loads((out / "loadtest.json").read_text())
+        assert not (out / "service.db").exists()
+        with psycopg.connect(url) as conn:
+            stored = conn.execute("SELECT count(*) FROM engine_cases").fetchone()[0]
+        assert stored == r["kpis"]["load_test"]["cases"] == r["arrivals"]["scheduled_total"] > 0
+        assert_nothing_left(out)
+
+        again = tmp_path / "again"
+        cp = loadtest(again, str(SCENARIO), "--db", url, "--duration", "10s")
+        assert cp.returncode == 2 and "expected an empty database" in cp.stderr and f"found {stored} cases" in cp.stderr
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT count(*) FROM engine_cases").fetchone()[0] == stored
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

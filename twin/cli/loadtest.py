@@ -39,6 +39,10 @@ def loadtest(
     drain: float = typer.Option(None, "--drain", help="Seconds the staff go on handling after the last arrival (default: a quarter of --duration, at most 60)."),
     device_timeout: float = typer.Option(5.0, "--device-timeout", help="Devices' request timeout in seconds (a timed-out alert is sent again with the same Idempotency-Key)."),
     serve_workers: int = typer.Option(1, "--serve-workers", min=1, help="Worker processes of the started twin serve."),
+    db: str = typer.Option(
+        None, "--db",
+        help="Database of the started twin serve: postgresql://… (an empty database; its cases are the run's) or a SQLite path (default: OUT/service.db, made afresh).",
+    ),
     poll_minutes: float = typer.Option(10.0, "--poll-minutes", min=0.1, help="Simulated minutes between a staff member's looks at their work list."),
 ) -> None:
     """Load-test a case platform with a scenario's arrivals, staffing and surge, compressed in time."""
@@ -52,7 +56,7 @@ def loadtest(
     opts = Options(
         scenario=scenario, overrides=list(overrides), seed=seed, host=host, users=users, duration_s=_seconds(duration),
         speedup=speedup, out=out, fail_if=list(fail_if), start_day=start_day, target=target, stream=stream, tokens=tokens,
-        locust_workers=locust_workers, drain_s=drain, device_timeout_s=device_timeout, serve_workers=serve_workers, poll_minutes=poll_minutes,
+        locust_workers=locust_workers, drain_s=drain, device_timeout_s=device_timeout, serve_workers=serve_workers, poll_minutes=poll_minutes, db=db,
         command="twin loadtest " + " ".join(shlex.quote(a) for a in sys.argv[2:]),
     )
     try:

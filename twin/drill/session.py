@@ -443,7 +443,9 @@ def outcome_of(s: DrillSession) -> dict[str, Any]:
         "mobilised_on_site": int(k["on_site"]),
         "mobilised_en_route": int(k["en_route"]),
         "member_hours_on_site": round(float(on_site.sum() * SAMPLE_MINUTES / 60.0), 1),
-        "peak_on_site": int(on_site.max()) if on_site.size else 0,
+        # from the component's log of every arrival and stand-down, not the sampled series: the
+        # peak is exact, never below a count the live page showed
+        "peak_on_site": max((n for t, n in comp.on_site_log if t <= now), default=0),
     }
 
 

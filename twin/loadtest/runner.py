@@ -25,6 +25,7 @@ from twin.loadtest.schedule import PlanError, build_plan, read_stream, window_fo
 from twin.loadtest.tokens import create_tokens, read_tokens
 from twin.run import simulate
 from twin.scenario import load_scenario
+from twin.service.storage import sqlite_path
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtests" / "locustfile.py"
 
@@ -48,6 +49,7 @@ class Options:
     drain_s: float | None = None
     device_timeout_s: float = 5.0
     serve_workers: int = 1
+    db: str | None = None  # the started service's database (None: a fresh SQLite file in out)
     lead_s: float | None = None
     kpi_every_s: float | None = None
     poll_minutes: float = 10.0
@@ -83,6 +85,29 @@ def _fresh_db(path: Path) -> str:
     return str(path)
 
 
+def _service_db(db: str | None, out: Path) -> str:
+    """The database for the service the run starts: a fresh SQLite file by default; a given
+    SQLite path is made afresh too; a PostgreSQL database must hold no cases yet (the run
+    compares every case in it with the simulation, and we do not delete anyone's data)."""
+    if db is None:
+        return _fresh_db(out / "service.db")
+    if not db.startswith(("postgresql://", "postgres://")):
+        path = sqlite_path(db)
+        assert path is not None
+        return _fresh_db(Path(path))
+    import psycopg
+
+    try:
+        with psycopg.connect(db, connect_timeout=10) as conn:
+            exists = conn.execute("SELECT to_regclass('engine_cases') IS NOT NULL").fetchone()
+            n = conn.execute("SELECT count(*) FROM engine_cases").fetchone() if exists and exists[0] else (0,)
+    except psycopg.Error as exc:
+        raise PlanError(f"--db: cannot use {db!r}: {str(exc).strip()}") from None
+    if n and n[0]:
+        raise PlanError(f"--db: expected an empty database (the run's cases are all the cases in it), found {n[0]} cases")
+    return db
+
+
 def run(opts: Options, log: Any = print) -> tuple[dict[str, Any], int]:
     """Run one load test; returns (the loadtest.json content, exit code: 0 ok, 1 threshold failed)."""
     thresholds = [res.parse_threshold(t) for t in opts.fail_if]
@@ -114,7 +139,7 @@ def run(opts: Options, log: Any = print) -> tuple[dict[str, Any], int]:
     with sigterm_unwinds(), Processes(out / "pids.json") as procs:
         try:
             if opts.host is None:
-                db = _fresh_db(out / "service.db")
+                db = _service_db(opts.db, out)
                 tokens = create_tokens(db, territory, plan.units)
                 url = start_service(procs, db, out / "service.log", workers=opts.serve_workers)
                 log(f"twin serve at {url} (db {db})")
