@@ -12,7 +12,11 @@ process, never imported — and prints:
   (this machine is shared; one pair alone swings by ±10 %),
 - the server's CPU milliseconds per request, for ``/health`` and for the mix, measured with
   one sequential client (no competition for the CPU: the figure to compare on a noisy
-  machine) and during the Locust runs (server CPU time / requests served).
+  machine) and during the Locust runs (server CPU time / requests served),
+- where the rest of the machine went during the runs: Locust's own CPU per request, the
+  PostgreSQL server's CPU per lifecycle request (when it runs here) and how busy the machine
+  was. When all three share the cores and the machine is saturated in both runs, the ratio is
+  the ratio of the CPU each kind of request costs in total.
 
 The last line is one JSON object::
 
@@ -29,6 +33,7 @@ import csv
 import json
 import os
 import re
+import resource
 import signal
 import statistics
 import subprocess
@@ -136,6 +141,29 @@ def server_cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
     return total / tick
 
 
+def database_cpu_seconds() -> float:
+    """CPU seconds of the PostgreSQL server processes on this machine (0 when none is visible)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            raw = (d / "stat").read_text()
+        except OSError:
+            continue
+        if "(postgres)" in raw:
+            fields = raw.rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(idle, total) jiffies of the whole machine, from /proc/stat."""
+    v = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return v[3] + v[4], sum(v)
+
+
 def sequential_cpu(proc: subprocess.Popen[bytes], url: str, token: str, cases: int = 150, health: int = 1500) -> dict[str, float]:
     """Server CPU ms per request with one client on one keep-alive connection, one request at a time."""
     import http.client
@@ -189,7 +217,11 @@ def locust(url: str, locustfile: Path, out: Path, users: int, seconds: float, en
     cmd = [str(Path(sys.executable).with_name("locust")), "-f", str(locustfile), "--headless", "--host", url,
            "-u", str(users), "-r", str(users), "-t", f"{int(seconds)}s", "--csv", str(prefix), "--only-summary",
            "--stop-timeout", "5", "--loglevel", "ERROR"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    db0, busy0 = database_cpu_seconds(), machine_ticks()
     subprocess.run(cmd, env={**_env(), **env}, cwd=out, capture_output=True, timeout=seconds + 120)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    db1, busy1 = database_cpu_seconds(), machine_ticks()
     with open(f"{prefix}_stats.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     agg = next(r for r in rows if r["Name"] == "Aggregated")
@@ -201,7 +233,16 @@ def locust(url: str, locustfile: Path, out: Path, users: int, seconds: float, en
         "p50": float(agg["50%"] or 0),
         "p95": float(agg["95%"] or 0),
         "p99": float(agg["99%"] or 0),
+        # the load generator's own CPU (the Locust process, a waited-for child of this one)
+        "locust_cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+        "database_cpu_s": db1 - db0,
+        "machine_busy": 1.0 - (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
     }
+
+
+def _per_request(runs: list[dict[str, float]], key: str) -> float | None:
+    n = sum(r["requests"] for r in runs)
+    return round(sum(r[key] for r in runs) * 1e3 / n, 3) if n else None
 
 
 def measure(name: str, db: str, workers: int, users: int, seconds: float, out: Path, repeat: int = 3) -> dict[str, Any]:
@@ -255,6 +296,12 @@ def measure(name: str, db: str, workers: int, users: int, seconds: float, out: P
         "lifecycle_cpu_ms_seq": seq["lifecycle_cpu_ms"],
         "health_cpu_ms_load": round(cpu_health * 1e3 / health["requests"], 3) if health["requests"] else None,
         "lifecycle_cpu_ms_load": round(cpu_life * 1e3 / life["requests"], 3) if life["requests"] else None,
+        # where the rest of the machine went (server, database and Locust share its cores)
+        "health_locust_cpu_ms": _per_request(healths, "locust_cpu_s"),
+        "lifecycle_locust_cpu_ms": _per_request(lives, "locust_cpu_s"),
+        "lifecycle_database_cpu_ms": _per_request(lives, "database_cpu_s"),
+        "health_machine_busy": round(statistics.median(h["machine_busy"] for h in healths), 3),
+        "lifecycle_machine_busy": round(statistics.median(li["machine_busy"] for li in lives), 3),
         "repeat": repeat,
         "workers": workers,
         "users": users,
@@ -265,7 +312,10 @@ def measure(name: str, db: str, workers: int, users: int, seconds: float, out: P
           f"at 80 %: {res['rps_at_80pct']} rps, p50 {res['p50_ms_at_80pct']} ms, p95 {res['p95_ms_at_80pct']} ms, "
           f"p99 {res['p99_ms_at_80pct']} ms | failures {res['lifecycle_failures']:.0f} | server CPU ms/request "
           f"sequential: health {res['health_cpu_ms_seq']}, lifecycle {res['lifecycle_cpu_ms_seq']}; "
-          f"under load: health {res['health_cpu_ms_load']}, lifecycle {res['lifecycle_cpu_ms_load']}", flush=True)
+          f"under load: health {res['health_cpu_ms_load']}, lifecycle {res['lifecycle_cpu_ms_load']} | Locust CPU ms/request: "
+          f"health {res['health_locust_cpu_ms']}, lifecycle {res['lifecycle_locust_cpu_ms']} | database CPU ms/lifecycle request "
+          f"{res['lifecycle_database_cpu_ms']} | machine busy: health {res['health_machine_busy']:.0%}, "
+          f"lifecycle {res['lifecycle_machine_busy']:.0%}", flush=True)
     return res
 
 
