@@ -108,7 +108,7 @@ def single_queues(path: str | None, overrides: tuple[str, ...]) -> list[SingleQu
     return [SingleQueue("the desk", "queue.servers", "utilisation.dispatcher", float(q["service_mean"]), "mean_wait")]
 
 
-MODEL = Model(name="tests.mmc_double", run=run, validate=validate, single_queues=single_queues)
+MODEL = Model(name="tests.mmc_double", run=run, validate=validate, single_queues=single_queues, sources=("mmc_double",))
 
 
 def write_scenario(folder: Path, name: str = "queue.toml", **fields: Any) -> Path:

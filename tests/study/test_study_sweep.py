@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from twin.study.executors import DaskExecutor, InlineExecutor, ProcessExecutor
 from twin.study.seeds import replication_seed
 from twin.study.spec import parse_target, parse_vary
 from twin.study.sweep import run_sweep
-from twin.study.tasks import Model, Task, run_task
+from twin.study.tasks import Model, Task, code_fingerprint, run_task
 
 VARY = [parse_vary("queue.servers=2:5:1")]
 
@@ -25,7 +26,8 @@ VARY = [parse_vary("queue.servers=2:5:1")]
 def _sweep(tmp: Path, out: str, reps: int = 3, **kw: Any) -> Any:
     scenario = write_scenario(tmp, arrival_rate=1.0, service_mean=1.6, minutes=300.0)
     kw.setdefault("executor", InlineExecutor())
-    return run_sweep(scenario, kw.pop("varies", VARY), reps, tmp / out, model=MODEL, seed=11, report=False, **kw)
+    model = kw.pop("model", MODEL)
+    return run_sweep(scenario, kw.pop("varies", VARY), reps, tmp / out, model=model, seed=11, report=False, **kw)
 
 
 def _kpis(df: pd.DataFrame) -> pd.DataFrame:
@@ -63,6 +65,32 @@ def test_resume_reuses_finished_replications_and_more_reps_extend(tmp_path: Path
     assert (more.ran, more.reused) == (4, 8)
     fresh = _sweep(tmp_path, "fresh", reps=3)
     pd.testing.assert_frame_equal(_kpis(more.results), _kpis(fresh.results))
+
+
+def test_resume_refuses_replications_made_by_other_model_code(tmp_path: Path) -> None:
+    first = _sweep(tmp_path, "s", reps=2)
+    spec = json.loads((first.out / "study.json").read_text())
+    assert spec["model_code"] == code_fingerprint(("mmc_double",)) is not None
+    changed = dataclasses.replace(MODEL, sources=("mmc_double", "twin.queueing"))  # as if the model's code had changed
+    with pytest.raises(StudyError, match="other model code"):
+        _sweep(tmp_path, "s", reps=2, model=changed)
+    assert json.loads((first.out / "study.json").read_text()) == spec  # nothing overwritten
+
+
+def test_code_fingerprint_follows_the_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pkg = tmp_path / "fpkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "rules.py").write_text("RATE = 1.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    a = code_fingerprint(("fpkg",))
+    assert a == code_fingerprint(("fpkg",)) and len(a or "") == 16
+    (pkg / "sub" / "rules.py").write_text("RATE = 1.5\n")
+    assert code_fingerprint(("fpkg",)) != a
+    assert code_fingerprint(()) is None
+    with pytest.raises(ValueError, match="no module"):
+        code_fingerprint(("no_such_module_here",))
 
 
 class _Interrupted(Exception):

@@ -25,7 +25,7 @@ from twin.study.seeds import replication_seed
 from twin.study.spec import study_key
 from twin.study.stats import compare_units, describe
 from twin.study.store import StudyDir
-from twin.study.tasks import Model, Task
+from twin.study.tasks import Model, Task, code_fingerprint
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,7 @@ def run_compare(
         "days": days,
         "reps": reps,
         "version": twin.__version__,
+        "model_code": code_fingerprint(model.sources),
     }
     key = study_key({k: spec[k] for k in ("model", "policies", "overrides", "seed", "days")})
     executor = executor or make_executor(None, None, key)

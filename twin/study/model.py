@@ -93,9 +93,23 @@ def district_single_queues(path: str | None, overrides: tuple[str, ...]) -> list
     ]
 
 
+#: The code a district replication's results depend on (see :func:`twin.study.tasks.code_fingerprint`).
+DISTRICT_SOURCES: tuple[str, ...] = (
+    "agents",
+    "twin.dists",
+    "twin.emergency",
+    "twin.engine",
+    "twin.model",
+    "twin.modes",
+    "twin.run",
+    "twin.scenario",
+    "twin.study.model",
+)
+
 DISTRICT_MODEL = Model(
     name="twin.run.simulate",
     run=run_district,
     validate=validate_district,
     single_queues=district_single_queues,
+    sources=DISTRICT_SOURCES,
 )

@@ -8,8 +8,8 @@ Layout::
     DIR/stats.parquet, stats.csv        one row per unit and KPI: n, mean, sd, 95 % CI
     DIR/report.html, DIR/figures/*.png
 
-Resuming: opening a directory that already holds the same study (same model, scenarios,
-overrides, units, seed and run length — the replication count and the target may differ) keeps
+Resuming: opening a directory that already holds the same study (same model and model code,
+scenarios, overrides, units, seed and run length — the replication count and the target may differ) keeps
 every finished replication and runs only the missing ones. A directory holding a different
 study is refused with the first difference named, rather than mixing two studies' results.
 """
@@ -72,6 +72,12 @@ class StudyDir:
                 if key in _MAY_CHANGE:
                     continue
                 if old.get(key) != json.loads(json.dumps(spec.get(key))):
+                    if key == "model_code":
+                        raise StudyError(
+                            f"{self.root}: its replications were made by other model code (fingerprint "
+                            f"{old.get(key)!r}, now {spec.get(key)!r}); resuming would mix two models' results. "
+                            "Choose another --out, or remove the directory to start again"
+                        )
                     raise StudyError(
                         f"{self.root}: holds a different study ({key} was {old.get(key)!r}, now {spec.get(key)!r}); "
                         "choose another --out or remove the directory"

@@ -25,7 +25,7 @@ from twin.study.seeds import replication_seed
 from twin.study.spec import Point, Target, Vary, format_value, grid_points, study_key
 from twin.study.stats import TargetFinding, describe, find_target
 from twin.study.store import StudyDir, write_json_atomic
-from twin.study.tasks import Model, ScenarioRef, Task
+from twin.study.tasks import Model, ScenarioRef, Task, code_fingerprint
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,7 @@ def run_sweep(
         "reps": reps,
         "target": str(target) if target else None,
         "version": twin.__version__,
+        "model_code": code_fingerprint(model.sources),
     }
     key = study_key({k: spec[k] for k in ("model", "scenario", "overrides", "vary", "seed", "days")})
     executor = executor or make_executor(None, None, key)

@@ -15,6 +15,7 @@ tests inject small queueing models.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import math
 import os
@@ -56,13 +57,40 @@ class Model:
     """The simulation a study replicates: a name (recorded in the study) and its functions.
 
     ``single_queues`` (optional) lists the parts of the scenario that are single queues, so a
-    sweep over their server count can be drawn beside Erlang C.
+    sweep over their server count can be drawn beside Erlang C. ``sources`` names the modules
+    and packages whose code decides the results; a study records their fingerprint
+    (:func:`code_fingerprint`) and refuses to resume over replications made by other code.
     """
 
     name: str
     run: RunFn
     validate: ValidateFn
     single_queues: SingleQueuesFn | None = None
+    sources: tuple[str, ...] = ()
+
+
+def code_fingerprint(modules: Sequence[str]) -> str | None:
+    """sha256 (16 hex digits) of the Python source of ``modules`` (packages: every ``.py`` file
+    under them), by path relative to the module and content; None for no modules."""
+    if not modules:
+        return None
+    h = hashlib.sha256()
+    for name in sorted(modules):
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            raise ValueError(f"code_fingerprint: no module {name!r}")
+        if spec.submodule_search_locations:
+            roots = [Path(loc) for loc in spec.submodule_search_locations]
+            files = sorted((f.relative_to(r).as_posix(), f) for r in roots for f in r.rglob("*.py"))
+        elif spec.origin:
+            files = [(Path(spec.origin).name, Path(spec.origin))]
+        else:
+            raise ValueError(f"code_fingerprint: {name!r} has no source file")
+        for rel, f in files:
+            h.update(f"{name}:{rel}\n".encode())
+            h.update(f.read_bytes())
+            h.update(b"\0")
+    return h.hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
