@@ -487,6 +487,53 @@ def stream_lines(incidents: pd.DataFrame) -> Iterator[str]:
         yield json.dumps(d, ensure_ascii=False, separators=(",", ":"))
 
 
+def with_emergency_cases(
+    incidents: pd.DataFrame, cases: pd.DataFrame, district: str, start_date: dt.date | None = None
+) -> pd.DataFrame:
+    """The stream plus the cases the simulation opened outside it: the emergency incidents of an
+    ``[emergency]`` section (waterlogging, trapped people …) are reported straight to the
+    engine, not through the incident stream. They join as incidents the grid settles (tier E),
+    in time order; ``start_date`` (the scenario's ``run.start_date``) gives them their clock time."""
+    if cases.empty or "case_id" not in cases:
+        return incidents
+    extra = cases[~cases["case_id"].isin(incidents["case_id"])] if not incidents.empty else cases
+    if extra.empty:
+        return incidents
+    grid = extra["grid"].astype(str)
+    t = extra["reported_at"].to_numpy(dtype=float)
+    rows = pd.DataFrame(
+        {
+            "case_id": extra["case_id"].astype(str).to_numpy(),
+            "t_min": np.round(t, 4),
+            "raised_min": np.round(t, 4),
+            "category": extra["category"].astype(str).to_numpy(),
+            "tier": extra["tier"].astype(str).to_numpy(),
+            "channel": extra["source"].astype(str).to_numpy(),
+            "grid": grid.to_numpy(),
+            "community": grid.str.rsplit("-", n=1).str[0].to_numpy(),
+            "street": grid.str.split("-").str[0].to_numpy(),
+            "district": district,
+            "level_needed": 0,
+            "false_alarm": False,
+            "repeat_of": None,
+        }
+    )
+    if start_date is not None:
+        start = np.datetime64(dt.datetime.combine(start_date, dt.time()), "s")
+        stamps = np.datetime_as_string(start + np.rint(t * 60.0).astype("timedelta64[s]"), unit="s")
+        rows.insert(3, "time", [x + "+08:00" for x in stamps])
+    both = pd.concat([incidents, rows], ignore_index=True) if not incidents.empty else rows
+    if not incidents.empty:
+        both = both[list(incidents.columns)]
+    return both.sort_values(["t_min", "case_id"], kind="stable").reset_index(drop=True)
+
+
+def full_stream(result: RunResult) -> pd.DataFrame:
+    """Every incident of a run in time order: the stream and the emergency section's cases."""
+    sc = result.scenario
+    return with_emergency_cases(result.incidents, result.cases, sc.territory.district, sc.run.start_date)
+
+
 def write_stream(incidents: pd.DataFrame, path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     n = 0

@@ -3,6 +3,8 @@ thresholds and the read-back of Locust's CSVs."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -189,3 +191,26 @@ def test_emergency_incidents_outside_the_stream_join_the_schedule() -> None:
     assert em and all(resolves_at(a, 0, False, 0.0) for a in em)
     assert all(a.community == a.grid.rsplit("-", 1)[0] and a.street == a.grid.split("-")[0] for a in em)
     assert plan.tier_due("E") == pytest.approx(60.0 * sc.emergency.sla_due_hours)
+
+
+def test_twin_stream_carries_the_emergency_incidents_too(tmp_path: Path) -> None:
+    """``twin stream`` on a scenario with an [emergency] section: every case the run opened is a
+    line, the storm's tier-E incidents included, in time order, each with every stream field."""
+    from typer.testing import CliRunner
+
+    from twin.cli import _load, app
+
+    _load()
+    out = tmp_path / "flood.jsonl"
+    res = CliRunner().invoke(app, ["stream", str(ROOT / "scenarios" / "flood.toml"), "--days", "4", "--seed", "5", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    sim = simulate(load_scenario(ROOT / "scenarios" / "flood.toml"), seed=5, days=4.0)
+    assert sorted(r["case_id"] for r in rows) == sorted(sim.cases["case_id"].astype(str))
+    em = [r for r in rows if r["tier"] == "E"]
+    assert em, "the storm reports emergency incidents within four days"
+    keys = set(rows[0])
+    assert all(set(r) == keys for r in rows) and all(r["time"] and r["raised_min"] == r["t_min"] for r in em)
+    assert [r["t_min"] for r in rows] == sorted(r["t_min"] for r in rows)
+    stamp = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$")
+    assert all(stamp.match(r["time"]) for r in rows)

@@ -112,12 +112,13 @@ def stream(
     days: float | None = typer.Option(None, "--days", min=0.01),
     sets: list[str] | None = typer.Option(None, "--set", help="Override a field: dotted.path=value (repeatable)."),
 ) -> None:
-    """Export the incident stream (time, category, tier, place, channel …) as JSON lines."""
-    from twin.run import write_stream
+    """Export the incident stream (time, category, tier, place, channel …) as JSON lines, the
+    emergency section's incidents (tier E) included."""
+    from twin.run import full_stream, write_stream
 
     sc = _load(scenario, sets, seed, days)
     result = _simulate(sc, seed, days, keep_events=False)
-    n = write_stream(result.incidents, out)
+    n = write_stream(full_stream(result), out)
     console.print(f"{n:,} incidents → [bold]{out}[/bold]")
 
 

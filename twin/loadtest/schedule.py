@@ -26,6 +26,7 @@ import pandas as pd
 
 from twin.loadtest.plan import Arrival, Plan
 from twin.model.model import DistrictModel
+from twin.run import with_emergency_cases
 from twin.scenario import LEVELS, Scenario
 
 #: The API's four boards (板块) for the scenario's board keys (Jiangbei's four).
@@ -197,36 +198,6 @@ def arrivals_in(sc: Scenario, incidents: pd.DataFrame, win: Window, speedup: flo
     return out
 
 
-def with_emergency_cases(incidents: pd.DataFrame, cases: pd.DataFrame, district: str) -> pd.DataFrame:
-    """The stream plus the cases the simulation opened outside it (the emergency incidents of an
-    ``[emergency]`` section — waterlogging, trapped people … — are reported straight to the
-    engine and not written to the incident stream), as incidents the grid settles (tier E)."""
-    if cases.empty or "case_id" not in cases:
-        return incidents
-    extra = cases[~cases["case_id"].isin(incidents["case_id"])] if not incidents.empty else cases
-    if extra.empty:
-        return incidents
-    grid = extra["grid"].astype(str)
-    rows = pd.DataFrame(
-        {
-            "case_id": extra["case_id"].astype(str).to_numpy(),
-            "t_min": extra["reported_at"].to_numpy(dtype=float),
-            "category": extra["category"].astype(str).to_numpy(),
-            "tier": extra["tier"].astype(str).to_numpy(),
-            "channel": extra["source"].astype(str).to_numpy(),
-            "grid": grid.to_numpy(),
-            "community": grid.str.rsplit("-", n=1).str[0].to_numpy(),
-            "street": grid.str.split("-").str[0].to_numpy(),
-            "district": district,
-            "level_needed": 0,
-            "false_alarm": False,
-            "repeat_of": None,
-        }
-    )
-    both = pd.concat([incidents, rows], ignore_index=True) if not incidents.empty else rows
-    return both.sort_values(["t_min", "case_id"], kind="stable").reset_index(drop=True)
-
-
 def staff_units(sc: Scenario, seed: int) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
     """One entry per person on duty, per role, from the model's own staffing rules; and the
     territory (district, streets, communities, grids) the tokens are made for."""
@@ -343,7 +314,7 @@ def build_plan(
         raise PlanError(f"--target: expected reference or open311, got {target!r}")
     win = window_for(sc, duration_s, speedup, start_day)
     if sim_cases is not None:
-        incidents = with_emergency_cases(incidents, sim_cases, sc.territory.district)
+        incidents = with_emergency_cases(incidents, sim_cases, sc.territory.district, sc.run.start_date)
     arrivals = arrivals_in(sc, incidents, win, speedup, seed)
     units, territory = staff_units(sc, seed)
     if target == "open311":  # Open311 has no handling API: only residents and devices report and follow
