@@ -120,6 +120,13 @@ def test_team_needs_mobilised_members_then_moves_them(live: DrillSession) -> Non
     assert moved_on_site >= at_target + 25 - mem.en_route()
     c = s.act("team", {"community": "S01", "size": 5})
     assert not c.ok and "expected a community" in c.error
+    # the component's public transfer refuses someone who is not mobilised, and changes nothing
+    home = int(np.flatnonzero(~np.isin(mem.state, (EN_ROUTE, ON_SITE)))[0])
+    before = [(t.assigned, t.on_site) for t in comp.teams]
+    moving = int(np.flatnonzero(np.isin(mem.state, (EN_ROUTE, ON_SITE)) & (mem.team >= 0))[0])
+    with pytest.raises(ValueError, match="not mobilised"):
+        comp.transfer([moving, home], target, [10.0, 10.0])
+    assert [(t.assigned, t.on_site) for t in comp.teams] == before
 
 
 def test_marker_and_bad_places(live: DrillSession) -> None:

@@ -19,7 +19,6 @@ so the model's own streams never shift and a replay gives the same run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -136,25 +135,10 @@ def send_team(
     chosen = cand[order[:size]]
     delays = transfer.sample(rng, chosen.size)
     from_counts: dict[str, int] = {}
-    was_on_site = False
-    for k, delay in zip(chosen.tolist(), delays.tolist(), strict=True):
-        old = teams[int(mem.team[k])]
-        old.assigned -= 1
-        if mem.state[k] == ON_SITE:
-            old.on_site -= 1
-            was_on_site = True
-        name = comp.terr.community_names[old.community]
+    for k in chosen.tolist():
+        name = comp.terr.community_names[teams[int(mem.team[k])].community]
         from_counts[name] = from_counts.get(name, 0) + 1
-        mem.destination[k] = community
-        t = comp._pick_team(community)
-        mem.team[k] = t
-        teams[t].assigned += 1
-        mem.state[k] = EN_ROUTE
-        mem.token[k] += 1
-        tok = int(mem.token[k])
-        comp.env.timeout(float(delay)).callbacks.append(partial(comp._arrive, k, tok))
-    if was_on_site:
-        comp._log_on_site()
+    comp.transfer(chosen.tolist(), community, delays.tolist())
     return {
         "moved": int(chosen.size),
         "asked": int(size),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -335,6 +335,32 @@ class EmergencyComponent:
         delay = float(self.em.arrival_minutes.sample(self.rng_delays, 1)[0])
         tok = int(mem.token[k])
         self.env.timeout(delay).callbacks.append(partial(self._arrive, k, tok))
+
+    def transfer(self, members: Sequence[int], community: int, delays: Sequence[float]) -> None:
+        """Send mobilised ``members`` (on site or on the way) to ``community``: each leaves its
+        team now, travels its delay in minutes and joins the target's team furthest below its
+        share (the drill console's "send team"; who goes is the caller's choice)."""
+        mem = self.members
+        teams = self.teams
+        for k in members:  # all or nobody
+            if mem.state[k] not in (EN_ROUTE, ON_SITE) or mem.team[k] < 0:
+                raise ValueError(f"member {k} is not mobilised")
+        left_site = False
+        for k, delay in zip(members, delays, strict=True):
+            old = teams[int(mem.team[k])]
+            old.assigned -= 1
+            if mem.state[k] == ON_SITE:
+                old.on_site -= 1
+                left_site = True
+            mem.destination[k] = community
+            t = self._pick_team(community)
+            mem.team[k] = t
+            teams[t].assigned += 1
+            mem.state[k] = EN_ROUTE
+            mem.token[k] += 1
+            self.env.timeout(float(delay)).callbacks.append(partial(self._arrive, int(k), int(mem.token[k])))
+        if left_site:
+            self._log_on_site()
 
     def _arrive(self, k: int, tok: int, _event: object = None) -> None:
         mem = self.members
