@@ -49,7 +49,7 @@ from twin.service import models as m
 from twin.service.auth import COMMAND_ROLES, REPORTING_ROLES, SUPERVISING_ROLES, Principal, Role, ScopeKind, token_hash
 from twin.service.fastpath import FastPath
 from twin.service.groupcommit import GroupCommitStore
-from twin.service.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware, RateLimiter
+from twin.service.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware, NulGuardMiddleware, RateLimiter
 from twin.service.open311 import open311_error
 from twin.service.storage import ServiceStore, open_stores
 
@@ -786,7 +786,8 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         report=report_plain,
         handlers=app.exception_handlers,
     )
-    front = ConcurrencyLimitMiddleware(BodyLimitMiddleware(fast, max_bytes=config.max_body_bytes), max_in_flight=config.max_in_flight)
+    guarded = NulGuardMiddleware(BodyLimitMiddleware(fast, max_bytes=config.max_body_bytes), open311_error=open311_error)
+    front = ConcurrencyLimitMiddleware(guarded, max_in_flight=config.max_in_flight)
     return ServiceApp(app, front)
 
 

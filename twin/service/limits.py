@@ -22,8 +22,9 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-async def _send_error(send: Send, status: int, reason: str, retry_after: int | None = None) -> None:
-    body = json.dumps({"error": {413: "payload_too_large", 503: "overloaded"}.get(status, "error"), "reason": reason}).encode()
+async def _send_error(send: Send, status: int, reason: str, retry_after: int | None = None, error: str | None = None) -> None:
+    code = error or {413: "payload_too_large", 503: "overloaded"}.get(status, "error")
+    body = json.dumps({"error": code, "reason": reason}, ensure_ascii=False).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if retry_after is not None:
         headers.append((b"retry-after", str(retry_after).encode()))
@@ -76,6 +77,31 @@ class BodyLimitMiddleware:
         except _BodyTooLarge:
             if not started:
                 await _send_error(send, 413, f"request body exceeds the limit of {self.max_bytes} bytes")
+
+
+class NulGuardMiddleware:
+    """Refuses a request whose path or query string carries the NUL character (``%00``): no
+    field of this API may hold it (PostgreSQL cannot store it in text), and a query that
+    reached the database with it would fail there as a 500. 422 with the reason; on the Open311
+    facade its error format (400, as GeoReport v2 answers bad parameters)."""
+
+    def __init__(self, app: ASGIApp, open311_error: Any = None) -> None:
+        self.app = app
+        self.open311_error = open311_error
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query: bytes = scope.get("query_string", b"")
+            path: str = scope.get("path", "")
+            if "\x00" in path or (b"%00" in query.lower()) or b"\x00" in query:
+                where = "path" if "\x00" in path else "query"
+                reason = f"{where}: the NUL character (U+0000) is not allowed in text"
+                if path.startswith("/open311/") and self.open311_error is not None:
+                    await self.open311_error(path, 400, reason)(scope, receive, send)
+                    return
+                await _send_error(send, 422, reason, error="invalid_input")
+                return
+        await self.app(scope, receive, send)
 
 
 class ConcurrencyLimitMiddleware:

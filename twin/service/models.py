@@ -28,8 +28,30 @@ ASSIGNEE_KINDS: tuple[str, ...] = ("worker", "board", "department", "member")
 Unit = str
 
 
+def nul_in(value: Any) -> bool:
+    """Whether text anywhere in ``value`` holds the NUL character, which PostgreSQL cannot store
+    in text (it would fail the write, and the batch around it); refused on every database alike."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(nul_in(v) for v in value)
+    if isinstance(value, dict):
+        return any(nul_in(k) or nul_in(v) for k, v in value.items())
+    return False
+
+
+NUL_REASON = "the NUL character (U+0000) is not allowed in text"
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> Any:
+        for name, value in self:
+            if nul_in(value):
+                raise ValueError(f"{name}: {NUL_REASON}")
+        return self
 
     @model_validator(mode="before")
     @classmethod

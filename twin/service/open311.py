@@ -300,6 +300,9 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
                 form = {k: v[-1] for k, v in urllib.parse.parse_qs(raw.decode("utf-8"), keep_blank_values=True).items()}
         except (ValueError, UnicodeDecodeError) as e:
             return _errors(fmt, 400, f"body: could not read the form ({e})")
+        bad = sorted(k for k, v in form.items() if "\x00" in k or "\x00" in v)
+        if bad:
+            return _errors(fmt, 400, f"{bad[0]}: the NUL character (U+0000) is not allowed in text")
         idem = request.headers.get("idempotency-key")
         from starlette.concurrency import run_in_threadpool
 
