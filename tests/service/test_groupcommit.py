@@ -151,3 +151,36 @@ def test_committers_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="committers"):
         GroupCommitStore(inner, committers=0)
     inner.close()
+
+
+def test_a_database_error_in_one_job_never_acknowledges_the_others_unstored(db_url: str) -> None:
+    """A job that breaks the batch's transaction (a database error with no savepoint around it:
+    PostgreSQL then refuses everything until the end of the transaction and turns COMMIT into a
+    rollback) must not leave the other jobs of its batch acknowledged but unstored: they are
+    run again in a batch of their own and stored; the breaking job alone fails."""
+    engine, store = _engine(db_url)
+    try:
+
+        def poison() -> None:
+            conn = store.inner._local.conn if hasattr(store.inner, "_pool") else store.inner._conn()
+            conn.execute("SELECT 1/0" if hasattr(store.inner, "_pool") else "SELECT no_such_function()")
+
+        async def drive() -> list[Any]:
+            futs = [asyncio.ensure_future(store.run(lambda: _report(engine).id)) for _ in range(6)]
+            futs.insert(3, asyncio.ensure_future(store.run(poison)))
+            futs += [asyncio.ensure_future(store.run(lambda: _report(engine).id)) for _ in range(6)]
+            return list(await asyncio.gather(*futs, return_exceptions=True))
+
+        outcomes = asyncio.run(drive())
+        errors = [o for o in outcomes if isinstance(o, BaseException)]
+        ids = [o for o in outcomes if isinstance(o, str)]
+        assert len(errors) == 1 and len(ids) == 12, outcomes
+        fresh, sstore = _open(db_url)
+        sstore.close()
+        try:
+            missing = [i for i in ids if fresh.get(i) is None]
+        finally:
+            fresh.close()
+        assert missing == [], f"{len(missing)} acknowledged cases are not stored"
+    finally:
+        store.close()

@@ -18,12 +18,12 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from psycopg.pq import DiagnosticField, ExecStatus
+from psycopg.pq import DiagnosticField, ExecStatus, TransactionStatus
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import ConnectionPool
 
-from twin.engine.errors import DuplicateKey, VersionConflict
+from twin.engine.errors import DuplicateKey, StoreError, VersionConflict
 from twin.engine.jsoncodec import dumps, loads
 from twin.engine.store import CaseQuery, IdempotencyRecord
 from twin.engine.transitions import apply
@@ -289,8 +289,19 @@ class PostgresStore:
             try:
                 with conn.transaction():
                     yield
+                    if conn.info.transaction_status == TransactionStatus.INERROR:
+                        # A statement failed with no savepoint around it. Leaving the block now
+                        # would send COMMIT, which PostgreSQL turns into a silent rollback: the
+                        # block's commits would look durable and not be. Fail the batch instead.
+                        raise StoreError("a statement failed inside the batch; its transaction is rolled back, nothing in it committed")
             finally:
                 self._local.conn = None
+
+    def batch_broken(self) -> bool:
+        """Inside :meth:`batch`: whether a failed statement has ended its transaction (every
+        further statement would fail, and the batch cannot commit)."""
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+        return conn is not None and conn.info.transaction_status == TransactionStatus.INERROR
 
     # --------------------------------------------------------------- writes
     def commit(self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None) -> None:

@@ -39,6 +39,7 @@ from twin.engine.errors import (
     IdempotencyConflict,
     IllegalTransition,
     InvalidInput,
+    StoreError,
     VersionConflict,
 )
 from twin.engine.kpi import compute_kpis
@@ -404,6 +405,20 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         pass
     for t in db_errors:
         app.add_exception_handler(t, _db_down)
+
+    async def _db_failed(request: Request, exc: Exception) -> JSONResponse:
+        # A statement failed in the database (or took its batch with it): nothing of the request
+        # was committed. Logged for the operator; the client may retry.
+        log.warning("database error: %s: %s", type(exc).__name__, exc)
+        return _error(503, "database_error", "the database could not store this request; nothing was committed; retry later", {"Retry-After": "1"})
+
+    app.add_exception_handler(StoreError, _db_failed)
+    try:
+        import psycopg
+
+        app.add_exception_handler(psycopg.DatabaseError, _db_failed)
+    except ImportError:  # pragma: no cover
+        pass
 
     # ----------------------------------------------------------------- auth
     async def authenticate(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:

@@ -117,7 +117,9 @@ class _Committer:
             if stop:
                 return
 
-    def _commit_group(self, group: list[_Pending | _Job]) -> None:
+    def _commit_group(self, group: list[_Pending | _Job], retry: bool = True) -> None:
+        culprit: _Pending | _Job | None = None
+        broken = getattr(self.inner, "batch_broken", None)  # PostgreSQL: an error ended the transaction
         try:
             with self.inner.batch():
                 self.in_batch = True
@@ -125,19 +127,46 @@ class _Committer:
                     for p in group:
                         if isinstance(p, _Job):
                             self._run_job(p)
-                            continue
-                        try:
-                            self.inner.commit(p.case, p.event, p.idempotency)
-                        except Exception as exc:  # this change alone failed (savepoint rolled back)
-                            p.error = exc
-                        self.cache.pop(p.case.id, None)  # another thread's case object: read afresh
+                        else:
+                            try:
+                                self.inner.commit(p.case, p.event, p.idempotency)
+                            except Exception as exc:  # this change alone failed (savepoint rolled back)
+                                p.error = exc
+                            self.cache.pop(p.case.id, None)  # another thread's case object: read afresh
+                        if broken is not None and broken():
+                            culprit = p  # nothing after it can run in this transaction
+                            break
                 finally:
                     self.in_batch = False
-        except BaseException as exc:  # the COMMIT itself failed: nothing of the group is durable
+        except BaseException as exc:  # the batch is not committed: nothing of the group is durable
             self.cache.clear()
+            if culprit is not None and retry:
+                # One request broke the transaction. The others did nothing wrong: requests run
+                # again in a batch of their own (their writes were rolled back, nothing was
+                # acknowledged); commits handed over by other threads are refused, not redone
+                # (their callers' case objects already took the change).
+                if culprit.error is None:
+                    culprit.error = exc
+                again: list[_Pending | _Job] = []
+                for p in group:
+                    if p is culprit:
+                        continue
+                    if isinstance(p, _Job):
+                        p.error, p.result = None, None
+                        again.append(p)
+                    elif p.error is None:
+                        p.error = exc
+                self._finish([p for p in group if p not in again])
+                if again:
+                    self._commit_group(again, retry=False)
+                return
             for p in group:
                 if p.error is None:
                     p.error = exc
+        self._finish(group)
+
+    def _finish(self, group: list[_Pending | _Job]) -> None:
+        """Count a group and tell each of its requests the outcome."""
         self.owner._count(len(group))
         jobs: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         for p in group:
