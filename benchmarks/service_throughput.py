@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,24 +126,8 @@ def start_server(db: str, workers: int, log: Path) -> tuple[subprocess.Popen[byt
     raise SystemExit(f"server did not answer; see {log}")
 
 
-def server_cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
-    """User + system CPU seconds of every process of the server's session (workers included)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            fields = (d / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[3]) == proc.pid:  # field 6 (session id), counted after the command name
-            total += int(fields[11]) + int(fields[12])
-    return total / tick
-
-
-def database_cpu_seconds() -> float:
-    """CPU seconds of the PostgreSQL server processes on this machine (0 when none is visible)."""
+def _cpu_seconds(belongs: Callable[[str, list[str]], bool]) -> float:
+    """User + system CPU seconds of the processes whose ``(comm, stat fields after it)`` belong."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
     for d in Path("/proc").iterdir():
@@ -152,10 +137,21 @@ def database_cpu_seconds() -> float:
             raw = (d / "stat").read_text()
         except OSError:
             continue
-        if "(postgres)" in raw:
-            fields = raw.rpartition(")")[2].split()
+        head, _, rest = raw.rpartition(")")
+        fields = rest.split()
+        if belongs(head.partition("(")[2], fields):
             total += int(fields[11]) + int(fields[12])
     return total / tick
+
+
+def server_cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
+    """CPU seconds of every process of the server's session (workers included)."""
+    return _cpu_seconds(lambda _comm, f: int(f[3]) == proc.pid)  # field 6 (session id), counted after the command name
+
+
+def database_cpu_seconds() -> float:
+    """CPU seconds of the PostgreSQL server processes on this machine (0 when none is visible)."""
+    return _cpu_seconds(lambda comm, _f: comm == "postgres")
 
 
 def machine_ticks() -> tuple[int, int]:

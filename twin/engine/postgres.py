@@ -364,17 +364,7 @@ class PostgresStore:
         row = conn.execute(
             "INSERT INTO engine_events (case_id, version, action, from_state, to_state, at, actor, mode, data) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING seq",
-            (
-                e.case_id,
-                e.version,
-                str(e.action),
-                None if e.from_state is None else str(e.from_state),
-                str(e.to_state),
-                e.at,
-                e.actor,
-                e.mode,
-                Jsonb(e.data),
-            ),
+            _event_params(e),
         ).fetchone()
         assert row is not None
         return int(row[0])

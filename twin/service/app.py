@@ -180,10 +180,8 @@ class Service:
     def contact(self, case_id: str) -> str | None:
         """The reporter's contact of a case. Cached in-process: a contact is stored before its
         case is committed and never changes, so once a case exists its answer is final."""
-        try:
+        if case_id in self._contacts:
             return self._contacts[case_id]
-        except KeyError:
-            pass
         contact = self.sstore.contact(case_id)
         self.remember_contact(case_id, contact)
         return contact
@@ -395,30 +393,19 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         log.warning("database unavailable: %s", exc)
         return _error(503, "database_unavailable", "the database is not reachable right now; retry later", {"Retry-After": "1"})
 
-    db_errors: list[type[Exception]] = [sqlite3.OperationalError]
-    try:
-        import psycopg
-        import psycopg_pool
-
-        db_errors += [psycopg.OperationalError, psycopg_pool.PoolTimeout]
-    except ImportError:  # pragma: no cover
-        pass
-    for t in db_errors:
-        app.add_exception_handler(t, _db_down)
-
     async def _db_failed(request: Request, exc: Exception) -> JSONResponse:
         # A statement failed in the database (or took its batch with it): nothing of the request
         # was committed. Logged for the operator; the client may retry.
         log.warning("database error: %s: %s", type(exc).__name__, exc)
         return _error(503, "database_error", "the database could not store this request; nothing was committed; retry later", {"Retry-After": "1"})
 
-    app.add_exception_handler(StoreError, _db_failed)
-    try:
-        import psycopg
+    import psycopg  # a dependency; imported here so that a SQLite service does not load it at import
+    import psycopg_pool
 
-        app.add_exception_handler(psycopg.DatabaseError, _db_failed)
-    except ImportError:  # pragma: no cover
-        pass
+    for t in (sqlite3.OperationalError, psycopg.OperationalError, psycopg_pool.PoolTimeout):
+        app.add_exception_handler(t, _db_down)
+    for failed in (StoreError, psycopg.DatabaseError):  # the most specific class answers: OperationalError is "down"
+        app.add_exception_handler(failed, _db_failed)
 
     # ----------------------------------------------------------------- auth
     async def authenticate(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
