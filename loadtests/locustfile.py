@@ -5,8 +5,8 @@ when; the target adapter (twin.loadtest.targets) says how. Users:
 
 - ResidentUser — reports (app, 12345 hotline, rider snapshots; patrol finds with the grid
   worker's token), follows the case, answers the call-back (一事一评);
-- DeviceUser — SOS callers, water meters, sensors: alerts retried on timeouts and 409/429/503
-  with the *same* Idempotency-Key;
+- DeviceUser — SOS callers, water meters, sensors: alerts retried on timeouts, lost replies
+  (``--device-lost-replies``) and 409/429/503 with the *same* Idempotency-Key;
 - GridWorkerUser (claim, handle, resolve; verify and close), CommunityUser,
   StreetDispatcherUser (派单 to boards), BoardUser and DepartmentUser (handle, or return the
   case with ``decline``), DistrictDispatcherUser — one user per person on duty, handling times
@@ -118,11 +118,18 @@ class ArrivalUser(ApiUser):
         """POST the report; on a timeout, 409 (in flight), 429 or 503 send it again with the
         same Idempotency-Key, so the platform makes one case however often it is sent."""
         req = TARGET.report(a)
+        lose_reply = PLAN.loses_first_reply(a)
         for attempt in range(PLAN.max_retries):
             if ended():
                 break
             with self.client.request(req.method, req.path, headers=req.headers, data=req.body, name=req.name, catch_response=True) as r:
                 status = int(r.status_code or 0)
+                if status in (200, 201) and lose_reply and attempt == 0:
+                    # injected fault: the case was made but the reply never arrived; the device
+                    # cannot tell this from a timeout and sends the alert again
+                    r.failure("lost reply (fault injected)")
+                    gevent.sleep(0.05)
+                    continue
                 if status in (200, 201):
                     r.success()
                     return TARGET.case_id(status, r.text or "")

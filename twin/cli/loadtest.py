@@ -38,6 +38,10 @@ def loadtest(
     locust_workers: int = typer.Option(0, "--locust-workers", min=0, help="Distributed Locust on this machine: one master and N workers (0: one local process)."),
     drain: float = typer.Option(None, "--drain", help="Seconds the staff go on handling after the last arrival (default: a quarter of --duration, at most 60)."),
     device_timeout: float = typer.Option(5.0, "--device-timeout", help="Devices' request timeout in seconds (a timed-out alert is sent again with the same Idempotency-Key)."),
+    device_lost_replies: float = typer.Option(
+        0.0, "--device-lost-replies",
+        help="Fault injection: share of device alerts (0-1, chosen by alert) whose first reply is lost on the way back; the device sends it again with the same Idempotency-Key.",
+    ),
     serve_workers: int = typer.Option(1, "--serve-workers", min=1, help="Worker processes of the started twin serve."),
     db: str = typer.Option(
         None, "--db",
@@ -56,7 +60,7 @@ def loadtest(
     opts = Options(
         scenario=scenario, overrides=list(overrides), seed=seed, host=host, users=users, duration_s=_seconds(duration),
         speedup=speedup, out=out, fail_if=list(fail_if), start_day=start_day, target=target, stream=stream, tokens=tokens,
-        locust_workers=locust_workers, drain_s=drain, device_timeout_s=device_timeout, serve_workers=serve_workers, poll_minutes=poll_minutes, db=db,
+        locust_workers=locust_workers, drain_s=drain, device_timeout_s=device_timeout, device_lost_replies=device_lost_replies, serve_workers=serve_workers, poll_minutes=poll_minutes, db=db,
         command="twin loadtest " + " ".join(shlex.quote(a) for a in sys.argv[2:]),
     )
     try:

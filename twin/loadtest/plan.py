@@ -19,6 +19,7 @@ import math
 import os
 import re
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,12 +109,19 @@ class Plan:
     rate_counts: list[int]  # arrivals per rate window (the shape follows them)
     poll_sim_minutes: float = 10.0
     device_timeout_s: float = 5.0
+    device_lost_replies: float = 0.0  # share of device alerts whose first reply is lost on the way back (fault injection)
     request_timeout_s: float = 30.0
     max_retries: int = 30  # sends of one report (timeouts, 409 in flight, 429, 503) before giving up
     open311_services: dict[str, str] = field(default_factory=dict)
     send_log_dir: str = ""  # where each Locust process notes when it first sent each arrival
     _by_ref: dict[str, Arrival] = field(default_factory=dict, repr=False)
     _cal: dict[str, WorkCalendar] = field(default_factory=dict, repr=False)
+
+    def loses_first_reply(self, a: Arrival) -> bool:
+        """Whether the first reply to device alert ``a`` is lost on the way back (fault
+        injection: the platform made the case, the device never heard). Chosen by the alert's
+        ref, so the same alerts lose their reply in every run and every Locust process."""
+        return a.kind == "device" and zlib.crc32(a.ref.encode()) / 2**32 < self.device_lost_replies
 
     # ------------------------------------------------------------------ io
     def to_json(self) -> dict[str, Any]:

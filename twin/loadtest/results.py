@@ -42,11 +42,13 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def failure_kind(error: str) -> str:
-    """A failure message as a kind: ``http_503``, ``timeout``, ``connection`` or ``other``."""
+    """A failure message as a kind: ``http_503``, ``timeout``, ``lost_reply`` (injected), ``connection`` or ``other``."""
     m = re.search(r"HTTP (\d{3})", error)
     if m:
         return f"http_{m.group(1)}"
     low = error.lower()
+    if "lost reply" in low:
+        return "lost_reply"
     if "timeout" in low or "timed out" in low:
         return "timeout"
     if "connection" in low or "refused" in low or "reset" in low or "broken pipe" in low:

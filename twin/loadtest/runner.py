@@ -48,6 +48,7 @@ class Options:
     locust_workers: int = 0
     drain_s: float | None = None
     device_timeout_s: float = 5.0
+    device_lost_replies: float = 0.0
     serve_workers: int = 1
     db: str | None = None  # the started service's database (None: a fresh SQLite file in out)
     lead_s: float | None = None
@@ -124,6 +125,7 @@ def run(opts: Options, log: Any = print) -> tuple[dict[str, Any], int]:
     plan, win, territory = build_plan(
         sc, incidents, seed=seed, duration_s=opts.duration_s, speedup=opts.speedup, start_day=opts.start_day,
         users=opts.users, target=opts.target, processes=processes, drain_s=drain_s, device_timeout_s=opts.device_timeout_s,
+        device_lost_replies=opts.device_lost_replies,
         poll_sim_minutes=opts.poll_minutes, sim_cases=sim.cases if opts.stream is None else None,
     )
     out = Path(opts.out)

@@ -303,6 +303,7 @@ def build_plan(
     drain_s: float = 0.0,
     rate_window_s: float | None = None,
     device_timeout_s: float = 5.0,
+    device_lost_replies: float = 0.0,
     tokens: dict[str, str] | None = None,
     poll_sim_minutes: float = 10.0,
     sim_cases: pd.DataFrame | None = None,
@@ -310,6 +311,8 @@ def build_plan(
     """The plan for one load test (t0 and run id are set when Locust is launched)."""
     if users < 1:
         raise PlanError(f"--users: expected at least 1 arrival user, got {users}")
+    if not 0.0 <= device_lost_replies <= 1.0:
+        raise PlanError(f"--device-lost-replies: expected a share between 0 and 1, got {device_lost_replies}")
     if target not in ("reference", "open311"):
         raise PlanError(f"--target: expected reference or open311, got {target!r}")
     win = window_for(sc, duration_s, speedup, start_day)
@@ -345,6 +348,7 @@ def build_plan(
         rate_window_s=rw,
         rate_counts=rate_counts(arrivals, duration_s, rw),
         device_timeout_s=device_timeout_s,
+        device_lost_replies=device_lost_replies,
         poll_sim_minutes=poll_sim_minutes,
         open311_services=dict(OPEN311_SERVICES),
     )
