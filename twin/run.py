@@ -19,7 +19,7 @@ import pandas as pd
 
 import twin
 from twin.engine import State
-from twin.model import ROLES, DistrictModel
+from twin.model import ACTIVITIES, ROLES, DistrictModel
 from twin.model.incidents import CHANNELS, TIER_NAMES
 from twin.scenario import LEVELS, Scenario
 
@@ -153,10 +153,14 @@ def _events(m: DistrictModel) -> pd.DataFrame | None:
 
 def _stations(m: DistrictModel) -> pd.DataFrame:
     rows = []
+    m.workers.close_day(int(np.ceil(m.days)) - 1)  # the last day's routine
+    zero = dict.fromkeys(ACTIVITIES, 0.0)
     for s in m.own_stations():
         avail = s.available_minutes(m.horizon)
-        rows.append((s.name, s.role, s.level, s.capacity, s.served, s.busy, avail))
-    return pd.DataFrame(rows, columns=["station", "role", "level", "capacity", "served", "busy_min", "available_min"])
+        done = getattr(s, "done", zero)
+        rows.append((s.name, s.role, s.level, s.capacity, s.served, s.busy, avail, *(done[a] for a in ACTIVITIES)))
+    cols = ["station", "role", "level", "capacity", "served", "busy_min", "available_min"]
+    return pd.DataFrame(rows, columns=cols + [f"{a}_min" for a in ACTIVITIES])
 
 
 # --------------------------------------------------------------------------- summary
@@ -222,6 +226,14 @@ def summarise(
         s = stations[stations["role"] == role]
         a = float(s["available_min"].sum())
         util[role] = None if a <= 0 else _r(min(float(s["busy_min"].sum()), a) / a)
+    gw = stations[stations["role"] == "grid_worker"]
+    gw_avail = float(gw["available_min"].sum())
+    worker_day: dict[str, float | None] = {}
+    if gw_avail > 0:
+        routine = {a: float(gw[f"{a}_min"].sum()) for a in ACTIVITIES}
+        worker_day["case_handling"] = _r((float(gw["busy_min"].sum()) - sum(routine.values())) / gw_avail)
+        worker_day |= {a: _r(v / gw_avail) for a, v in routine.items()}
+        worker_day["idle"] = _r(max(0.0, 1.0 - sum(v for v in worker_day.values() if v is not None)))
     days_obs = (T - warm) / 1440.0
     real_total = int(real.sum())
     src = c.loc[real, "source"].value_counts()
@@ -259,6 +271,7 @@ def summarise(
         "hours_to_close": h2c,
         "backlog_end": int(f["backlog_end"]),
         "utilisation": util,
+        "grid_worker_day": worker_day,
         "channel_mix": channel_mix,
         "needs_arisen": f["needs_arisen"],
         "needs_unreported_lost": f["needs_unreported_lost"],

@@ -227,7 +227,9 @@ class DistrictModel(mesa.Model):
         n_days = int(np.ceil(self.days))
         flow = self.flow
         counter = self._counter
+        workers = self.workers
         for day in range(n_days):
+            workers.close_day(day - 1)  # yesterday's routine takes what its cases left (issue 13)
             b = self.incidents.day(day)
             if carry is not None and len(carry):
                 b = DayBatch.concat(carry, b)
