@@ -209,7 +209,13 @@ def summarise(
     real = ~(rejected | merged)
     closed = np.isin(state, ["closed", "evaluated"])
     res_at = c["resolved_at"].to_numpy()
-    resolved = real & ~np.isnan(res_at)
+    # what the platform counts (立案): a matter a grid worker found on patrol and settled on the
+    # spot goes into the worker's log (台账), not onto the platform as a case (issue 13)
+    src_all = c["source"].to_numpy()
+    on_spot = (src_all == "patrol") & (c["resolved_level"].to_numpy() == 0) & (c["escalations"].to_numpy() == 0) & (c["reopen_count"].to_numpy() == 0)
+    registered = real & ~on_spot
+    resolved_all = real & ~np.isnan(res_at)
+    resolved = registered & ~np.isnan(res_at)
     on_time = resolved & (res_at <= c["due_at"].to_numpy() + 1e-9)
     sat = c["satisfaction"].to_numpy()
     rated = sat > 0
@@ -263,11 +269,17 @@ def summarise(
         "cases_rejected": int(rejected.sum()),
         "cases_merged": int(merged.sum()),
         "cases_per_1000_per_day": _r(real_total / residents * 1000.0 / max(days_obs, 1e-9)),
+        "volume_per_1000_per_day": {
+            "all_incidents": _r(real_total / residents * 1000.0 / max(days_obs, 1e-9)),
+            "registered": _r(int(registered.sum()) / residents * 1000.0 / max(days_obs, 1e-9)),
+            "reached_street_or_district": _r(int((real & (c["level"].to_numpy() >= 2)).sum()) / residents * 1000.0 / max(days_obs, 1e-9)),
+        },
+        "settled_on_the_spot": int(on_spot.sum()),
         "on_time_rate": _r(on_time.sum() / n_res),
         "closure_rate": _r(closed.sum() / max(1, real_total)),
         "satisfaction_mean": None if not rated.any() else _r(sat[rated].mean()),
         "satisfaction_share": None if not rated.any() else _r((sat[rated] >= 4).mean()),
-        "closed_at_level": {lv: _r(((lvl == i) & resolved).sum() / n_res) for i, lv in enumerate(LEVELS)},
+        "closed_at_level": {lv: _r(((lvl == i) & resolved_all).sum() / max(1, int(resolved_all.sum()))) for i, lv in enumerate(LEVELS)},
         "hours_to_close": h2c,
         "backlog_end": int(f["backlog_end"]),
         "utilisation": util,

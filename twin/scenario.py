@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import annotated_types as at
 import numpy as np
@@ -280,20 +280,40 @@ class Devices(_Frozen):
     false_alarm_check_minutes: Dist = exp_dist(15.0)
 
 
-class Tier(_Frozen):
-    """An SLA tier: due time and per-level time allowance before a queued case is escalated."""
-
-    due_hours: Pos
-    allowance_hours: LevelAllowance
-
-
 class LevelAllowance(_Frozen):
     grid: Pos | None = None
     community: Pos | None = None
     street: Pos | None = None
 
 
-Tier.model_rebuild()
+class LevelLimits(_Frozen):
+    """A matter's time limit per handling unit at each level, in hours of its clock."""
+
+    grid: Pos | None = None
+    community: Pos | None = None
+    street: Pos | None = None
+    district: Pos | None = None
+
+    def minutes(self) -> tuple[float | None, float | None, float | None, float | None]:
+        return tuple(None if v is None else v * 60.0 for v in (self.grid, self.community, self.street, self.district))  # type: ignore[return-value]
+
+
+class Tier(_Frozen):
+    """A matter's time rule (issue 12).
+
+    ``limit_hours``: each handling unit's limit, from the moment it receives the case
+    (dispatch), in hours of ``clock`` — ``working`` (the platform's working hours, public
+    holidays and 调休 excluded) or ``natural``. ``due_hours``: the end-to-end limit from
+    report, same clock. ``done``: what "in time" means — ``resolve`` or ``reply`` (an answer
+    to the reporter; resolution is tracked apart). ``allowance_hours``: how long a queued case
+    may wait at a level before it is escalated, used only with ``policy.auto_escalate``.
+    """
+
+    due_hours: Pos
+    limit_hours: LevelLimits | None = None  # None: the end-to-end limit at every level
+    clock: Literal["working", "natural"] = "natural"
+    done: Literal["resolve", "reply"] = "resolve"
+    allowance_hours: LevelAllowance = LevelAllowance()
 
 
 def _default_tiers() -> dict[str, Tier]:
@@ -317,6 +337,8 @@ class Policy(_Frozen):
     on_the_spot_share: Share = 0.9  # 小事不出网: grid-resolvable matters the worker settles on the spot
     tiers: dict[str, Tier] = Field(default_factory=_default_tiers)
     matter_tiers: MatterTiers = MatterTiers()  # the tier of a matter by the level able to settle it
+    working_hours: list[Hours] = [(8.5, 12.0), (14.0, 17.5)]  # the platform's working day, for limits on the working clock
+    auto_escalate: bool = False  # escalate a queued case when its allowance lapses (off: 督办 raises pressure, not the case)
     visit_quota: NonNeg = 10.0  # households a worker visits per day
     visit_detect_prob: Share = 0.8
     patrol_passes_per_day: NonNeg = 1.0

@@ -112,6 +112,7 @@ class CaseFlow:
         self.claim_share = sc.party_members.claim_share
         self.on_spot = sc.policy.on_the_spot_share
         self.eval_share = sc.policy.evaluation_share
+        self.auto_escalate = sc.policy.auto_escalate  # off by default: 督办 raises pressure, not the case
         self.allow: list[list[float | None]] = []
         for t in TIER_NAMES:
             a = sc.policy.tiers[t].allowance_hours
@@ -197,7 +198,7 @@ class CaseFlow:
         job.stage = 0
         job.token += 1
         st = self._station(job, level, 0)
-        if level < 3:
+        if level < 3 and self.auto_escalate:
             allowance = self.allow[job.rows.tier[job.row]][level]
             if allowance is not None:
                 # allowances count the working time of the level's handlers (boards at the street)
