@@ -52,7 +52,7 @@ from twin.service.fastpath import FastPath
 from twin.service.groupcommit import GroupCommitStore
 from twin.service.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware, NulGuardMiddleware, RateLimiter
 from twin.service.open311 import open311_error
-from twin.service.storage import ServiceStore, open_stores
+from twin.service.storage import ORPHAN_GRACE_SECONDS, ServiceStore, open_stores, sweep_orphan_contacts
 
 log = logging.getLogger("twin.service")
 
@@ -146,6 +146,7 @@ class Service:
     _next_id: threading.local = field(default_factory=threading.local)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _swept_until: float = float("-inf")  # contacts older than this were checked for orphans
 
     # ------------------------------------------------------------- principals
     def cached_principal(self, token: str) -> Principal | None | object:
@@ -223,6 +224,18 @@ class Service:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def sweep_contacts(self, now: float | None = None) -> int:
+        """Remove orphan contacts stored since the last sweep and older than the grace period
+        (the first sweep of a process looks at every old row). How many went."""
+        before = (time.time() if now is None else now) - ORPHAN_GRACE_SECONDS
+        if before <= self._swept_until:
+            return 0
+        gone = sweep_orphan_contacts(self.engine.store, self.sstore, self._swept_until, before)
+        self._swept_until = before
+        if gone:
+            log.info("removed %d orphan contact(s)", gone)
+        return gone
+
     def refresh_mode(self) -> None:
         cur = self.sstore.current_mode()
         self.engine.mode = "normal" if cur is None else cur.mode
@@ -234,6 +247,7 @@ class Service:
                 self.refresh_mode()
                 self.engine.tick()
                 if time.monotonic() >= next_supervision:
+                    self.sweep_contacts()
                     Supervisor(self.engine.store, self.engine.clock).run()
                     next_supervision = time.monotonic() + self.config.supervision_seconds
             except Exception:  # the database may be away for a moment; the next tick retries
@@ -853,7 +867,7 @@ def do_report(svc: Service, who: Principal, body: m.ReportIn, idempotency_key: s
             assert st.body is not None and st.status is not None and st.case_id is not None
             return st.status, st.body, st.case_id, True
     elif body.contact is not None:
-        svc.sstore.put_contact(case_id, body.contact)
+        svc.sstore.put_contact(case_id, body.contact, time.time())
     svc._next_id.value = case_id
     try:
         case = svc.engine.report(
@@ -868,14 +882,18 @@ def do_report(svc: Service, who: Principal, body: m.ReportIn, idempotency_key: s
             actor=who.id,
             idempotency_key=key,
         )
-    except BaseException:
+    except BaseException as exc:
         if key is not None:
             svc.sstore.idem_abort(key)
+        if body.contact is not None and isinstance(exc, EngineError):  # refused: no case will own it
+            svc.sstore.delete_contacts([case_id])
         raise
     finally:
         svc._next_id.value = None
     if case.id == case_id:  # a new case: its contact is the one stored (or none) before the commit
         svc.remember_contact(case_id, body.contact)
+    elif body.contact is not None:  # a takeover found the case already made: its contact is stored
+        svc.sstore.delete_contacts([case_id])
     first = case if case.version == 1 else _first_picture(svc, case)
     payload = _dumps(svc.case_json(first, who))
     if key is not None:

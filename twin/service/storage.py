@@ -48,8 +48,11 @@ class IdemState:
 class ServiceStore(Protocol):
     def add_token(self, token_hash: str, principal: Principal, at: float) -> None: ...
     def principal(self, token_hash: str) -> Principal | None: ...
-    def put_contact(self, case_id: str, contact: str) -> None: ...
+    def put_contact(self, case_id: str, contact: str, at: float) -> None: ...
     def contact(self, case_id: str) -> str | None: ...
+    def contact_count(self) -> int: ...
+    def contacts_between(self, since: float, before: float) -> list[str]: ...
+    def delete_contacts(self, case_ids: list[str]) -> int: ...
     def idem_begin(self, key: str, fingerprint: str, case_id: str, contact: str | None, now: float, lease: float) -> IdemState: ...
     def idem_finish(self, key: str, case_id: str, status: int, body: bytes) -> None: ...
     def idem_abort(self, key: str) -> None: ...
@@ -65,7 +68,8 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS svc_tokens (
         token_hash TEXT PRIMARY KEY, principal TEXT NOT NULL, role TEXT NOT NULL,
         scope_kind TEXT NOT NULL, scope_unit TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL)""",
-    "CREATE TABLE IF NOT EXISTS svc_contacts (case_id TEXT PRIMARY KEY, contact TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS svc_contacts (
+        case_id TEXT PRIMARY KEY, contact TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL DEFAULT 0)""",
     """CREATE TABLE IF NOT EXISTS svc_idempotency (
         key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, state TEXT NOT NULL, case_id TEXT NOT NULL,
         status INTEGER, body BYTEA, updated_at DOUBLE PRECISION NOT NULL)""",
@@ -73,6 +77,13 @@ _SCHEMA = (
         seq INTEGER PRIMARY KEY, mode TEXT NOT NULL, at DOUBLE PRECISION NOT NULL,
         actor TEXT NOT NULL, reason TEXT NOT NULL)""",
 )
+
+#: Columns added after the first release (table, column, type): added where missing when a
+#: store opens. ``created_at`` 0 marks contacts stored before it existed (old enough to sweep).
+_ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("svc_contacts", "created_at", "DOUBLE PRECISION NOT NULL DEFAULT 0"),
+)
+_INDEXES = ("CREATE INDEX IF NOT EXISTS svc_contacts_created ON svc_contacts (created_at)",)
 
 
 class _SqlServiceStore:
@@ -109,9 +120,33 @@ class _SqlServiceStore:
         row = self._one("SELECT principal, role, scope_kind, scope_unit FROM svc_tokens WHERE token_hash = ?", (token_hash,))
         return None if row is None else Principal(row[0], Role(row[1]), ScopeKind(row[2]), row[3])
 
-    def put_contact(self, case_id: str, contact: str) -> None:
+    def put_contact(self, case_id: str, contact: str, at: float) -> None:
         with self._tx() as cur:
-            cur.execute(self._q("INSERT INTO svc_contacts VALUES (?, ?) ON CONFLICT (case_id) DO NOTHING"), (case_id, contact))
+            self._insert_contact(cur, case_id, contact, at)
+
+    def _insert_contact(self, cur: Any, case_id: str, contact: str, at: float) -> None:
+        cur.execute(
+            self._q("INSERT INTO svc_contacts (case_id, contact, created_at) VALUES (?, ?, ?) ON CONFLICT (case_id) DO NOTHING"),
+            (case_id, contact, at),
+        )
+
+    def contact_count(self) -> int:
+        return int(self._one("SELECT count(*) FROM svc_contacts")[0])
+
+    def contacts_between(self, since: float, before: float) -> list[str]:
+        """Case ids of the contacts stored in ``[since, before)`` (seconds since the epoch)."""
+        with self._read() as cur:
+            cur.execute(self._q("SELECT case_id FROM svc_contacts WHERE created_at >= ? AND created_at < ?"), (since, before))
+            return [str(r[0]) for r in cur.fetchall()]
+
+    def delete_contacts(self, case_ids: list[str]) -> int:
+        """Remove these contacts (orphans: their case was never created); how many went."""
+        gone = 0
+        with self._tx() as cur:
+            for cid in case_ids:
+                cur.execute(self._q("DELETE FROM svc_contacts WHERE case_id = ?"), (cid,))
+                gone += max(cur.rowcount, 0)
+        return gone
 
     def contact(self, case_id: str) -> str | None:
         row = self._one("SELECT contact FROM svc_contacts WHERE case_id = ?", (case_id,))
@@ -119,7 +154,9 @@ class _SqlServiceStore:
 
     def idem_begin(self, key: str, fingerprint: str, case_id: str, contact: str | None, now: float, lease: float) -> IdemState:
         """Claim ``key`` for a new request, atomically with storing the contact under the
-        pre-allocated ``case_id`` (so an acknowledged case never lacks its contact).
+        pre-allocated ``case_id`` (so an acknowledged case never lacks its contact). The contact
+        is stored only when the claim is won (``new``, ``takeover``): a replay, a conflicting body
+        or a request still in flight leaves no personal data behind.
 
         ``new``: go ahead. ``conflict``: the key was used with another body. ``in_flight``:
         another request holds it (younger than ``lease`` seconds). ``done``: replay ``body``.
@@ -127,8 +164,6 @@ class _SqlServiceStore:
         idempotency record tells whether its case was committed.
         """
         with self._tx() as cur:
-            if contact is not None:
-                cur.execute(self._q("INSERT INTO svc_contacts VALUES (?, ?) ON CONFLICT (case_id) DO NOTHING"), (case_id, contact))
             cur.execute(
                 self._q(
                     "INSERT INTO svc_idempotency (key, fingerprint, state, case_id, updated_at) "
@@ -137,6 +172,8 @@ class _SqlServiceStore:
                 (key, fingerprint, case_id, now),
             )
             if cur.rowcount == 1:
+                if contact is not None:
+                    self._insert_contact(cur, case_id, contact, now)
                 return IdemState("new")
             cur.execute(self._q("SELECT fingerprint, state, case_id, status, body, updated_at FROM svc_idempotency WHERE key = ?"), (key,))
             row = cur.fetchone()
@@ -153,7 +190,11 @@ class _SqlServiceStore:
                 self._q("UPDATE svc_idempotency SET updated_at = ?, case_id = ? WHERE key = ? AND updated_at = ? AND state = 'in_flight'"),
                 (now, case_id, key, updated),
             )
-            return IdemState("takeover", old_case) if cur.rowcount == 1 else IdemState("in_flight", old_case)
+            if cur.rowcount != 1:
+                return IdemState("in_flight", old_case)
+            if contact is not None:
+                self._insert_contact(cur, case_id, contact, now)
+            return IdemState("takeover", old_case)
 
     def idem_finish(self, key: str, case_id: str, status: int, body: bytes) -> None:
         with self._tx() as cur:
@@ -211,6 +252,12 @@ class SQLiteServiceStore(_SqlServiceStore):
         with self._tx() as cur:
             for stmt in _SCHEMA:
                 cur.execute(stmt.replace("BYTEA", "BLOB"))
+            for table, column, kind in _ADDED_COLUMNS:
+                cur.execute(f"PRAGMA table_info({table})")
+                if column not in {r[1] for r in cur.fetchall()}:
+                    cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            for stmt in _INDEXES:
+                cur.execute(stmt)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -280,6 +327,10 @@ class PostgresServiceStore(_SqlServiceStore):
             conn.execute("SELECT pg_advisory_xact_lock(727270002)")
             for stmt in _SCHEMA:
                 conn.execute(stmt)
+            for table, column, kind in _ADDED_COLUMNS:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
+            for stmt in _INDEXES:
+                conn.execute(stmt)
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
@@ -338,6 +389,24 @@ def _open(url: str) -> tuple[Store, ServiceStore]:
     from twin.engine.sqlite import SQLiteStore
 
     return SQLiteStore(path), SQLiteServiceStore(path)
+
+
+#: How old (seconds) a contact must be before a sweep may call it an orphan: a contact is stored
+#: just before its case is committed, and a request holds its idempotency claim for at most the
+#: lease (10 s by default); a minute leaves a wide margin for a slow commit.
+ORPHAN_GRACE_SECONDS = 60.0
+
+
+def sweep_orphan_contacts(store: Store, sstore: ServiceStore, since: float, before: float) -> int:
+    """Delete the contacts stored in ``[since, before)`` whose case does not exist (its request
+    crashed or failed between storing the contact and committing the case); how many went.
+
+    The contact and the case live in two stores, so they cannot share one transaction: the
+    contact is stored first (an acknowledged case never lacks it) and this sweep removes what a
+    crash left. ``since = -inf`` sweeps every old row — what a service does once when it starts,
+    which also cleans the orphans earlier versions left behind."""
+    missing = [cid for cid in sstore.contacts_between(since, before) if store.get(cid) is None]
+    return sstore.delete_contacts(missing) if missing else 0
 
 
 def now_seconds() -> float:
