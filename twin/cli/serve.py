@@ -1,4 +1,4 @@
-"""``twin serve`` (the case engine over HTTP) and ``twin token create`` (bearer tokens)."""
+"""``twin serve`` (the case engine over HTTP) and ``twin token create|list|revoke`` (bearer tokens)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,10 @@ def token_create(
     scope: str = typer.Option(..., "--scope", help="KIND:UNIT with KIND grid, community, street or district, e.g. grid:G001"),
     name: str = typer.Option("", "--name", help="Principal id (a department's id is what cases are dispatched to, e.g. department:城管). Default: generated."),
     db: str = typer.Option("gridtwin.db", "--db", help="The database the service runs on."),
+    ttl: str = typer.Option(
+        "", "--ttl", "--expires",
+        help="Lifetime: N followed by s, m, h, d or w (e.g. 8h, 5d), or 'never'. Default: 5d (a working week) for people, 365d for devices.",
+    ),
 ) -> None:
     """Create a bearer token; prints the token (only once: just its hash is stored)."""
     from twin.service.storage import open_service_store
@@ -55,15 +59,84 @@ def token_create(
         kind, unit = parse_scope(scope)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--scope") from None
+    try:
+        lifetime = parse_ttl(ttl or ("365d" if role is Role.DEVICE else "5d"))
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--ttl") from None
     principal = Principal(name or f"{role.value}-{secrets.token_hex(4)}", role, kind, unit)
     token = new_token()
+    now = time.time()
+    expires = None if lifetime is None else now + lifetime
     store = open_service_store(db)
     try:
-        store.add_token(token_hash(token), principal, time.time())
+        store.add_token(token_hash(token), principal, now, expires)
     finally:
         store.close()
-    print(f"principal {principal.id}: role {role.value}, scope {principal.scope}", file=sys.stderr)
+    until = "never expires" if expires is None else f"expires {_iso(expires)}"
+    print(f"principal {principal.id}: role {role.value}, scope {principal.scope}, id {token_hash(token)[:12]}, {until}", file=sys.stderr)
     print(token)
+
+
+TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_ttl(text: str) -> float | None:
+    """``"5d"`` → seconds; ``"never"`` → None; ValueError naming what was expected."""
+    t = text.strip().lower()
+    if t == "never":
+        return None
+    num, unit = t[:-1], t[-1:]
+    if unit not in TTL_UNITS or not num.isdigit() or int(num) == 0:
+        raise ValueError(f"expected N followed by one of {', '.join(TTL_UNITS)} (e.g. 8h, 5d) or 'never', got {text!r}")
+    return float(int(num) * TTL_UNITS[unit])
+
+
+def _iso(seconds: float | None) -> str:
+    from datetime import UTC, datetime
+
+    return "-" if seconds is None else datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="seconds")
+
+
+@token_app.command("list")
+def token_list(db: str = typer.Option("gridtwin.db", "--db", help="The database the service runs on.")) -> None:
+    """The tokens: id, principal, role, scope, created, expires, revoked (never the secret)."""
+    from twin.service.storage import open_service_store
+
+    store = open_service_store(db)
+    try:
+        records = store.tokens()
+    finally:
+        store.close()
+    now = time.time()
+    print("id\tprincipal\trole\tscope\tcreated\texpires\trevoked\tstatus")
+    for r in records:
+        status = "valid" if r.refusal(now) is None else ("revoked" if r.revoked_at is not None else "expired")
+        p = r.principal
+        print(f"{r.id}\t{p.id}\t{p.role.value}\t{p.scope}\t{_iso(r.created_at)}\t{_iso(r.expires_at)}\t{_iso(r.revoked_at)}\t{status}")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    name: str = typer.Option("", "--name", help="Revoke every live token of this principal."),
+    token_id: str = typer.Option("", "--id", help="Revoke the token with this id (from `twin token list`; 6 to 12 hex digits)."),
+    db: str = typer.Option("gridtwin.db", "--db", help="The database the service runs on."),
+) -> None:
+    """Revoke tokens; running services refuse them within a second."""
+    from twin.service.storage import open_service_store
+
+    if bool(name) == bool(token_id):
+        raise typer.BadParameter(f"expected exactly one of --name and --id, got {'both' if name else 'neither'}", param_hint="--name/--id")
+    if token_id and not (6 <= len(token_id) <= 12 and all(c in "0123456789abcdef" for c in token_id)):
+        raise typer.BadParameter(f"expected 6 to 12 lower-case hex digits, got {token_id!r}", param_hint="--id")
+    store = open_service_store(db)
+    try:
+        n = store.revoke_tokens(time.time(), name=name or None, token_id=token_id or None)
+    finally:
+        store.close()
+    if n == 0:
+        print(f"no live token {'of ' + name if name else 'with id ' + token_id}", file=sys.stderr)
+        raise typer.Exit(1)
+    print(f"revoked {n} token(s)", file=sys.stderr)
 
 
 def register(app: typer.Typer) -> None:

@@ -62,6 +62,9 @@ DEFAULT_SOURCE: dict[Role, str] = {
     Role.DEVICE: "device",
     Role.GRID_WORKER: "patrol",
 }
+#: Roles whose reports always come from one channel: a resident cannot pass a report off as a
+#: device's (or a patrol's), nor a device as a person's.
+FORCED_SOURCE: dict[Role, str] = {Role.RESIDENT: "app", Role.DEVICE: "device"}
 MASK = "***"
 _MISS = object()
 MODE_LABELS = {"normal": "normal", "emergency": "应下尽下", "extreme": "全员下沉"}
@@ -80,7 +83,8 @@ class ServiceConfig:
     idempotency_lease_seconds: float = 10.0
     tick_seconds: float = 5.0
     supervision_seconds: float = 60.0
-    token_cache_seconds: float = 30.0
+    open311_public_reads: bool = True  # GeoReport v2: reading requests needs no api_key
+    token_cache_seconds: float = 1.0  # how long a revocation may take to reach this process
     group_commit: bool = True
     committers: int = 0  # group-commit threads; 0: one for SQLite (one writer at a time), two for PostgreSQL
     switch_interval_ms: float = 0.5  # the process's GIL switch interval (see app_from_env); 0: Python's default
@@ -141,7 +145,7 @@ class Service:
     engine: CaseEngine
     sstore: ServiceStore
     rate: RateLimiter
-    _tokens: dict[str, tuple[Principal | None, float]] = field(default_factory=dict)
+    _tokens: dict[str, tuple[Principal, float]] = field(default_factory=dict)
     _contacts: dict[str, str | None] = field(default_factory=dict)
     _next_id: threading.local = field(default_factory=threading.local)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -149,23 +153,34 @@ class Service:
     _swept_until: float = float("-inf")  # contacts older than this were checked for orphans
 
     # ------------------------------------------------------------- principals
-    def cached_principal(self, token: str) -> Principal | None | object:
-        """The cached principal of a token, or ``_MISS`` when the store must be asked."""
+    def cached_principal(self, token: str) -> Principal | object:
+        """The cached principal of a valid token, or ``_MISS`` when the store must be asked.
+        Only valid tokens are cached (no negative cache: a token created a moment ago is
+        never refused), each for at most ``token_cache_seconds`` and never past its expiry."""
         hit = self._tokens.get(token)
-        if hit is not None and hit[1] > time.monotonic():
+        if hit is not None and hit[1] > time.time():
             return hit[0]
         return _MISS
 
-    def principal_for(self, token: str) -> Principal | None:
-        now = time.monotonic()
+    def check_token(self, token: str) -> tuple[Principal | None, str]:
+        """(the principal, "") for a valid token, else (None, why it is refused: unknown,
+        expired or revoked — the 401 text)."""
+        now = time.time()
         hit = self._tokens.get(token)
         if hit is not None and hit[1] > now:
-            return hit[0]
-        p = self.sstore.principal(token_hash(token))
-        if len(self._tokens) > 10_000:  # bounded: a flood of made-up tokens cannot grow it
+            return hit[0], ""
+        rec = self.sstore.token(token_hash(token))
+        if rec is None:
+            return None, "unknown token"
+        why = rec.refusal(now)
+        if why is not None:
+            self._tokens.pop(token, None)
+            return None, why
+        if len(self._tokens) > 10_000:  # bounded
             self._tokens.clear()
-        self._tokens[token] = (p, now + self.config.token_cache_seconds)  # in this process's memory only
-        return p
+        until = now + self.config.token_cache_seconds
+        self._tokens[token] = (rec.principal, until if rec.expires_at is None else min(until, rec.expires_at))
+        return rec.principal, ""
 
     # ------------------------------------------------------------- execution
     async def execute(self, fn: Callable[[], Any], key: str | None = None) -> Any:
@@ -282,14 +297,17 @@ def _errs(*codes: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-def parse_if_match(value: str | None) -> int | None:
-    """``"3"``, ``W/"3"`` or ``3`` → 3; anything else → None (which never matches)."""
+def parse_if_match(value: str | None, current: int) -> int | None:
+    """The version an If-Match header asks for, by the strong comparison RFC 9110 requires:
+    ``"3"`` → 3, ``*`` → ``current`` (any existing case); a weak tag (``W/"3"``) or anything
+    else → None, which never matches. A bare ``3`` is taken as ``"3"`` for older clients."""
     if value is None:
         return None
     v = value.strip()
-    if v.startswith("W/"):
-        v = v[2:]
-    v = v.strip('"')
+    if v == "*":
+        return current
+    if len(v) >= 2 and v[0] == '"' and v[-1] == '"':
+        v = v[1:-1]
     return int(v) if v.isdigit() and len(v) < 10 else None
 
 
@@ -428,15 +446,16 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         if creds is None or creds.scheme.lower() != "bearer":
             raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"})
         cached = svc.cached_principal(creds.credentials)
-        if cached is _MISS:
-            p = await run_in_threadpool(svc.principal_for, creds.credentials)
+        if isinstance(cached, Principal):
+            p: Principal | None = cached
         else:
-            p = cached if isinstance(cached, Principal) else None
-        if p is None:
-            raise ApiError(401, "unauthenticated", "unknown or revoked token", {"WWW-Authenticate": "Bearer"})
+            p, why = await run_in_threadpool(svc.check_token, creds.credentials)
+            if p is None:
+                raise ApiError(401, "unauthenticated", why, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         wait = svc.rate.take(p.id)
         if wait is not None:
             raise ApiError(429, "rate_limited", f"more than {config.rate_per_second:g} requests a second", {"Retry-After": str(wait)})
+        assert p is not None
         return p
 
     def authorise(who: Principal) -> Response | None:
@@ -583,12 +602,14 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         do = apply_action[action]
 
         def run(case_id: str, who: Principal, if_match: str | None, body: m._In | None) -> Response:
-            if if_match is None:
-                raise ApiError(428, "precondition_required", "send If-Match with the case's current version, e.g. If-Match: \"3\"")
             case = svc.visible(who, case_id)
             if not who.may(action):
                 raise ApiError(403, "forbidden", f"role {who.role.value} may not {action.value} a case")
-            version = parse_if_match(if_match)
+            if if_match is None:
+                raise ApiError(
+                    428, "precondition_required", f'send If-Match with the case\'s current version: If-Match: "{case.version}"'
+                )
+            version = parse_if_match(if_match, case.version)
             if version is None or version != case.version:
                 raise ApiError(412, "version_conflict", f"case {case_id!r} is at version {case.version}, If-Match was {if_match!r}")
             kw: dict[str, Any] = {} if body is None else body.model_dump()
@@ -853,8 +874,9 @@ def do_report(svc: Service, who: Principal, body: m.ReportIn, idempotency_key: s
     if not who.covers_place(body.grid, body.community, body.street, body.district):
         raise ApiError(403, "forbidden", f"place {body.grid}/{body.community}/{body.street}/{body.district} is outside your scope {who.scope}")
     source = body.source or DEFAULT_SOURCE.get(who.role, "hotline")
-    if who.role is Role.DEVICE:
-        source = "device"
+    forced = FORCED_SOURCE.get(who.role)
+    if forced is not None and source != forced:
+        raise ApiError(422, "invalid_input", f"source: a {who.role.value} reports as {forced!r}, got {source!r}")
     case_id = str(uuid.uuid4())
     key = None if idempotency_key is None else f"{who.id}|{idempotency_key}"
     if key is not None:

@@ -4,7 +4,9 @@ the engine and follow their requests.
 Services are the engine's categories with their SLA tier; each declares the attributes
 ``grid``, ``community``, ``street`` and ``district`` (where the case belongs), which a POST
 passes as ``attribute[grid]`` etc. ``api_key`` is a bearer token from ``twin token create``
-(the ``Authorization: Bearer`` header works too). Engine states map to ``open``/``closed``;
+(the ``Authorization: Bearer`` header works too); POST needs one, reads of requests do not
+(GeoReport v2: they are public and carry no personal data) unless the deployment turns
+``open311_public_reads`` off. Engine states map to ``open``/``closed``;
 ``status_notes`` says which engine state and why, ``agency_responsible`` who holds the case,
 ``expected_datetime`` its due time. Formats: ``.json`` and ``.xml``.
 """
@@ -130,6 +132,40 @@ def open311_error(path: str, status: int, description: str) -> Response:
     return _errors("xml" if path.endswith(".xml") else "json", status, description)
 
 
+#: Report fields and the Open311 form fields they come from (for error messages).
+FORM_NAMES = {"lon": "long", "contact": "email/phone/first_name/last_name", **{a: f"attribute[{a}]" for a in PLACE_ATTRIBUTES}}
+
+
+def _field_errors(e: ValidationError) -> str:
+    """A pydantic error as Open311 form fields and what was wrong with them."""
+    parts = []
+    for err in e.errors()[:5]:
+        loc = [str(x) for x in err.get("loc", ())]
+        name = FORM_NAMES.get(loc[0], loc[0]) if loc else "body"
+        parts.append(f"{name}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def place_of(form: dict[str, str], fmt: str, s: Service311) -> dict[str, str]:
+    """Where a request belongs: ``attribute[grid]`` … ``attribute[district]`` when all four are
+    given, else ``address_string`` written as the requests' own ``address``
+    (``district/street/community/grid``). Open311 error 400 naming the fields otherwise."""
+    attrs = {a: form.get(f"attribute[{a}]", "").strip() for a in PLACE_ATTRIBUTES}
+    if all(attrs.values()):
+        return attrs
+    address = form.get("address_string", "").strip()
+    if address:
+        parts = [x.strip() for x in address.split("/")]
+        if len(parts) == 4 and all(parts):
+            district, street, community, grid = parts
+            return {"grid": grid, "community": community, "street": street, "district": district}
+        raise Open311Error(400, f"address_string: expected district/street/community/grid, got {address!r}")
+    missing = next(a for a in PLACE_ATTRIBUTES if not attrs[a])
+    raise Open311Error(
+        400, f"attribute[{missing}]: required, or address_string as district/street/community/grid (see services/{s.code}.{fmt})"
+    )
+
+
 def service_json(s: Service311) -> dict[str, Any]:
     return {
         "service_code": s.code,
@@ -207,13 +243,23 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
                 token = auth[7:].strip()
         if not token:
             raise Open311Error(401, "api_key is required (a token from `twin token create`)")
-        p: Principal | None = svc.principal_for(token)
+        p, why = svc.check_token(token)
         if p is None:
-            raise Open311Error(401, "unknown api_key")
+            raise Open311Error(401, f"api_key: {why}")
         wait = svc.rate.take(p.id)
         if wait is not None:
             raise ApiError(429, "rate_limited", "rate limit exceeded", {"Retry-After": str(wait)})
         return p
+
+    def reader(request: Request, api_key: str | None) -> Principal | None:
+        """Who reads requests: the key's principal (its scope) when a key is sent; None — the
+        public, every request — when none is and reads are public (GeoReport v2's default; a
+        deployment may require a key: ``open311_public_reads`` off). Request bodies carry no
+        reporter and no contact, so the public view and a key's view differ only in scope."""
+        has_key = api_key is not None or request.headers.get("authorization", "").lower().startswith("bearer ")
+        if not has_key and config.open311_public_reads:
+            return None
+        return who_from(request, api_key)
 
     def guarded(fmt: str, fn: Any) -> Response:
         try:
@@ -248,7 +294,7 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
 
     form_schema = {
         "type": "object",
-        "required": ["service_code", "attribute[grid]", "attribute[community]", "attribute[street]", "attribute[district]"],
+        "required": ["service_code"],  # the place: the four attribute[...] or address_string
         "properties": {
             "api_key": {"type": "string", "maxLength": 200},
             "jurisdiction_id": {"type": "string", "maxLength": 64},
@@ -314,9 +360,7 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
         s = SERVICE_BY_CODE.get(code or "")
         if s is None:
             raise Open311Error(400, f"service_code: expected one of {[x.code for x in SERVICES]}, got {code!r}")
-        missing = [a for a in PLACE_ATTRIBUTES if not form.get(f"attribute[{a}]")]
-        if missing:
-            raise Open311Error(400, f"attribute[{missing[0]}]: required (see services/{s.code}.{fmt})")
+        place = place_of(form, fmt, s)
         contact = "; ".join(
             f"{k}={form[k]}" for k in ("first_name", "last_name", "email", "phone") if form.get(k)
         ) or None
@@ -326,17 +370,16 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
             body = m.ReportIn(
                 category=s.category,
                 tier=s.tier,  # type: ignore[arg-type]
-                grid=form["attribute[grid]"],
-                community=form["attribute[community]"],
-                street=form["attribute[street]"],
-                district=form["attribute[district]"],
+                **place,
                 description=form.get("description", "") or "",
                 lat=lat,
                 lon=lon,
                 contact=contact,
             )
-        except (ValueError, ValidationError) as e:
-            raise Open311Error(400, f"invalid request: {str(e).splitlines()[0]}") from None
+        except ValidationError as e:
+            raise Open311Error(400, _field_errors(e)) from None
+        except ValueError:
+            raise Open311Error(400, f"lat/long: expected decimal degrees, got {form.get('lat')!r}/{form.get('long')!r}") from None
         _, _, case_id, _ = do_report(svc, who, body, idem)
         return _render(fmt, "service_requests", "request", [{"service_request_id": case_id, "service_notice": f"tier {s.tier}", "account_id": None}], 201)
 
@@ -352,15 +395,16 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
         status: str | None = Query(default=None, max_length=20, pattern="^(open|closed)(,(open|closed))?$", description="open, closed or open,closed"),
         jurisdiction_id: str | None = Query(default=None, max_length=64),
     ) -> Response:
-        """GeoReport v2 GET Service Requests with the standard filters (in your scope)."""
+        """GeoReport v2 GET Service Requests with the standard filters: public (no key; no
+        personal data in a request), or in your scope with ``api_key``."""
 
         def run() -> Response:
-            who = who_from(request, api_key)
+            who = reader(request, api_key)
             if service_request_id:
                 found = []
                 for cid in service_request_id.split(",")[: config.max_page]:
                     c = svc.engine.store.get(cid.strip())
-                    if c is not None and who.can_see(c):
+                    if c is not None and (who is None or who.can_see(c)):
                         found.append(c)
                 return _render(fmt, "service_requests", "request", [request_json(c) for c in found])
             statuses = {x.strip() for x in status.split(",")} if status else {"open", "closed"}
@@ -376,14 +420,16 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
                 if s is None:
                     return _render(fmt, "service_requests", "request", [])
                 category = s.category
-            filt: dict[str, Any] = {who.scope_kind.value: who.scope_unit}
-            if who.role.value in ("resident", "device"):
-                filt["reporter"] = who.id
-            if who.role.value == "department":
-                filt["assignee"] = who.id
+            filt: dict[str, Any] = {}
+            if who is not None:
+                filt[who.scope_kind.value] = who.scope_unit
+                if who.role.value in ("resident", "device"):
+                    filt["reporter"] = who.id
+                if who.role.value == "department":
+                    filt["assignee"] = who.id
             out = []
             for c in svc.engine.query(CaseQuery(category=category, **filt)):
-                if not who.can_see(c) or c.reported_at < start or (end is not None and c.reported_at > end):
+                if (who is not None and not who.can_see(c)) or c.reported_at < start or (end is not None and c.reported_at > end):
                     continue
                 if ("closed" if c.state in CLOSED_STATES else "open") not in statuses:
                     continue
@@ -401,12 +447,13 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
         api_key: str | None = Query(default=None, max_length=200),
         jurisdiction_id: str | None = Query(default=None, max_length=64),
     ) -> Response:
-        """GeoReport v2 GET Service Request: one request (404 outside your scope)."""
+        """GeoReport v2 GET Service Request: one request (public without a key; with one, 404
+        outside your scope)."""
 
         def run() -> Response:
-            who = who_from(request, api_key)
+            who = reader(request, api_key)
             c = svc.engine.store.get(service_request_id)
-            if c is None or not who.can_see(c):
+            if c is None or (who is not None and not who.can_see(c)):
                 raise Open311Error(404, f"no request {service_request_id!r} in your scope")
             return _render(fmt, "service_requests", "request", [request_json(c)])
 

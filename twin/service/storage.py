@@ -32,6 +32,32 @@ class ModeChange:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """A stored token (never the token itself): its id (the first 12 hex digits of its hash,
+    enough to name it for revocation), principal, and times in seconds since the epoch."""
+
+    id: str
+    principal: Principal
+    created_at: float
+    expires_at: float | None
+    revoked_at: float | None
+
+    def refusal(self, now: float) -> str | None:
+        """Why this token is refused at ``now`` (the 401 text), or None when it is valid."""
+        if self.revoked_at is not None:
+            return f"token {self.id} was revoked at {_iso(self.revoked_at)}"
+        if self.expires_at is not None and now >= self.expires_at:
+            return f"token {self.id} expired at {_iso(self.expires_at)}; create a new one with `twin token create`"
+        return None
+
+
+def _iso(seconds: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="seconds")
+
+
 IdemOutcome = Literal["new", "conflict", "in_flight", "done", "takeover"]
 
 
@@ -46,8 +72,11 @@ class IdemState:
 
 
 class ServiceStore(Protocol):
-    def add_token(self, token_hash: str, principal: Principal, at: float) -> None: ...
+    def add_token(self, token_hash: str, principal: Principal, at: float, expires_at: float | None = None) -> None: ...
     def principal(self, token_hash: str) -> Principal | None: ...
+    def token(self, token_hash: str) -> TokenRecord | None: ...
+    def tokens(self) -> list[TokenRecord]: ...
+    def revoke_tokens(self, at: float, name: str | None = None, token_id: str | None = None) -> int: ...
     def put_contact(self, case_id: str, contact: str, at: float) -> None: ...
     def contact(self, case_id: str) -> str | None: ...
     def contact_count(self) -> int: ...
@@ -82,6 +111,8 @@ _SCHEMA = (
 #: store opens. ``created_at`` 0 marks contacts stored before it existed (old enough to sweep).
 _ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("svc_contacts", "created_at", "DOUBLE PRECISION NOT NULL DEFAULT 0"),
+    ("svc_tokens", "expires_at", "DOUBLE PRECISION"),
+    ("svc_tokens", "revoked_at", "DOUBLE PRECISION"),
 )
 _INDEXES = ("CREATE INDEX IF NOT EXISTS svc_contacts_created ON svc_contacts (created_at)",)
 
@@ -109,16 +140,48 @@ class _SqlServiceStore:
             cur.execute(self._q(sql), args)
             return cur.fetchone()
 
-    def add_token(self, token_hash: str, principal: Principal, at: float) -> None:
+    def add_token(self, token_hash: str, principal: Principal, at: float, expires_at: float | None = None) -> None:
         with self._tx() as cur:
             cur.execute(
-                self._q("INSERT INTO svc_tokens VALUES (?, ?, ?, ?, ?, ?)"),
-                (token_hash, principal.id, principal.role.value, principal.scope_kind.value, principal.scope_unit, at),
+                self._q(
+                    "INSERT INTO svc_tokens (token_hash, principal, role, scope_kind, scope_unit, created_at, expires_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+                ),
+                (token_hash, principal.id, principal.role.value, principal.scope_kind.value, principal.scope_unit, at, expires_at),
             )
 
+    _TOKEN_COLUMNS = "token_hash, principal, role, scope_kind, scope_unit, created_at, expires_at, revoked_at"
+
+    @staticmethod
+    def _token(row: Any) -> TokenRecord:
+        p = Principal(row[1], Role(row[2]), ScopeKind(row[3]), row[4])
+        return TokenRecord(
+            str(row[0])[:12], p, float(row[5]), None if row[6] is None else float(row[6]), None if row[7] is None else float(row[7])
+        )
+
+    def token(self, token_hash: str) -> TokenRecord | None:
+        row = self._one(f"SELECT {self._TOKEN_COLUMNS} FROM svc_tokens WHERE token_hash = ?", (token_hash,))
+        return None if row is None else self._token(row)
+
     def principal(self, token_hash: str) -> Principal | None:
-        row = self._one("SELECT principal, role, scope_kind, scope_unit FROM svc_tokens WHERE token_hash = ?", (token_hash,))
-        return None if row is None else Principal(row[0], Role(row[1]), ScopeKind(row[2]), row[3])
+        """The principal of a token valid now (not revoked, not expired), else None."""
+        rec = self.token(token_hash)
+        return None if rec is None or rec.refusal(time.time()) is not None else rec.principal
+
+    def tokens(self) -> list[TokenRecord]:
+        with self._read() as cur:
+            cur.execute(f"SELECT {self._TOKEN_COLUMNS} FROM svc_tokens ORDER BY created_at, token_hash")
+            return [self._token(r) for r in cur.fetchall()]
+
+    def revoke_tokens(self, at: float, name: str | None = None, token_id: str | None = None) -> int:
+        """Revoke the live tokens of principal ``name``, or the one whose id is ``token_id``;
+        how many were revoked."""
+        if (name is None) == (token_id is None):
+            raise ValueError("revoke: give exactly one of name and token id")
+        where, arg = ("principal = ?", name) if name is not None else ("token_hash LIKE ?", f"{token_id}%")
+        with self._tx() as cur:
+            cur.execute(self._q(f"UPDATE svc_tokens SET revoked_at = ? WHERE {where} AND revoked_at IS NULL"), (at, arg))
+            return max(cur.rowcount, 0)
 
     def put_contact(self, case_id: str, contact: str, at: float) -> None:
         with self._tx() as cur:

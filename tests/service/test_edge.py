@@ -1,0 +1,136 @@
+"""The service edge (issue 15) over a real ``twin serve`` on SQLite: tokens that expire and can
+be revoked and listed, the 401 texts, no negative cache; strong If-Match and ``*``; the 428 hint
+with the case's version; ``source`` forced by role; Open311 public reads, a place from
+``address_string`` and errors naming the form field."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from twin.service.auth import Principal, Role, ScopeKind, new_token, token_hash
+from twin.service.storage import open_service_store
+
+from .helpers import PLACE, Server, report
+
+
+def _add_token(db: str, name: str, expires_in: float | None = None) -> str:
+    tok = new_token()
+    store = open_service_store(db)
+    try:
+        now = time.time()
+        store.add_token(token_hash(tok), Principal(name, Role.GRID_WORKER, ScopeKind.GRID, "G1"), now, None if expires_in is None else now + expires_in)
+    finally:
+        store.close()
+    return tok
+
+
+def test_fresh_token_is_not_refused_after_a_failed_lookup(sqlite_server: Server) -> None:
+    tok = new_token()
+    with sqlite_server.client(tok) as c:
+        r = c.get("/me")
+        assert r.status_code == 401 and r.json()["reason"] == "unknown token"
+        store = open_service_store(sqlite_server.db)
+        try:
+            store.add_token(token_hash(tok), Principal("fresh", Role.GRID_WORKER, ScopeKind.GRID, "G1"), time.time())
+        finally:
+            store.close()
+        assert c.get("/me").status_code == 200  # no negative cache
+
+
+def test_expired_token_is_refused_with_its_reason(sqlite_server: Server) -> None:
+    tok = _add_token(sqlite_server.db, "short-lived", expires_in=-1.0)
+    with sqlite_server.client(tok) as c:
+        r = c.get("/me")
+    assert r.status_code == 401 and "expired at" in r.json()["reason"]
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_revocation_reaches_the_running_service_within_a_second(sqlite_server: Server) -> None:
+    tok = _add_token(sqlite_server.db, "to-revoke")
+    with sqlite_server.client(tok) as c:
+        assert c.get("/me").status_code == 200  # now cached
+        store = open_service_store(sqlite_server.db)
+        try:
+            assert store.revoke_tokens(time.time(), name="to-revoke") == 1
+        finally:
+            store.close()
+        time.sleep(1.1)  # the cache's bound, not a race: the answer after it is certain
+        r = c.get("/me")
+        assert r.status_code == 401 and "revoked at" in r.json()["reason"]
+        assert c.post("/cases", json={"category": "environment", **PLACE}).status_code == 401  # the fast lane too
+
+
+def test_token_cli_create_list_revoke(tmp_path: Path) -> None:
+    from twin.cli import _load, app
+
+    _load()
+    db = str(tmp_path / "t.db")
+    run = CliRunner().invoke
+    out = run(app, ["token", "create", "--role", "grid_worker", "--scope", "grid:G1", "--name", "w1", "--ttl", "8h", "--db", db])
+    assert out.exit_code == 0, out.output
+    token = out.stdout.strip().splitlines()[-1]
+    dev = run(app, ["token", "create", "--role", "device", "--scope", "grid:G1", "--name", "meter", "--db", db])
+    assert dev.exit_code == 0
+    store = open_service_store(db)
+    try:
+        recs = {r.principal.id: r for r in store.tokens()}
+    finally:
+        store.close()
+    assert 8 * 3600 - 60 < recs["w1"].expires_at - recs["w1"].created_at <= 8 * 3600  # type: ignore[operator]
+    assert abs(recs["meter"].expires_at - recs["meter"].created_at - 365 * 86400) < 1  # type: ignore[operator]
+    listed = run(app, ["token", "list", "--db", db])
+    assert listed.exit_code == 0 and token not in listed.stdout and token_hash(token)[:12] in listed.stdout
+    assert run(app, ["token", "revoke", "--id", recs["meter"].id, "--db", db]).exit_code == 0
+    assert run(app, ["token", "revoke", "--name", "w1", "--db", db]).exit_code == 0
+    assert run(app, ["token", "revoke", "--name", "w1", "--db", db]).exit_code == 1  # nothing live left
+    assert run(app, ["token", "list", "--db", db]).stdout.count("\trevoked\n") == 2
+    bad = run(app, ["token", "create", "--role", "admin", "--scope", "grid:G1", "--ttl", "soon", "--db", db])
+    assert bad.exit_code == 2 and "--ttl" in bad.output
+
+
+def test_if_match_strong_comparison_star_and_428_hint(sqlite_server: Server) -> None:
+    with sqlite_server.client(sqlite_server.tokens["grid_worker"]) as gw:
+        case = report(gw).json()
+        url = f"/cases/{case['id']}/accept"
+        r = gw.post(url, json={})
+        assert r.status_code == 428 and 'If-Match: "1"' in r.json()["reason"]
+        assert gw.post(url, json={}, headers={"If-Match": 'W/"1"'}).status_code == 412
+        r = gw.post(url, json={}, headers={"If-Match": "*"})
+        assert r.status_code == 200, r.text
+        r = gw.post(f"/cases/{case['id']}/escalate", json={"reason": "x"})
+        assert r.status_code == 428 and 'If-Match: "2"' in r.json()["reason"]
+        assert gw.post("/cases/nope/accept", json={}, headers={"If-Match": "*"}).status_code == 404
+
+
+@pytest.mark.parametrize("source", ["device", "patrol"])
+def test_resident_cannot_claim_another_source(sqlite_server: Server, source: str) -> None:
+    with sqlite_server.client(sqlite_server.tokens["resident"]) as res:
+        r = report(res, source=source, tier="T0")
+        assert r.status_code == 422 and r.json()["reason"].startswith("source:")
+        assert report(res, source="app").status_code == 201
+
+
+def test_open311_public_reads_and_address_string(sqlite_server: Server) -> None:
+    t = sqlite_server.tokens
+    with sqlite_server.client() as c:
+        form = {"api_key": t["resident"], "service_code": "environment", "description": "litter", "address_string": "D/S1/C1/G1",
+                "lat": "31.2", "long": "121.4", "phone": "13800000042"}
+        r = c.post("/open311/v2/requests.json", data=form)
+        assert r.status_code == 201, r.text
+        rid = r.json()[0]["service_request_id"]
+        one = c.get(f"/open311/v2/requests/{rid}.json")  # no api_key: public
+        assert one.status_code == 200 and one.json()[0]["address"] == "D/S1/C1/G1"
+        assert "13800000042" not in one.text and "resident" not in one.text
+        assert rid in {x["service_request_id"] for x in c.get("/open311/v2/requests.json").json()}
+        assert one.json()[0]["requested_datetime"].endswith("+00:00")
+        bad = c.post("/open311/v2/requests.json", data={**form, "address_string": "somewhere"})
+        assert bad.status_code == 400 and bad.json()[0]["description"].startswith("address_string:")
+        none = c.post("/open311/v2/requests.json", data={k: v for k, v in form.items() if k != "address_string"})
+        assert none.status_code == 400 and none.json()[0]["description"].startswith("attribute[grid]:")
+        far = c.post("/open311/v2/requests.json", data={**form, "lat": "95"})
+        assert far.status_code == 400 and far.json()[0]["description"].startswith("lat:")
+        assert c.post("/open311/v2/requests.json", data={k: v for k, v in form.items() if k != "api_key"}).status_code == 401
