@@ -26,7 +26,7 @@ from agents.party_members import VolunteerPool, members_per_community
 from agents.residents import Residents
 from agents.riders import RiderFleet
 from twin.engine import CaseEngine, MemoryStore, SlaPolicy, TierRule
-from twin.model.calendar import WorkCalendar
+from twin.engine.worktime import ClockKind, WorkTime
 from twin.model.flow import CaseFlow, Rows
 from twin.model.incidents import DayBatch, IncidentSource
 from twin.model.stations import Station
@@ -121,6 +121,13 @@ class DistrictModel(mesa.Model):
         self.engine = CaseEngine(self.store, clock=lambda: epoch + env._now, sla=sla_policy(sc), id_factory=next_id, auto_escalate=False)
         st = sc.staffing
         wd = self.start_weekday
+        span = int(np.ceil(self.days)) + 2
+
+        def WorkCalendar(windows: Any, weekend: bool, _weekday: int) -> WorkTime:  # noqa: N802 - reads like the old class
+            """A unit's calendar: the PRC working calendar (public holidays and 调休), or
+            every day for units with a weekend duty rota; minute 0 = the start date's 00:00."""
+            kind = ClockKind.EVERY_DAY if weekend else ClockKind.WORKING
+            return WorkTime.for_run([tuple(w) for w in windows], kind, sc.run.start_date, span, margin_days=60)
         self.cal_worker = WorkCalendar(st.worker_hours, st.worker_weekend, wd)
         cal_comm = WorkCalendar(st.community_hours, st.community_weekend, wd)
         cal_street = WorkCalendar(st.street_hours, True, wd)
