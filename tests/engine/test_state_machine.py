@@ -48,6 +48,21 @@ ACTIONS = sorted(TRANSITIONS, key=lambda a: a.value)
 FROZEN = {State.CLOSED, State.EVALUATED}
 #: The calendar of the machine's engine (the fake clock starts mid-2025 and runs for weeks).
 CALENDAR = WorkTime(((8.5, 12.0), (13.5, 17.5)), ClockKind.WORKING, start=datetime.date(2025, 1, 1), days=730)
+TIME_ACTIONS = [
+    Action.EXTEND,
+    Action.APPROVE_EXTENSION,
+    Action.REFUSE_EXTENSION,
+    Action.SUSPEND,
+    Action.RESUME,
+    Action.REASSIGN,
+    Action.REPLY,
+]
+#: What a time-rule action needs done first.
+TIME_PREP: dict[Action, tuple[Action, ...]] = {
+    Action.APPROVE_EXTENSION: (Action.EXTEND,),
+    Action.REFUSE_EXTENSION: (Action.EXTEND,),
+    Action.RESUME: (Action.SUSPEND,),
+}
 NEXT_STEP: dict[State, Action] = {
     State.REPORTED: Action.ACCEPT,
     State.ACCEPTED: Action.DISPATCH,
@@ -201,6 +216,27 @@ class EngineMachine(RuleBasedStateMachine):
                 return
             many = c.level == Level.DISTRICT
             self.act(pick, step, stale=False, many=many, score=score, other=pick + 1, minutes=minutes)
+
+    @precondition(lambda self: bool(self.ids))
+    @rule(
+        pick=st.integers(0, 10**6),
+        action=st.sampled_from(TIME_ACTIONS),
+        many=st.booleans(),
+        score=st.integers(1, 5),
+        minutes=st.floats(0, 600),
+    )
+    def time_rule(self, pick: int, action: Action, many: bool, score: int, minutes: float) -> None:
+        """Bring a case to a handling unit, then apply a time-rule action (after what it needs
+        pending: an extension request, a suspension), so that these are accepted often."""
+        at = pick % len(self.ids)
+        for _ in range(3):
+            c = self.store.get(self.ids[at])
+            assert c is not None
+            if c.state not in (State.REPORTED, State.ACCEPTED, State.REOPENED) or c.suspended_at is not None:
+                break
+            self.act(at, NEXT_STEP[c.state], stale=False, many=c.level == Level.DISTRICT, score=score, other=at, minutes=1.0)
+        for step in (*TIME_PREP.get(action, ()), action):
+            self.act(at, step, stale=False, many=many, score=score, other=pick, minutes=minutes)
 
     @rule(minutes=st.floats(0, 3000))
     def tick(self, minutes: float) -> None:

@@ -132,8 +132,7 @@ def _resolve(case: Case, at: float, d: dict[str, Any]) -> None:
     if case.resolved_at is None:
         case.resolved_at = at
         case.resolved_level = case.level
-    if case.done_by != "reply" or case.replied_at is None:
-        _end_stint(case, at)
+    _end_stint(case, at)  # a resolved case leaves the unit's hands, whatever the matter
     case.resolved_by = d.get("by")
     if "volunteer" in d:
         case.volunteer = d["volunteer"]
