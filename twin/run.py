@@ -19,7 +19,7 @@ import pandas as pd
 
 import twin
 from twin.engine import State
-from twin.model import ROLES, DistrictModel
+from twin.model import ACTIVITIES, ROLES, DistrictModel
 from twin.model.incidents import CHANNELS, TIER_NAMES
 from twin.scenario import LEVELS, Scenario
 
@@ -153,10 +153,14 @@ def _events(m: DistrictModel) -> pd.DataFrame | None:
 
 def _stations(m: DistrictModel) -> pd.DataFrame:
     rows = []
+    m.workers.close_day(int(np.ceil(m.days)) - 1)  # the last day's routine
+    zero = dict.fromkeys(ACTIVITIES, 0.0)
     for s in m.own_stations():
         avail = s.available_minutes(m.horizon)
-        rows.append((s.name, s.role, s.level, s.capacity, s.served, s.busy, avail))
-    return pd.DataFrame(rows, columns=["station", "role", "level", "capacity", "served", "busy_min", "available_min"])
+        done = getattr(s, "done", zero)
+        rows.append((s.name, s.role, s.level, s.capacity, s.served, s.busy, avail, *(done[a] for a in ACTIVITIES)))
+    cols = ["station", "role", "level", "capacity", "served", "busy_min", "available_min"]
+    return pd.DataFrame(rows, columns=cols + [f"{a}_min" for a in ACTIVITIES])
 
 
 # --------------------------------------------------------------------------- summary
@@ -205,7 +209,13 @@ def summarise(
     real = ~(rejected | merged)
     closed = np.isin(state, ["closed", "evaluated"])
     res_at = c["resolved_at"].to_numpy()
-    resolved = real & ~np.isnan(res_at)
+    # what the platform counts (立案): a matter a grid worker found on patrol and settled on the
+    # spot goes into the worker's log (台账), not onto the platform as a case (issue 13)
+    src_all = c["source"].to_numpy()
+    on_spot = (src_all == "patrol") & (c["resolved_level"].to_numpy() == 0) & (c["escalations"].to_numpy() == 0) & (c["reopen_count"].to_numpy() == 0)
+    registered = real & ~on_spot
+    resolved_all = real & ~np.isnan(res_at)
+    resolved = registered & ~np.isnan(res_at)
     on_time = resolved & (res_at <= c["due_at"].to_numpy() + 1e-9)
     sat = c["satisfaction"].to_numpy()
     rated = sat > 0
@@ -222,6 +232,14 @@ def summarise(
         s = stations[stations["role"] == role]
         a = float(s["available_min"].sum())
         util[role] = None if a <= 0 else _r(min(float(s["busy_min"].sum()), a) / a)
+    gw = stations[stations["role"] == "grid_worker"]
+    gw_avail = float(gw["available_min"].sum())
+    worker_day: dict[str, float | None] = {}
+    if gw_avail > 0:
+        routine = {a: float(gw[f"{a}_min"].sum()) for a in ACTIVITIES}
+        worker_day["case_handling"] = _r((float(gw["busy_min"].sum()) - sum(routine.values())) / gw_avail)
+        worker_day |= {a: _r(v / gw_avail) for a, v in routine.items()}
+        worker_day["idle"] = _r(max(0.0, 1.0 - sum(v for v in worker_day.values() if v is not None)))
     days_obs = (T - warm) / 1440.0
     real_total = int(real.sum())
     src = c.loc[real, "source"].value_counts()
@@ -251,14 +269,21 @@ def summarise(
         "cases_rejected": int(rejected.sum()),
         "cases_merged": int(merged.sum()),
         "cases_per_1000_per_day": _r(real_total / residents * 1000.0 / max(days_obs, 1e-9)),
+        "volume_per_1000_per_day": {
+            "all_incidents": _r(real_total / residents * 1000.0 / max(days_obs, 1e-9)),
+            "registered": _r(int(registered.sum()) / residents * 1000.0 / max(days_obs, 1e-9)),
+            "reached_street_or_district": _r(int((real & (c["level"].to_numpy() >= 2)).sum()) / residents * 1000.0 / max(days_obs, 1e-9)),
+        },
+        "settled_on_the_spot": int(on_spot.sum()),
         "on_time_rate": _r(on_time.sum() / n_res),
         "closure_rate": _r(closed.sum() / max(1, real_total)),
         "satisfaction_mean": None if not rated.any() else _r(sat[rated].mean()),
         "satisfaction_share": None if not rated.any() else _r((sat[rated] >= 4).mean()),
-        "closed_at_level": {lv: _r(((lvl == i) & resolved).sum() / n_res) for i, lv in enumerate(LEVELS)},
+        "closed_at_level": {lv: _r(((lvl == i) & resolved_all).sum() / max(1, int(resolved_all.sum()))) for i, lv in enumerate(LEVELS)},
         "hours_to_close": h2c,
         "backlog_end": int(f["backlog_end"]),
         "utilisation": util,
+        "grid_worker_day": worker_day,
         "channel_mix": channel_mix,
         "needs_arisen": f["needs_arisen"],
         "needs_unreported_lost": f["needs_unreported_lost"],

@@ -43,7 +43,7 @@ class Rows:
     """A day batch as Python lists (fast scalar access in the hot loop)."""
 
     __slots__ = ("time", "raised", "grid", "category", "tier", "channel", "need", "false_alarm", "reporter", "effort", "lead",
-                 "travel", "assess", "triage", "verify", "u_spot", "u_claim", "u_eval", "u_sat", "service_hours")
+                 "travel", "assess", "triage", "verify", "u_spot", "u_claim", "u_eval", "u_sat", "u_routine", "service_hours")
 
     def __init__(self, b: DayBatch) -> None:
         for name in self.__slots__:
@@ -112,6 +112,7 @@ class CaseFlow:
         self.claim_share = sc.party_members.claim_share
         self.on_spot = sc.policy.on_the_spot_share
         self.eval_share = sc.policy.evaluation_share
+        self.auto_escalate = sc.policy.auto_escalate  # off by default: 督办 raises pressure, not the case
         self.allow: list[list[float | None]] = []
         for t in TIER_NAMES:
             a = sc.policy.tiers[t].allowance_hours
@@ -197,7 +198,7 @@ class CaseFlow:
         job.stage = 0
         job.token += 1
         st = self._station(job, level, 0)
-        if level < 3:
+        if level < 3 and self.auto_escalate:
             allowance = self.allow[job.rows.tier[job.row]][level]
             if allowance is not None:
                 # allowances count the working time of the level's handlers (boards at the street)
@@ -228,7 +229,7 @@ class CaseFlow:
     def _request(self, job: Job, st: Station) -> None:
         job.station = st
         job.req = None
-        token = st.acquire(partial(self._granted, job))
+        token = st.acquire(partial(self._granted, job), job.case.due_at)
         job.req = token
 
     def _granted(self, job: Job, _event: object = None) -> None:
@@ -245,6 +246,18 @@ class CaseFlow:
             c = eng.dispatch(c.id, c.version, st.name, (st.name,))
             job.resolves = job.rework or (need == 0 and r.u_spot[row] < self.on_spot)
             work = r.travel[row] + (r.effort[row][0] if job.resolves else r.assess[row])
+            # a worker in the middle of routine work (a visit, a patrol stretch, data entry)
+            # finishes that stretch first: the wait is uniform over it (issue 13)
+            p = st.routine_share  # type: ignore[attr-defined]
+            u = r.u_routine[row]
+            if u < p:
+                wait = u / p * self.workers.interrupt_after
+                job.work = work
+                st.busy += work
+                st.served += 1
+                now = self.env.now
+                self.env.timeout(st.calendar.finish(now, wait + work) - now).callbacks.append(partial(self._done, job))
+                return
         elif lv == 1:
             c = eng.dispatch(c.id, c.version, st.name, (st.name,))
             job.resolves = job.rework or need <= 1
@@ -308,7 +321,9 @@ class CaseFlow:
     def _resolved(self, job: Job) -> None:
         del self.active[job.case.id]
         self._seq += 1
-        heapq.heappush(self._verify, (self.env.now + job.rows.verify[job.row], self._seq, job))
+        # the on-site check (核查) happens in the grid worker's working hours, not at 02:00
+        at = float(self.workers.calendar.next_open(np.array([self.env.now + job.rows.verify[job.row]]))[0])
+        heapq.heappush(self._verify, (at, self._seq, job))
 
     # ------------------------------------------------------------------ sweeps
     def lapse_sweep(self, every: float) -> Generator[simpy.Event, Any, None]:
@@ -340,7 +355,9 @@ class CaseFlow:
             while heap and heap[0][0] <= now:
                 _, _, job = heapq.heappop(heap)
                 c = job.case
-                actor = self.workers.teams[self.team_of_grid[job.rows.grid[job.row]]].name
+                team = self.workers.teams[self.team_of_grid[job.rows.grid[job.row]]]
+                team.busy += self.workers.verify_minutes
+                actor = team.name
                 c = eng.verify(c.id, c.version, actor)
                 c = eng.close(c.id, c.version, actor)
                 r, row = job.rows, job.row

@@ -213,7 +213,8 @@ class DistrictModel(mesa.Model):
         sc = self.scenario
         env = self.env
         env.process(self._arrivals())
-        env.process(self.flow.lapse_sweep(sc.run.lapse_check_minutes))
+        if sc.policy.auto_escalate:
+            env.process(self.flow.lapse_sweep(sc.run.lapse_check_minutes))
         env.process(self.flow.verify_sweep(60.0))
         env.process(self.flow.daily())
         env.process(self._sampler(sc.run.kpi_interval_hours * 60.0))
@@ -227,7 +228,9 @@ class DistrictModel(mesa.Model):
         n_days = int(np.ceil(self.days))
         flow = self.flow
         counter = self._counter
+        workers = self.workers
         for day in range(n_days):
+            workers.close_day(day - 1)  # yesterday's routine takes what its cases left (issue 13)
             b = self.incidents.day(day)
             if carry is not None and len(carry):
                 b = DayBatch.concat(carry, b)
