@@ -136,6 +136,17 @@ def _cases(m: DistrictModel) -> pd.DataFrame:
         "satisfaction": num(lambda c: 0 if c.satisfaction is None else c.satisfaction, np.int8),
         "volunteer": label(lambda c: c.volunteer or ""),
         "points": num(lambda c: nan if c.points is None else c.points),
+        # time rules (issue 12): done = replied (reply matters) or resolved; unit stints
+        "done_at": num(lambda c: nan if c.done_at is None else c.done_at - ep),
+        "stints": num(lambda c: c.stints, np.int16),
+        "late_stints": num(lambda c: c.late_stints, np.int16),
+        "extensions_requested": num(lambda c: c.extensions_requested, np.int16),
+        "extensions_approved": num(lambda c: c.extensions_approved, np.int16),
+        "suspensions": num(lambda c: c.suspensions, np.int16),
+        "reassignments": num(lambda c: c.reassignments, np.int16),
+        "returns": num(lambda c: c.returns, np.int16),
+        "warnings_yellow": num(lambda c: c.warnings_yellow, np.int16),
+        "warnings_red": num(lambda c: c.warnings_red, np.int16),
     })
     rej = m.flow.rejected_at
     df["rejected_at"] = num(lambda c: rej.get(c.id, nan))
@@ -216,7 +227,15 @@ def summarise(
     registered = real & ~on_spot
     resolved_all = real & ~np.isnan(res_at)
     resolved = registered & ~np.isnan(res_at)
-    on_time = resolved & (res_at <= c["due_at"].to_numpy() + 1e-9)
+    # the platform rule (按期处置率, issue 12): a registered case done (resolved; replied, for
+    # reply matters) is on time when every handling unit kept its own limit
+    done_at = c["done_at"].to_numpy()
+    done = registered & ~np.isnan(done_at)
+    late_stints = c["late_stints"].to_numpy()
+    on_time = done & (late_stints == 0)
+    on_time_e2e = done & (done_at <= c["due_at"].to_numpy() + 1e-9)
+    n_done = max(1, int(done.sum()))
+    stints_all = int(c.loc[registered, "stints"].sum())
     sat = c["satisfaction"].to_numpy()
     rated = sat > 0
     lvl = c["resolved_level"].to_numpy()
@@ -275,7 +294,17 @@ def summarise(
             "reached_street_or_district": _r(int((real & (c["level"].to_numpy() >= 2)).sum()) / residents * 1000.0 / max(days_obs, 1e-9)),
         },
         "settled_on_the_spot": int(on_spot.sum()),
-        "on_time_rate": _r(on_time.sum() / n_res),
+        "on_time_rate": _r(on_time.sum() / n_done),
+        "on_time_rate_end_to_end": _r(on_time_e2e.sum() / n_done),
+        "unit_on_time_rate": None if stints_all == 0 else _r(1.0 - int(late_stints[registered].sum()) / stints_all),
+        "on_time_by_tier": {t: _r((on_time & (tiers == t)).sum() / max(1, int((done & (tiers == t)).sum()))) for t in TIER_NAMES if (done & (tiers == t)).any()},
+        "extensions_requested": int(c["extensions_requested"].sum()),
+        "extensions_approved": int(c["extensions_approved"].sum()),
+        "suspended_cases": int((c["suspensions"].to_numpy() > 0).sum()),
+        "reassigned_cases": int((c["reassignments"].to_numpy() > 0).sum()),
+        "returned_cases": int((c["returns"].to_numpy() > 0).sum()),
+        "warnings_yellow": int(c["warnings_yellow"].sum()),
+        "warnings_red": int(c["warnings_red"].sum()),
         "closure_rate": _r(closed.sum() / max(1, real_total)),
         "satisfaction_mean": None if not rated.any() else _r(sat[rated].mean()),
         "satisfaction_share": None if not rated.any() else _r((sat[rated] >= 4).mean()),

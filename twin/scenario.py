@@ -339,6 +339,10 @@ class Policy(_Frozen):
     matter_tiers: MatterTiers = MatterTiers()  # the tier of a matter by the level able to settle it
     working_hours: list[Hours] = [(8.5, 12.0), (14.0, 17.5)]  # the platform's working day, for limits on the working clock
     auto_escalate: bool = False  # escalate a queued case when its allowance lapses (off: 督办 raises pressure, not the case)
+    extension_tiers: list[str] = ["T1", "T2", "T3"]  # matters whose handler may ask for more time (延期)
+    extension_approval_share: Share = 0.5  # requests the dispatching level approves [A]
+    suspend_after_lead_hours: NonNeg = 24.0  # a wait on another party this long is put on hold (挂账); 0: never
+    misdispatch_share: Share = 0.05  # command-centre dispatches sent to the wrong board/department (改派)
     visit_quota: NonNeg = 10.0  # households a worker visits per day
     visit_detect_prob: Share = 0.8
     patrol_passes_per_day: NonNeg = 1.0
@@ -363,6 +367,9 @@ class Policy(_Frozen):
             if t not in self.tiers:
                 raise ValueError(f"tiers: expected tiers {list(TIERS)}, missing {t}")
         _check_matter_tiers(self.matter_tiers, "matter_tiers")
+        for t in self.extension_tiers:
+            if t not in self.tiers:
+                raise ValueError(f"extension_tiers: expected tier names from {sorted(self.tiers)}, got {t!r}")
         for name in ("satisfaction_on_time", "satisfaction_late"):
             v = getattr(self, name)
             if len(v) != 5 or abs(sum(v) - 1.0) > 1e-6:

@@ -58,6 +58,7 @@ class DayBatch:
     u_eval: np.ndarray
     u_sat: np.ndarray
     u_routine: np.ndarray  # where in a stretch of routine work the case finds its grid worker
+    u_rule: np.ndarray  # extension approved, wrong dispatch (time rules)
     service_hours: np.ndarray
 
     def __len__(self) -> int:
@@ -247,6 +248,7 @@ class IncidentSource:
             u_eval=rng.random(n),
             u_sat=rng.random(n),
             u_routine=rng.random(n),
+            u_rule=rng.random(n),
             service_hours=self.sc.party_members.service_hours.sample(rng, n),
         )
         return batch.take(np.argsort(batch.time, kind="stable"))
