@@ -134,3 +134,29 @@ def test_open311_public_reads_and_address_string(sqlite_server: Server) -> None:
         far = c.post("/open311/v2/requests.json", data={**form, "lat": "95"})
         assert far.status_code == 400 and far.json()[0]["description"].startswith("lat:")
         assert c.post("/open311/v2/requests.json", data={k: v for k, v in form.items() if k != "api_key"}).status_code == 401
+
+
+def test_third_party_georeport_client_session(sqlite_server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ``georeport`` package (a GeoReport v2 client on PyPI) lists the services and reads
+    requests back without a key; it has no POST, so the POST is the spec's form-encoded one,
+    sent with ``requests`` as such clients do."""
+    import requests
+    from georeport import GeoReport
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    root = f"{sqlite_server.url}/open311/v2"
+    client = GeoReport(root)  # no api_key: reads are public
+    codes = {s["service_code"] for s in client.get_service_list()}
+    assert {"environment", "facility"} <= codes
+    assert [a["code"] for a in client.get_service_definition("facility")["attributes"]] == ["grid", "community", "street", "district"]
+    form = {"api_key": sqlite_server.tokens["resident"], "service_code": "facility", "description": "street light out",
+            "lat": "31.23", "long": "121.47", "address_string": "D/S1/C1/G1", "email": "a@example.org"}
+    posted = requests.post(f"{root}/requests.json", data=form, timeout=30)
+    assert posted.status_code == 201, posted.text
+    rid = posted.json()[0]["service_request_id"]
+    one = client.get_service_request(rid)
+    assert one["service_code"] == "facility" and one["status"] == "open" and one["lat"] == 31.23
+    assert "a@example.org" not in str(one)
+    assert rid in {r["service_request_id"] for r in client.get_service_requests(service_code="facility", status="open")}
+    xml = GeoReport(root, output_format="xml").get_service_request(rid)
+    assert xml["service_request_id"] == rid
