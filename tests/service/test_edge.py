@@ -160,3 +160,24 @@ def test_third_party_georeport_client_session(sqlite_server: Server, monkeypatch
     assert rid in {r["service_request_id"] for r in client.get_service_requests(service_code="facility", status="open")}
     xml = GeoReport(root, output_format="xml").get_service_request(rid)
     assert xml["service_request_id"] == rid
+
+
+def test_unknown_category_is_422_naming_it_on_both_lanes(tmp_path: Path) -> None:
+    """With a catalogue (``--categories``) a typo is refused, whether the report takes the fast
+    lane (no key, no contact) or FastAPI's (an Idempotency-Key), with the same answer."""
+    from .helpers import make_tokens, start_server
+
+    db = str(tmp_path / "cat.db")
+    tokens = make_tokens(db)
+    srv = start_server(db, tmp_path / "serve.log", "--categories", "environment,facility")
+    try:
+        with srv.client(tokens["grid_worker"]) as gw:
+            fast = report(gw, category="environmnet")
+            slow = report(gw, category="environmnet", key="cat-1", contact="13800000000")
+            for r in (fast, slow):
+                assert r.status_code == 422 and r.json()["reason"].startswith("category: unknown 'environmnet'"), r.text
+                assert "'facility'" in r.json()["reason"]
+            assert fast.json() == slow.json()
+            assert report(gw, category="facility").status_code == 201
+    finally:
+        srv.stop()

@@ -29,6 +29,7 @@ def serve(
         0, "--committers", min=0, max=16,
         help="Group-commit threads per worker (0: 1 for SQLite, which has one writer at a time; 2 for PostgreSQL).",
     ),
+    categories: str = typer.Option("", "--categories", help="Comma-separated catalogue of report categories (others: 422). Default: any."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve the case engine over HTTP (OpenAPI at /docs, Open311 at /open311/v2)."""
@@ -36,7 +37,7 @@ def serve(
 
     config = ServiceConfig(
         db=db, max_body_bytes=max_body, max_page=max_page, rate_per_second=rate_limit, rate_burst=burst, max_in_flight=max_in_flight,
-        group_commit=group_commit, committers=committers,
+        group_commit=group_commit, committers=committers, categories=categories,
     )
     run(config, host=host, port=port, workers=workers, log_level=log_level)
 

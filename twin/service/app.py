@@ -96,6 +96,7 @@ class ServiceConfig:
     idempotency_lease_seconds: float = 10.0
     tick_seconds: float = 5.0
     supervision_seconds: float = 60.0
+    categories: str = ""  # the catalogue a report's category must be in (comma-separated); "": any
     open311_public_reads: bool = True  # GeoReport v2: reading requests needs no api_key
     token_cache_seconds: float = 1.0  # how long a revocation may take to reach this process
     group_commit: bool = True
@@ -165,6 +166,11 @@ class Service:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _swept_until: float = float("-inf")  # contacts older than this were checked for orphans
+
+    @functools.cached_property
+    def catalogue(self) -> frozenset[str]:
+        """The categories a report may name (empty: any), from ``config.categories``."""
+        return frozenset(c.strip() for c in self.config.categories.split(",") if c.strip())
 
     # ------------------------------------------------------------- principals
     def cached_principal(self, token: str) -> Principal | object:
@@ -918,6 +924,9 @@ def do_report(svc: Service, who: Principal, body: m.ReportIn, idempotency_key: s
         raise ApiError(403, "forbidden", f"role {who.role.value} may not report cases")
     if not who.covers_place(body.grid, body.community, body.street, body.district):
         raise ApiError(403, "forbidden", f"place {body.grid}/{body.community}/{body.street}/{body.district} is outside your scope {who.scope}")
+    known = svc.catalogue
+    if known and body.category not in known:
+        raise ApiError(422, "invalid_input", f"category: unknown {body.category!r}; expected one of {sorted(known)}")
     source = body.source or DEFAULT_SOURCE.get(who.role, "hotline")
     forced = FORCED_SOURCE.get(who.role)
     if forced is not None and source != forced:
