@@ -146,6 +146,10 @@ def _field_errors(e: ValidationError) -> str:
     return "; ".join(parts)
 
 
+#: ``address_string`` as the requests' ``address`` writes a place: four unit ids, no spaces.
+ADDRESS_PATTERN = r"^[^/\s]{1,64}(/[^/\s]{1,64}){3}$"
+
+
 def place_of(form: dict[str, str], fmt: str, s: Service311) -> dict[str, str]:
     """Where a request belongs: ``attribute[grid]`` … ``attribute[district]`` when all four are
     given, else ``address_string`` written as the requests' own ``address``
@@ -153,11 +157,10 @@ def place_of(form: dict[str, str], fmt: str, s: Service311) -> dict[str, str]:
     attrs = {a: form.get(f"attribute[{a}]", "").strip() for a in PLACE_ATTRIBUTES}
     if all(attrs.values()):
         return attrs
-    address = form.get("address_string", "").strip()
+    address = form.get("address_string", "")
     if address:
-        parts = [x.strip() for x in address.split("/")]
-        if len(parts) == 4 and all(parts):
-            district, street, community, grid = parts
+        if re.fullmatch(ADDRESS_PATTERN, address):
+            district, street, community, grid = address.split("/")
             return {"grid": grid, "community": community, "street": street, "district": district}
         raise Open311Error(400, f"address_string: expected district/street/community/grid, got {address!r}")
     missing = next(a for a in PLACE_ATTRIBUTES if not attrs[a])
@@ -294,14 +297,15 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
 
     form_schema = {
         "type": "object",
-        "required": ["service_code"],  # the place: the four attribute[...] or address_string
+        "required": ["service_code"],
+        "anyOf": [{"required": [f"attribute[{a}]" for a in PLACE_ATTRIBUTES]}, {"required": ["address_string"]}],
         "properties": {
             "api_key": {"type": "string", "maxLength": 200},
             "jurisdiction_id": {"type": "string", "maxLength": 64},
             "service_code": {"type": "string", "enum": [s.code for s in SERVICES]},
             "lat": {"type": "number", "minimum": -90, "maximum": 90},
             "long": {"type": "number", "minimum": -180, "maximum": 180},
-            "address_string": {"type": "string", "maxLength": 200},
+            "address_string": {"type": "string", "maxLength": 200, "pattern": ADDRESS_PATTERN, "description": "district/street/community/grid"},
             "email": {"type": "string", "maxLength": 30},
             "device_id": {"type": "string", "maxLength": 64},
             "account_id": {"type": "string", "maxLength": 64},
