@@ -11,6 +11,7 @@ bad input 2, an unavailable resource 1, Ctrl-C 130; a traceback only with ``--de
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -109,7 +110,8 @@ def _given(exc: Exception, argv: list[str]) -> str:
                 value = arg[len(opt) + 1 :]
             else:
                 continue
-            return "" if value in exc.format_message() else f"; got {value}"  # type: ignore[attr-defined]
+            said = re.search(rf"(?<![\w.]){re.escape(value)}(?![\w.])", exc.format_message())  # type: ignore[attr-defined]
+            return "" if said else f"; got {value}"
     return ""
 
 

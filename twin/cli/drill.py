@@ -60,6 +60,8 @@ def drill(
         )
         raise typer.Exit(2)
     checks.out_dir(out)
+    if port:
+        checks.port_free("127.0.0.1", port)
     try:
         sc, spec, label = load_drill(scenario, sets or (), script)
         if until_day is not None:
