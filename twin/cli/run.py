@@ -64,9 +64,12 @@ def summary_table(s: dict[str, Any]) -> Table:
     t = Table(title=f"{s['scenario']} · seed {s['seed']} · {s['days']:g} days", show_header=True)
     t.add_column("KPI")
     t.add_column("value", justify="right")
+    rejected, merged = s.get("cases_rejected", 0), s.get("cases_merged", 0)
     t.add_row("cases (after warm-up)", f"{s['cases_total']:,}")
+    if rejected or merged:
+        t.add_row("  of which rejected / merged into another", f"{rejected:,} / {merged:,}")
     t.add_row("cases per 1,000 residents per day", f"{s['cases_per_1000_per_day']:.2f}")
-    t.add_row("closed", f"{s['cases_closed']:,}  ({_pct(s['closure_rate'])})")
+    t.add_row("closed (share of cases neither rejected nor merged)", f"{s['cases_closed']:,}  ({_pct(s['closure_rate'])})")
     t.add_row("on time (按期办结率)", _pct(s["on_time_rate"]))
     t.add_row("satisfied (score ≥ 4)", _pct(s["satisfaction_share"]))
     t.add_row("satisfaction mean (1–5)", "—" if s["satisfaction_mean"] is None else f"{s['satisfaction_mean']:.2f}")
