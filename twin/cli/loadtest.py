@@ -23,6 +23,17 @@ def _seconds(text: str) -> float:
     return sum(float(a) * {"h": 3600, "m": 60, "s": 1}[b] for a, b in parts)
 
 
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f} %"
+
+
+def _num(x: float | None) -> str:
+    """Counts as integers, other values to 4 significant digits (not ``0.3939393939393939``)."""
+    if x is None:
+        return "—"
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:.4g}"
+
+
 def loadtest(
     scenario: str = typer.Argument(None, help="Scenario file (default: the embedded street scenario)."),
     host: str = typer.Option(None, "--host", help="Base URL of the platform to test (default: start twin serve on 127.0.0.1)."),
@@ -80,15 +91,17 @@ def loadtest(
     s = result["system"]
     k = (result["kpis"] or {}).get("load_test") or {}
     p = (result["kpis"] or {}).get("pure_simulation") or {}
+    kinds = result["failures_by_kind"] or {}
     print(
-        f"{s['requests']} requests, {s['rps'] or 0:.1f} rps, p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, p99 {s['p99_ms']} ms, "
-        f"error rate {s['error_rate'] or 0:.4f}; failures by kind {result['failures_by_kind']}"
+        f"{s['requests']:,} requests, {s['rps'] or 0:.1f} rps, p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, p99 {s['p99_ms']} ms, "
+        f"error rate {100 * (s['error_rate'] or 0):.2f} %; failures by kind: "
+        + (", ".join(f"{kind} {n:,}" for kind, n in sorted(kinds.items())) or "none")
     )
     if k:
-        print(f"backlog at the end {k.get('backlog_end')} (simulation {p.get('backlog_end')}), "
-              f"on-time rate {k.get('on_time_rate')} (simulation {p.get('on_time_rate')})")
+        print(f"backlog at the end {_num(k.get('backlog_end'))} (simulation {_num(p.get('backlog_end'))}), "
+              f"on-time rate {_pct(k.get('on_time_rate'))} (simulation {_pct(p.get('on_time_rate'))})")
     for t in result["thresholds"]:
-        print(f"--fail-if {t['threshold']}: value {t['value']} → {'FAILED' if t['failed'] else 'ok'}")
+        print(f"--fail-if {t['threshold']}: value {_num(t['value'])} → {'FAILED' if t['failed'] else 'ok'}")
     print(f"wrote {out / 'loadtest.json'} and {out / 'report.html'}")
     raise typer.Exit(code)
 
