@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from reports.html import Figure, Report, Section, Table, figure
+from reports.html import Figure, Report, Section, Table, figure, zh
 
 if TYPE_CHECKING:
     from twin.run import RunResult
@@ -26,8 +26,8 @@ def _arrivals_by_hour(inc: Any) -> Figure:
         counts = np.bincount(hours[sel].astype(int), minlength=24)[:24]
         ax.bar(np.arange(24), counts, bottom=bottom, color=colour, label=ch, width=0.85)
         bottom += counts
-    ax.set_xlabel("hour of day (China time)")
-    ax.set_ylabel("cases reported")
+    ax.set_xlabel(zh("时段", "hour of day (China time)"))
+    ax.set_ylabel(zh("上报案件", "cases reported"))
     ax.set_xticks(range(0, 24, 2))
     ax.legend(ncol=5, fontsize=8, frameon=False)
     return figure(fig, "arrivals_by_hour", "Arrivals by hour of day",
@@ -37,9 +37,9 @@ def _arrivals_by_hour(inc: Any) -> Figure:
 def _backlog(kpi: Any) -> Figure:
     fig, ax = plt.subplots(figsize=(7, 3.2))
     d = kpi["t_min"].to_numpy() / 1440.0
-    ax.plot(d, kpi["backlog"], label="open cases", color="#4c72b0")
+    ax.plot(d, kpi["backlog"], label=zh("在办案件", "open cases"), color="#4c72b0")
     if "overdue" in kpi:
-        ax.plot(d, kpi["overdue"], label="overdue", color="#c44e52")
+        ax.plot(d, kpi["overdue"], label=zh("超期", "overdue"), color="#c44e52")
     ax.set_xlabel("day")
     ax.set_ylabel("cases")
     ax.legend(frameon=False)
@@ -58,7 +58,7 @@ def _on_time_by_tier(cases: Any) -> Figure:
     for i, r in enumerate(rates):
         ax.text(i, r + 0.01, f"{100 * r:.1f}%", ha="center", fontsize=8)
     ax.set_ylim(0, 1.08)
-    ax.set_ylabel("resolved by due time")
+    ax.set_ylabel(zh("按期办结率", "resolved by due time"))
     return figure(fig, "on_time_by_tier", "On-time rate by tier", "T0 ≤ 30 min on site; T1 ≤ 2 h; T2 ≤ 2 days; T3 ≤ 7 days.")
 
 
@@ -68,7 +68,7 @@ def _levels(summary: dict[str, Any]) -> Figure:
     names = list(lv)
     ax.bar(names, [lv[k] for k in names], color="#8172b3")
     ax.axhline(0.45, color="grey", ls="--", lw=0.8, label="calibration: grid 0.45")
-    ax.set_ylabel("share of resolved cases")
+    ax.set_ylabel(zh("办结层级占比", "share of resolved cases"))
     ax.legend(frameon=False, fontsize=8)
     return figure(fig, "closed_at_level", "Share closed at each level", "小事不出网、大事不出村、难事不出街: where cases were finally resolved.")
 
@@ -78,7 +78,7 @@ def _utilisation(summary: dict[str, Any]) -> Figure:
     u = {k: v for k, v in summary["utilisation"].items() if v is not None}
     ax.barh(list(u), list(u.values()), color="#dd8452")
     ax.set_xlim(0, 1)
-    ax.set_xlabel("busy share of working time (case handling)")
+    ax.set_xlabel(zh("工作时间占用率", "busy share of working time (case handling)"))
     return figure(fig, "utilisation", "Utilisation of workers and departments",
                   "Effort on cases divided by head-minutes on duty; grid workers also patrol and visit, which is not counted here.")
 
@@ -87,7 +87,7 @@ def _channels(summary: dict[str, Any]) -> Figure:
     fig, ax = plt.subplots(figsize=(5, 3))
     mix = summary["channel_mix"]
     ax.bar(list(mix), list(mix.values()), color=[CHANNEL_COLOURS[k] for k in mix])
-    ax.set_ylabel("share of cases")
+    ax.set_ylabel(zh("案件占比", "share of cases"))
     return figure(fig, "channel_mix", "Channel mix", "How cases reached the platform.")
 
 
