@@ -126,6 +126,7 @@ def _cases(m: DistrictModel) -> pd.DataFrame:
         "reported_at": num(lambda c: c.reported_at - ep),
         "due_at": num(lambda c: c.due_at - ep),
         "accepted_at": num(lambda c: nan if c.accepted_at is None else c.accepted_at - ep),
+        "started_at": num(lambda c: nan if c.started_at is None else c.started_at - ep),
         "resolved_at": num(lambda c: nan if c.resolved_at is None else c.resolved_at - ep),
         "closed_at": num(lambda c: nan if c.closed_at is None else c.closed_at - ep),
         "evaluated_at": num(lambda c: nan if c.evaluated_at is None else c.evaluated_at - ep),
@@ -226,7 +227,6 @@ def summarise(
     on_spot = (src_all == "patrol") & (c["resolved_level"].to_numpy() == 0) & (c["escalations"].to_numpy() == 0) & (c["reopen_count"].to_numpy() == 0)
     registered = real & ~on_spot
     resolved_all = real & ~np.isnan(res_at)
-    resolved = registered & ~np.isnan(res_at)
     # the platform rule (按期处置率, issue 12): a registered case done (resolved; replied, for
     # reply matters) is on time when every handling unit kept its own limit
     done_at = c["done_at"].to_numpy()
@@ -239,7 +239,6 @@ def summarise(
     sat = c["satisfaction"].to_numpy()
     rated = sat > 0
     lvl = c["resolved_level"].to_numpy()
-    n_res = max(1, int(resolved.sum()))
     tiers = c["tier"].to_numpy()
     h2c: dict[str, dict[str, float | None]] = {}
     hours = (c["closed_at"].to_numpy() - c["reported_at"].to_numpy()) / 60.0

@@ -8,8 +8,11 @@ import time
 
 import typer
 
+from twin.cli import checks
 from twin.service.app import ServiceConfig
 from twin.service.auth import Principal, Role, new_token, parse_scope, token_hash
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 token_app = typer.Typer(help="Bearer tokens for the HTTP service.", no_args_is_help=True)
 
@@ -30,11 +33,19 @@ def serve(
         help="Group-commit threads per worker (0: 1 for SQLite, which has one writer at a time; 2 for PostgreSQL).",
     ),
     categories: str = typer.Option("", "--categories", help="Comma-separated catalogue of report categories (others: 422). Default: any."),
-    log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+    log_level: str = typer.Option(
+        "warning", "--log-level", help="uvicorn log level: critical, error, warning, info, debug or trace."
+    ),
 ) -> None:
     """Serve the case engine over HTTP (OpenAPI at /docs, Open311 at /open311/v2)."""
     from twin.service.server import serve as run
 
+    if log_level not in LOG_LEVELS:
+        raise checks.BadInput(f"--log-level {log_level!r}: expected one of {', '.join(LOG_LEVELS)}")
+
+    checks.database(db)
+    if port:
+        checks.port_free(host, port)
     config = ServiceConfig(
         db=db, max_body_bytes=max_body, max_page=max_page, rate_per_second=rate_limit, rate_burst=burst, max_in_flight=max_in_flight,
         group_commit=group_commit, committers=committers, categories=categories,
@@ -47,7 +58,7 @@ def token_create(
     role: Role = typer.Option(..., "--role", help="resident, device, grid_worker, community, street_centre, district_centre, department or admin"),
     scope: str = typer.Option(..., "--scope", help="KIND:UNIT with KIND grid, community, street or district, e.g. grid:G001"),
     name: str = typer.Option("", "--name", help="Principal id (a department's id is what cases are dispatched to, e.g. department:城管). Default: generated."),
-    db: str = typer.Option("gridtwin.db", "--db", help="The database the service runs on."),
+    db: str = typer.Option("gridtwin.db", "--db", help="The database the service runs on (a SQLite path or postgresql://…)."),
     ttl: str = typer.Option(
         "", "--ttl", "--expires",
         help="Lifetime: N followed by s, m, h, d or w (e.g. 8h, 5d), or 'never'. Default: 5d (a working week) for people, 365d for devices.",
@@ -59,11 +70,12 @@ def token_create(
     try:
         kind, unit = parse_scope(scope)
     except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint="--scope") from None
+        raise checks.BadInput(f"--scope: {e}") from None
     try:
         lifetime = parse_ttl(ttl or ("365d" if role is Role.DEVICE else "5d"))
     except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint="--ttl") from None
+        raise checks.BadInput(f"--ttl: {e}") from None
+    checks.database(db, memory_ok=False)
     principal = Principal(name or f"{role.value}-{secrets.token_hex(4)}", role, kind, unit)
     token = new_token()
     now = time.time()
@@ -103,6 +115,7 @@ def token_list(db: str = typer.Option("gridtwin.db", "--db", help="The database 
     """The tokens: id, principal, role, scope, created, expires, revoked (never the secret)."""
     from twin.service.storage import open_service_store
 
+    checks.database(db, memory_ok=False)
     store = open_service_store(db)
     try:
         records = store.tokens()
@@ -125,10 +138,11 @@ def token_revoke(
     """Revoke tokens; running services refuse them within a second."""
     from twin.service.storage import open_service_store
 
+    checks.database(db, memory_ok=False)
     if bool(name) == bool(token_id):
-        raise typer.BadParameter(f"expected exactly one of --name and --id, got {'both' if name else 'neither'}", param_hint="--name/--id")
+        raise checks.BadInput(f"--name/--id: expected exactly one of them, got {'both' if name else 'neither'}")
     if token_id and not (6 <= len(token_id) <= 12 and all(c in "0123456789abcdef" for c in token_id)):
-        raise typer.BadParameter(f"expected 6 to 12 lower-case hex digits, got {token_id!r}", param_hint="--id")
+        raise checks.BadInput(f"--id: expected 6 to 12 lower-case hex digits, got {token_id!r}")
     store = open_service_store(db)
     try:
         n = store.revoke_tokens(time.time(), name=name or None, token_id=token_id or None)
@@ -141,5 +155,7 @@ def token_revoke(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("serve")(serve)
-    app.add_typer(token_app, name="token")
+    from twin.cli import ENGINEER
+
+    app.command("serve", rich_help_panel=ENGINEER)(serve)
+    app.add_typer(token_app, name="token", rich_help_panel=ENGINEER)
