@@ -64,7 +64,7 @@ def _first_existing(path: Path) -> Path:
 
 def _writable_under(path: Path, option: str) -> None:
     """``path`` may be created: its nearest existing ancestor is a writable directory."""
-    anc = _first_existing(path.parent if not path.exists() else path)
+    anc = _first_existing(path if path.is_dir() else path.parent)  # an existing file: its directory
     if not anc.is_dir():
         raise BadInput(f"{option} {path}: expected a path under a directory, but {anc} is an existing file")
     if not os.access(anc, os.W_OK | os.X_OK):
