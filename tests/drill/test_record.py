@@ -27,7 +27,7 @@ def test_run_directory_and_report(flood_short: tuple[Scenario, DrillScript], tmp
     s.act("team", {"community": "S01-C02", "size": 15})
     s.act("marker", {"place": "S01-C02", "note": "pump failed at the market"})
     s.act("mode", {"to": "normal"})
-    s.act("mode", {"to": "extreme"})  # refused: one rung at a time
+    s.act("mode", {"to": "normal"})  # refused: already normal (skipping a rung is allowed by default)
     s.advance(T0 + 8 * 60.0)
     out = tmp_path / "run"
     path = write_drill_dir(s, out, live_from_min=T0)

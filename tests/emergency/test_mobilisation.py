@@ -148,7 +148,7 @@ def test_manual_commands_drive_the_run_and_illegal_ones_are_typed() -> None:
     """The drill console's path: commands at the current simulated time, legal steps only."""
     from twin.modes import IllegalModeChange
 
-    m = DistrictModel(scheduled_flood(days=2.0, steps=[]))
+    m = DistrictModel(scheduled_flood(days=2.0, steps=[], response={"allow_skip": False}))
     m.start()
     em = m.emergency
     _at(m, 5.0)

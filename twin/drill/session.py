@@ -75,10 +75,13 @@ class Action:
 
 def drill_scenario(sc: Scenario, script: DrillScript) -> Scenario:
     """The scenario as drilled: without automatic switching the trainee decides, so the
-    ``[emergency]`` rules and schedule are taken out (the baseline gets the same)."""
+    schedule is taken out and declarations and rules only advise (trigger "manual"; the
+    baseline gets the same)."""
     if script.automatic_switching or sc.emergency is None:
         return sc
-    em = sc.emergency.model_copy(update={"rules": [], "schedule": []})
+    em = sc.emergency.model_copy(
+        update={"schedule": [], "response": sc.emergency.response.model_copy(update={"trigger": "manual"})}
+    )
     return sc.model_copy(update={"emergency": em})
 
 

@@ -28,11 +28,12 @@ import simpy
 
 from agents.mobilised import EN_ROUTE, HOME, ON_SITE, RETURNING, EmergencyTeam, Members, UnitInfo
 from twin.emergency.arrivals import Arrivals, generate
+from twin.emergency.declared import LEVEL_LABELS, ResponseBoard
 from twin.emergency.roster import ROLE_INDEX, build_roster
 from twin.emergency.schema import Area, Emergency
 from twin.engine import SlaPolicy, Source, State, TierRule
 from twin.model.stations import Station
-from twin.modes import MODES, ROLES, ModeChange, ModeController, Rule, RuleMonitor, mobilised_roles
+from twin.modes import MODES, ROLES, ModeChange, ModeController, Rule, RuleMonitor, mobilised_roles, path_to
 
 if TYPE_CHECKING:  # pragma: no cover
     from twin.model.model import DistrictModel
@@ -153,13 +154,17 @@ class EmergencyComponent:
             self.team_at.append(idx)
         self.queues: list[list[deque[Job]]] = [[deque() for _ in range(self.K + 1)] for _ in range(n_comm)]
         # ---------------------------------------------------------------- controller
-        self.controller = ModeController(clock=lambda: self.env.now, enabled=em.switching)
+        self.controller = ModeController(
+            clock=lambda: self.env.now, enabled=em.switching, allow_skip=em.response.allow_skip
+        )
         self.controller.subscribe(self._on_change)
+        self.board = ResponseBoard(em.response)
         self.monitors = [
             (
                 RuleMonitor(
                     self.controller,
                     [Rule(r.to, r.metric, r.enter_above, r.enter_for_minutes, r.leave_below, r.leave_for_minutes)],
+                    advisory=em.response.trigger != "rules",
                 ),
                 r,
             )
@@ -199,6 +204,8 @@ class EmergencyComponent:
         model.add_process(self._arrival_process)
         if em.schedule:
             model.add_process(self._schedule_process)
+        if em.warnings or em.responses:
+            model.add_process(self._declared_process)
         if em.rules:
             model.add_process(self._rule_process)
         model.add_process(self._sampler)
@@ -558,6 +565,67 @@ class EmergencyComponent:
             if t > env.now:
                 yield env.timeout(t - env.now)
             self.controller.request(step.to, step.cause, "schedule")
+
+    # ------------------------------------------------------------------ declarations
+    def _area_label(self, area: Area | None) -> str:
+        a = area if area is not None else self.em.area
+        return ", ".join([f"S{s + 1:02d}" for s in a.streets] + list(a.communities)) or "whole territory"
+
+    def issue_warning(
+        self, wid: str, colour: str, type_: str = "rainstorm", area: Area | None = None
+    ) -> dict[str, Any]:
+        """Issue (or re-colour) a warning now — the timeline's and a drill script's path."""
+        w = self.board.issue(self.env.now, wid, type_, colour, self._area_label(area))
+        return self._follow_declared(f"{w.label} issued")
+
+    def lift_warning(self, wid: str) -> dict[str, Any]:
+        """Lift a warning now; KeyError naming the warnings in force if ``wid`` is not one."""
+        w = self.board.lift(self.env.now, wid)
+        return self._follow_declared(f"{w.label} lifted")
+
+    def declare_level(self, did: str, level: str | None) -> dict[str, Any]:
+        """Declare response level ``level`` now under ``did`` (``None``: lift it)."""
+        if level is None:
+            event = f"{LEVEL_LABELS[self.board.levels.get(did, 'IV')]} {did} lifted"
+            self.board.end(self.env.now, did)
+        else:
+            event = f"{LEVEL_LABELS[level]} declared ({did})"
+            self.board.declare(self.env.now, did, level)
+        return self._follow_declared(event)
+
+    def _follow_declared(self, event: str) -> dict[str, Any]:
+        """Switch to the mode the level in force calls for (trigger "declared"), else advise it;
+        the cause names the warning or level in force, or what was lifted."""
+        ctl = self.controller
+        target, in_force = self.board.target()
+        cause = in_force if event.endswith("issued") or "declared" in event else f"{event}; {in_force}"
+        if target != ctl.shadow:
+            if self.em.response.trigger == "declared":
+                for step in path_to(ctl.shadow, target, ctl.allow_skip):
+                    ctl.request(step, cause, "declared")
+            else:
+                ctl.advise(target, cause)
+        return self.board.state()
+
+    def _declared_process(self) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        em = self.em
+        events: list[tuple[float, int, partial[dict[str, Any]]]] = []
+        for i, w in enumerate(em.warnings):
+            wid = w.id or f"{w.type}-{w.colour}-{i}"
+            events.append((w.issued_hours, 1, partial(self.issue_warning, wid, w.colour, w.type, w.area)))
+            if w.lifted_hours is not None:
+                events.append((w.lifted_hours, 0, partial(self.lift_warning, wid)))
+        for i, d in enumerate(em.responses):
+            did = f"response-{i}"
+            events.append((d.declared_hours, 1, partial(self.declare_level, did, d.level)))
+            if d.lifted_hours is not None:
+                events.append((d.lifted_hours, 0, partial(self.declare_level, did, None)))
+        for at_hours, _, fire in sorted(events, key=lambda e: (e[0], e[1])):
+            t = at_hours * 60.0
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            fire()
 
     def metrics(self, window: float) -> dict[str, float]:
         """The observed state the rules watch."""

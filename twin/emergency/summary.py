@@ -205,6 +205,15 @@ def modes_block(comp: EmergencyComponent, cases: pd.DataFrame, horizon: float) -
         "hours_in_mode": {m: round(v / 60.0, 3) for m, v in in_mode.items()},
         "suppressed": [c.to_dict() for c in ctl.suppressed],
         "refused": list(ctl.refused),
+        "trigger": em.response.trigger,
+        "allow_skip": em.response.allow_skip,
+        "response_mapping": {
+            "warning_levels": dict(em.response.warning_levels),
+            "level_modes": dict(em.response.level_modes),
+            "source": em.response.source,
+        },
+        "declarations": [{**e, "at": round(float(e["at"]), 3)} for e in comp.board.log],
+        "advisories": [a.to_dict() for a in ctl.advisories],
         "roster": {
             "units": len(comp.units),
             "staff": len(mem),
