@@ -84,7 +84,10 @@ def timeline_figure(drill: DrillSession, base: DrillSession, t0: float) -> Figur
         _bands(ax, drill)
         ax.legend(fontsize=7, frameon=False, loc="upper left")
     for a in drill.log:
-        if a.kind in ("mode", "incident", "surge", "team", "marker") and a.sim_min >= t0 - 60.0:
+        if (
+            a.kind in ("mode", "incident", "surge", "team", "marker", "warning", "lift_warning")
+            and a.sim_min >= t0 - 60.0
+        ):
             x = a.sim_min / 60.0
             colour = "#333333" if a.source == "trainer" else "#7a5195"
             for ax in axes:
@@ -128,6 +131,10 @@ def describe(a: Action) -> str:
         return f"send {p.get('size')} people to {p.get('community')}"
     if a.kind == "marker":
         return f"marker at {p.get('place') or '—'}: {p.get('note')}"
+    if a.kind == "warning":
+        return f"{p.get('colour')} {p.get('type') or 'rainstorm'} warning {p.get('id')} issued at {p.get('place')}"
+    if a.kind == "lift_warning":
+        return f"warning {p.get('id')} lifted"
     if a.kind == "speed":
         return f"speed {p.get('from')} → {p.get('to')} sim-min/s"
     return a.kind

@@ -52,7 +52,7 @@ def test_default_scenario_is_the_flood() -> None:
         (
             '[[drill.injects]]\nat_hours = 80\nplace = "S01"\nwhat = "flood"\n',
             "drill.injects.0.what",
-            "'incident', 'surge' or 'marker'",
+            "'incident', 'surge', 'marker', 'warning' or 'lift_warning'",
         ),
         (
             '[[drill.injects]]\nat_hours = -1\nplace = "S01"\nwhat = "marker"\nnote = "x"\n',
@@ -65,8 +65,8 @@ def test_default_scenario_is_the_flood() -> None:
             "expected less than the run's 240 hours",
         ),
         (
-            '[[drill.injects]]\nat_hours = 1\nplace = "S01"\nwhat = "marker"\ncolour = "red"\nnote = "x"\n',
-            "drill.injects.0.colour",
+            '[[drill.injects]]\nat_hours = 1\nplace = "S01"\nwhat = "marker"\nshade = "red"\nnote = "x"\n',
+            "drill.injects.0.shade",
             "Extra inputs",
         ),
         ("start_hours = 100\nuntil_day = 4\n", "drill", "expected start_hours < until_day × 24 = 96"),

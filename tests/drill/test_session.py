@@ -8,7 +8,7 @@ import pytest
 from agents.mobilised import EN_ROUTE, ON_SITE
 from tests.drill.conftest import fake_wall
 from twin.drill.effects import DrillActionError
-from twin.drill.script import DrillScript
+from twin.drill.script import DrillScript, Inject
 from twin.drill.session import DrillSession, outcome_of, replay
 from twin.engine import State
 from twin.scenario import Scenario
@@ -217,3 +217,25 @@ def test_baseline_is_the_same_world_without_the_trainee(flood_short: tuple[Scena
     o = outcome_of(s)
     assert o["peak_on_site"] > 0 and o["vulnerable_checked"] > 0 == outcome_of(b)["vulnerable_checked"]
     assert o["emergency_reported"] > outcome_of(b)["emergency_reported"]  # the trainee's own injects
+
+
+def test_a_script_issues_and_lifts_a_warning_and_the_trainee_gets_the_advisory(
+    flood_short: tuple[Scenario, DrillScript],
+) -> None:
+    sc, script = flood_short
+    sc = sc.model_copy(update={"emergency": sc.emergency.model_copy(update={"warnings": [], "responses": []})})
+    injects = [
+        Inject(at_hours=73.5, place="S01-C02", what="warning", id="drill-red", colour="red", type="flood"),
+        Inject(at_hours=74.0, place="S01-C02", what="lift_warning", id="drill-red"),
+        Inject(at_hours=74.5, place="S01-C02", what="lift_warning", id="no-such"),
+    ]
+    s = DrillSession(sc, script.model_copy(update={"injects": injects}))
+    s.advance(73.75 * 60.0)
+    st = s.state()
+    assert st["declared"]["warnings"][0]["id"] == "drill-red" and st["declared"]["calls_for"] == "extreme"
+    adv = st["advisories"][-1]
+    assert adv["to_mode"] == "extreme" and "红色 flood warning drill-red" in adv["cause"] and st["mode"] == "normal"
+    s.advance(75 * 60.0)
+    acts = [a for a in s.log if a.kind in ("warning", "lift_warning")]
+    assert [a.ok for a in acts] == [True, True, False] and "drill-red" not in str(s.state()["declared"]["warnings"])
+    assert "no-such" in acts[-1].error

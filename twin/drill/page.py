@@ -46,6 +46,7 @@ PAGE = r"""<!doctype html>
   ul.log li { padding:3px 0; border-bottom:1px solid #eef1f4; }
   ul.log .t { color:var(--mute); font-variant-numeric:tabular-nums; margin-right:6px; }
   ul.log .bad { color:var(--ex); }
+  .advisory { background:#fff4e0; border-left:4px solid #e08a00; padding:6px 8px; margin:6px 0; font-size:13px; }
   .legend { font-size:12px; color:var(--mute); display:flex; gap:12px; align-items:center; flex-wrap:wrap; margin-top:6px; }
   .sw { display:inline-block; width:12px; height:12px; border:1px solid #aab; vertical-align:middle; margin-right:3px; }
   #map text { font-size:10px; fill:#44505c; }
@@ -92,6 +93,7 @@ PAGE = r"""<!doctype html>
     <div class="controls">
       <div class="card" id="mode-card">
         <h2>Mode 模式 — switch with confirmation</h2>
+        <div id="advisory" class="advisory" style="display:none"></div>
         <div id="mode-buttons"></div>
         <label>cause (optional)</label><input id="mode-cause" size="32" placeholder="e.g. waterlogging reports rising">
         <h2 style="margin-top:12px">Mode history</h2>
@@ -227,6 +229,8 @@ function describe(a) {
     case "surge": return `surge ${p.category} at ${p.place}: ${p.per_hour}/h for ${p.hours} h`;
     case "team": return `send ${p.size} people to ${p.community}` + (a.ok ? ` (${a.result.moved} moving)` : "");
     case "marker": return `⚑ ${p.place || ""}: ${p.note}`;
+    case "warning": return `⚠ ${p.colour} ${p.type || "rainstorm"} warning ${p.id} issued at ${p.place}`;
+    case "lift_warning": return `warning ${p.id} lifted`;
     case "speed": return `speed ${p.from} → ${p.to} min/s`;
     case "start": return `drill live at ${p.speed} min/s`;
     default: return a.kind;
@@ -261,6 +265,13 @@ function render(s) {
   });
   document.querySelectorAll("[id^=mk-]").forEach((el) => { el.textContent = ""; });
   s.markers.forEach((m) => { const el = $("mk-" + communityOf(m.place)); if (el) { el.innerHTML = `⚑<title>${m.note}</title>`; el.setAttribute("fill", "#c0162e"); el.style.fontSize = "14px"; } });
+  const adv = $("advisory");
+  const lastAdv = s.advisories.length ? s.advisories[s.advisories.length - 1] : null;
+  const warn = s.declared.warnings.map(w => `${w.colour} ${w.type} ${w.id}`).join(", ");
+  if (lastAdv && lastAdv.to_mode !== s.mode) {
+    adv.style.display = "block";
+    adv.innerHTML = `<b>Advisory ${lastAdv.clock}:</b> switch to ${layout.modes[lastAdv.to_mode]} — ${lastAdv.cause}` + (warn ? `<br>In force: ${warn}` : "");
+  } else { adv.style.display = "none"; }
   const mb = $("mode-buttons");
   const want = s.ended ? [] : s.legal_targets;
   const key = want.join(",");

@@ -29,6 +29,14 @@ per_hour = 6.0
 hours = 3.0
 
 [[drill.injects]]
+at_hours = 72.5
+place = "S01-C02"
+what = "warning"          # warning | lift_warning: the declared timeline, put to the trainee as advice
+id = "drill-orange"
+colour = "orange"
+type = "rainstorm"
+
+[[drill.injects]]
 at_hours = 78
 place = "S01-C01"
 what = "marker"
@@ -50,7 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from twin.emergency.schema import Duration
 from twin.scenario import Scenario, ScenarioError, apply_overrides, default_scenario_path, validate
 
-WHAT: tuple[str, ...] = ("incident", "surge", "marker")
+WHAT: tuple[str, ...] = ("incident", "surge", "marker", "warning", "lift_warning")
 
 
 class DrillScriptError(ValueError):
@@ -66,12 +74,15 @@ class Inject(_Frozen):
 
     at_hours: float = Field(ge=0.0)
     place: str
-    what: Literal["incident", "surge", "marker"]
+    what: Literal["incident", "surge", "marker", "warning", "lift_warning"]
     category: str | None = None  # an emergency category (incident, surge)
     count: int = Field(default=1, ge=1, le=500)  # incident: how many at once
     per_hour: float | None = Field(default=None, gt=0.0, le=500.0)  # surge: arrivals per hour
     hours: float | None = Field(default=None, gt=0.0, le=240.0)  # surge: how long
     note: str = ""  # marker: the message shown to the trainee (and a remark on any inject)
+    id: str | None = None  # warning, lift_warning: the warning's id
+    colour: Literal["blue", "yellow", "orange", "red"] | None = None  # warning: 蓝/黄/橙/红
+    type: str | None = None  # warning: rainstorm (default), flood, epidemic …
 
     @model_validator(mode="after")
     def _complete(self) -> Inject:
@@ -81,6 +92,10 @@ class Inject(_Frozen):
             raise ValueError("expected per_hour and hours for what = 'surge'")
         if self.what == "marker" and not self.note:
             raise ValueError("expected a note for what = 'marker'")
+        if self.what == "warning" and (not self.id or self.colour is None):
+            raise ValueError("expected an id and a colour (blue, yellow, orange, red) for what = 'warning'")
+        if self.what == "lift_warning" and not self.id:
+            raise ValueError("expected the id of the warning to lift for what = 'lift_warning'")
         return self
 
 
