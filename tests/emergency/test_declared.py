@@ -86,3 +86,30 @@ def test_issue_and_lift_at_run_time_and_manual_trigger_only_advises() -> None:
     assert comp.board.state()["warnings"] == []
     with pytest.raises(KeyError):
         comp.lift_warning("drill-red")
+
+
+def test_trapped_people_go_to_fire_and_rescue_not_to_mobilised_cadres() -> None:
+    m = _flood()
+    comp = m.emergency
+    k = comp.cat_names.index("trapped_people")
+    rows = comp.arrivals.category[: len(comp.e_specialist)] == k
+    assert rows.sum() > 0
+    assert (comp.e_specialist[rows] == "fire_rescue").all() and not comp.e_by_desk[rows].any()
+    assert (comp.e_specialist[~rows] == "").all()  # nothing else goes to them
+    for t in comp.teams:
+        assert k not in t.kinds  # neither the mobilised teams nor the desks take trapped people
+    from twin.emergency.summary import specialist_responses
+
+    sr = specialist_responses(comp)["fire_rescue"]
+    assert sr["count"] == int(rows.sum()) and sr["crews"] == 4 and sr["minutes_to_scene_p50"] > 0
+
+
+def test_a_category_has_one_specialist() -> None:
+    from twin.scenario import ScenarioError
+
+    d = copy.deepcopy(raw("flood"))
+    d["emergency"]["specialists"]["police"] = {"handles": ["trapped_people"]}
+    with pytest.raises(
+        ScenarioError, match="specialists.police.handles: 'trapped_people' is already handled by 'fire_rescue'"
+    ):
+        scenario_from_dict(d, label="flood")

@@ -134,12 +134,21 @@ class EmergencyComponent:
         self.teams: list[EmergencyTeam] = []
         self.team_at: list[list[int]] = []  # community → team indices (mobilised teams first, the desk last)
         self.mob_team_at: list[list[int]] = []
+        # specialist responders: their categories leave the mobilised teams and the desks
+        self.special_of: dict[int, int] = {
+            self.cat_names.index(c): j for j, sp in enumerate(em.specialists.values()) for c in sp.handles
+        }
+        self.specialists: list[EmergencyTeam] = [
+            EmergencyTeam(model, f"SR-{name}", -1, name, [self.cat_names.index(c) for c in sp.handles], sp.crews, 1.0)
+            for name, sp in em.specialists.items()
+        ]
+        self.rng_special = stream_rng(model.seed_value, "emergency.specialists")
         team_specs = list(em.teams.items())
         self.team_share = np.array([t.share for _, t in team_specs])
         for c, cname in enumerate(terr.community_names):
             idx: list[int] = []
             for name, t in team_specs:
-                kinds = [self.cat_names.index(h) for h in t.handles]
+                kinds = [self.cat_names.index(h) for h in t.handles if self.cat_names.index(h) not in self.special_of]
                 kinds = [self.CHECK] if t.checks else [*kinds, self.CHECK]
                 idx.append(len(self.teams))
                 self.teams.append(EmergencyTeam(model, f"ET-{cname}-{name}", c, name, kinds, None, em.on_duty_share))
@@ -148,7 +157,13 @@ class EmergencyComponent:
                 idx.append(len(self.teams))
                 self.teams.append(
                     EmergencyTeam(
-                        model, f"DESK-{cname}", c, "desk", list(range(self.K)), em.desk.staff_per_community, 1.0
+                        model,
+                        f"DESK-{cname}",
+                        c,
+                        "desk",
+                        [k for k in range(self.K) if k not in self.special_of],
+                        em.desk.staff_per_community,
+                        1.0,
                     )
                 )
             self.team_at.append(idx)
@@ -187,6 +202,7 @@ class EmergencyComponent:
         self.e_on_site = np.full(n, np.nan)
         self.e_resolved = np.full(n, np.nan)
         self.e_by_desk = np.zeros(n, dtype=bool)
+        self.e_specialist = np.full(n, "", dtype=object)  # the specialist responder that took the case
         self.e_mode = np.full(n, "", dtype=object)
         self.e_open = 0
         self.e_overdue_heap: list[float] = []
@@ -265,6 +281,7 @@ class EmergencyComponent:
         self.e_on_site = np.append(self.e_on_site, np.nan)
         self.e_resolved = np.append(self.e_resolved, np.nan)
         self.e_by_desk = np.append(self.e_by_desk, False)
+        self.e_specialist = np.append(self.e_specialist, np.array([""], dtype=object))
         self.e_mode = np.append(self.e_mode, np.array([""], dtype=object))
         self._report(i, Source.HOTLINE, actor)
         return self.e_case_id[i]
@@ -461,6 +478,14 @@ class EmergencyComponent:
 
     # ------------------------------------------------------------------ work
     def _dispatch(self, job: Job) -> None:
+        j = self.special_of.get(job.kind)
+        if j is not None:
+            sr = self.specialists[j]
+            if sr.free:
+                self._start(sr, job)
+            else:
+                self.queues[job.community][job.kind].append(job)
+            return
         for i in self.team_at[job.community]:
             team = self.teams[i]
             if job.kind in team.kinds and team.free:
@@ -469,6 +494,9 @@ class EmergencyComponent:
         self.queues[job.community][job.kind].append(job)
 
     def _next(self, team: EmergencyTeam) -> Job | None:
+        if team.community < 0:  # a specialist responder: the oldest of its cases in any community
+            waiting = [q for qs in self.queues for k in team.kinds if (q := qs[k])]
+            return min(waiting, key=lambda q: q[0].t).popleft() if waiting else None
         qs = self.queues[team.community]
         best: deque[Job] | None = None
         for k in team.kinds:
@@ -504,7 +532,12 @@ class EmergencyComponent:
             c = eng.accept(c.id, c.version, team.name)
         c = eng.dispatch(c.id, c.version, team.name, (team.name,))
         job.case = c
-        self.e_by_desk[job.index] = team.fixed is not None
+        if team.community < 0:  # specialist: its own response time, not the grid's travel
+            j = self.special_of[job.kind]
+            job.travel = float(list(self.em.specialists.values())[j].response_minutes.sample(self.rng_special, 1)[0])
+            self.e_specialist[job.index] = team.team
+        else:
+            self.e_by_desk[job.index] = team.fixed is not None
         env.timeout(job.travel).callbacks.append(partial(self._on_scene, team, job))
 
     def _on_scene(self, team: EmergencyTeam, job: Job, _event: object = None) -> None:

@@ -155,6 +155,17 @@ class Desk(_Frozen):
     staff_per_community: Count = 1
 
 
+class Specialist(_Frozen):
+    """A specialist responder — fire and rescue (消防救援), medical (120), police (110): its own
+    crews with their own response times, not 下沉 members. It takes every case of the categories
+    it ``handles`` in the hazard's area; the mobilised teams and desks no longer do."""
+
+    crews: Annotated[int, Field(ge=1)] = 1  # crews that can be on cases at once
+    handles: list[str]
+    response_minutes: Duration = Duration(dist="lognormal", mean=15.0, cv=0.5)  # call → on scene
+    source: str = "[A]"
+
+
 class Step(_Frozen):
     """A scheduled mode change at ``at_hours`` from the run's start."""
 
@@ -268,6 +279,7 @@ class Emergency(_Frozen):
     on_duty_share: Share = 0.5  # of members on site, the share on duty at any hour (shifts)
     redirect_registered_outside_area: bool = False
     teams: dict[str, Team]
+    specialists: dict[str, Specialist] = {}
     categories: dict[str, Category]
     surges: list[Surge] = []
     checks: Checks = Checks()
@@ -291,6 +303,16 @@ class Emergency(_Frozen):
                     raise ValueError(
                         f"teams.{name}.handles: expected emergency categories from {sorted(self.categories)}, got {c!r}"
                     )
+        owner: dict[str, str] = {}
+        for name, sp in self.specialists.items():
+            for c in sp.handles:
+                if c not in self.categories:
+                    raise ValueError(
+                        f"specialists.{name}.handles: expected emergency categories from {sorted(self.categories)}, got {c!r}"
+                    )
+                if c in owner:
+                    raise ValueError(f"specialists.{name}.handles: {c!r} is already handled by {owner[c]!r}")
+                owner[c] = name
         for m in {r.to for r in self.rules}:
             if sum(1 for r in self.rules if r.to == m) > 1:
                 raise ValueError(f"rules: expected at most one rule stepping up to {m!r}")
@@ -380,6 +402,7 @@ __all__ = [
     "Duration",
     "Emergency",
     "RuleSpec",
+    "Specialist",
     "Staff",
     "Step",
     "Surge",
