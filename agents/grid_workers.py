@@ -21,12 +21,46 @@ from twin.model.stations import Station
 from twin.model.territory import Territory
 from twin.scenario import Scenario
 
+#: A grid worker's routine activities, in the order they give way when the day is full:
+#: household visits are the flexible part and are cut first (cases come before all of it).
+ACTIVITIES: tuple[str, ...] = ("meetings", "tasks", "data", "patrol", "visits")
+
 
 class GridTeam(Station):
-    """The full-time grid worker(s) responsible for one or more grids."""
+    """The full-time grid worker(s) responsible for one or more grids.
+
+    Besides cases, the team's working day holds its routine (``plan``: working minutes per
+    full working day per activity). Each day the routine gets what the cases left of the
+    day; ``routine_share`` is the share of yesterday's working time it took — the chance
+    that a case finds its worker in the middle of a stretch of routine work.
+    """
 
     role = "grid_worker"
     level = 0
+
+    def setup_day(self, plan: dict[str, float], day_minutes: float) -> None:
+        self.plan = plan
+        self.done = dict.fromkeys(ACTIVITIES, 0.0)
+        self.case_mark = 0.0  # busy minutes (case handling) at the start of the day
+        self.routine_share = min(1.0, sum(plan.values()) / max(1e-9, self.headcount * day_minutes))
+        self.visit_share = 1.0  # share of the planned household visits done yesterday
+
+    def close_day(self, working: float, duty: float) -> None:
+        """Book one day: cases took what they took; routine gets the rest, visits last."""
+        case_min = self.busy - self.case_mark
+        left = max(0.0, working - case_min)
+        routine = 0.0
+        for a in ACTIVITIES:
+            want = self.plan[a] * duty
+            got = min(want, left - routine)
+            self.done[a] += got
+            routine += got
+            if a == "visits":
+                self.visit_share = 1.0 if want <= 0 else got / want
+        self.busy += routine
+        self.case_mark = self.busy
+        if working > 0:
+            self.routine_share = routine / working
 
 
 class GridWorkers:
@@ -69,8 +103,37 @@ class GridWorkers:
         self.public = np.array([c.public_space for c in cats])
         self.visibility = np.array([c.visibility for c in cats])
         self.weekday_minutes = max(cal.worked_between(d * 1440.0, (d + 1) * 1440.0) for d in range(7))
+        # the working day's routine, per team (issue 13; figures in the scenario's staffing.worker_day)
+        wd = st.worker_day
+        hh_team = np.bincount(self.team_of_grid, weights=self.households, minlength=len(self.teams))
+        self.interrupt_after = wd.interrupt_after_minutes
+        self.verify_minutes = wd.verify_minutes
+        for t, team in enumerate(self.teams):
+            cap = team.headcount
+            team.setup_day({
+                "meetings": cap * wd.meetings_minutes,
+                "tasks": hh_team[t] / 100.0 * wd.tasks_minutes_per_100_households,
+                "data": hh_team[t] * wd.data_minutes_per_household_month / wd.workdays_per_month,
+                "patrol": cap * self.passes * wd.patrol_minutes_per_pass,
+                "visits": cap * self.visit_quota * wd.visit_minutes,
+            }, self.weekday_minutes)
+        self.visit_share_of_grid = np.ones(terr.n_grids)
+        self._day_closed = -1
         #: per-grid factor on patrols (1 = normal); the mode controller lowers it when workers are sent away
         self.patrol_factor = np.ones(terr.n_grids)
+
+    def close_day(self, day: int) -> None:
+        """Book day ``day``'s routine for every team (called once, when the next day starts)."""
+        if day <= self._day_closed or day < 0:
+            return
+        self._day_closed = day
+        working = self.calendar.worked_between(day * 1440.0, (day + 1) * 1440.0)
+        duty = working / self.weekday_minutes
+        shares = np.empty(len(self.teams))
+        for t, team in enumerate(self.teams):
+            team.close_day(team.headcount * working, duty)
+            shares[t] = team.visit_share
+        self.visit_share_of_grid = shares[self.team_of_grid]
 
     def discovery_prob(self, day: int) -> np.ndarray:
         """(grids × categories) chance that a latent need is found by a patrol or a visit today."""
@@ -78,6 +141,7 @@ class GridWorkers:
         w = self.workers_per_grid * self.patrol_factor * duty
         passes = w * self.passes
         public = 1.0 - (1.0 - self.visibility[None, :]) ** passes[:, None]
-        visits = (w + self.part_time_per_grid * self.part_time_visit_share * duty) * self.visit_quota
+        # full-time workers make the visits their day left room for yesterday (issue 13)
+        visits = (w * self.visit_share_of_grid + self.part_time_per_grid * self.part_time_visit_share * duty) * self.visit_quota
         household = np.minimum(1.0, visits / self.households)[:, None] * self.visit_detect
         return np.where(self.public[None, :], public, np.broadcast_to(household, public.shape))

@@ -3,7 +3,8 @@
 Riders are spread over the grids in proportion to residents. A latent public-space need on
 a rider's beat is reported on a given day with a chance that grows with riders per grid and
 with the incentive: ``sightings_per_rider_day × riders × points / (points + half_saturation)``.
-Hazards earn ``points_per_hazard`` (50 in Wuhan), other reports ``points_per_report``.
+Major public-security clues earn ``points_per_clue`` (100 in Wuhan), safety hazards
+``points_per_hazard`` (50), other reports ``points_per_report``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class RiderFleet(mesa.Agent):
         self.hazard = np.array([name in r.hazard_categories for name in categories])
         self.points_per_report = r.points_per_report
         self.points_per_hazard = r.points_per_hazard
+        self.clue = np.array([name in r.clue_categories for name in categories])
+        self.points_per_clue = r.points_per_clue
         self.points = np.zeros(max(1, r.count))
         self.reports = 0
 
@@ -44,7 +47,7 @@ class RiderFleet(mesa.Agent):
             return np.full(grids.size, -1, dtype=np.int64)
         span = np.maximum(1, np.ceil(self.per_grid[grids]).astype(np.int64))
         rider = np.minimum(self.first_rider[grids] + (rng.random(grids.size) * span).astype(np.int64), self.count - 1)
-        pts = np.where(self.hazard[cats], self.points_per_hazard, self.points_per_report)
+        pts = np.where(self.clue[cats], self.points_per_clue, np.where(self.hazard[cats], self.points_per_hazard, self.points_per_report))
         np.add.at(self.points, rider, pts)
         self.reports += int(grids.size)
         return rider

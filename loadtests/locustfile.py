@@ -7,7 +7,8 @@ when; the target adapter (twin.loadtest.targets) says how. Users:
   worker's token), follows the case, answers the call-back (一事一评);
 - DeviceUser — SOS callers, water meters, sensors: alerts retried on timeouts, lost replies
   (``--device-lost-replies``) and 409/429/503 with the *same* Idempotency-Key;
-- GridWorkerUser (claim, handle, resolve; verify and close), CommunityUser,
+- GridWorkerUser (claim, handle, resolve; verify and close; now and then ask for an extension,
+  延期), CommunityUser (also approves or refuses the extensions its grids ask for),
   StreetDispatcherUser (派单 to boards), BoardUser and DepartmentUser (handle, or return the
   case with ``decline``), DistrictDispatcherUser — one user per person on duty, handling times
   compressed by the plan's speedup.
@@ -19,6 +20,7 @@ with the rate of the current window, and the arrivals themselves fire at their s
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import heapq
 import json
 import time
@@ -43,6 +45,18 @@ RACE = (404, 409, 412)  # someone else changed the case first: not an error of t
 _AGENDAS: dict[str, Agenda] = {}
 _COUNTERS: dict[str, int] = {}
 SESSIONS = Group()  # arrival sessions in flight in this process (they outlive a stopped user)
+#: One case in this many has its handler ask for an extension (延期) [A]; one decision in
+#: REFUSE_ONE_IN is a refusal; the community looks at pending requests every EXTENSION_POLL polls.
+EXTEND_ONE_IN = 20
+REFUSE_ONE_IN = 4
+EXTENSION_POLL = 5
+
+
+def chosen(case: dict[str, Any], salt: str, one_in: int) -> bool:
+    """A fixed choice per incident (the same in every run and process): a hash of the plan's
+    reference of the incident (its case id when it has none) and ``salt``."""
+    ref = ref_of(case.get("description")) or str(case.get("id"))
+    return int.from_bytes(hashlib.sha256(f"{salt}:{ref}".encode()).digest()[:4], "big") % one_in == 0
 
 
 def process_index(user: FastHttpUser) -> int:
@@ -259,6 +273,9 @@ class StaffUser(ApiUser):
             case = self.act(key, case, "start") or {}
             if not case:
                 return
+            if chosen(case, "extend", EXTEND_ONE_IN) and case.get("unit_due_at") is not None:
+                body = {"minutes": 60, "reason": "waiting for the owner / materials"}
+                case = self.act(key, case, "extend", body) or case
             rework = int(case.get("reopen_count", 0)) > 0
             res = resolves_at(a, level, rework, PLAN.policy["on_the_spot_share"])
             self.sleep_sim(work_minutes(a, level, res))
@@ -360,11 +377,28 @@ class CommunityUser(StaffUser):
             return False
         c = self.unit["community"]
         key = f"community:{c}"
+        self.polls = getattr(self, "polls", 0) + 1
+        if self.polls % EXTENSION_POLL == 0 and self.decide_extensions(key):
+            return True
         for case in self.work_list(key, ("accepted", "reopened"), 1):
             if CLAIMS.take(case["id"]):
                 self.handle(key, case, 1, f"worker:CO-{c}")
                 return True
         return False
+
+
+    def decide_extensions(self, key: str) -> bool:
+        """Approve (or now and then refuse) the extension requests pending on the community's cases."""
+        did = False
+        for case in self.work_list(key, ("dispatched", "in_progress")):
+            if case.get("extension_pending") is None:
+                continue
+            if chosen(case, "refuse", REFUSE_ONE_IN):
+                self.act(key, case, "refuse_extension", {"reason": "finish it within the limit"})
+            else:
+                self.act(key, case, "approve_extension", {})
+            did = True
+        return did
 
 
 class StreetDispatcherUser(StaffUser):

@@ -19,7 +19,7 @@ import pandas as pd
 
 import twin
 from twin.engine import State
-from twin.model import ROLES, DistrictModel
+from twin.model import ACTIVITIES, ROLES, DistrictModel
 from twin.model.incidents import CHANNELS, TIER_NAMES
 from twin.scenario import LEVELS, Scenario
 
@@ -126,6 +126,7 @@ def _cases(m: DistrictModel) -> pd.DataFrame:
         "reported_at": num(lambda c: c.reported_at - ep),
         "due_at": num(lambda c: c.due_at - ep),
         "accepted_at": num(lambda c: nan if c.accepted_at is None else c.accepted_at - ep),
+        "started_at": num(lambda c: nan if c.started_at is None else c.started_at - ep),
         "resolved_at": num(lambda c: nan if c.resolved_at is None else c.resolved_at - ep),
         "closed_at": num(lambda c: nan if c.closed_at is None else c.closed_at - ep),
         "evaluated_at": num(lambda c: nan if c.evaluated_at is None else c.evaluated_at - ep),
@@ -136,6 +137,17 @@ def _cases(m: DistrictModel) -> pd.DataFrame:
         "satisfaction": num(lambda c: 0 if c.satisfaction is None else c.satisfaction, np.int8),
         "volunteer": label(lambda c: c.volunteer or ""),
         "points": num(lambda c: nan if c.points is None else c.points),
+        # time rules (issue 12): done = replied (reply matters) or resolved; unit stints
+        "done_at": num(lambda c: nan if c.done_at is None else c.done_at - ep),
+        "stints": num(lambda c: c.stints, np.int16),
+        "late_stints": num(lambda c: c.late_stints, np.int16),
+        "extensions_requested": num(lambda c: c.extensions_requested, np.int16),
+        "extensions_approved": num(lambda c: c.extensions_approved, np.int16),
+        "suspensions": num(lambda c: c.suspensions, np.int16),
+        "reassignments": num(lambda c: c.reassignments, np.int16),
+        "returns": num(lambda c: c.returns, np.int16),
+        "warnings_yellow": num(lambda c: c.warnings_yellow, np.int16),
+        "warnings_red": num(lambda c: c.warnings_red, np.int16),
     })
     rej = m.flow.rejected_at
     df["rejected_at"] = num(lambda c: rej.get(c.id, nan))
@@ -153,10 +165,14 @@ def _events(m: DistrictModel) -> pd.DataFrame | None:
 
 def _stations(m: DistrictModel) -> pd.DataFrame:
     rows = []
+    m.workers.close_day(int(np.ceil(m.days)) - 1)  # the last day's routine
+    zero = dict.fromkeys(ACTIVITIES, 0.0)
     for s in m.own_stations():
         avail = s.available_minutes(m.horizon)
-        rows.append((s.name, s.role, s.level, s.capacity, s.served, s.busy, avail))
-    return pd.DataFrame(rows, columns=["station", "role", "level", "capacity", "served", "busy_min", "available_min"])
+        done = getattr(s, "done", zero)
+        rows.append((s.name, s.role, s.level, s.capacity, s.served, s.busy, avail, *(done[a] for a in ACTIVITIES)))
+    cols = ["station", "role", "level", "capacity", "served", "busy_min", "available_min"]
+    return pd.DataFrame(rows, columns=cols + [f"{a}_min" for a in ACTIVITIES])
 
 
 # --------------------------------------------------------------------------- summary
@@ -205,12 +221,25 @@ def summarise(
     real = ~(rejected | merged)
     closed = np.isin(state, ["closed", "evaluated"])
     res_at = c["resolved_at"].to_numpy()
-    resolved = real & ~np.isnan(res_at)
-    on_time = resolved & (res_at <= c["due_at"].to_numpy() + 1e-9)
+    # what the platform counts (立案): a matter a grid worker found on patrol and settled on the
+    # spot goes into the worker's log (台账), not onto the platform as a case (issue 13)
+    src_all = c["source"].to_numpy()
+    on_spot = (src_all == "patrol") & (c["resolved_level"].to_numpy() == 0) & (c["escalations"].to_numpy() == 0) & (c["reopen_count"].to_numpy() == 0)
+    registered = real & ~on_spot
+    resolved_all = real & ~np.isnan(res_at)
+    resolved = registered & ~np.isnan(res_at)
+    # the platform rule (按期处置率, issue 12): a registered case done (resolved; replied, for
+    # reply matters) is on time when every handling unit kept its own limit
+    done_at = c["done_at"].to_numpy()
+    done = registered & ~np.isnan(done_at)
+    late_stints = c["late_stints"].to_numpy()
+    on_time = done & (late_stints == 0)
+    on_time_e2e = done & (done_at <= c["due_at"].to_numpy() + 1e-9)
+    n_done = max(1, int(done.sum()))
+    stints_all = int(c.loc[registered, "stints"].sum())
     sat = c["satisfaction"].to_numpy()
     rated = sat > 0
     lvl = c["resolved_level"].to_numpy()
-    n_res = max(1, int(resolved.sum()))
     tiers = c["tier"].to_numpy()
     h2c: dict[str, dict[str, float | None]] = {}
     hours = (c["closed_at"].to_numpy() - c["reported_at"].to_numpy()) / 60.0
@@ -222,6 +251,14 @@ def summarise(
         s = stations[stations["role"] == role]
         a = float(s["available_min"].sum())
         util[role] = None if a <= 0 else _r(min(float(s["busy_min"].sum()), a) / a)
+    gw = stations[stations["role"] == "grid_worker"]
+    gw_avail = float(gw["available_min"].sum())
+    worker_day: dict[str, float | None] = {}
+    if gw_avail > 0:
+        routine = {a: float(gw[f"{a}_min"].sum()) for a in ACTIVITIES}
+        worker_day["case_handling"] = _r((float(gw["busy_min"].sum()) - sum(routine.values())) / gw_avail)
+        worker_day |= {a: _r(v / gw_avail) for a, v in routine.items()}
+        worker_day["idle"] = _r(max(0.0, 1.0 - sum(v for v in worker_day.values() if v is not None)))
     days_obs = (T - warm) / 1440.0
     real_total = int(real.sum())
     src = c.loc[real, "source"].value_counts()
@@ -251,14 +288,31 @@ def summarise(
         "cases_rejected": int(rejected.sum()),
         "cases_merged": int(merged.sum()),
         "cases_per_1000_per_day": _r(real_total / residents * 1000.0 / max(days_obs, 1e-9)),
-        "on_time_rate": _r(on_time.sum() / n_res),
+        "volume_per_1000_per_day": {
+            "all_incidents": _r(real_total / residents * 1000.0 / max(days_obs, 1e-9)),
+            "registered": _r(int(registered.sum()) / residents * 1000.0 / max(days_obs, 1e-9)),
+            "reached_street_or_district": _r(int((real & (c["level"].to_numpy() >= 2)).sum()) / residents * 1000.0 / max(days_obs, 1e-9)),
+        },
+        "settled_on_the_spot": int(on_spot.sum()),
+        "on_time_rate": _r(on_time.sum() / n_done),
+        "on_time_rate_end_to_end": _r(on_time_e2e.sum() / n_done),
+        "unit_on_time_rate": None if stints_all == 0 else _r(1.0 - int(late_stints[registered].sum()) / stints_all),
+        "on_time_by_tier": {t: _r((on_time & (tiers == t)).sum() / max(1, int((done & (tiers == t)).sum()))) for t in TIER_NAMES if (done & (tiers == t)).any()},
+        "extensions_requested": int(c["extensions_requested"].sum()),
+        "extensions_approved": int(c["extensions_approved"].sum()),
+        "suspended_cases": int((c["suspensions"].to_numpy() > 0).sum()),
+        "reassigned_cases": int((c["reassignments"].to_numpy() > 0).sum()),
+        "returned_cases": int((c["returns"].to_numpy() > 0).sum()),
+        "warnings_yellow": int(c["warnings_yellow"].sum()),
+        "warnings_red": int(c["warnings_red"].sum()),
         "closure_rate": _r(closed.sum() / max(1, real_total)),
         "satisfaction_mean": None if not rated.any() else _r(sat[rated].mean()),
         "satisfaction_share": None if not rated.any() else _r((sat[rated] >= 4).mean()),
-        "closed_at_level": {lv: _r(((lvl == i) & resolved).sum() / n_res) for i, lv in enumerate(LEVELS)},
+        "closed_at_level": {lv: _r(((lvl == i) & resolved_all).sum() / max(1, int(resolved_all.sum()))) for i, lv in enumerate(LEVELS)},
         "hours_to_close": h2c,
         "backlog_end": int(f["backlog_end"]),
         "utilisation": util,
+        "grid_worker_day": worker_day,
         "channel_mix": channel_mix,
         "needs_arisen": f["needs_arisen"],
         "needs_unreported_lost": f["needs_unreported_lost"],

@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import annotated_types as at
 import numpy as np
@@ -100,6 +100,38 @@ class Unit(_Frozen):
         return self
 
 
+class WorkerDay(_Frozen):
+    """A grid worker's working day beyond case handling (issue 13): every activity takes
+    time from the same budget of working minutes, so a worker with more households visits
+    less, finds less early, and breaks off routine work later for a case.
+
+    Per worker and working day unless named otherwise; figures in the scenario files.
+    """
+
+    patrol_minutes_per_pass: NonNeg = 45.0  # one patrol pass over the worker's round (巡查)
+    visit_minutes: NonNeg = 12.0  # one household visit (入户走访), travel between doors included
+    data_minutes_per_household_month: NonNeg = 1.5  # information collection and updates (信息采集)
+    tasks_minutes_per_100_households: NonNeg = 6.0  # tasks handed down from above (上级交办), per day
+    meetings_minutes: NonNeg = 30.0  # meetings, ledgers and reporting (例会、台账)
+    verify_minutes: NonNeg = 10.0  # the on-site check of a resolved case (核查)
+    interrupt_after_minutes: NonNeg = 30.0  # longest stretch of routine work finished before a case is taken up
+    workdays_per_month: Pos = 21.75
+
+
+class MatterTiers(_Frozen):
+    """The time rule (tier) of a matter by the level able to settle it (事项清单): a matter
+    a grid worker can settle is a small matter (小事), one needing the community or a street
+    board takes longer, one needing a district department is complex."""
+
+    grid: str = "T1"
+    community: str = "T2"
+    street: str = "T2"
+    district: str = "T3"
+
+    def names(self) -> tuple[str, str, str, str]:
+        return (self.grid, self.community, self.street, self.district)
+
+
 class Staffing(_Frozen):
     """Who handles cases at each rung of the ladder."""
 
@@ -123,6 +155,7 @@ class Staffing(_Frozen):
     }
     departments: dict[str, Unit] = {"urban_management": Unit(staff=10)}
     travel_minutes: Dist = exp_dist(8.0)
+    worker_day: WorkerDay = WorkerDay()
 
     @model_validator(mode="after")
     def _windows(self) -> Staffing:
@@ -150,22 +183,6 @@ class LevelShares(_Frozen):
 
     def array(self) -> np.ndarray:
         return np.array([self.grid, self.community, self.street, self.district])
-
-
-class TierShares(_Frozen):
-    T1: Share = 0.0
-    T2: Share = 0.0
-    T3: Share = 0.0
-
-    @model_validator(mode="after")
-    def _sum(self) -> TierShares:
-        s = self.T1 + self.T2 + self.T3
-        if abs(s - 1.0) > 1e-6:
-            raise ValueError(f"expected shares summing to 1, got {s:.6g}")
-        return self
-
-    def array(self) -> np.ndarray:
-        return np.array([self.T1, self.T2, self.T3])
 
 
 class Handling(_Frozen):
@@ -197,6 +214,7 @@ class Category(_Frozen):
     department: str
     effort_scale: Pos = 1.0
     handling: Handling = Handling()
+    tiers: MatterTiers | None = None  # this category's matter list (default: policy.matter_tiers)
 
     @model_validator(mode="after")
     def _profiles(self) -> Category:
@@ -225,11 +243,13 @@ class Riders(_Frozen):
 
     count: Annotated[int, Field(ge=0)] = 90
     points_per_report: NonNeg = 10.0  # routine report incentive [A: 5–10]
-    points_per_hazard: NonNeg = 50.0  # safety hazard [Wuhan]
+    points_per_hazard: NonNeg = 50.0  # safety hazard (Wuhan, 党员生活 2023-12-04)
+    points_per_clue: NonNeg = 100.0  # major public-security clue (Wuhan, 党员生活 2023-12-04)
     half_saturation_points: Pos = 10.0  # points at which response reaches half its maximum
     sightings_per_rider_day: NonNeg = 0.4  # max chance per day a rider reports a latent need on their beat
     hours: list[Hours] = [(10.0, 14.0), (17.0, 21.0)]
     hazard_categories: list[str] = ["safety"]
+    clue_categories: list[str] = []
 
 
 class PartyMembers(_Frozen):
@@ -260,20 +280,40 @@ class Devices(_Frozen):
     false_alarm_check_minutes: Dist = exp_dist(15.0)
 
 
-class Tier(_Frozen):
-    """An SLA tier: due time and per-level time allowance before a queued case is escalated."""
-
-    due_hours: Pos
-    allowance_hours: LevelAllowance
-
-
 class LevelAllowance(_Frozen):
     grid: Pos | None = None
     community: Pos | None = None
     street: Pos | None = None
 
 
-Tier.model_rebuild()
+class LevelLimits(_Frozen):
+    """A matter's time limit per handling unit at each level, in hours of its clock."""
+
+    grid: Pos | None = None
+    community: Pos | None = None
+    street: Pos | None = None
+    district: Pos | None = None
+
+    def minutes(self) -> tuple[float | None, float | None, float | None, float | None]:
+        return tuple(None if v is None else v * 60.0 for v in (self.grid, self.community, self.street, self.district))  # type: ignore[return-value]
+
+
+class Tier(_Frozen):
+    """A matter's time rule (issue 12).
+
+    ``limit_hours``: each handling unit's limit, from the moment it receives the case
+    (dispatch), in hours of ``clock`` — ``working`` (the platform's working hours, public
+    holidays and 调休 excluded) or ``natural``. ``due_hours``: the end-to-end limit from
+    report, same clock. ``done``: what "in time" means — ``resolve`` or ``reply`` (an answer
+    to the reporter; resolution is tracked apart). ``allowance_hours``: how long a queued case
+    may wait at a level before it is escalated, used only with ``policy.auto_escalate``.
+    """
+
+    due_hours: Pos
+    limit_hours: LevelLimits | None = None  # None: the end-to-end limit at every level
+    clock: Literal["working", "natural"] = "natural"
+    done: Literal["resolve", "reply"] = "resolve"
+    allowance_hours: LevelAllowance = LevelAllowance()
 
 
 def _default_tiers() -> dict[str, Tier]:
@@ -285,14 +325,10 @@ def _default_tiers() -> dict[str, Tier]:
     }
 
 
-class TierGivenLevel(_Frozen):
-    grid: TierShares = TierShares(T1=0.9, T2=0.1)
-    community: TierShares = TierShares(T1=0.3, T2=0.6, T3=0.1)
-    street: TierShares = TierShares(T2=0.6, T3=0.4)
-    district: TierShares = TierShares(T2=0.2, T3=0.8)
-
-    def matrix(self) -> np.ndarray:
-        return np.stack([getattr(self, lv).array() for lv in LEVELS])
+def _check_matter_tiers(m: MatterTiers, where: str) -> None:
+    for lv, t in zip(LEVELS, m.names(), strict=True):
+        if t not in TIERS[1:]:
+            raise ValueError(f"{where}.{lv}: expected one of {list(TIERS[1:])}, got {t!r}")
 
 
 class Policy(_Frozen):
@@ -300,7 +336,13 @@ class Policy(_Frozen):
 
     on_the_spot_share: Share = 0.9  # 小事不出网: grid-resolvable matters the worker settles on the spot
     tiers: dict[str, Tier] = Field(default_factory=_default_tiers)
-    tier_given_level: TierGivenLevel = TierGivenLevel()
+    matter_tiers: MatterTiers = MatterTiers()  # the tier of a matter by the level able to settle it
+    working_hours: list[Hours] = [(8.5, 12.0), (14.0, 17.5)]  # the platform's working day, for limits on the working clock
+    auto_escalate: bool = False  # escalate a queued case when its allowance lapses (off: 督办 raises pressure, not the case)
+    extension_tiers: list[str] = ["T1", "T2", "T3"]  # matters whose handler may ask for more time (延期)
+    extension_approval_share: Share = 0.5  # requests the dispatching level approves [A]
+    suspend_after_lead_hours: NonNeg = 24.0  # a wait on another party this long is put on hold (挂账); 0: never
+    misdispatch_share: Share = 0.05  # command-centre dispatches sent to the wrong board/department (改派)
     visit_quota: NonNeg = 10.0  # households a worker visits per day
     visit_detect_prob: Share = 0.8
     patrol_passes_per_day: NonNeg = 1.0
@@ -324,6 +366,10 @@ class Policy(_Frozen):
         for t in TIERS:
             if t not in self.tiers:
                 raise ValueError(f"tiers: expected tiers {list(TIERS)}, missing {t}")
+        _check_matter_tiers(self.matter_tiers, "matter_tiers")
+        for t in self.extension_tiers:
+            if t not in self.tiers:
+                raise ValueError(f"extension_tiers: expected tier names from {sorted(self.tiers)}, got {t!r}")
         for name in ("satisfaction_on_time", "satisfaction_late"):
             v = getattr(self, name)
             if len(v) != 5 or abs(sum(v) - 1.0) > 1e-6:
@@ -373,6 +419,8 @@ class Scenario(_Frozen):
         if t.grids is not None and t.grids < t.streets * t.communities_per_street:
             raise ValueError(f"territory.grids: expected at least one grid per community (≥ {t.streets * t.communities_per_street}), got {t.grids}")
         for name, c in self.categories.items():
+            if c.tiers is not None:
+                _check_matter_tiers(c.tiers, f"categories.{name}.tiers")
             if c.board not in self.staffing.boards:
                 raise ValueError(f"categories.{name}.board: expected one of {sorted(self.staffing.boards)}, got {c.board!r}")
             if c.department not in self.staffing.departments:
@@ -393,7 +441,7 @@ class Scenario(_Frozen):
             for st in s.streets or []:
                 if st >= self.territory.streets:
                     raise ValueError(f"surges.{i}.streets: expected street indices < {self.territory.streets}, got {st}")
-        for c in self.party_members.categories + self.riders.hazard_categories:
+        for c in self.party_members.categories + self.riders.hazard_categories + self.riders.clue_categories:
             if c not in self.categories:
                 raise ValueError(f"expected category names from {sorted(self.categories)}, got {c!r} (party_members/riders)")
         if self.emergency is not None:

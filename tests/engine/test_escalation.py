@@ -11,6 +11,13 @@ from twin.engine.engine import SYSTEM_ACTOR
 from .helpers import Rig, ids, snapshot
 
 
+def auto_escalating(rig: Rig) -> Rig:
+    """The rig with automatic escalation switched on (it is off by default: 督办 presses the
+    unit, it does not move the case)."""
+    rig.engine = CaseEngine(rig.store, rig.clock, id_factory=ids(), auto_escalate=True)
+    return rig
+
+
 def test_escalation_by_decision_climbs_one_rung_at_a_time(rig: Rig) -> None:
     c = rig.walk(rig.report(), "accept", "dispatch")
     for expected in (Level.COMMUNITY, Level.STREET, Level.DISTRICT):
@@ -47,6 +54,7 @@ def test_return_is_not_allowed_from_a_fresh_report(rig: Rig) -> None:
 
 
 def test_allowance_lapse_escalates_automatically_up_to_the_district(rig: Rig) -> None:
+    auto_escalating(rig)
     # T1 (小事): 60 min at grid, 60 at community, 120 at street, none at district
     c = rig.report(tier="T1")
     t0 = rig.clock.now
@@ -71,6 +79,7 @@ def test_allowance_lapse_escalates_automatically_up_to_the_district(rig: Rig) ->
 
 
 def test_resolved_cases_do_not_escalate_and_a_decision_resets_the_timer(rig: Rig) -> None:
+    auto_escalating(rig)
     done = rig.walk(rig.report(tier="T1"), "accept", "dispatch", "resolve")
     c = rig.report(tier="T1")
     rig.clock.advance(30)
@@ -86,7 +95,7 @@ def test_allowances_are_configured_per_tier(rig: Rig) -> None:
     sla = SlaPolicy(
         {"X": TierRule("X", 500.0, (5.0, None, None, None)), "Y": TierRule("Y", 500.0, (50.0, 5.0, None, None))}
     )
-    engine = CaseEngine(rig.store, rig.clock, sla=sla, id_factory=lambda: f"tier-{rig.clock.now}")
+    engine = CaseEngine(rig.store, rig.clock, sla=sla, id_factory=lambda: f"tier-{rig.clock.now}", auto_escalate=True)
     x = engine.report(category="c", tier="X", place=rig.report().place, source="patrol")
     rig.clock.advance(1)
     y = engine.report(category="c", tier="Y", place=x.place, source="patrol")
@@ -101,6 +110,7 @@ def test_allowances_are_configured_per_tier(rig: Rig) -> None:
 
 
 def test_rework_after_failed_verification_gets_a_fresh_allowance(rig: Rig) -> None:
+    auto_escalating(rig)
     c = rig.walk(rig.report(tier="T1"), "accept", "dispatch", "resolve")
     rig.clock.advance(200)
     assert rig.engine.tick() == []  # resolved: the old timer is dropped
@@ -112,7 +122,7 @@ def test_rework_after_failed_verification_gets_a_fresh_allowance(rig: Rig) -> No
 
 
 def test_auto_escalation_can_be_switched_off(rig: Rig) -> None:
-    engine = CaseEngine(rig.store, rig.clock, id_factory=ids("off"), auto_escalate=False)
+    engine = CaseEngine(rig.store, rig.clock, id_factory=ids("off"))  # off by default
     engine.report(category="c", tier="T1", place=rig.report().place, source="app")
     rig.clock.advance(10_000)
     assert engine.tick() == [] and engine.next_deadline() is None
@@ -120,7 +130,7 @@ def test_auto_escalation_can_be_switched_off(rig: Rig) -> None:
 
 def test_a_restarted_engine_rearms_the_timers_from_storage(rig: Rig) -> None:
     c = rig.report(tier="T1")
-    engine = CaseEngine(rig.reopen(), rig.clock, id_factory=ids("restart"))
+    engine = CaseEngine(rig.reopen(), rig.clock, id_factory=ids("restart"), auto_escalate=True)
     assert engine.next_deadline() == c.reported_at + 60
     rig.clock.advance(61)
     assert [x.id for x in engine.tick()] == [c.id]

@@ -12,20 +12,21 @@ from twin.engine.supervision import local_datetime
 from .helpers import OTHER_PLACE, Rig
 
 
-def test_default_tiers_follow_the_zoucheng_rule_plus_emergencies() -> None:
-    sla = SlaPolicy()
-    assert sla.rule("T1").due_minutes == 2 * HOUR  # 小事: 2 hours
-    assert sla.rule("T2").due_minutes == 2 * DAY  # 费时事: 2 days
-    assert sla.rule("T3").due_minutes == 7 * DAY  # 复杂事: answered within 7 days
-    assert sla.rule("T0").due_minutes <= 60  # emergency: minutes
-    assert sla.rule("E").due_minutes <= 60
-    assert sla.due_at("T1", 100.0) == 100.0 + 120.0
+def test_default_time_rules() -> None:
+    sla = SlaPolicy()  # no calendar: working clocks run as natural time
+    assert sla.due_at("T1", 100.0) == 100.0 + 2 * HOUR  # 小事: 2 (working) hours
+    assert sla.unit_limit("T1", 0) == 2 * HOUR and sla.unit_limit("T1", 3) is None
+    assert sla.unit_limit("T2", 0) == 2 * DAY  # 费时事: 2 working days per unit
+    assert sla.due_at("T2", 0.0) == 5 * DAY
+    assert sla.rule("T3").done_by == "reply" and sla.due_at("T3", 0.0) == 5 * DAY  # 复杂事: a reply
+    assert sla.due_at("T0", 0.0) <= 60 and sla.rule("T0").clock == "natural"  # emergency: minutes
+    assert sla.due_at("E", 0.0) <= 60 and sla.rule("E").clock == "natural"
 
 
 @pytest.mark.parametrize("tier", ["T0", "T1", "T2", "T3", "E"])
 def test_due_time_is_report_time_plus_the_tier(rig: Rig, tier: str) -> None:
     c = rig.report(tier=tier)
-    assert c.due_at == rig.clock.now + SlaPolicy().rule(tier).due_minutes
+    assert c.due_at == SlaPolicy().due_at(tier, rig.clock.now)
     assert rig.store.get(c.id).due_at == c.due_at  # type: ignore[union-attr]
 
 

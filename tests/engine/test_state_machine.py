@@ -4,10 +4,14 @@ Invariants (issue 2): the state is always in the legal graph; an illegal transit
 nothing; escalation only moves up the ladder unless explicitly returned; closed/evaluated cases
 are immutable except the defined reopen; audit rows equal accepted transitions; fold(audit)
 equals the stored state; no case is lost or duplicated (also across a reopened SQLite file).
+Time rules (issue 12), on a working calendar: a suspended case changes only by resume; a unit
+limit runs only while a unit holds the case; approved extensions never outnumber requests, late
+stints never outnumber stints.
 """
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import shutil
 import tempfile
@@ -32,14 +36,33 @@ from twin.engine import (
     VersionConflict,
 )
 from twin.engine.audit import verify_case
+from twin.engine.sla import SlaPolicy
 from twin.engine.transitions import LEGAL_EDGES, TRANSITIONS
 from twin.engine.types import Action
+from twin.engine.worktime import ClockKind, WorkTime
 
 from .helpers import FakeClock
 
 PLACES = (Place("G1", "C1", "S1", "D1"), Place("G2", "C1", "S1", "D1"), Place("G3", "C2", "S2", "D1"))
 ACTIONS = sorted(TRANSITIONS, key=lambda a: a.value)
 FROZEN = {State.CLOSED, State.EVALUATED}
+#: The calendar of the machine's engine (the fake clock starts mid-2025 and runs for weeks).
+CALENDAR = WorkTime(((8.5, 12.0), (13.5, 17.5)), ClockKind.WORKING, start=datetime.date(2025, 1, 1), days=730)
+TIME_ACTIONS = [
+    Action.EXTEND,
+    Action.APPROVE_EXTENSION,
+    Action.REFUSE_EXTENSION,
+    Action.SUSPEND,
+    Action.RESUME,
+    Action.REASSIGN,
+    Action.REPLY,
+]
+#: What a time-rule action needs done first.
+TIME_PREP: dict[Action, tuple[Action, ...]] = {
+    Action.APPROVE_EXTENSION: (Action.EXTEND,),
+    Action.REFUSE_EXTENSION: (Action.EXTEND,),
+    Action.RESUME: (Action.SUSPEND,),
+}
 NEXT_STEP: dict[State, Action] = {
     State.REPORTED: Action.ACCEPT,
     State.ACCEPTED: Action.DISPATCH,
@@ -75,7 +98,13 @@ class EngineMachine(RuleBasedStateMachine):
         return SQLiteStore(self.tmp / "cases.db", synchronous="OFF")  # durability is tested elsewhere
 
     def _engine(self) -> CaseEngine:
-        return CaseEngine(self.store, self.clock, id_factory=lambda: f"c{next(self.counter):05d}")
+        return CaseEngine(
+            self.store,
+            self.clock,
+            sla=SlaPolicy(calendar=CALENDAR),
+            id_factory=lambda: f"c{next(self.counter):05d}",
+            auto_escalate=True,
+        )
 
     def teardown(self) -> None:
         self.store.close()
@@ -125,6 +154,7 @@ class EngineMachine(RuleBasedStateMachine):
         assert before is not None
         snap, n_events = before.to_dict(), self._event_count()
         b_state, b_version, b_level = before.state, before.version, before.level  # MemoryStore's case is live
+        before_suspended = before.suspended_at is not None
         version = before.version - 1 if stale else before.version
         e = self.engine
         try:
@@ -138,6 +168,18 @@ class EngineMachine(RuleBasedStateMachine):
                 after = e.verify(case_id, version, "i", passed=False)
             elif action is Action.RETURN:
                 after = e.return_for_rework(case_id, version, "c")
+            elif action is Action.EXTEND:
+                after = e.extend(case_id, version, "w", 30.0 + minutes, "waiting for parts")
+            elif action is Action.APPROVE_EXTENSION:
+                after = e.approve_extension(case_id, version, "c", None if stale else minutes or None)
+            elif action is Action.REFUSE_EXTENSION:
+                after = e.refuse_extension(case_id, version, "c", "do it now")
+            elif action is Action.SUSPEND:
+                after = e.suspend(case_id, version, "c", "waiting for the court")
+            elif action is Action.REASSIGN:
+                after = e.reassign(case_id, version, "c", ["dept-x", "dept-y"] if many else [f"worker-{score}"])
+            elif action is Action.WARN:
+                after = e.warn(case_id, version, "s", "red" if many else "yellow")
             else:
                 after = e.transition(case_id, action, version, "h")
         except (IllegalTransition, VersionConflict, InvalidInput) as err:
@@ -150,6 +192,8 @@ class EngineMachine(RuleBasedStateMachine):
                 assert isinstance(err, IllegalTransition | InvalidInput)
             return
         assert not stale, "a stale version must never be accepted"
+        if before_suspended:
+            assert action is Action.RESUME, f"{action} changed a suspended case"
         self.accepted += 1
         assert after.version == b_version + 1
         assert (b_state, after.state) in LEGAL_EDGES
@@ -173,12 +217,40 @@ class EngineMachine(RuleBasedStateMachine):
             many = c.level == Level.DISTRICT
             self.act(pick, step, stale=False, many=many, score=score, other=pick + 1, minutes=minutes)
 
+    @precondition(lambda self: bool(self.ids))
+    @rule(
+        pick=st.integers(0, 10**6),
+        action=st.sampled_from(TIME_ACTIONS),
+        many=st.booleans(),
+        score=st.integers(1, 5),
+        minutes=st.floats(0, 600),
+    )
+    def time_rule(self, pick: int, action: Action, many: bool, score: int, minutes: float) -> None:
+        """Bring a case to a handling unit, then apply a time-rule action (after what it needs
+        pending: an extension request, a suspension), so that these are accepted often."""
+        at = pick % len(self.ids)
+        for _ in range(3):
+            c = self.store.get(self.ids[at])
+            assert c is not None
+            if c.state not in (State.REPORTED, State.ACCEPTED, State.REOPENED) or c.suspended_at is not None:
+                break
+            self.act(at, NEXT_STEP[c.state], stale=False, many=c.level == Level.DISTRICT, score=score, other=at, minutes=1.0)
+        for step in (*TIME_PREP.get(action, ()), action):
+            self.act(at, step, stale=False, many=many, score=score, other=pick, minutes=minutes)
+
     @rule(minutes=st.floats(0, 3000))
     def tick(self, minutes: float) -> None:
         self.clock.advance(minutes)
         for c in self.engine.tick():
             self.accepted += 1
             self._check_level(c.id, self.levels[c.id], c.level, Action.ESCALATE)
+
+    @rule(minutes=st.floats(0, 3000))
+    def warn_due(self, minutes: float) -> None:
+        self.clock.advance(minutes)
+        for c in self.engine.warn_due():
+            self.accepted += 1
+            assert c.warning in (1, 2) and c.unit_due_at is not None
 
     @rule()
     def restart(self) -> None:
@@ -220,6 +292,9 @@ class EngineMachine(RuleBasedStateMachine):
             assert case.state in State.__members__.values()
             assert case.level == self.levels[case.id]
             verify_case(case, by_case[case.id])
+            assert case.late_stints <= case.stints and case.extensions_approved <= case.extensions_requested
+            if case.unit_due_at is not None:
+                assert case.unit_since is not None and case.state not in FROZEN
 
 
 class SQLiteEngineMachine(EngineMachine):

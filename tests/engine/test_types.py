@@ -41,6 +41,23 @@ def _every_field_set() -> Case:
         "service_hours": 2.5,
         "points": 7.5,
         "mode": "emergency",
+        "unit_since": 13.5,
+        "unit_due_at": 140.0,
+        "done_by": "reply",
+        "replied_at": 15.5,
+        "suspended_at": 14.5,
+        "suspended_minutes": 30.0,
+        "suspensions": 2,
+        "extension_pending": 90.0,
+        "extensions_requested": 3,
+        "extensions_approved": 1,
+        "reassignments": 4,
+        "returns": 5,
+        "stints": 6,
+        "late_stints": 7,
+        "warning": 1,
+        "warnings_yellow": 8,
+        "warnings_red": 9,
     }
     for k, v in values.items():
         setattr(c, k, v)

@@ -29,15 +29,36 @@ TRANSITIONS: dict[str, dict[str, Any]] = {
     "escalate": {"reason": "x"},
     "return": {"reason": "x"},
     "decline": {"reason": "x"},
+    "extend": {"minutes": 60, "reason": "waiting for a part"},
+    "approve-extension": {},
+    "refuse-extension": {"reason": "x"},
+    "suspend": {"reason": "court date"},
+    "resume": {},
+    "reassign": {"assignees": ["board:经济发展"]},
+    "reply": {"text": "x"},
 }
+#: The dispatching level's decisions on a case's time (issue 12): a grid worker may ask for an
+#: extension, only community / street / district centres (at or above the case's level) and
+#: admin decide.
+DISPATCHING = {"approve-extension", "refuse-extension", "suspend", "resume", "reassign"}
+SCOPE_RUNG = {"grid": 0, "community": 1, "street": 2, "district": 3}
 ALLOWED = {
     "resident": {"evaluate"},
     "resident2": {"evaluate"},
     "device": set(),
-    "department": {"start", "resolve", "decline"},
-    "grid_worker": set(TRANSITIONS) - {"return"},
-    "grid_worker_g2": set(TRANSITIONS) - {"return"},
+    "department": {"start", "resolve", "decline", "extend", "reply"},
+    "grid_worker": set(TRANSITIONS) - {"return"} - DISPATCHING,
+    "grid_worker_g2": set(TRANSITIONS) - {"return"} - DISPATCHING,
 }
+
+
+def may(role: str, action: str, case: dict[str, Any]) -> bool:
+    """Whether ``role`` may apply ``action`` to ``case`` (the oracle of the matrix)."""
+    if action not in ALLOWED.get(role, set(TRANSITIONS) - ({"return"} if role.startswith("grid_worker") else set())):
+        return False
+    if action in DISPATCHING and role != "admin":
+        return SCOPE_RUNG[ROLE_SCOPES[role][1].value] >= case["level"]
+    return True
 CONTACT_ENTITLED = {"grid_worker", "grid_worker_g2", "community", "street_centre", "street_centre_s2", "district_centre", "admin"}
 
 
@@ -105,7 +126,7 @@ def test_matrix_every_case_endpoint(any_server: Server, world: dict[str, dict[st
             for action, body in TRANSITIONS.items():
                 b = {k: (v.replace("{other}", other) if isinstance(v, str) else v) for k, v in body.items()}
                 r = c.post(f"/cases/{cid}/{action}", json=b, headers={"If-Match": '"999"'})  # stale: never changes anything
-                allowed = action in ALLOWED.get(role, set(TRANSITIONS) - ({"return"} if role.startswith("grid_worker") else set()))
+                allowed = may(role, action, case)
                 want = 404 if not visible else (412 if allowed else 403)
                 if r.status_code != want:
                     leaks.append(f"{role} {action} on {'visible' if visible else 'foreign'} {name}: {r.status_code} (want {want}) {r.text[:120]}")

@@ -13,6 +13,7 @@ from tests.engine.test_escalation import *  # noqa: F403 - re-collected here wit
 from tests.engine.test_evaluation import *  # noqa: F403
 from tests.engine.test_queries_kpis import *  # noqa: F403
 from tests.engine.test_sla_supervision import *  # noqa: F403
+from tests.engine.test_time_rules import *  # noqa: F403
 from tests.engine.test_transitions import *  # noqa: F403
 from twin.engine import CaseEngine, Store
 from twin.engine.postgres import PostgresStore

@@ -28,6 +28,7 @@ from twin.engine.types import (
     Source,
     State,
 )
+from twin.engine.worktime import ClockKind, WorkTime
 
 __all__ = [
     "ACTIVE_STATES",
@@ -37,6 +38,7 @@ __all__ = [
     "CaseEngine",
     "CaseNotFound",
     "CaseQuery",
+    "ClockKind",
     "Clock",
     "DuplicateKey",
     "EngineError",
@@ -58,5 +60,6 @@ __all__ = [
     "Supervisor",
     "TierRule",
     "VersionConflict",
+    "WorkTime",
     "fingerprint",
 ]

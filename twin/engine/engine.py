@@ -67,7 +67,7 @@ class CaseEngine:
         sla: SlaPolicy | None = None,
         id_factory: Callable[[], str] = _uuid,
         rating_coefficients: Mapping[int, float] = DEFAULT_RATING_COEFFICIENTS,
-        auto_escalate: bool = True,
+        auto_escalate: bool = False,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -140,7 +140,9 @@ class CaseEngine:
             idem = IdempotencyRecord(idempotency_key, fp, "")
         now = self.clock()
         case_id = self.id_factory()
-        payload["due_at"] = now + rule.due_minutes
+        payload["due_at"] = self.sla.due_at(tier, now)
+        if rule.done_by != "resolve":
+            payload["done_by"] = rule.done_by
         event = Event(case_id, 1, Action.REPORT, None, State.REPORTED, now, actor or str(source), self.mode, payload)
         case = new_case(event, place if place.__class__ is Place else None)
         if idem is not None:
@@ -188,11 +190,7 @@ class CaseEngine:
 
     def dispatch(self, case_id: str, version: int, actor: str, assignees: Sequence[str]) -> Case:
         """Send the case to a worker, a board (板块) or departments (吹哨派单)."""
-        names = tuple(map(str, assignees))
-        if not names or "" in names:
-            raise InvalidInput("assignees", "expected at least one non-empty assignee")
-        if len(names) > 1 and len(set(names)) != len(names):
-            raise InvalidInput("assignees", "the same assignee is named twice")
+        names = _assignees(assignees)
         return self._do(case_id, version, Action.DISPATCH, actor, {"assignees": list(names)})
 
     def start(self, case_id: str, version: int, actor: str) -> Case:
@@ -232,7 +230,7 @@ class CaseEngine:
         if isinstance(satisfaction, bool) or not isinstance(satisfaction, int) or not 1 <= satisfaction <= 5:
             raise InvalidInput("satisfaction", f"expected an integer 1..5, got {satisfaction!r}")
 
-        def decide(case: Case) -> tuple[Action, dict[str, Any]]:
+        def decide(case: Case, now: float) -> tuple[Action, dict[str, Any]]:
             if satisfaction <= UNSATISFIED_AT_OR_BELOW and not case.reopened_by_evaluation:
                 return Action.REOPEN, {"satisfaction": satisfaction}
             data: dict[str, Any] = {"satisfaction": satisfaction}
@@ -245,7 +243,7 @@ class CaseEngine:
     def escalate(self, case_id: str, version: int, actor: str, reason: str = "") -> Case:
         """Move the case one rung up the ladder (grid → community → street → district)."""
 
-        def decide(case: Case) -> tuple[Action, dict[str, Any]]:
+        def decide(case: Case, now: float) -> tuple[Action, dict[str, Any]]:
             if case.level >= Level.DISTRICT:
                 raise IllegalTransition(
                     Action.ESCALATE, case.state, "already at the district centre, the top of the ladder"
@@ -257,7 +255,7 @@ class CaseEngine:
     def return_for_rework(self, case_id: str, version: int, actor: str, reason: str = "") -> Case:
         """Send the case one rung down the ladder, back to the level below (退回重办)."""
 
-        def decide(case: Case) -> tuple[Action, dict[str, Any]]:
+        def decide(case: Case, now: float) -> tuple[Action, dict[str, Any]]:
             if case.level <= Level.GRID:
                 raise IllegalTransition(Action.RETURN, case.state, "already at grid level, the bottom of the ladder")
             return Action.RETURN, {"level": int(case.level) - 1, "reason": reason}
@@ -267,6 +265,123 @@ class CaseEngine:
     def decline(self, case_id: str, version: int, actor: str, reason: str = "") -> Case:
         """A handler hands a dispatched case back to the dispatcher at the same level (退单)."""
         return self._do(case_id, version, Action.DECLINE, actor, {"reason": reason})
+
+    # ------------------------------------------------------------ time rules
+    def extend(self, case_id: str, version: int, actor: str, minutes: float, reason: str) -> Case:
+        """The handler asks for ``minutes`` more (in the matter's clock) with a reason (延期申请)."""
+        _positive("minutes", minutes)
+        if not reason or not reason.strip():
+            raise InvalidInput("reason", "an extension request needs a reason")
+
+        def decide(case: Case, now: float) -> tuple[Action, dict[str, Any]]:
+            if case.unit_due_at is None:
+                raise IllegalTransition(Action.EXTEND, case.state, "no unit time limit is running")
+            if case.extension_pending is not None:
+                raise IllegalTransition(Action.EXTEND, case.state, "an extension request is already pending")
+            return Action.EXTEND, {"minutes": float(minutes), "reason": reason}
+
+        return self._do(case_id, version, Action.EXTEND, actor, None, decide)
+
+    def approve_extension(self, case_id: str, version: int, actor: str, minutes: float | None = None) -> Case:
+        """The dispatching level grants the pending request (or ``minutes`` of it): the unit's and
+        the end-to-end due times move by that much of the matter's clock."""
+        if minutes is not None:
+            _positive("minutes", minutes)
+
+        def decide(case: Case, now: float) -> tuple[Action, dict[str, Any]]:
+            pending = case.extension_pending
+            if pending is None or case.unit_due_at is None:
+                raise IllegalTransition(Action.APPROVE_EXTENSION, case.state, "no extension request is pending")
+            granted = pending if minutes is None else min(float(minutes), pending)
+            rule = self.sla.rule(case.tier)
+            return Action.APPROVE_EXTENSION, {
+                "minutes": granted,
+                "unit_due_at": self.sla.add(rule, case.unit_due_at, granted),
+                "due_at": self.sla.add(rule, case.due_at, granted),
+            }
+
+        return self._do(case_id, version, Action.APPROVE_EXTENSION, actor, None, decide)
+
+    def refuse_extension(self, case_id: str, version: int, actor: str, reason: str = "") -> Case:
+        """The dispatching level refuses the pending request; the limit stands."""
+
+        def decide(case: Case, now: float) -> tuple[Action, dict[str, Any]]:
+            if case.extension_pending is None:
+                raise IllegalTransition(Action.REFUSE_EXTENSION, case.state, "no extension request is pending")
+            return Action.REFUSE_EXTENSION, {"reason": reason}
+
+        return self._do(case_id, version, Action.REFUSE_EXTENSION, actor, None, decide)
+
+    def suspend(self, case_id: str, version: int, actor: str, reason: str) -> Case:
+        """Put the case on hold (挂账) while it waits on something outside the unit; clocks stop."""
+        if not reason or not reason.strip():
+            raise InvalidInput("reason", "a suspension needs a reason")
+        return self._do(case_id, version, Action.SUSPEND, actor, {"reason": reason})
+
+    def resume(self, case_id: str, version: int, actor: str) -> Case:
+        """End a suspension: the unit's and the end-to-end due times move by the time it lasted."""
+
+        def decide(case: Case, now: float) -> tuple[Action, dict[str, Any]]:
+            if case.suspended_at is None:
+                raise IllegalTransition(Action.RESUME, case.state, "the case is not suspended")
+            rule = self.sla.rule(case.tier)
+            held = self.sla.elapsed(rule, case.suspended_at, now)
+            unit_due = None if case.unit_due_at is None else self.sla.add(rule, case.unit_due_at, held)
+            return Action.RESUME, {
+                "suspended_minutes": held,
+                "unit_due_at": unit_due,
+                "due_at": self.sla.add(rule, case.due_at, held),
+            }
+
+        return self._do(case_id, version, Action.RESUME, actor, None, decide)
+
+    def reassign(self, case_id: str, version: int, actor: str, assignees: Sequence[str], reason: str = "") -> Case:
+        """The dispatcher moves the case to other assignee(s) (改派); their own limit starts and the
+        wrong dispatch is counted."""
+        names = _assignees(assignees)
+
+        def decide(case: Case, now: float) -> tuple[Action, dict[str, Any]]:
+            if set(names) == set(case.assignees):
+                raise InvalidInput("assignees", f"the case is already with {list(case.assignees)}")
+            return Action.REASSIGN, {"assignees": list(names), "reason": reason}
+
+        return self._do(case_id, version, Action.REASSIGN, actor, None, decide)
+
+    def reply(self, case_id: str, version: int, actor: str, text: str = "") -> Case:
+        """Answer the reporter (答复); for reply matters this is what must happen within the limit."""
+        return self._do(case_id, version, Action.REPLY, actor, {"text": text} if text else {})
+
+    def warn(self, case_id: str, version: int, actor: str, color: str) -> Case:
+        """Issue a yellow or red warning (督办) on the unit handling the case."""
+        if color not in ("yellow", "red"):
+            raise InvalidInput("color", f"expected 'yellow' or 'red', got {color!r}")
+        return self._do(case_id, version, Action.WARN, actor, {"color": color})
+
+    def warning_at(self, case: Case) -> tuple[float | None, float | None]:
+        """When the current stint's yellow and red warnings fall due (None, None: no limit runs,
+        or the case is suspended). Cheap: two calendar look-ups, no storage."""
+        due = case.unit_due_at
+        if due is None or case.unit_since is None or case.suspended_at is not None:
+            return None, None
+        return self.sla.yellow_at(case.tier, case.unit_since, due), due
+
+    def warn_due(self) -> list[Case]:
+        """Issue every warning due now on active cases: yellow once the yellow share of the unit's
+        limit is used, red once it is overdue (each once per stint); return the warned cases."""
+        now = self.clock()
+        out: list[Case] = []
+        for case in sorted(self.store.active_cases(), key=lambda c: c.id):
+            yellow, red = self.warning_at(case)
+            if red is None or yellow is None:
+                continue
+            color = "red" if now > red and case.warning < 2 else "yellow" if now >= yellow and case.warning < 1 else ""
+            if not color:
+                continue
+            try:
+                out.append(self.warn(case.id, case.version, SYSTEM_ACTOR, color))
+            except (VersionConflict, IllegalTransition):
+                continue  # changed concurrently; the next round looks again
+        return out
 
     def transition(self, case_id: str, action: Action | str, version: int, actor: str, **kw: Any) -> Case:
         """Apply any action by name (for the HTTP service and load tests)."""
@@ -288,6 +403,14 @@ class CaseEngine:
             Action.ESCALATE: self.escalate,
             Action.RETURN: self.return_for_rework,
             Action.DECLINE: self.decline,
+            Action.EXTEND: self.extend,
+            Action.APPROVE_EXTENSION: self.approve_extension,
+            Action.REFUSE_EXTENSION: self.refuse_extension,
+            Action.SUSPEND: self.suspend,
+            Action.RESUME: self.resume,
+            Action.REASSIGN: self.reassign,
+            Action.REPLY: self.reply,
+            Action.WARN: self.warn,
         }
         if act not in handler:
             raise InvalidInput("action", f"{act.value!r} is not a transition; use report to open a case")
@@ -315,7 +438,7 @@ class CaseEngine:
         action: Action,
         actor: str,
         data: dict[str, Any] | None,
-        decide: Callable[[Case], tuple[Action, dict[str, Any]]] | None = None,
+        decide: Callable[[Case, float], tuple[Action, dict[str, Any]]] | None = None,
     ) -> Case:
         """Validate, then commit one event. ``decide`` (for actions whose effect depends on the
         case) picks the action and its data from the current case, or raises."""
@@ -327,20 +450,27 @@ class CaseEngine:
             if case.version != version:
                 raise VersionConflict(case_id, version, case.version)
             state = case.state
+            if case.suspended_at is not None and action not in _WHILE_SUSPENDED:
+                raise IllegalTransition(action, state, "the case is suspended (挂账); resume it first")
+            now = self.clock()
             if decide is not None:
                 if state not in TRANSITIONS[action]:
                     raise IllegalTransition(action, state)
-                action, data = decide(case)
+                action, data = decide(case, now)
             to = TRANSITIONS[action].get(state)
             if to is None:
                 raise IllegalTransition(action, state)
             assert data is not None
-            if action is _DISPATCH:
+            if action in _STARTS_STINT:  # the receiving unit's own limit, fixed in the event
+                data["unit_due_at"] = self.sla.unit_due_at(case.tier, data.get("level", case.level), now)
+            if action is _DISPATCH or action is _REASSIGN:
                 if len(data["assignees"]) > 1 and case.level != Level.DISTRICT:
-                    raise IllegalTransition(action, state, "several departments on one case only at the district centre")
+                    raise IllegalTransition(
+                        action, state, "several departments on one case only at the district centre"
+                    )
             elif action is _REOPEN and case.reopened_by_evaluation:
                 raise IllegalTransition(action, state, "an unsatisfied evaluation reopens a case only once")
-            event = Event(case_id, version + 1, action, state, to, self.clock(), actor, self.mode, data)
+            event = Event(case_id, version + 1, action, state, to, now, actor, self.mode, data)
             store.commit(case, event)  # applies the event to ``case`` in place
         if self.auto_escalate and action in _RESTARTS_ALLOWANCE:
             self._schedule(case)
@@ -411,6 +541,39 @@ _RESTARTS_ALLOWANCE: frozenset[Action] = frozenset(
 )
 
 _DISPATCH = Action.DISPATCH
+_REASSIGN = Action.REASSIGN
+#: Actions by which a unit receives the case: its own time limit starts (see transitions).
+_STARTS_STINT: frozenset[Action] = frozenset(
+    {
+        Action.DISPATCH,
+        Action.ESCALATE,
+        Action.RETURN,
+        Action.DECLINE,
+        Action.REASSIGN,
+        Action.REOPEN,
+        Action.FAIL_VERIFICATION,
+    }
+)
+#: What may happen to a suspended case.
+_WHILE_SUSPENDED: frozenset[Action] = frozenset({Action.RESUME})
+
+
+def _assignees(assignees: Sequence[str]) -> tuple[str, ...]:
+    """Validated assignee names (at least one, none empty, none twice)."""
+    names = tuple(map(str, assignees))
+    if not names or "" in names:
+        raise InvalidInput("assignees", "expected at least one non-empty assignee")
+    if len(names) > 1 and len(set(names)) != len(names):
+        raise InvalidInput("assignees", "the same assignee is named twice")
+    return names
+
+
+def _positive(field: str, value: Any) -> None:
+    """Raise InvalidInput unless ``value`` is a finite number > 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+        raise InvalidInput(field, f"expected a number of minutes > 0, got {value!r}")
+
+
 _REOPEN = Action.REOPEN
 
 #: States from which a lapsed allowance escalates a case.

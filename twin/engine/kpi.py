@@ -1,7 +1,14 @@
 """Key performance indicators of the closed loop, computed from cases.
 
-按期办结率 (on-time rate: resolved by the due time, among resolved cases), closure rate,
-time per stage, share of cases closed at each level (小事不出网 …), satisfaction, backlog.
+``on_time_rate`` is the platform rule (数字城管 按期处置率, e.g. Shenzhen SZDB/Z 300.4-2018
+and its 工作时限 annex: each handling unit is judged against its own limit from when it
+received the case; approved extensions (延期) and suspended time (挂账) do not count against
+it): among cases done (resolved; replied, for reply matters), the share in which **every**
+unit's stint ended within its own limit. ``on_time_rate_end_to_end``: the share done by the
+end-to-end due time (moved by approved extensions and suspensions). ``unit_on_time_rate``:
+the share of finished unit stints that ended within their limit. Also closure rate, time per
+stage, share of cases closed at each level (小事不出网 …), satisfaction, backlog, and counts of
+extensions, suspensions, reassignments (改派), returns (回退) and warnings (督办).
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ def compute_kpis(cases: Iterable[Case], now: float) -> dict[str, Any]:
     stage_values: dict[str, list[float]] = {name: [] for name, _, _ in STAGES}
     satisfaction: list[int] = []
     tier_resolved: dict[str, list[int]] = {}
+    done = on_time_unit = on_time_e2e = stints = late_stints = 0
+    ext_req = ext_ok = suspended = reassigned = returned = yellow = red = 0
     for c in cases:
         total += 1
         st = c.state
@@ -58,6 +67,20 @@ def compute_kpis(cases: Iterable[Case], now: float) -> dict[str, Any]:
             backlog += 1
             if now > c.due_at:
                 overdue += 1
+        stints += c.stints
+        late_stints += c.late_stints
+        ext_req += c.extensions_requested
+        ext_ok += c.extensions_approved
+        suspended += c.suspensions > 0
+        reassigned += c.reassignments > 0
+        returned += c.returns > 0
+        yellow += c.warnings_yellow
+        red += c.warnings_red
+        done_at = c.done_at
+        if done_at is not None:
+            done += 1
+            on_time_unit += c.late_stints == 0
+            on_time_e2e += done_at <= c.due_at
         if c.resolved_at is not None:
             resolved += 1
             ok = c.resolved_at <= c.due_at
@@ -83,7 +106,19 @@ def compute_kpis(cases: Iterable[Case], now: float) -> dict[str, Any]:
         "cases_merged": merged,
         "backlog": backlog,
         "overdue_open": overdue,
-        "on_time_rate": on_time / resolved if resolved else None,
+        "on_time_rate": on_time_unit / done if done else None,
+        "on_time_rate_end_to_end": on_time_e2e / done if done else None,
+        "unit_on_time_rate": (stints - late_stints) / stints if stints else None,
+        "resolved_by_due_rate": on_time / resolved if resolved else None,
+        "unit_stints": stints,
+        "late_unit_stints": late_stints,
+        "extensions_requested": ext_req,
+        "extensions_approved": ext_ok,
+        "suspended_cases": suspended,
+        "reassigned_cases": reassigned,
+        "returned_cases": returned,
+        "warnings_yellow": yellow,
+        "warnings_red": red,
         "closure_rate": closed / valid if valid else None,
         "on_time_rate_by_tier": {t: (r[1] / r[0]) for t, r in sorted(tier_resolved.items())},
         "closed_at_level": {lv.label: (level_counts[lv] / n_levels if n_levels else None) for lv in Level},

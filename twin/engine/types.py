@@ -42,6 +42,14 @@ class Action(StrEnum):
     ESCALATE = "escalate"
     RETURN = "return"
     DECLINE = "decline"
+    EXTEND = "extend"  # 延期申请: a handler asks for more time
+    APPROVE_EXTENSION = "approve_extension"
+    REFUSE_EXTENSION = "refuse_extension"
+    SUSPEND = "suspend"  # 挂账: the clock stops while the case waits on something outside the unit
+    RESUME = "resume"
+    REASSIGN = "reassign"  # 改派: the dispatcher sends the case to another unit (a wrong dispatch)
+    REPLY = "reply"  # 答复: an answer to the reporter (what "done" means for reply matters)
+    WARN = "warn"  # 督办: a yellow or red warning on the handling unit
 
 
 class Level(IntEnum):
@@ -126,6 +134,27 @@ class Case:
     service_hours: float | None = None
     points: float | None = None
     mode: str = "normal"
+    # --- time rules (issue 12): the current handling unit's stint and its counters.
+    # A stint runs from when a unit receives the case (dispatch, escalate, return, reassign,
+    # decline, rework) until the case leaves it or is done; ``late_stints`` counts stints that
+    # ended after their unit's limit. ``warning``: 0/1/2 = none/yellow/red issued this stint.
+    unit_since: float | None = None
+    unit_due_at: float | None = None
+    done_by: str = "resolve"
+    replied_at: float | None = None
+    suspended_at: float | None = None
+    suspended_minutes: float = 0.0
+    suspensions: int = 0
+    extension_pending: float | None = None
+    extensions_requested: int = 0
+    extensions_approved: int = 0
+    reassignments: int = 0
+    returns: int = 0
+    stints: int = 0
+    late_stints: int = 0
+    warning: int = 0
+    warnings_yellow: int = 0
+    warnings_red: int = 0
 
     @property
     def active(self) -> bool:
@@ -141,6 +170,16 @@ class Case:
         if self.resolved_at is None:
             return None
         return self.resolved_at <= self.due_at
+
+    @property
+    def done_at(self) -> float | None:
+        """When the matter was done in the sense of its rule: replied (reply matters) or resolved."""
+        return self.replied_at if self.done_by == "reply" else self.resolved_at
+
+    @property
+    def suspended(self) -> bool:
+        """Whether the case is on hold (挂账): its clocks stand still."""
+        return self.suspended_at is not None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field (the place flattened), in field order.
@@ -190,6 +229,23 @@ class Case:
             "service_hours": self.service_hours,
             "points": self.points,
             "mode": self.mode,
+            "unit_since": self.unit_since,
+            "unit_due_at": self.unit_due_at,
+            "done_by": self.done_by,
+            "replied_at": self.replied_at,
+            "suspended_at": self.suspended_at,
+            "suspended_minutes": self.suspended_minutes,
+            "suspensions": self.suspensions,
+            "extension_pending": self.extension_pending,
+            "extensions_requested": self.extensions_requested,
+            "extensions_approved": self.extensions_approved,
+            "reassignments": self.reassignments,
+            "returns": self.returns,
+            "stints": self.stints,
+            "late_stints": self.late_stints,
+            "warning": self.warning,
+            "warnings_yellow": self.warnings_yellow,
+            "warnings_red": self.warnings_red,
         }
 
     @classmethod
@@ -241,6 +297,23 @@ class Case:
             d["service_hours"],
             d["points"],
             d["mode"],
+            d["unit_since"],
+            d["unit_due_at"],
+            d["done_by"],
+            d["replied_at"],
+            d["suspended_at"],
+            d["suspended_minutes"],
+            d["suspensions"],
+            d["extension_pending"],
+            d["extensions_requested"],
+            d["extensions_approved"],
+            d["reassignments"],
+            d["returns"],
+            d["stints"],
+            d["late_stints"],
+            d["warning"],
+            d["warnings_yellow"],
+            d["warnings_red"],
         )
 
     def copy(self) -> Case:
@@ -282,6 +355,23 @@ class Case:
             self.service_hours,
             self.points,
             self.mode,
+            self.unit_since,
+            self.unit_due_at,
+            self.done_by,
+            self.replied_at,
+            self.suspended_at,
+            self.suspended_minutes,
+            self.suspensions,
+            self.extension_pending,
+            self.extensions_requested,
+            self.extensions_approved,
+            self.reassignments,
+            self.returns,
+            self.stints,
+            self.late_stints,
+            self.warning,
+            self.warnings_yellow,
+            self.warnings_red,
         )
 
 

@@ -15,6 +15,7 @@ scheduled events, not a generator), which is what makes a district-year fast.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable, Generator
 from functools import partial
 from typing import Any
@@ -37,13 +38,14 @@ from twin.scenario import Scenario
 SOURCES = tuple(Source(c) for c in CHANNELS)
 S_REPORTED = State.REPORTED
 S_REOPENED = State.REOPENED
+S_DISPATCHED = State.DISPATCHED
 
 
 class Rows:
     """A day batch as Python lists (fast scalar access in the hot loop)."""
 
     __slots__ = ("time", "raised", "grid", "category", "tier", "channel", "need", "false_alarm", "reporter", "effort", "lead",
-                 "travel", "assess", "triage", "verify", "u_spot", "u_claim", "u_eval", "u_sat", "service_hours")
+                 "travel", "assess", "triage", "verify", "u_spot", "u_claim", "u_eval", "u_sat", "u_routine", "u_rule", "service_hours")
 
     def __init__(self, b: DayBatch) -> None:
         for name in self.__slots__:
@@ -53,7 +55,7 @@ class Rows:
 class Job:
     """The simulation's handle on one case while it is being worked on."""
 
-    __slots__ = ("case", "rows", "row", "level", "stage", "req", "station", "token", "work", "resolves", "rework", "volunteer")
+    __slots__ = ("case", "rows", "row", "level", "stage", "req", "station", "token", "work", "resolves", "rework", "volunteer", "suspend")
 
     def __init__(self, case: Case, rows: Rows, row: int) -> None:
         self.case = case
@@ -68,6 +70,7 @@ class Job:
         self.resolves = False
         self.rework = False
         self.volunteer: str | None = None
+        self.suspend = False
 
 
 class CaseFlow:
@@ -112,6 +115,13 @@ class CaseFlow:
         self.claim_share = sc.party_members.claim_share
         self.on_spot = sc.policy.on_the_spot_share
         self.eval_share = sc.policy.evaluation_share
+        pol = sc.policy
+        self.auto_escalate = pol.auto_escalate  # off by default: 督办 raises pressure, not the case
+        self.extendable = frozenset(pol.extension_tiers)
+        self.approve_share = pol.extension_approval_share
+        self.suspend_after = pol.suspend_after_lead_hours * 60.0
+        self.misdispatch_share = pol.misdispatch_share
+        self._warn: list[tuple[float, int, Job, float, int]] = []
         self.allow: list[list[float | None]] = []
         for t in TIER_NAMES:
             a = sc.policy.tiers[t].allowance_hours
@@ -197,13 +207,23 @@ class CaseFlow:
         job.stage = 0
         job.token += 1
         st = self._station(job, level, 0)
-        if level < 3:
+        if level < 3 and self.auto_escalate:
             allowance = self.allow[job.rows.tier[job.row]][level]
             if allowance is not None:
                 # allowances count the working time of the level's handlers (boards at the street)
                 cal = (self._station(job, 2, 1) if level == 2 else st).calendar
                 self._seq += 1
                 heapq.heappush(self._lapse, (cal.finish(self.env.now, allowance), self._seq, job, job.token))
+        if level <= 1:
+            # the platform puts the case on the unit's list at once (派遣): its limit runs from
+            # now, queue included (issue 12)
+            eng = self.engine
+            c = job.case
+            if c.state is S_REPORTED:
+                eng.accept(c.id, c.version, st.name)
+            if c.state is not S_DISPATCHED:
+                eng.dispatch(c.id, c.version, st.name, (st.name,))
+            self._watch(job)
         self._request(job, st)
 
     def _station(self, job: Job, level: int, stage: int) -> Station:
@@ -228,25 +248,37 @@ class CaseFlow:
     def _request(self, job: Job, st: Station) -> None:
         job.station = st
         job.req = None
-        token = st.acquire(partial(self._granted, job))
+        token = st.acquire(partial(self._granted, job), job.case.due_at)
         job.req = token
 
     def _granted(self, job: Job, _event: object = None) -> None:
-        eng = self.engine
         st = job.station
         assert st is not None
         r, row = job.rows, job.row
-        c = job.case
         lv = job.level
         need = r.need[row]
         if lv == 0:
-            if c.state is S_REPORTED:
-                c = eng.accept(c.id, c.version, st.name)
-            c = eng.dispatch(c.id, c.version, st.name, (st.name,))
             job.resolves = job.rework or (need == 0 and r.u_spot[row] < self.on_spot)
             work = r.travel[row] + (r.effort[row][0] if job.resolves else r.assess[row])
+            # a worker in the middle of routine work (a visit, a patrol stretch, data entry)
+            # finishes that stretch first: the wait is uniform over it (issue 13)
+            p = st.routine_share  # type: ignore[attr-defined]
+            u = r.u_routine[row]
+            c = job.case
+            if c.state is S_DISPATCHED:
+                self.engine.start(c.id, c.version, st.name)  # 处置中: the worker takes the case up
+            if u < p:
+                wait = u / p * self.workers.interrupt_after
+                job.work = work
+                st.busy += work
+                st.served += 1
+                now = self.env.now
+                end = st.calendar.finish(now, wait + work)
+                if job.resolves:
+                    self._time_rules(job, st, end)
+                self.env.timeout(end - now).callbacks.append(partial(self._done, job))
+                return
         elif lv == 1:
-            c = eng.dispatch(c.id, c.version, st.name, (st.name,))
             job.resolves = job.rework or need <= 1
             if job.volunteer is not None:
                 work = r.service_hours[row] * 60.0
@@ -263,7 +295,13 @@ class CaseFlow:
         st.busy += work
         st.served += 1
         now = self.env.now
-        self.env.timeout(st.calendar.finish(now, work) - now).callbacks.append(partial(self._done, job))
+        c = job.case
+        if c.state is S_DISPATCHED and (lv <= 1 or job.stage == 1):
+            self.engine.start(c.id, c.version, st.name)  # 处置中: the unit takes the case up
+        end = st.calendar.finish(now, work)
+        if job.resolves:
+            self._time_rules(job, st, end)
+        self.env.timeout(end - now).callbacks.append(partial(self._done, job))
 
     def _done(self, job: Job, _event: object = None) -> None:
         eng = self.engine
@@ -276,13 +314,25 @@ class CaseFlow:
         if lv >= 2 and job.stage == 0:
             job.stage = 1
             target = self._station(job, lv, 1)
-            names = (target.name,)
-            eng.dispatch(c.id, c.version, st.name, names)
+            wrong = self._misdispatch(job, lv)
+            if wrong is not None:
+                # a wrong dispatch (派错): the unit sees it is not theirs and hands it back;
+                # the centre sends it on (改派), the right unit's limit starting then
+                eng.dispatch(c.id, c.version, st.name, (wrong.name,))
+                self._watch(job)
+                delay = wrong.calendar.finish(self.env.now, job.rows.assess[job.row]) - self.env.now
+                self.env.timeout(delay).callbacks.append(partial(self._reassign, job, st.name, target))
+                return
+            eng.dispatch(c.id, c.version, st.name, (target.name,))
+            self._watch(job)
             self._request(job, target)
             return
         if job.resolves:
             lead = job.rows.lead[job.row][min(lv, job.rows.need[job.row])]
             if lead > 0.0:
+                if job.suspend:
+                    # waiting on another party (materials, a court date, a season): 挂账
+                    eng.suspend(c.id, c.version, st.name, "waiting on another party")
                 self.env.timeout(lead).callbacks.append(partial(self._resolve, job))
             else:
                 self._resolve(job)
@@ -295,6 +345,8 @@ class CaseFlow:
         st = job.station
         assert st is not None
         c = job.case
+        if c.suspended_at is not None:
+            self.engine.resume(c.id, c.version, st.name)
         if job.volunteer is not None:
             self.volunteer_claims += 1
             self.engine.resolve(c.id, c.version, st.name, volunteer=job.volunteer,
@@ -308,7 +360,96 @@ class CaseFlow:
     def _resolved(self, job: Job) -> None:
         del self.active[job.case.id]
         self._seq += 1
-        heapq.heappush(self._verify, (self.env.now + job.rows.verify[job.row], self._seq, job))
+        # the on-site check (核查) happens in the grid worker's working hours, not at 02:00
+        at = float(self.workers.calendar.next_open(np.array([self.env.now + job.rows.verify[job.row]]))[0])
+        heapq.heappush(self._verify, (at, self._seq, job))
+
+    # ------------------------------------------------------------------ time rules (issue 12)
+    def _dispatcher(self, job: Job) -> str:
+        """The level that dispatched the case to its unit: the street centre, or the district's."""
+        if job.level >= 3:
+            return self.district.name
+        return self.centres[self.street_of_grid[job.rows.grid[job.row]]].name
+
+    def _time_rules(self, job: Job, st: Station, end: float) -> None:
+        """When the unit that will settle the matter takes it up: a reply matter gets its
+        answer (答复); a handler who can see the limit will not hold asks for more time (延期),
+        which the dispatching level approves or refuses; a long wait on another party will be
+        put on hold (挂账) — see :meth:`_done`."""
+        eng = self.engine
+        c = job.case
+        r, row = job.rows, job.row
+        lead = r.lead[row][min(job.level, r.need[row])]
+        job.suspend = lead >= self.suspend_after > 0.0
+        if c.done_by == "reply" and c.replied_at is None:
+            eng.reply(c.id, c.version, st.name, "plan of handling")
+            return
+        due = c.unit_due_at
+        finish = self._epoch + (end if job.suspend else end + lead)  # the engine's clock is epoch minutes
+        if due is None or finish <= due or c.tier not in self.extendable or c.extension_pending is not None:
+            return
+        rule = eng.sla.rule(c.tier)
+        more = math.ceil(eng.sla.elapsed(rule, due, finish) / 60.0) * 60.0
+        if more <= 0.0:
+            return
+        eng.extend(c.id, c.version, st.name, more, "the work needs longer than the limit")
+        if r.u_rule[row] < self.approve_share:
+            eng.approve_extension(c.id, c.version, self._dispatcher(job))
+        else:
+            eng.refuse_extension(c.id, c.version, self._dispatcher(job), "the limit stands")
+
+    def _misdispatch(self, job: Job, lv: int) -> Station | None:
+        """The unit a command centre sends the case to by mistake, or None (most cases)."""
+        u = (job.rows.u_rule[job.row] * 7919.0) % 1.0
+        if job.rework or u >= self.misdispatch_share:
+            return None
+        r, row = job.rows, job.row
+        cat = r.category[row]
+        if lv == 2:
+            units: list[Any] = self.boards[self.street_of_grid[r.grid[row]]]
+            right = self.board_of_cat[cat]
+        else:
+            units = self.departments
+            right = self.dept_of_cat[cat]
+        if len(units) < 2:
+            return None
+        return units[(right + 1) % len(units)]
+
+    def _reassign(self, job: Job, centre: str, target: Station, _event: object = None) -> None:
+        c = job.case
+        self.engine.reassign(c.id, c.version, centre, (target.name,), "wrong dispatch: not this unit's matter")
+        self._watch(job)
+        self._request(job, target)
+
+    def _watch(self, job: Job) -> None:
+        """Note when the new stint's yellow and red warnings (督办) fall due."""
+        c = job.case
+        yellow, red = self.engine.warning_at(c)
+        if red is None or yellow is None or c.unit_since is None:
+            return
+        self._seq += 1
+        heapq.heappush(self._warn, (yellow, self._seq, job, c.unit_since, 1))
+        self._seq += 1
+        heapq.heappush(self._warn, (red, self._seq, job, c.unit_since, 2))
+
+    def supervise_sweep(self, every: float) -> Generator[simpy.Event, Any, None]:
+        """督办: issue the yellow and red warnings that have fallen due (the street centre's
+        supervision desk looks every ``every`` minutes)."""
+        heap = self._warn
+        eng = self.engine
+        env = self.env
+        epoch = self._epoch
+        while True:
+            yield env.timeout(every)
+            now = env.now + epoch
+            while heap and heap[0][0] <= now:
+                _, _, job, since, color = heapq.heappop(heap)
+                c = job.case
+                if c.unit_since != since or c.unit_due_at is None or c.suspended_at is not None or c.warning >= color:
+                    continue
+                if color == 2 and now <= c.unit_due_at:  # an extension moved the limit
+                    continue
+                eng.warn(c.id, c.version, self._dispatcher(job), "red" if color == 2 else "yellow")
 
     # ------------------------------------------------------------------ sweeps
     def lapse_sweep(self, every: float) -> Generator[simpy.Event, Any, None]:
@@ -340,7 +481,9 @@ class CaseFlow:
             while heap and heap[0][0] <= now:
                 _, _, job = heapq.heappop(heap)
                 c = job.case
-                actor = self.workers.teams[self.team_of_grid[job.rows.grid[job.row]]].name
+                team = self.workers.teams[self.team_of_grid[job.rows.grid[job.row]]]
+                team.busy += self.workers.verify_minutes
+                actor = team.name
                 c = eng.verify(c.id, c.version, actor)
                 c = eng.close(c.id, c.version, actor)
                 r, row = job.rows, job.row

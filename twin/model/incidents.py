@@ -57,6 +57,8 @@ class DayBatch:
     u_claim: np.ndarray
     u_eval: np.ndarray
     u_sat: np.ndarray
+    u_routine: np.ndarray  # where in a stretch of routine work the case finds its grid worker
+    u_rule: np.ndarray  # extension approved, wrong dispatch (time rules)
     service_hours: np.ndarray
 
     def __len__(self) -> int:
@@ -102,7 +104,10 @@ class IncidentSource:
         cats = list(sc.categories.values())
         self.level_mix = np.array([c.level_mix.array() for c in cats])  # (C, 4)
         self.level_cdf = np.cumsum(self.level_mix, axis=1)
-        self.tier_cdf = np.cumsum(sc.policy.tier_given_level.matrix(), axis=1)  # (4 levels, 3 tiers)
+        # the matter list: a matter's tier follows from its category and the level able to settle it
+        self.matter_tier = np.array(
+            [[TIER_NAMES.index(t) for t in (c.tiers or sc.policy.matter_tiers).names()] for c in cats], dtype=np.int64
+        )  # (C, 4)
         self.emergency = np.array([c.emergency_share for c in cats])
         self.effort_scale = np.array([c.effort_scale for c in cats])
         self.handling = [
@@ -201,8 +206,7 @@ class IncidentSource:
         kind = cols["kind"]
         need = (rng.random(n)[:, None] > self.level_cdf[cat]).sum(axis=1)
         need = np.minimum(need, 3)
-        tier = 1 + (rng.random(n)[:, None] > self.tier_cdf[need]).sum(axis=1)
-        tier = np.minimum(tier, 3)
+        tier = self.matter_tier[cat, need]
         tier = np.where(rng.random(n) < self.emergency[cat], 0, tier)
         # devices: elders' alerts are emergencies handled on site; sensor faults are time-consuming matters
         tier = np.where((kind >= 0) & (kind <= 3), 0, np.where(kind >= 4, 2, tier))
@@ -243,6 +247,8 @@ class IncidentSource:
             u_claim=rng.random(n),
             u_eval=rng.random(n),
             u_sat=rng.random(n),
+            u_routine=rng.random(n),
+            u_rule=rng.random(n),
             service_hours=self.sc.party_members.service_hours.sample(rng, n),
         )
         return batch.take(np.argsort(batch.time, kind="stable"))

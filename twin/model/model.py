@@ -9,6 +9,7 @@ that another component (the mode controller) can be added beside them.
 from __future__ import annotations
 
 import gc
+import math
 import zlib
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
@@ -26,7 +27,7 @@ from agents.party_members import VolunteerPool, members_per_community
 from agents.residents import Residents
 from agents.riders import RiderFleet
 from twin.engine import CaseEngine, MemoryStore, SlaPolicy, TierRule
-from twin.model.calendar import WorkCalendar
+from twin.engine.worktime import ClockKind, WorkTime
 from twin.model.flow import CaseFlow, Rows
 from twin.model.incidents import DayBatch, IncidentSource
 from twin.model.stations import Station
@@ -62,17 +63,24 @@ def quiet_gc(gen0: int = 200_000) -> Iterator[None]:
         gc.unfreeze()
 
 
-def sla_policy(sc: Scenario) -> SlaPolicy:
-    """The engine's SLA tiers from the scenario (due times; allowances for reference)."""
+def sla_policy(sc: Scenario, days: float | None = None) -> SlaPolicy:
+    """The engine's matter time rules from the scenario: per-unit limits and end-to-end due
+    times on the platform's working calendar (PRC holidays and 调休) or natural time; the
+    allowances matter only with ``policy.auto_escalate``. Tiers the scenario leaves out keep
+    the engine's defaults."""
     tiers = {}
     for name, t in sc.policy.tiers.items():
         a = t.allowance_hours
         allow = tuple(None if v is None else v * 60.0 for v in (a.grid, a.community, a.street)) + (None,)
-        tiers[name] = TierRule(name, t.due_hours * 60.0, allow, "")  # type: ignore[arg-type]
+        limits = (None, None, None, None) if t.limit_hours is None else t.limit_hours.minutes()
+        tiers[name] = TierRule(name, t.due_hours * 60.0, allow, "", limits, t.clock, False, t.done)  # type: ignore[arg-type]
     base = SlaPolicy().tiers
     for k, v in base.items():
         tiers.setdefault(k, v)
-    return SlaPolicy(tiers)
+    span = int(math.ceil(sc.run.days if days is None else days)) + 2
+    # the engine's clock is Unix-epoch minutes; limits may run past the horizon, hence the margin
+    cal = WorkTime([tuple(w) for w in sc.policy.working_hours], ClockKind.WORKING, start=sc.run.start_date, days=span, margin_days=120)
+    return SlaPolicy(tiers, cal)
 
 
 class DistrictModel(mesa.Model):
@@ -118,9 +126,16 @@ class DistrictModel(mesa.Model):
 
         self._counter = counter
         epoch = self.epoch
-        self.engine = CaseEngine(self.store, clock=lambda: epoch + env._now, sla=sla_policy(sc), id_factory=next_id, auto_escalate=False)
+        self.engine = CaseEngine(self.store, clock=lambda: epoch + env._now, sla=sla_policy(sc, self.days), id_factory=next_id, auto_escalate=False)
         st = sc.staffing
         wd = self.start_weekday
+        span = int(np.ceil(self.days)) + 2
+
+        def WorkCalendar(windows: Any, weekend: bool, _weekday: int) -> WorkTime:  # noqa: N802 - reads like the old class
+            """A unit's calendar: the PRC working calendar (public holidays and 调休), or
+            every day for units with a weekend duty rota; minute 0 = the start date's 00:00."""
+            kind = ClockKind.EVERY_DAY if weekend else ClockKind.WORKING
+            return WorkTime.for_run([tuple(w) for w in windows], kind, sc.run.start_date, span, margin_days=60)
         self.cal_worker = WorkCalendar(st.worker_hours, st.worker_weekend, wd)
         cal_comm = WorkCalendar(st.community_hours, st.community_weekend, wd)
         cal_street = WorkCalendar(st.street_hours, True, wd)
@@ -213,8 +228,10 @@ class DistrictModel(mesa.Model):
         sc = self.scenario
         env = self.env
         env.process(self._arrivals())
-        env.process(self.flow.lapse_sweep(sc.run.lapse_check_minutes))
+        if sc.policy.auto_escalate:
+            env.process(self.flow.lapse_sweep(sc.run.lapse_check_minutes))
         env.process(self.flow.verify_sweep(60.0))
+        env.process(self.flow.supervise_sweep(60.0))
         env.process(self.flow.daily())
         env.process(self._sampler(sc.run.kpi_interval_hours * 60.0))
         for fn in self._processes:
@@ -227,7 +244,9 @@ class DistrictModel(mesa.Model):
         n_days = int(np.ceil(self.days))
         flow = self.flow
         counter = self._counter
+        workers = self.workers
         for day in range(n_days):
+            workers.close_day(day - 1)  # yesterday's routine takes what its cases left (issue 13)
             b = self.incidents.day(day)
             if carry is not None and len(carry):
                 b = DayBatch.concat(carry, b)

@@ -24,7 +24,9 @@ class Slot:
 
 
 class Station(mesa.Agent):
-    """A Mesa agent owning a ``simpy.Resource`` whose capacity is its head count on duty."""
+    """A Mesa agent owning a ``simpy.PriorityResource`` whose capacity is its head count on
+    duty. Queued cases are taken up earliest due first (督办: an overdue case — red — before
+    one close to its limit — yellow — before the rest), ties in order of arrival."""
 
     role: str = "station"
     level: int = 0
@@ -33,7 +35,7 @@ class Station(mesa.Agent):
         super().__init__(model)
         self.name = name
         self.env = env
-        self.res = simpy.Resource(env, capacity=max(1, capacity))
+        self.res = simpy.PriorityResource(env, capacity=max(1, capacity))
         self.calendar = calendar
         self.busy = 0.0  # working minutes of effort done
         self.served = 0
@@ -52,9 +54,10 @@ class Station(mesa.Agent):
         self.res._capacity = max(1, int(n))  # simpy keeps capacity read-only; this is its storage
         self.res._trigger_put(None)
 
-    def acquire(self, granted: Callable[[Any], None]) -> Any:
+    def acquire(self, granted: Callable[[Any], None], due: float = 0.0) -> Any:
         """Take a head: at once if one is free and nobody queues (no SimPy event needed),
-        else through a ``Request`` that waits its turn; ``granted`` is called on the grant.
+        else through a ``Request`` that waits its turn (earliest ``due`` first); ``granted``
+        is called on the grant.
         Returns the token to :meth:`release` (or to cancel while it is still queued)."""
         res = self.res
         if len(res.users) < res._capacity and not res.put_queue:
@@ -62,7 +65,7 @@ class Station(mesa.Agent):
             res.users.append(slot)
             granted(None)
             return slot
-        req = res.request()
+        req = res.request(priority=due)
         req.callbacks.append(granted)
         return req
 

@@ -9,6 +9,8 @@ database, supervision notices stored once per key), so several workers can share
 
 from __future__ import annotations
 
+import datetime
+import functools
 import hashlib
 import json
 import logging
@@ -43,11 +45,22 @@ from twin.engine.errors import (
     VersionConflict,
 )
 from twin.engine.kpi import compute_kpis
+from twin.engine.sla import SlaPolicy
 from twin.engine.transitions import new_case
 from twin.engine.types import Action, Case, Level, Notice, Place, State
+from twin.engine.worktime import ClockKind, WorkTime
 from twin.modes import IllegalModeChange, check_step
 from twin.service import models as m
-from twin.service.auth import COMMAND_ROLES, REPORTING_ROLES, SUPERVISING_ROLES, Principal, Role, ScopeKind, token_hash
+from twin.service.auth import (
+    COMMAND_ROLES,
+    DISPATCHING_ACTIONS,
+    REPORTING_ROLES,
+    SUPERVISING_ROLES,
+    Principal,
+    Role,
+    ScopeKind,
+    token_hash,
+)
 from twin.service.fastpath import FastPath
 from twin.service.groupcommit import GroupCommitStore
 from twin.service.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware, NulGuardMiddleware, RateLimiter
@@ -84,6 +97,7 @@ class ServiceConfig:
     group_commit: bool = True
     committers: int = 0  # group-commit threads; 0: one for SQLite (one writer at a time), two for PostgreSQL
     switch_interval_ms: float = 0.5  # the process's GIL switch interval (see app_from_env); 0: Python's default
+    auto_escalate: bool = False  # escalate a case whose level allowance lapsed (off: 督办 warns, the case stays)
 
     ENV_PREFIX = "GRIDTWIN_SERVE_"
 
@@ -240,6 +254,18 @@ class Service:
                 log.exception("engine timers: tick failed; retrying")
 
 
+#: The service's working day (a city office's 8:30–12:00 and 13:30–17:30) [A]; limits of
+#: working-time matters count these minutes on PRC working days (holidays and 调休 included).
+SERVICE_WORKING_WINDOWS: tuple[tuple[float, float], ...] = ((8.5, 12.0), (13.5, 17.5))
+
+
+@functools.cache
+def service_calendar() -> WorkTime:
+    """The working calendar of the service's matter limits, in Unix-epoch minutes, 2020–2060."""
+    start = datetime.date(2020, 1, 1)
+    return WorkTime(SERVICE_WORKING_WINDOWS, ClockKind.WORKING, start=start, days=(datetime.date(2061, 1, 1) - start).days)
+
+
 def wall_clock_minutes() -> float:
     return time.time() / 60.0
 
@@ -296,7 +322,8 @@ def build_service(config: ServiceConfig) -> Service:
             return nid
         return str(uuid.uuid4())
 
-    engine = CaseEngine(store, wall_clock_minutes, id_factory=id_factory)
+    sla = SlaPolicy(calendar=service_calendar())
+    engine = CaseEngine(store, wall_clock_minutes, sla=sla, id_factory=id_factory, auto_escalate=config.auto_escalate)
     svc = Service(config, engine, sstore, RateLimiter(config.rate_per_second, config.rate_burst), _next_id=next_id)
     return svc
 
@@ -561,6 +588,13 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         Action.ESCALATE: eng.escalate,
         Action.RETURN: eng.return_for_rework,
         Action.DECLINE: eng.decline,
+        Action.EXTEND: eng.extend,
+        Action.APPROVE_EXTENSION: eng.approve_extension,
+        Action.REFUSE_EXTENSION: eng.refuse_extension,
+        Action.SUSPEND: eng.suspend,
+        Action.RESUME: eng.resume,
+        Action.REASSIGN: eng.reassign,
+        Action.REPLY: eng.reply,
     }
     fast_transitions: dict[str, tuple[type[m._In], bool, Callable[[str, Principal, str, Any], Response]]] = {}
 
@@ -574,6 +608,8 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
             case = svc.visible(who, case_id)
             if not who.may(action):
                 raise ApiError(403, "forbidden", f"role {who.role.value} may not {action.value} a case")
+            if action in DISPATCHING_ACTIONS and not who.dispatches_for(case):
+                raise ApiError(403, "forbidden", f"{action.value}: only the dispatching level ({Level(case.level).label}) or above may decide it; you are {who.scope}")
             version = parse_if_match(if_match)
             if version is None or version != case.version:
                 raise ApiError(412, "version_conflict", f"case {case_id!r} is at version {case.version}, If-Match was {if_match!r}")
@@ -685,10 +721,12 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
 
     @app.post("/supervision/run", response_model=m.SupervisionRunOut, responses=_errs(403), tags=["supervision"])
     def run_supervision(who: Principal = Depends(authenticate)) -> m.SupervisionRunOut:
-        """Emit the supervision notices due now (each is stored once, whoever runs it)."""
+        """Emit the supervision notices due now (each is stored once, whoever runs it), and the
+        yellow/red warnings (督办) due on cases' current units (each once per unit stint)."""
         if who.role not in COMMAND_ROLES:
             raise ApiError(403, "forbidden", f"role {who.role.value} may not run supervision")
-        return m.SupervisionRunOut(new_notices=len(Supervisor(svc.engine.store, svc.engine.clock).run()))
+        notices = len(Supervisor(svc.engine.store, svc.engine.clock).run())
+        return m.SupervisionRunOut(new_notices=notices, new_warnings=len(svc.engine.warn_due()))
 
     # ------------------------------------------------------------------ mode
     def _mode_out() -> m.ModeOut:
@@ -824,6 +862,13 @@ ACTION_BODIES: dict[Action, type[m._In]] = {
     Action.ESCALATE: m.ReasonIn,
     Action.RETURN: m.ReasonIn,
     Action.DECLINE: m.ReasonIn,
+    Action.EXTEND: m.ExtendIn,
+    Action.APPROVE_EXTENSION: m.ApproveExtensionIn,
+    Action.REFUSE_EXTENSION: m.ReasonIn,
+    Action.SUSPEND: m.SuspendIn,
+    Action.RESUME: m.EmptyIn,
+    Action.REASSIGN: m.ReassignIn,
+    Action.REPLY: m.ReplyIn,
 }
 
 

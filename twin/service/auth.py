@@ -55,16 +55,22 @@ SUPERVISING_ROLES: frozenset[Role] = frozenset(
     {Role.GRID_WORKER, Role.COMMUNITY, Role.STREET_CENTRE, Role.DISTRICT_CENTRE, Role.ADMIN}
 )
 
-_HANDLING = frozenset(Action) - {Action.REPORT, Action.REOPEN}
+#: Decisions of the dispatching level on a case's time (批准/拒绝延期, 挂账, 改派): only a role at
+#: or above the case's level may take them (see :meth:`Principal.may_on`).
+DISPATCHING_ACTIONS: frozenset[Action] = frozenset(
+    {Action.APPROVE_EXTENSION, Action.REFUSE_EXTENSION, Action.SUSPEND, Action.RESUME, Action.REASSIGN}
+)
+#: Warnings (督办) are issued by supervision, not asked for over HTTP.
+_HANDLING = frozenset(Action) - {Action.REPORT, Action.REOPEN, Action.WARN}
 #: Which transitions each role may apply (to a case it can see).
 ALLOWED_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.RESIDENT: frozenset({Action.EVALUATE}),
     Role.DEVICE: frozenset(),
-    Role.GRID_WORKER: _HANDLING - {Action.RETURN},
+    Role.GRID_WORKER: _HANDLING - {Action.RETURN} - DISPATCHING_ACTIONS,  # may ask to extend, not approve
     Role.COMMUNITY: _HANDLING,
     Role.STREET_CENTRE: _HANDLING,
     Role.DISTRICT_CENTRE: _HANDLING,
-    Role.DEPARTMENT: frozenset({Action.START, Action.RESOLVE, Action.DECLINE}),
+    Role.DEPARTMENT: frozenset({Action.START, Action.RESOLVE, Action.DECLINE, Action.EXTEND, Action.REPLY}),
     Role.ADMIN: _HANDLING,
 }
 #: Roles that may report a case (every role but a department).
@@ -102,6 +108,10 @@ class Principal:
 
     def may(self, action: Action) -> bool:
         return action in ALLOWED_ACTIONS[self.role]
+
+    def dispatches_for(self, case: Case) -> bool:
+        """Whether this principal is at the case's dispatching level or above (admins always)."""
+        return self.role is Role.ADMIN or SCOPE_LEVEL[self.scope_kind] >= case.level
 
     def sees_contact_of(self, case: Case) -> bool:
         return self.role in CONTACT_ENTITLED or case.reporter == self.id

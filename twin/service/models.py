@@ -16,7 +16,10 @@ SERVER_OWNED: frozenset[str] = frozenset(
         "id", "state", "level", "level_since", "due_at", "version", "reporter", "reported_at", "assignees",
         "accepted_at", "dispatched_at", "started_at", "resolved_at", "verified_at", "closed_at", "evaluated_at",
         "resolved_level", "resolved_by", "satisfaction_recorded", "reopen_count", "reopened_by_evaluation",
-        "escalations", "merged_into", "points", "mode",
+        "escalations", "merged_into", "points", "mode", "unit_since", "unit_due_at", "done_by", "replied_at",
+        "suspended_at", "suspended_minutes", "suspensions", "extension_pending", "extensions_requested",
+        "extensions_approved", "reassignments", "returns", "stints", "late_stints", "warning",
+        "warnings_yellow", "warnings_red",
     }
 )
 
@@ -109,6 +112,43 @@ class DispatchIn(_In):
         return self
 
 
+#: The longest extension one request may ask for, in minutes of the matter's clock (a month of
+#: working days; a longer wait is a suspension, 挂账) [A].
+MAX_EXTENSION_MINUTES = 30 * 1440.0
+_REASON = Field(min_length=1, max_length=2000, pattern=r"\S", description="why (required; kept in the audit log)")
+
+
+class ExtendIn(_In):
+    """A handler asks for more time (延期申请); the dispatching level approves or refuses it."""
+
+    minutes: float = Field(gt=0, le=MAX_EXTENSION_MINUTES, description="minutes of the matter's clock (working minutes for working-time matters)")
+    reason: str = _REASON
+
+
+class ApproveExtensionIn(_In):
+    minutes: float | None = Field(
+        default=None, gt=0, le=MAX_EXTENSION_MINUTES, description="grant less than asked (default: all of the request)"
+    )
+
+
+class SuspendIn(_In):
+    """挂账: the case waits on something outside the unit; its clocks stop until resumed."""
+
+    reason: str = _REASON
+
+
+class ReassignIn(DispatchIn):
+    """改派: the dispatcher moves the case to other assignee(s); their own limit starts."""
+
+    reason: str = Field(default="", max_length=2000)
+
+
+class ReplyIn(_In):
+    """答复: an answer to the reporter (for reply matters, what must happen within the limit)."""
+
+    text: str = Field(default="", max_length=2000)
+
+
 class ResolveIn(_In):
     note: str = Field(default="", max_length=2000)
     volunteer: str | None = Field(default=None, min_length=1, max_length=64)
@@ -169,6 +209,23 @@ class CaseOut(BaseModel):
     service_hours: float | None
     points: float | None
     mode: str
+    unit_since: float | None = Field(description="when the current handling unit received the case")
+    unit_due_at: float | None = Field(description="when the current unit's own limit lapses (null: none runs)")
+    done_by: str = Field(description="resolve, or reply for matters done by answering the reporter")
+    replied_at: float | None
+    suspended_at: float | None = Field(description="set while the case is suspended (挂账)")
+    suspended_minutes: float
+    suspensions: int
+    extension_pending: float | None = Field(description="minutes asked for by a pending extension request")
+    extensions_requested: int
+    extensions_approved: int
+    reassignments: int
+    returns: int
+    stints: int
+    late_stints: int
+    warning: int = Field(description="0 none, 1 yellow, 2 red: the warning (督办) of the current unit's stint")
+    warnings_yellow: int
+    warnings_red: int
 
 
 class CasePage(BaseModel):
@@ -227,3 +284,4 @@ class PrincipalOut(BaseModel):
 
 class SupervisionRunOut(BaseModel):
     new_notices: int
+    new_warnings: int = Field(default=0, description="yellow/red warnings (督办) issued on cases")
