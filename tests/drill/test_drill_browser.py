@@ -94,6 +94,9 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
                 expect(page.locator("#mode")).to_have_text(re.compile("normal"), timeout=15_000)
                 expect(page.locator("#g-S01-C01-G01")).to_be_visible()
                 assert _int(page, "#kpi-onsite") == 0 and _int(page, "#kpi-enroute") == 0
+                # the declared orange warning is put to the trainee as advice, not switched automatically
+                expect(page.locator("#advisory")).to_contain_text("rain-orange", timeout=30_000)
+                expect(page.locator("#advisory")).to_contain_text("应下尽下")
                 # the switch asks for confirmation first; cancelling changes nothing
                 page.click("#mode-emergency")
                 expect(page.locator("#confirm")).to_be_visible()
@@ -131,6 +134,9 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
                 page.goto(url + "report")
                 expect(page.locator("h1")).to_contain_text("After-action report")
                 expect(page.locator("body")).to_contain_text("switch mode to emergency")
+                expect(page.locator("body")).to_contain_text("injected by the trainee")
+                expect(page.locator("body")).not_to_contain_text("e+0")
+                page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
                 assert errors == []
             finally:
                 browser.close()
