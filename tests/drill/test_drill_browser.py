@@ -115,6 +115,17 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
                 )
                 on_site = _int(page, "#kpi-onsite")
                 assert on_site > 0
+                # the live chart's labels sit above its lines (the highest line point is at the maximum)
+                gap = page.evaluate(
+                    """() => {
+                      const svg = document.getElementById('spark');
+                      const ys = [...svg.querySelectorAll('polyline')].flatMap(
+                        p => p.getAttribute('points').split(' ').map(xy => parseFloat(xy.split(',')[1])));
+                      const labelBottom = Math.max(...[...svg.querySelectorAll('text')].map(t => t.getBBox().y + t.getBBox().height));
+                      return Math.min(...ys) - labelBottom;
+                    }"""
+                )
+                assert gap > 0, gap
                 expect(page.locator("#log")).to_contain_text("switch to 应下尽下")
                 # the other controls work from the page too: a place from the map, a team, an incident, a marker
                 page.click("#g-S01-C03-G02")

@@ -216,7 +216,8 @@ function spark(series) {
   const t0 = series[0].t_min, t1 = Math.max(series[series.length - 1].t_min, t0 + 60);
   const maxC = Math.max(5, ...series.map(r => Math.max(r.emergency_backlog, r.normal_backlog)));
   const maxP = Math.max(5, ...series.map(r => r.on_site));
-  const X = (t) => 4 + (t - t0) / (t1 - t0) * 392, Y = (v, m) => 86 - v / m * 80;
+  // lines stay below y = 16: the axis labels (y ≤ 10) sit in a band of their own and never cross a line
+  const X = (t) => 4 + (t - t0) / (t1 - t0) * 392, Y = (v, m) => 86 - v / m * 70;
   const line = (key, m, col) => `<polyline fill="none" stroke="${col}" stroke-width="1.6" points="${series.map(r => X(r.t_min).toFixed(1) + "," + Y(r[key], m).toFixed(1)).join(" ")}"/>`;
   svg.innerHTML = line("emergency_backlog", maxC, "#d1495b") + line("normal_backlog", maxC, "#00798c") + line("on_site", maxP, "#2e4057") +
     `<text x="4" y="10" font-size="9" fill="#6b7785">${maxC} cases</text><text x="396" y="10" font-size="9" fill="#6b7785" text-anchor="end">${maxP} people</text>`;
