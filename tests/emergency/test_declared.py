@@ -113,3 +113,22 @@ def test_a_category_has_one_specialist() -> None:
         ScenarioError, match="specialists.police.handles: 'trapped_people' is already handled by 'fire_rescue'"
     ):
         scenario_from_dict(d, label="flood")
+
+
+def test_the_report_lists_warnings_levels_advisories_and_specialists() -> None:
+    from reports.modes_report import declared_tables
+    from twin.emergency.summary import specialist_responses
+
+    comp = _flood().emergency
+    mb = {
+        "trigger": "declared",
+        "response_mapping": {"source": "[A]"},
+        "declarations": comp.board.log,
+        "advisories": [a.to_dict() for a in comp.controller.advisories],
+        "specialist_responses": specialist_responses(comp),
+    }
+    titles = [t.title for t in declared_tables(mb)]
+    assert titles[0].startswith("Warnings and response levels") and "Specialist responders" in titles[-1]
+    rows = declared_tables(mb)[0].rows
+    assert tuple(rows[[r[2] for r in rows].index("response-0")][1:4]) == ("response level declared", "response-0", "II")
+    assert declared_tables({}) == []
