@@ -44,6 +44,7 @@ class GridTeam(Station):
         self.case_mark = 0.0  # busy minutes (case handling) at the start of the day
         self.routine_share = min(1.0, sum(plan.values()) / max(1e-9, self.headcount * day_minutes))
         self.visit_share = 1.0  # share of the planned household visits done yesterday
+        self.patrol_share = 1.0  # share of the planned patrol done yesterday
 
     def close_day(self, working: float, duty: float) -> None:
         """Book one day: cases took what they took; routine gets the rest, visits last."""
@@ -57,6 +58,8 @@ class GridTeam(Station):
             routine += got
             if a == "visits":
                 self.visit_share = 1.0 if want <= 0 else got / want
+            elif a == "patrol":
+                self.patrol_share = 1.0 if want <= 0 else got / want
         self.busy += routine
         self.case_mark = self.busy
         if working > 0:
@@ -114,10 +117,12 @@ class GridWorkers:
                 "meetings": cap * wd.meetings_minutes,
                 "tasks": hh_team[t] / 100.0 * wd.tasks_minutes_per_100_households,
                 "data": hh_team[t] * wd.data_minutes_per_household_month / wd.workdays_per_month,
-                "patrol": cap * self.passes * wd.patrol_minutes_per_pass,
+                # a pass walks the worker's whole round: longer the more households it covers
+                "patrol": self.passes * wd.patrol_minutes_per_pass * max(float(cap), hh_team[t] / 400.0),
                 "visits": cap * self.visit_quota * wd.visit_minutes,
             }, self.weekday_minutes)
         self.visit_share_of_grid = np.ones(terr.n_grids)
+        self.patrol_share_of_grid = np.ones(terr.n_grids)
         self._day_closed = -1
         #: per-grid factor on patrols (1 = normal); the mode controller lowers it when workers are sent away
         self.patrol_factor = np.ones(terr.n_grids)
@@ -130,16 +135,21 @@ class GridWorkers:
         working = self.calendar.worked_between(day * 1440.0, (day + 1) * 1440.0)
         duty = working / self.weekday_minutes
         shares = np.empty(len(self.teams))
+        patrols = np.empty(len(self.teams))
         for t, team in enumerate(self.teams):
             team.close_day(team.headcount * working, duty)
             shares[t] = team.visit_share
+            patrols[t] = team.patrol_share
         self.visit_share_of_grid = shares[self.team_of_grid]
+        self.patrol_share_of_grid = patrols[self.team_of_grid]
 
     def discovery_prob(self, day: int) -> np.ndarray:
         """(grids × categories) chance that a latent need is found by a patrol or a visit today."""
         duty = self.calendar.worked_between(day * 1440.0, (day + 1) * 1440.0) / self.weekday_minutes
         w = self.workers_per_grid * self.patrol_factor * duty
-        passes = w * self.passes
+        # every grid of a worker's round gets the round's passes (a worker covering several
+        # grids walks them all), as far as yesterday's day left time to patrol
+        passes = np.maximum(self.workers_per_grid, 1.0) * self.patrol_factor * duty * self.passes * self.patrol_share_of_grid
         public = 1.0 - (1.0 - self.visibility[None, :]) ** passes[:, None]
         # full-time workers make the visits their day left room for yesterday (issue 13)
         visits = (w * self.visit_share_of_grid + self.part_time_per_grid * self.part_time_visit_share * duty) * self.visit_quota

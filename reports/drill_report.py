@@ -3,7 +3,7 @@ the outcome compared with the same scenario, seed and script run without the tra
 
 Built from two :class:`twin.drill.session.DrillSession` objects at the same simulated
 minute: the drill itself and the baseline (:func:`twin.drill.session.replay` with no
-trainer actions). Figure labels stay in Latin script (no CJK fonts on CI); the tables may
+trainer actions). Figure labels are Chinese with English beside them when a CJK font is installed; the tables may
 use Chinese.
 """
 
@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Rectangle
 
-from reports.html import Figure, Report, Section, Table, figure
+from reports.html import Figure, Report, Section, Table, figure, zh
 
 if TYPE_CHECKING:  # pragma: no cover
     from twin.drill.session import Action, DrillSession
 
 MODE_COLOURS = {"emergency": "#f2b134", "extreme": "#d1495b"}
-MODE_FIG_LABELS = {"emergency": "emergency (ying xia jin xia)", "extreme": "extreme (quan yuan xia chen)"}
+MODE_FIG_LABELS = {"emergency": zh("应下尽下", "emergency"), "extreme": zh("全员下沉", "extreme")}
 EFFECT_WINDOW_MIN = 120.0
 #: Action kinds drawn on the timeline figure.
 LABELLED = frozenset({"mode", "incident", "surge", "team", "marker", "warning", "lift_warning"})

@@ -10,6 +10,12 @@ import matplotlib.pyplot as plt
 from reports.html import Report, Section, Table, figure
 
 
+def endpoint_label(name: str) -> str:
+    """``GET GET /cases/{id}`` → ``GET /cases/{id}``: Locust's type column repeats the method that
+    the request's name already starts with."""
+    words = name.split(" ", 2)
+    return " ".join(words[1:]) if len(words) >= 2 and words[0] == words[1] else name
+
 def _history_figure(result: dict[str, Any]) -> Any:
     """Three panels on one simulated-time axis: throughput, latency, backlog."""
     t0, start, sp = result.get("t0_epoch") or 0.0, result.get("start_min") or 0.0, result.get("speedup") or 1.0
@@ -85,7 +91,7 @@ def build_loadtest_report(result: dict[str, Any]) -> Report:
             tables=[
                 Table(
                     ["endpoint", "requests", "failures", "rps", "p50 ms", "p95 ms", "p99 ms", "max ms"],
-                    [[k, v["requests"], v["failures"], v["rps"], v["p50_ms"], v["p95_ms"], v["p99_ms"], v["max_ms"]] for k, v in sorted(eps.items())],
+                    [[endpoint_label(k), v["requests"], v["failures"], v["rps"], v["p50_ms"], v["p95_ms"], v["p99_ms"], v["max_ms"]] for k, v in sorted(eps.items())],
                 )
             ],
         )

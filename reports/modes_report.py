@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.patches import Rectangle
 
-from reports.html import Figure, Section, Table, figure
+from reports.html import Figure, Section, Table, figure, zh
 
 if TYPE_CHECKING:  # pragma: no cover
     from twin.run import RunResult
@@ -38,26 +38,26 @@ def timeline_figure(series: pd.DataFrame, modes: dict[str, Any]) -> Figure:
     fig, axes = plt.subplots(3, 1, figsize=(8, 7.2), sharex=True)
     ax = axes[0]
     _bands(ax, tl)
-    ax.plot(d, series["on_site"], color="#2e4057", label="on site")
+    ax.plot(d, series["on_site"], color="#2e4057", label=zh("到岗", "on site"))
     ax.plot(d, series["en_route"], color="#66a182", ls="--", label="notified, en route")
     ax.plot(d, series["returning"], color="#8d96a3", ls=":", label="returning")
     for m in ("emergency", "extreme"):
         n = modes["roster"]["mobilisable"][m]
         if any(seg["mode"] == m for seg in tl):
             ax.axhline(n, color=MODE_COLOURS[m], lw=0.8, ls="-.", label=f"mobilisable in {m}: {n}")
-    ax.set_ylabel("mobilised members")
+    ax.set_ylabel(zh("下沉人员", "mobilised members"))
     ax.legend(fontsize=7, frameon=False, ncol=2, loc="center left")
     ax = axes[1]
     _bands(ax, tl)
-    ax.plot(d, series["emergency_backlog"], color="#d1495b", label="emergency cases open (tier E)")
-    ax.plot(d, series["normal_backlog"], color="#00798c", label="normal cases open")
+    ax.plot(d, series["emergency_backlog"], color="#d1495b", label=zh("应急在办", "emergency cases open (tier E)"))
+    ax.plot(d, series["normal_backlog"], color="#00798c", label=zh("常态在办", "normal cases open"))
     ax.plot(d, series["home_unit_backlog"], color="#edae49", ls="--", label="at the mobilising units' stations")
     ax.set_ylabel("cases")
     ax.legend(fontsize=7, frameon=False, loc="upper left")
     ax = axes[2]
     _bands(ax, tl)
     vc = modes["vulnerable_checks"]
-    ax.plot(d, series["checks_done"], color="#30638e", label="checked")
+    ax.plot(d, series["checks_done"], color="#30638e", label=zh("已走访", "checked"))
     if vc["duty_start_min"] is not None:
         ax.axhline(vc["to_check"], color="grey", lw=0.8, ls=":", label=f"to check: {vc['to_check']}")
         ax.axvline(
@@ -67,7 +67,7 @@ def timeline_figure(series: pd.DataFrame, modes: dict[str, Any]) -> Figure:
             ls="--",
             label="deadline",
         )
-    ax.set_ylabel("vulnerable residents")
+    ax.set_ylabel(zh("重点人群", "vulnerable residents"))
     ax.set_xlabel("day")
     ax.legend(fontsize=7, frameon=False, loc="lower right")
     handles = [Rectangle((0, 0), 1, 1, color=c, alpha=0.3) for m, c in MODE_COLOURS.items() if c is not None]

@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
-from reports.html import Figure, Report, Section, Table, figure
+from reports.html import Figure, Report, Section, Table, figure, zh
 
 if TYPE_CHECKING:
     from twin.run import RunResult
 
+LEVEL_NAMES = {0: "grid", 1: "community", 2: "street", 3: "district", -1: "replied, not yet resolved"}
 CHANNEL_COLOURS = {"app": "#4c72b0", "hotline": "#dd8452", "patrol": "#55a868", "device": "#c44e52", "rider": "#8172b3"}
 
 
@@ -26,8 +28,8 @@ def _arrivals_by_hour(inc: Any) -> Figure:
         counts = np.bincount(hours[sel].astype(int), minlength=24)[:24]
         ax.bar(np.arange(24), counts, bottom=bottom, color=colour, label=ch, width=0.85)
         bottom += counts
-    ax.set_xlabel("hour of day (China time)")
-    ax.set_ylabel("cases reported")
+    ax.set_xlabel(zh("时段", "hour of day (China time)"))
+    ax.set_ylabel(zh("上报案件", "cases reported"))
     ax.set_xticks(range(0, 24, 2))
     ax.legend(ncol=5, fontsize=8, frameon=False)
     return figure(fig, "arrivals_by_hour", "Arrivals by hour of day",
@@ -37,29 +39,71 @@ def _arrivals_by_hour(inc: Any) -> Figure:
 def _backlog(kpi: Any) -> Figure:
     fig, ax = plt.subplots(figsize=(7, 3.2))
     d = kpi["t_min"].to_numpy() / 1440.0
-    ax.plot(d, kpi["backlog"], label="open cases", color="#4c72b0")
+    ax.plot(d, kpi["backlog"], label=zh("在办案件", "open cases"), color="#4c72b0")
     if "overdue" in kpi:
-        ax.plot(d, kpi["overdue"], label="overdue", color="#c44e52")
+        ax.plot(d, kpi["overdue"], label=zh("超期", "overdue"), color="#c44e52")
     ax.set_xlabel("day")
     ax.set_ylabel("cases")
     ax.legend(frameon=False)
     return figure(fig, "backlog", "Backlog over time", "Open (unresolved) cases, sampled at the KPI interval.")
 
 
-def _on_time_by_tier(cases: Any) -> Figure:
+def _on_time_by_tier(summary: dict[str, Any]) -> Figure:
     fig, ax = plt.subplots(figsize=(5, 3))
-    tiers = ["T0", "T1", "T2", "T3"]
-    ok = cases["resolved_at"].notna() & ~cases["state"].isin(["rejected", "merged"])
-    rates = []
-    for t in tiers:
-        sel = ok & (cases["tier"] == t)
-        rates.append(float((cases.loc[sel, "resolved_at"] <= cases.loc[sel, "due_at"] + 1e-9).mean()) if sel.any() else 0.0)
+    by = summary.get("on_time_by_tier", {})
+    tiers = list(by)
+    rates = [by[t] for t in tiers]
     ax.bar(tiers, rates, color="#55a868")
     for i, r in enumerate(rates):
         ax.text(i, r + 0.01, f"{100 * r:.1f}%", ha="center", fontsize=8)
     ax.set_ylim(0, 1.08)
-    ax.set_ylabel("resolved by due time")
-    return figure(fig, "on_time_by_tier", "On-time rate by tier", "T0 ≤ 30 min on site; T1 ≤ 2 h; T2 ≤ 2 days; T3 ≤ 7 days.")
+    ax.set_ylabel(zh("按期办结率", "on time (every unit in its limit)"))
+    return figure(fig, "on_time_by_tier", "On-time rate by tier (the platform rule)",
+                  "A registered case is on time when every unit that held it kept its own limit, in working time, approved extensions and suspensions excluded. "
+                  "T0 30 min on site (natural time); T1 2 working hours; T2 2 working days per unit; T3 a reply within 5 working days.")
+
+
+def _lateness_by(cases: Any, column: str, title: str, name: str) -> Figure | None:
+    """Late registered cases (a unit over its limit) per value of ``column``."""
+    if "late_stints" not in cases or cases.empty:
+        return None
+    done = cases["done_at"].notna() & ~cases["state"].isin(["rejected", "merged"])
+    d = cases[done]
+    if d.empty:
+        return None
+    g = d.groupby(column, observed=True)["late_stints"].agg(lambda x: float((x > 0).mean()))
+    n = d.groupby(column, observed=True).size()
+    fig, ax = plt.subplots(figsize=(6, 3))
+    labels = [str(k) for k in g.index]
+    ax.barh(labels, [100.0 * v for v in g.to_numpy()], color="#c44e52")
+    for i, (v, k) in enumerate(zip(g.to_numpy(), n.to_numpy(), strict=True)):
+        ax.text(100.0 * v, i, f" {100 * v:.1f}% of {k:,}", va="center", fontsize=7)
+    ax.set_xlabel(zh("超期案件占比 (%)", "late cases (%)"))
+    return figure(fig, name, title, "Share of done cases in which at least one handling unit went past its own limit.")
+
+
+def _worker_day(summary: dict[str, Any]) -> Figure | None:
+    day = summary.get("grid_worker_day") or {}
+    if not day:
+        return None
+    labels = {
+        "case_handling": zh("办案", "cases"), "meetings": zh("会议台账", "meetings"), "tasks": zh("上级交办", "tasks from above"),
+        "data": zh("信息采集", "data collection"), "patrol": zh("巡查", "patrol"), "visits": zh("入户走访", "visits"), "idle": zh("空闲", "free"),
+    }
+    colours = ["#c44e52", "#8172b3", "#937860", "#da8bc3", "#55a868", "#4c72b0", "#cccccc"]
+    fig, ax = plt.subplots(figsize=(7, 1.8))
+    left = 0.0
+    for (k, v), col in zip(day.items(), colours, strict=False):
+        v = v or 0.0
+        ax.barh([0], [v], left=left, color=col, label=labels.get(k, k))
+        if v >= 0.06:
+            ax.text(left + v / 2, 0, f"{100 * v:.0f}%", ha="center", va="center", fontsize=8, color="white")
+        left += v
+    ax.set_xlim(0, 1)
+    ax.set_yticks([])
+    ax.legend(ncol=4, fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.25))
+    return figure(fig, "grid_worker_day", "What a grid worker's working time goes to",
+                  "Share of grid workers' working time: cases, then routine (meetings and ledgers, tasks from above, information collection, patrols, household visits — visits give way first when the day is full).")
 
 
 def _levels(summary: dict[str, Any]) -> Figure:
@@ -68,7 +112,7 @@ def _levels(summary: dict[str, Any]) -> Figure:
     names = list(lv)
     ax.bar(names, [lv[k] for k in names], color="#8172b3")
     ax.axhline(0.45, color="grey", ls="--", lw=0.8, label="calibration: grid 0.45")
-    ax.set_ylabel("share of resolved cases")
+    ax.set_ylabel(zh("办结层级占比", "share of resolved cases"))
     ax.legend(frameon=False, fontsize=8)
     return figure(fig, "closed_at_level", "Share closed at each level", "小事不出网、大事不出村、难事不出街: where cases were finally resolved.")
 
@@ -78,16 +122,16 @@ def _utilisation(summary: dict[str, Any]) -> Figure:
     u = {k: v for k, v in summary["utilisation"].items() if v is not None}
     ax.barh(list(u), list(u.values()), color="#dd8452")
     ax.set_xlim(0, 1)
-    ax.set_xlabel("busy share of working time (case handling)")
+    ax.set_xlabel(zh("工作时间占用率", "busy share of working time"))
     return figure(fig, "utilisation", "Utilisation of workers and departments",
-                  "Effort on cases divided by head-minutes on duty; grid workers also patrol and visit, which is not counted here.")
+                  "Working time in use divided by head-minutes on duty; for grid workers it counts routine work (patrols, visits, data collection, tasks, meetings) as well as cases.")
 
 
 def _channels(summary: dict[str, Any]) -> Figure:
     fig, ax = plt.subplots(figsize=(5, 3))
     mix = summary["channel_mix"]
     ax.bar(list(mix), list(mix.values()), color=[CHANNEL_COLOURS[k] for k in mix])
-    ax.set_ylabel("share of cases")
+    ax.set_ylabel(zh("案件占比", "share of cases"))
     return figure(fig, "channel_mix", "Channel mix", "How cases reached the platform.")
 
 
@@ -98,7 +142,13 @@ def build_run_report(result: RunResult) -> Report:
         ("cases (after warm-up)", s["cases_total"]),
         ("cases per 1,000 residents per day", s["cases_per_1000_per_day"]),
         ("closure rate", s["closure_rate"]),
-        ("on-time rate (按期办结率)", s["on_time_rate"]),
+        ("on-time rate (按期办结率, every unit within its limit)", s["on_time_rate"]),
+        ("on-time rate, end to end", s.get("on_time_rate_end_to_end")),
+        ("cases per 1,000 residents per day: registered (立案) / all incidents",
+         f"{s['volume_per_1000_per_day']['registered']:.2f} / {s['volume_per_1000_per_day']['all_incidents']:.2f}" if "volume_per_1000_per_day" in s else None),
+        ("extensions requested / approved (延期)", f"{s.get('extensions_requested', 0)} / {s.get('extensions_approved', 0)}"),
+        ("cases suspended (挂账) / reassigned (改派)", f"{s.get('suspended_cases', 0)} / {s.get('reassigned_cases', 0)}"),
+        ("warnings yellow / red (督办)", f"{s.get('warnings_yellow', 0)} / {s.get('warnings_red', 0)}"),
         ("satisfaction mean (1–5)", s["satisfaction_mean"]),
         ("satisfied share (≥ 4)", s["satisfaction_share"]),
         ("backlog at end", s["backlog_end"]),
@@ -117,7 +167,12 @@ def build_run_report(result: RunResult) -> Report:
     h = s["hours_to_close"]
     rep.add(Section("Time to close", tables=[Table(["tier", "closed", "p50 hours", "p90 hours"],
                                                    [(t, q["n"], q["p50"], q["p90"]) for t, q in h.items()])],
-                    figures=[_on_time_by_tier(result.cases)] if not result.cases.empty else []))
+                    figures=[_on_time_by_tier(s)] if s.get("on_time_by_tier") else []))
+    late = [f for f in (_lateness_by(result.cases, "category", "Lateness by matter (category)", "late_by_category"),
+                        _lateness_by(result.cases.assign(level_name=pd.Categorical(result.cases["resolved_level"].map(LEVEL_NAMES), categories=list(LEVEL_NAMES.values()), ordered=True)) if "resolved_level" in result.cases else result.cases,
+                                     "level_name", "Lateness by the level that settled the case", "late_by_level")) if f is not None]
+    if late:
+        rep.add(Section("Lateness by matter and by unit", figures=late))
     figs = []
     if not result.incidents.empty:
         figs.append(_arrivals_by_hour(result.incidents))
@@ -125,7 +180,8 @@ def build_run_report(result: RunResult) -> Report:
     rep.add(Section("Arrivals", figures=figs))
     rep.add(Section("Backlog", figures=[_backlog(result.kpi)] if len(result.kpi) else []))
     rep.add(Section("Where cases close", figures=[_levels(s)]))
-    rep.add(Section("Utilisation", figures=[_utilisation(s)]))
+    wd = _worker_day(s)
+    rep.add(Section("Utilisation", figures=[_utilisation(s)] + ([wd] if wd is not None else [])))
     if "modes" in s:  # the [emergency] section (issue 4)
         from reports.modes_report import modes_section
 

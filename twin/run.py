@@ -227,7 +227,6 @@ def summarise(
     on_spot = (src_all == "patrol") & (c["resolved_level"].to_numpy() == 0) & (c["escalations"].to_numpy() == 0) & (c["reopen_count"].to_numpy() == 0)
     registered = real & ~on_spot
     resolved_all = real & ~np.isnan(res_at)
-    resolved = registered & ~np.isnan(res_at)
     # the platform rule (按期处置率, issue 12): a registered case done (resolved; replied, for
     # reply matters) is on time when every handling unit kept its own limit
     done_at = c["done_at"].to_numpy()

@@ -108,7 +108,7 @@ class WorkerDay(_Frozen):
     Per worker and working day unless named otherwise; figures in the scenario files.
     """
 
-    patrol_minutes_per_pass: NonNeg = 45.0  # one patrol pass over the worker's round (巡查)
+    patrol_minutes_per_pass: NonNeg = 45.0  # one patrol pass (巡查) per 400 households of the worker's round
     visit_minutes: NonNeg = 12.0  # one household visit (入户走访), travel between doors included
     data_minutes_per_household_month: NonNeg = 1.5  # information collection and updates (信息采集)
     tasks_minutes_per_100_households: NonNeg = 6.0  # tasks handed down from above (上级交办), per day

@@ -40,8 +40,10 @@ def test_another_seed_other_timings(flood7: object) -> None:
 
 
 def test_switch_does_not_change_the_storm_or_the_ordinary_stream(flood7: object) -> None:
-    """Common random numbers: the emergency arrivals and the ordinary incident stream are the same
-    whether or not the switch happens, so a comparison measures the switch alone."""
+    """Common random numbers: the emergency arrivals are the same whether or not the switch
+    happens, and so is the ordinary incident stream up to the day of the first switch. After it
+    the ordinary stream may differ, and should: what grid workers find on patrols and visits
+    depends on how much of their day cases leave them (issue 13), which the switch changes."""
     on = DistrictModel(flood7, seed=11)  # type: ignore[arg-type]
     off_sc = load_scenario(SCENARIOS / "flood.toml", ["run.days=6", "emergency.switching=false"])
     off = DistrictModel(off_sc, seed=11)
@@ -49,7 +51,9 @@ def test_switch_does_not_change_the_storm_or_the_ordinary_stream(flood7: object)
     off.run_model()
     for k in ("time", "grid", "category", "effort", "travel"):
         assert (getattr(on.emergency.arrivals, k) == getattr(off.emergency.arrivals, k)).all()
-    for d1, d2 in zip(on.stream_days, off.stream_days, strict=True):
+    first_day = int(on.emergency.controller.history[0].at // 1440.0)  # simulation minutes
+    assert first_day >= 1
+    for d1, d2 in zip(on.stream_days[: first_day + 1], off.stream_days[: first_day + 1], strict=True):
         assert (d1.time == d2.time).all() and (d1.category == d2.category).all()
     assert off.emergency.controller.history == [] and off.emergency.controller.suppressed
 

@@ -53,7 +53,7 @@ def test_summary_has_the_issue_keys_and_sane_values() -> None:
     assert set(s) >= SUMMARY_KEYS
     assert s["cases_total"] == len(r.cases[r.cases["reported_at"] >= 3 * 1440.0])
     assert 0 < s["cases_closed"] <= s["cases_total"]
-    assert abs(sum(s["closed_at_level"].values()) - 1.0) < 1e-6
+    assert abs(sum(s["closed_at_level"].values()) - 1.0) < 5e-6  # four shares rounded to 6 places
     assert set(s["hours_to_close"]) == {"T0", "T1", "T2", "T3"}
     assert all(0 <= u <= 1 for u in s["utilisation"].values() if u is not None)
     # every case in the stream is a case in the engine

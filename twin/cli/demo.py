@@ -38,4 +38,6 @@ def demo(cases: int = typer.Option(3, min=1, max=1000, help="How many cases to w
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)
+    from twin.cli import TOUR
+
+    app.command("demo", rich_help_panel=TOUR)(demo)

@@ -16,6 +16,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from twin.cli import checks
+
 console = Console()
 
 
@@ -28,7 +30,7 @@ def drill(
         "--speed",
         help="Simulated minutes per wall second (60 = an hour a second; default: the exercise fits ≈ 60 wall minutes).",
     ),
-    port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1 (0: a free port chosen by the system)."),
+    port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: a free port chosen by the system)."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Do not open the page in a browser."),
     script: Path | None = typer.Option(
         None, "--script", help="Drill script TOML ([drill] table; default: the scenario's own)."
@@ -39,7 +41,7 @@ def drill(
     until_day: float | None = typer.Option(
         None, "--until-day", min=0.01, help="End the exercise at this simulated day."
     ),
-    seed: int | None = typer.Option(None, "--seed", help="Random seed (default: run.seed of the scenario)."),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="Random seed, an integer ≥ 0 (default: run.seed of the scenario)."),
     team: str = typer.Option("", "--team", help="Name of the team drilling (shown on the page and in the report)."),
     sets: list[str] | None = typer.Option(
         None, "--set", help="Override a scenario field: dotted.path=value (repeatable)."
@@ -61,6 +63,9 @@ def drill(
             f"--speed: expected simulated minutes per second in (0, {MAX_SPEED:g}], got {speed:g}", style="red"
         )
         raise typer.Exit(2)
+    checks.out_dir(out)
+    if port:
+        checks.port_free("127.0.0.1", port)
     try:
         sc, spec, label = load_drill(scenario, sets or (), script)
         if until_day is not None:
@@ -84,8 +89,8 @@ def drill(
         sock.bind(("127.0.0.1", port))
         sock.listen(128)  # listening before the URL is printed: early connections wait in the backlog
     except OSError as exc:
-        console.print(f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}); try --port 0", style="red")
-        raise typer.Exit(2) from None
+        sock.close()
+        raise checks.Unavailable(f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}); try --port 0") from None
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
     server: uvicorn.Server | None = None
     runner = LiveRunner(session, speed=speed)
@@ -132,6 +137,7 @@ def drill_compare(
     from reports.html import format_cell
     from twin.drill.compare import DrillCompareError, compare_report, compare_runs
 
+    checks.out_file(out)
     try:
         cols, rows, _ = compare_runs(runs)
     except DrillCompareError as exc:
@@ -146,5 +152,7 @@ def drill_compare(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("drill")(drill)
-    app.command("drill-compare")(drill_compare)
+    from twin.cli import TRAINER
+
+    app.command("drill", rich_help_panel=TRAINER)(drill)
+    app.command("drill-compare", rich_help_panel=TRAINER)(drill_compare)

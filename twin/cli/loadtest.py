@@ -9,6 +9,8 @@ from pathlib import Path
 
 import typer
 
+from twin.cli import checks
+
 
 def _seconds(text: str) -> float:
     """``90``, ``90s``, ``2m``, ``1h30m`` → seconds."""
@@ -21,25 +23,36 @@ def _seconds(text: str) -> float:
     return sum(float(a) * {"h": 3600, "m": 60, "s": 1}[b] for a, b in parts)
 
 
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f} %"
+
+
+def _num(x: float | None) -> str:
+    """Counts as integers, other values to 4 significant digits (not ``0.3939393939393939``)."""
+    if x is None:
+        return "—"
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:.4g}"
+
+
 def loadtest(
     scenario: str = typer.Argument(None, help="Scenario file (default: the embedded street scenario)."),
     host: str = typer.Option(None, "--host", help="Base URL of the platform to test (default: start twin serve on 127.0.0.1)."),
     users: int = typer.Option(10, "--users", min=1, help="Arrival users (residents + devices) at the peak of the arrival rate; staff users come from the scenario."),
     duration: str = typer.Option("2m", "--duration", help="How long arrivals are played (e.g. 90s, 2m)."),
-    speedup: float = typer.Option(720.0, "--speedup", help="Time compression: simulated seconds per wall second (720: one day in two minutes)."),
+    speedup: float = typer.Option(720.0, "--speedup", min=0.001, help="Time compression: simulated seconds per wall second (720: one day in two minutes)."),
     out: Path = typer.Option(Path("loadtest-out"), "--out", help="Output directory (loadtest.json, report.html, Locust CSV/HTML, logs)."),
     fail_if: list[str] = typer.Option([], "--fail-if", help="Fail (exit 1) when METRIC OP VALUE holds, e.g. p99_ms>200, error_rate>0.01. Repeatable."),
-    seed: int = typer.Option(None, "--seed", help="Seed (default: the scenario's)."),
+    seed: int = typer.Option(None, "--seed", min=0, help="Seed, an integer ≥ 0 (default: the scenario's)."),
     overrides: list[str] = typer.Option([], "--set", help="Override a scenario value: dotted.path=value. Repeatable."),
-    start_day: float = typer.Option(None, "--start-day", help="Simulated day the replay starts (default: a quarter day before the first surge, else after warm-up)."),
+    start_day: float = typer.Option(None, "--start-day", min=0.0, help="Simulated day the replay starts (default: a quarter day before the first surge, else after warm-up)."),
     target: str = typer.Option("reference", "--target", help="reference (the gridtwin API) or open311 (any GeoReport v2 endpoint at HOST/open311/v2)."),
     stream: Path = typer.Option(None, "--stream", help="Replay this `twin stream` JSON-lines file instead of generating the stream."),
     tokens: Path = typer.Option(None, "--tokens", help="With --host: JSON object of token key → token ('*' for one token for all)."),
     locust_workers: int = typer.Option(0, "--locust-workers", min=0, help="Distributed Locust on this machine: one master and N workers (0: one local process)."),
-    drain: float = typer.Option(None, "--drain", help="Seconds the staff go on handling after the last arrival (default: a quarter of --duration, at most 60)."),
-    device_timeout: float = typer.Option(5.0, "--device-timeout", help="Devices' request timeout in seconds (a timed-out alert is sent again with the same Idempotency-Key)."),
+    drain: float = typer.Option(None, "--drain", min=0.0, help="Seconds the staff go on handling after the last arrival (default: a quarter of --duration, at most 60)."),
+    device_timeout: float = typer.Option(5.0, "--device-timeout", min=0.001, help="Devices' request timeout in seconds (a timed-out alert is sent again with the same Idempotency-Key)."),
     device_lost_replies: float = typer.Option(
-        0.0, "--device-lost-replies",
+        0.0, "--device-lost-replies", min=0.0, max=1.0,
         help="Fault injection: share of device alerts (0-1, chosen by alert) whose first reply is lost on the way back; the device sends it again with the same Idempotency-Key.",
     ),
     serve_workers: int = typer.Option(1, "--serve-workers", min=1, help="Worker processes of the started twin serve."),
@@ -57,6 +70,11 @@ def loadtest(
     from twin.scenario import ScenarioError
 
     console = Console(stderr=True)
+    if target not in ("reference", "open311"):
+        raise checks.BadInput(f"--target {target!r}: expected reference or open311")
+    checks.out_dir(out)
+    if db is not None:
+        checks.database(db, memory_ok=False)
     opts = Options(
         scenario=scenario, overrides=list(overrides), seed=seed, host=host, users=users, duration_s=_seconds(duration),
         speedup=speedup, out=out, fail_if=list(fail_if), start_day=start_day, target=target, stream=stream, tokens=tokens,
@@ -69,23 +87,26 @@ def loadtest(
         console.print(f"error: {e}", markup=False, highlight=False)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
-        console.print("interrupted; every process started was stopped", markup=False)
-        raise typer.Exit(130) from None
+        raise checks.Interrupted("every process started was stopped") from None
     s = result["system"]
     k = (result["kpis"] or {}).get("load_test") or {}
     p = (result["kpis"] or {}).get("pure_simulation") or {}
+    kinds = result["failures_by_kind"] or {}
     print(
-        f"{s['requests']} requests, {s['rps'] or 0:.1f} rps, p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, p99 {s['p99_ms']} ms, "
-        f"error rate {s['error_rate'] or 0:.4f}; failures by kind {result['failures_by_kind']}"
+        f"{s['requests']:,} requests, {s['rps'] or 0:.1f} rps, p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, p99 {s['p99_ms']} ms, "
+        f"error rate {100 * (s['error_rate'] or 0):.2f} %; failures by kind: "
+        + (", ".join(f"{kind} {n:,}" for kind, n in sorted(kinds.items())) or "none")
     )
     if k:
-        print(f"backlog at the end {k.get('backlog_end')} (simulation {p.get('backlog_end')}), "
-              f"on-time rate {k.get('on_time_rate')} (simulation {p.get('on_time_rate')})")
+        print(f"backlog at the end {_num(k.get('backlog_end'))} (simulation {_num(p.get('backlog_end'))}), "
+              f"on-time rate {_pct(k.get('on_time_rate'))} (simulation {_pct(p.get('on_time_rate'))})")
     for t in result["thresholds"]:
-        print(f"--fail-if {t['threshold']}: value {t['value']} → {'FAILED' if t['failed'] else 'ok'}")
+        print(f"--fail-if {t['threshold']}: value {_num(t['value'])} → {'FAILED' if t['failed'] else 'ok'}")
     print(f"wrote {out / 'loadtest.json'} and {out / 'report.html'}")
     raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("loadtest")(loadtest)
+    from twin.cli import ENGINEER
+
+    app.command("loadtest", rich_help_panel=ENGINEER)(loadtest)

@@ -11,9 +11,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from twin.cli import checks
 from twin.scenario import ScenarioError, load_scenario
 
 console = Console()
+
+SEED_HELP = "Random seed, an integer ≥ 0 (default: run.seed of the scenario)."
+DAYS_HELP = "Simulated days, the warm-up included; must exceed run.warmup_days (default: run.days)."
 
 
 def _load(scenario: Path | None, sets: list[str] | None, seed: int | None, days: float | None) -> Any:
@@ -22,6 +26,18 @@ def _load(scenario: Path | None, sets: list[str] | None, seed: int | None, days:
     except ScenarioError as exc:
         console.print(f"scenario error: {exc}", soft_wrap=True, markup=False, style="red")
         raise typer.Exit(2) from None
+
+
+def _measures_something(scenario: Path | None, sets: list[str] | None, days: float | None) -> None:
+    """KPIs count only cases reported after the warm-up: refuse a run no longer than it, as
+    ``sweep`` and ``compare`` do (same check, same words)."""
+    from twin.study.errors import StudyError
+    from twin.study.model import validate_district
+
+    try:
+        validate_district(None if scenario is None else str(scenario), tuple(sets or ()), days)
+    except StudyError as exc:
+        raise checks.BadInput(str(exc)) from None
 
 
 def _simulate(sc: Any, seed: int | None, days: float | None, keep_events: bool | None = None) -> Any:
@@ -48,9 +64,12 @@ def summary_table(s: dict[str, Any]) -> Table:
     t = Table(title=f"{s['scenario']} · seed {s['seed']} · {s['days']:g} days", show_header=True)
     t.add_column("KPI")
     t.add_column("value", justify="right")
+    rejected, merged = s.get("cases_rejected", 0), s.get("cases_merged", 0)
     t.add_row("cases (after warm-up)", f"{s['cases_total']:,}")
+    if rejected or merged:
+        t.add_row("  of which rejected / merged into another", f"{rejected:,} / {merged:,}")
     t.add_row("cases per 1,000 residents per day", f"{s['cases_per_1000_per_day']:.2f}")
-    t.add_row("closed", f"{s['cases_closed']:,}  ({_pct(s['closure_rate'])})")
+    t.add_row("closed (share of cases neither rejected nor merged)", f"{s['cases_closed']:,}  ({_pct(s['closure_rate'])})")
     t.add_row("on time (按期办结率)", _pct(s["on_time_rate"]))
     t.add_row("satisfied (score ≥ 4)", _pct(s["satisfaction_share"]))
     t.add_row("satisfaction mean (1–5)", "—" if s["satisfaction_mean"] is None else f"{s['satisfaction_mean']:.2f}")
@@ -88,8 +107,8 @@ def _mode_rows(t: Table, m: dict[str, Any]) -> None:
 
 def run(
     scenario: Path | None = typer.Argument(None, help="Scenario TOML (default: the embedded scenarios/street.toml)."),
-    seed: int | None = typer.Option(None, "--seed", help="Random seed (default: run.seed of the scenario)."),
-    days: float | None = typer.Option(None, "--days", min=0.01, help="Simulated days (default: run.days)."),
+    seed: int | None = typer.Option(None, "--seed", min=0, help=SEED_HELP),
+    days: float | None = typer.Option(None, "--days", min=checks.MIN_DAYS, help=DAYS_HELP),
     out: Path = typer.Option(Path("runs/latest"), "--out", help="Run directory to write."),
     sets: list[str] | None = typer.Option(None, "--set", help="Override a field: dotted.path=value (repeatable)."),
     csv: bool = typer.Option(False, "--csv", help="Also write CSV copies of the tables."),
@@ -98,8 +117,13 @@ def run(
     """Simulate a scenario and write a run directory (summary.json, tables, report.html)."""
     from twin.run import write_run_dir
 
+    checks.out_dir(out)
     sc = _load(scenario, sets, seed, days)
-    result = _simulate(sc, seed, days)
+    _measures_something(scenario, sets, days)
+    try:
+        result = _simulate(sc, seed, days)
+    except KeyboardInterrupt:
+        raise checks.Interrupted(f"the simulation was stopped; nothing written to {out}") from None
     write_run_dir(result, out, csv=csv or None, report=report)
     console.print(summary_table(result.summary))
     console.print(f"run directory: [bold]{out}[/bold]" + ("  (report.html)" if report else ""))
@@ -108,20 +132,28 @@ def run(
 def stream(
     scenario: Path | None = typer.Argument(None, help="Scenario TOML (default: the embedded scenarios/street.toml)."),
     out: Path = typer.Option(..., "--out", help="JSON-lines file to write (one incident per line)."),
-    seed: int | None = typer.Option(None, "--seed"),
-    days: float | None = typer.Option(None, "--days", min=0.01),
+    seed: int | None = typer.Option(None, "--seed", min=0, help=SEED_HELP),
+    days: float | None = typer.Option(
+        None, "--days", min=checks.MIN_DAYS, help="Simulated days to export, the warm-up included (default: run.days)."
+    ),
     sets: list[str] | None = typer.Option(None, "--set", help="Override a field: dotted.path=value (repeatable)."),
 ) -> None:
     """Export the incident stream (time, category, tier, place, channel …) as JSON lines, the
     emergency section's incidents (tier E) included."""
     from twin.run import full_stream, write_stream
 
+    checks.out_file(out)
     sc = _load(scenario, sets, seed, days)
-    result = _simulate(sc, seed, days, keep_events=False)
+    try:
+        result = _simulate(sc, seed, days, keep_events=False)
+    except KeyboardInterrupt:
+        raise checks.Interrupted(f"the simulation was stopped; nothing written to {out}") from None
     n = write_stream(full_stream(result), out)
     console.print(f"{n:,} incidents → [bold]{out}[/bold]")
 
 
 def register(app: typer.Typer) -> None:
-    app.command("run")(run)
-    app.command("stream")(stream)
+    from twin.cli import PLANNER
+
+    app.command("run", rich_help_panel=PLANNER)(run)
+    app.command("stream", rich_help_panel=PLANNER)(stream)

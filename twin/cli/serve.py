@@ -8,8 +8,11 @@ import time
 
 import typer
 
+from twin.cli import checks
 from twin.service.app import ServiceConfig
 from twin.service.auth import Principal, Role, new_token, parse_scope, token_hash
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 token_app = typer.Typer(help="Bearer tokens for the HTTP service.", no_args_is_help=True)
 
@@ -29,11 +32,19 @@ def serve(
         0, "--committers", min=0, max=16,
         help="Group-commit threads per worker (0: 1 for SQLite, which has one writer at a time; 2 for PostgreSQL).",
     ),
-    log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+    log_level: str = typer.Option(
+        "warning", "--log-level", help="uvicorn log level: critical, error, warning, info, debug or trace."
+    ),
 ) -> None:
     """Serve the case engine over HTTP (OpenAPI at /docs, Open311 at /open311/v2)."""
     from twin.service.server import serve as run
 
+    if log_level not in LOG_LEVELS:
+        raise checks.BadInput(f"--log-level {log_level!r}: expected one of {', '.join(LOG_LEVELS)}")
+
+    checks.database(db)
+    if port:
+        checks.port_free(host, port)
     config = ServiceConfig(
         db=db, max_body_bytes=max_body, max_page=max_page, rate_per_second=rate_limit, rate_burst=burst, max_in_flight=max_in_flight,
         group_commit=group_commit, committers=committers,
@@ -46,7 +57,7 @@ def token_create(
     role: Role = typer.Option(..., "--role", help="resident, device, grid_worker, community, street_centre, district_centre, department or admin"),
     scope: str = typer.Option(..., "--scope", help="KIND:UNIT with KIND grid, community, street or district, e.g. grid:G001"),
     name: str = typer.Option("", "--name", help="Principal id (a department's id is what cases are dispatched to, e.g. department:城管). Default: generated."),
-    db: str = typer.Option("gridtwin.db", "--db", help="The database the service runs on."),
+    db: str = typer.Option("gridtwin.db", "--db", help="The database the service runs on (a SQLite path or postgresql://…)."),
 ) -> None:
     """Create a bearer token; prints the token (only once: just its hash is stored)."""
     from twin.service.storage import open_service_store
@@ -54,7 +65,8 @@ def token_create(
     try:
         kind, unit = parse_scope(scope)
     except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint="--scope") from None
+        raise checks.BadInput(f"--scope: {e}") from None
+    checks.database(db, memory_ok=False)
     principal = Principal(name or f"{role.value}-{secrets.token_hex(4)}", role, kind, unit)
     token = new_token()
     store = open_service_store(db)
@@ -67,5 +79,7 @@ def token_create(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("serve")(serve)
-    app.add_typer(token_app, name="token")
+    from twin.cli import ENGINEER
+
+    app.command("serve", rich_help_panel=ENGINEER)(serve)
+    app.add_typer(token_app, name="token", rich_help_panel=ENGINEER)

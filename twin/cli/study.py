@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from twin.cli import checks
 from twin.study.errors import StudyError
 from twin.study.executors import Executor, make_executor
 from twin.study.kpi import HEADLINE, SUMMARY_KPIS
@@ -49,6 +50,12 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _interrupted(out_dir: Path) -> checks.Interrupted:
+    return checks.Interrupted(
+        f"finished replications are kept in {out_dir}; run the same command again to resume"
+    )
+
+
 def sweep(
     scenario: Path | None = typer.Argument(None, help="Scenario file (default: the embedded street scenario)."),
     vary: list[str] = typer.Option(..., "--vary", help="FIELD=START:STOP:STEP (inclusive) or FIELD=A,B,C; repeatable."),
@@ -56,7 +63,7 @@ def sweep(
     target: str | None = typer.Option(None, "--target", help="KPI>=LEVEL (or <=, >, <), e.g. on_time_rate>=0.99."),
     out: Path | None = typer.Option(None, "--out", help="Study directory (rerun with the same --out to resume)."),
     dask: str | None = typer.Option(None, "--dask", help="'local' for a LocalCluster, or tcp://HOST:8786."),
-    days: float | None = typer.Option(None, "--days", min=0.0, help="Simulated days per replication (default: scenario's)."),
+    days: float | None = typer.Option(None, "--days", min=checks.MIN_DAYS, help="Simulated days per replication, the warm-up included; must exceed run.warmup_days (default: the scenario's)."),
     seed: int = typer.Option(1, "--seed", min=0, help="Study seed; replication k's seed is derived from it by index."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Local worker processes (default: CPUs; 1 = inline)."),
     set_: list[str] = typer.Option([], "--set", help="Fixed override dotted.path=value at every point; repeatable."),
@@ -80,13 +87,15 @@ def sweep(
         msw = None if more_staff_when == "auto" else more_staff_when == "higher"
         model = _model(model_ref)
         key = study_key({"s": str(scenario), "v": vary, "set": set_, "seed": seed, "days": days, "m": model_ref})
-        out_dir = out or Path("studies") / f"sweep-{scenario.stem if scenario else 'street'}-{key}"
+        out_dir = checks.out_dir(out or Path("studies") / f"sweep-{scenario.stem if scenario else 'street'}-{key}")
         result = run_sweep(
             scenario, varies, reps, out_dir, seed=seed, days=days, overrides=set_, target=tgt, model=model,
             executor=_executor(dask, workers, key), progress=True, more_staff_when_higher=msw, report=not no_report,
         )
     except StudyError as exc:
         raise _fail(exc) from None
+    except KeyboardInterrupt:
+        raise _interrupted(out_dir) from None
 
     kpi = tgt.kpi if tgt else "on_time_rate"
     if kpi not in result.kpis:
@@ -119,7 +128,7 @@ def compare(
     reps: int = typer.Option(30, "--reps", min=2, help="Replications per policy (same seeds for every policy)."),
     out: Path | None = typer.Option(None, "--out", help="Study directory (rerun with the same --out to resume)."),
     dask: str | None = typer.Option(None, "--dask", help="'local' for a LocalCluster, or tcp://HOST:8786."),
-    days: float | None = typer.Option(None, "--days", min=0.0, help="Simulated days per replication (default: scenario's)."),
+    days: float | None = typer.Option(None, "--days", min=checks.MIN_DAYS, help="Simulated days per replication, the warm-up included; must exceed run.warmup_days (default: the scenario's)."),
     seed: int = typer.Option(1, "--seed", min=0, help="Study seed; replication k's seed is derived from it by index."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Local worker processes (default: CPUs; 1 = inline)."),
     set_: list[str] = typer.Option([], "--set", help="Override dotted.path=value applied to every policy; repeatable."),
@@ -132,13 +141,15 @@ def compare(
     try:
         model = _model(model_ref)
         key = study_key({"p": [str(p) for p in policies], "set": set_, "seed": seed, "days": days, "m": model_ref})
-        out_dir = out or Path("studies") / f"compare-{'-vs-'.join(p.stem for p in policies)[:60]}-{key}"
+        out_dir = checks.out_dir(out or Path("studies") / f"compare-{'-vs-'.join(p.stem for p in policies)[:60]}-{key}")
         result = run_compare(
             policies, reps, out_dir, seed=seed, days=days, overrides=set_, model=model,
             executor=_executor(dask, workers, key), progress=True, report=not no_report,
         )
     except StudyError as exc:
         raise _fail(exc) from None
+    except KeyboardInterrupt:
+        raise _interrupted(out_dir) from None
 
     table = Table(title=f"Headline KPIs: paired differences B − A over {reps} replications (same seeds)")
     for c in ("KPI", "A", "B", "mean A", "mean B", "B − A [95 % CI]", "p", "better"):
@@ -162,5 +173,7 @@ def compare(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("sweep")(sweep)
-    app.command("compare")(compare)
+    from twin.cli import PLANNER
+
+    app.command("sweep", rich_help_panel=PLANNER)(sweep)
+    app.command("compare", rich_help_panel=PLANNER)(compare)
