@@ -24,10 +24,14 @@ if TYPE_CHECKING:  # pragma: no cover
 MODE_COLOURS = {"emergency": "#f2b134", "extreme": "#d1495b"}
 MODE_FIG_LABELS = {"emergency": zh("应下尽下", "emergency"), "extreme": zh("全员下沉", "extreme")}
 EFFECT_WINDOW_MIN = 120.0
+#: Action kinds drawn on the timeline figure.
+LABELLED = frozenset({"mode", "incident", "surge", "team", "marker", "warning", "lift_warning"})
 
+#: (key, label, which way is better: "more", "less", or "" — no verdict). Counts of cases are
+#: load, not merit: the trainee's injects add to them, so they get no verdict.
 OUTCOME_ROWS: tuple[tuple[str, str, str], ...] = (
-    ("emergency_reported", "emergency cases reported", "more"),
-    ("emergency_resolved", "emergency cases resolved", "more"),
+    ("emergency_reported", "emergency cases reported (load, including the trainee's injects)", ""),
+    ("emergency_resolved", "emergency cases resolved", ""),
     ("emergency_open", "emergency cases still open", "less"),
     ("emergency_on_time_share", "emergency cases resolved within the SLA (of those due)", "more"),
     ("emergency_minutes_to_scene_p50", "minutes from report to help on the scene, median", "less"),
@@ -40,6 +44,33 @@ OUTCOME_ROWS: tuple[tuple[str, str, str], ...] = (
     ("peak_on_site", "mobilised members on site, peak", ""),
     ("member_hours_on_site", "member-hours on site (the cost in people's time)", ""),
 )
+
+
+def human(value: Any, key: str = "", signed: bool = False) -> str:
+    """A figure as people read it: thousands separators, shares as per cent, at most one
+    decimal, never scientific notation; None as a dash."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return str(value)
+    sign = "+" if signed and value > 0 else ""
+    if key.endswith("_share"):
+        return f"{sign}{value * 100:,.1f} %"
+    v = float(value)
+    if v.is_integer() or abs(v) >= 100:
+        return f"{sign}{v:,.0f}"
+    return f"{sign}{v:,.1f}"
+
+
+def injected_by_trainee(drill: DrillSession) -> int:
+    """Emergency cases the trainee added (incident injects made, surge arrivals planned)."""
+    n = 0
+    for a in drill.log:
+        if a.source == "trainer" and a.ok and a.kind == "incident":
+            n += len(a.result.get("cases", []))
+        elif a.source == "trainer" and a.ok and a.kind == "surge":
+            n += int(a.result.get("planned", 0))
+    return n
 
 
 def series_frame(s: DrillSession) -> pd.DataFrame:
@@ -83,21 +114,32 @@ def timeline_figure(drill: DrillSession, base: DrillSession, t0: float) -> Figur
     for ax in axes:
         _bands(ax, drill)
         ax.legend(fontsize=7, frameon=False, loc="upper left")
+    lo, hi = axes[0].get_xlim()
+    groups: list[list[Action]] = []  # actions closer than 4 % of the axis share one label (no overlap)
     for a in drill.log:
-        if a.kind in ("mode", "incident", "surge", "team", "marker") and a.sim_min >= t0 - 60.0:
-            x = a.sim_min / 60.0
-            colour = "#333333" if a.source == "trainer" else "#7a5195"
-            for ax in axes:
-                ax.axvline(x, color=colour, lw=0.6, ls=":")
-            axes[0].annotate(
-                f"#{a.seq}",
-                (x, 1.01),
-                xycoords=("data", "axes fraction"),
-                fontsize=7,
-                color=colour,
-                ha="center",
-                va="bottom",
-            )
+        if a.kind not in LABELLED or a.sim_min < t0 - 60.0:
+            continue
+        x = a.sim_min / 60.0
+        colour = "#333333" if a.source == "trainer" else "#7a5195"
+        for ax in axes:
+            ax.axvline(x, color=colour, lw=0.6, ls=":")
+        if groups and x - groups[-1][0].sim_min / 60.0 < 0.04 * (hi - lo):
+            groups[-1].append(a)
+        else:
+            groups.append([a])
+    for g in groups:
+        seqs = [a.seq for a in g]
+        text = f"#{seqs[0]}" if len(seqs) == 1 else f"#{seqs[0]}–{seqs[-1]}"
+        trainer = any(a.source == "trainer" for a in g)
+        axes[0].annotate(
+            text,
+            (g[0].sim_min / 60.0, 1.01),
+            xycoords=("data", "axes fraction"),
+            fontsize=7,
+            color="#333333" if trainer else "#7a5195",
+            ha="left",
+            va="bottom",
+        )
     handles = [Rectangle((0, 0), 1, 1, color=c, alpha=0.3) for c in MODE_COLOURS.values()]
     fig.legend(handles, list(MODE_FIG_LABELS.values()), loc="upper center", ncol=2, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
@@ -128,6 +170,10 @@ def describe(a: Action) -> str:
         return f"send {p.get('size')} people to {p.get('community')}"
     if a.kind == "marker":
         return f"marker at {p.get('place') or '—'}: {p.get('note')}"
+    if a.kind == "warning":
+        return f"{p.get('colour')} {p.get('type') or 'rainstorm'} warning {p.get('id')} issued at {p.get('place')}"
+    if a.kind == "lift_warning":
+        return f"warning {p.get('id')} lifted"
     if a.kind == "speed":
         return f"speed {p.get('from')} → {p.get('to')} sim-min/s"
     return a.kind
@@ -153,8 +199,8 @@ def actions_table(drill: DrillSession, base: DrillSession, clock: Any) -> Table:
     rows = []
     for a in drill.log:
         t, t2 = a.sim_min, a.sim_min + EFFECT_WINDOW_MIN
-        eff = "—"
-        if a.kind in ("mode", "incident", "surge", "team"):
+        eff = "—" if a.ok else "none (refused)"
+        if a.ok and a.kind in ("mode", "incident", "surge", "team"):
             on0, on1 = _value_at(drill.series, t, "on_site"), _value_at(drill.series, t2, "on_site")
             e0, e1 = _value_at(drill.series, t, "emergency_backlog"), _value_at(drill.series, t2, "emergency_backlog")
             eb = _value_at(base.series, t2, "emergency_backlog")
@@ -177,15 +223,18 @@ def actions_table(drill: DrillSession, base: DrillSession, clock: Any) -> Table:
     )
 
 
-def outcome_table(o_drill: dict[str, Any], o_base: dict[str, Any]) -> Table:
-    rows = []
+def outcome_table(o_drill: dict[str, Any], o_base: dict[str, Any], injected: int = 0) -> Table:
+    """Both runs side by side. Rows whose difference the trainee's injects confound (cases
+    open) get no verdict when the trainee injected incidents; injected load has a row of its own."""
+    rows = [["emergency cases injected by the trainee (load added, not a result)", human(injected), "0", "", ""]]
     for key, label, better in OUTCOME_ROWS:
         a, b = o_drill.get(key), o_base.get(key)
         diff = None if a is None or b is None else round(a - b, 4)
         verdict = ""
-        if diff is not None and diff != 0 and better:
+        confounded = injected > 0 and key == "emergency_open"
+        if diff is not None and diff != 0 and better and not confounded:
             verdict = "better" if (diff > 0) == (better == "more") else "worse"
-        rows.append([label, a, b, diff, verdict])
+        rows.append([label, human(a, key), human(b, key), human(diff, key, signed=True), verdict])
     return Table(["outcome", "with the trainee's actions", "without (baseline)", "difference", ""], rows)
 
 
@@ -217,7 +266,12 @@ def build_drill_report(drill: DrillSession, base: DrillSession, meta: dict[str, 
         )
     )
     o_d, o_b = drill.outcome(), base.outcome()
-    rep.add(Section("Outcome: with and without the trainee's actions", tables=[outcome_table(o_d, o_b)]))
+    rep.add(
+        Section(
+            "Outcome: with and without the trainee's actions",
+            tables=[outcome_table(o_d, o_b, injected_by_trainee(drill))],
+        )
+    )
     rep.add(Section("Timeline", figures=[timeline_figure(drill, base, t0)]))
     rep.add(
         Section(

@@ -161,10 +161,62 @@ def modes_section(result: RunResult) -> Section:
         ],
         title="Mobilisation",
     )
+    tables = [timeline, *declared_tables(mb), bought, cost, mob]
     figs = [timeline_figure(result.modes, mb)] if result.modes is not None and len(result.modes) else []
-    return Section(
-        "Emergency switchover (常急转换)", paragraphs=paras, tables=[timeline, bought, cost, mob], figures=figs
-    )
+    return Section("Emergency switchover (常急转换)", paragraphs=paras, tables=tables, figures=figs)
+
+
+def declared_tables(mb: dict[str, Any]) -> list[Table]:
+    """The declared timeline (warnings issued/lifted, response levels), the advisories put to the
+    commander, and the specialist responders' work — each only when there is something to show."""
+    out: list[Table] = []
+    what = {
+        "warning_issued": "warning issued",
+        "warning_lifted": "warning lifted",
+        "level_declared": "response level declared",
+        "level_lifted": "response level lifted",
+    }
+    if mb.get("declarations"):
+        rm = mb.get("response_mapping", {})
+        out.append(
+            Table(
+                ["at day", "event", "id", "colour / level", "area"],
+                [
+                    (
+                        round(e["at"] / 1440.0, 3),
+                        what.get(e["event"], e["event"]),
+                        e["id"],
+                        e.get("colour") or e.get("level", ""),
+                        e.get("area", ""),
+                    )
+                    for e in mb["declarations"]
+                ],
+                title=f"Warnings and response levels (trigger: {mb.get('trigger')}; mapping source: {rm.get('source', '')})",
+            )
+        )
+    if mb.get("advisories"):
+        out.append(
+            Table(
+                ["at day", "recommended", "cause"],
+                [
+                    (round(a["at"] / 1440.0, 3), f"{a['from_mode']} → {a['to_mode']}", a["cause"])
+                    for a in mb["advisories"]
+                ],
+                title="Advisories to the commander (not switched automatically)",
+            )
+        )
+    if mb.get("specialist_responses"):
+        out.append(
+            Table(
+                ["responder", "crews", "handles", "cases", "minutes to scene, median"],
+                [
+                    (name, r["crews"], ", ".join(r["handles"]), r["count"], r["minutes_to_scene_p50"])
+                    for name, r in mb["specialist_responses"].items()
+                ],
+                title="Specialist responders (not 下沉 members)",
+            )
+        )
+    return out
 
 
 def comparison_rows(with_switch: dict[str, Any], without: dict[str, Any]) -> list[tuple[str, Any, Any]]:

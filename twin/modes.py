@@ -6,11 +6,18 @@ platform switches to an emergency mode in which every unit sends everyone except
 keeping command, basic operations and key personnel's safety (应下尽下); in the extreme
 state everyone goes except command and key personnel's safety (全员下沉).
 
+In practice the switch follows a *declared* emergency: a response level (Ⅳ→Ⅰ级响应) tied to
+warnings (蓝/黄/橙/红). The simulation drives the controller from those declarations
+(source ``declared``, see :mod:`twin.emergency.declared`), from a plain schedule, or from
+:class:`RuleMonitor` observations — which by default only *advise* the commander (an
+:class:`Advisory`, a drill decision point) instead of switching. The drill console and the
+HTTP service call :meth:`ModeController.command` (the manual API).
+
 The controller knows nothing of SimPy or the engine: it reads time from an injected clock,
-allows only the legal steps (one rung at a time), records every change with its time,
-cause and source (``schedule``, ``rule`` or ``manual``), and tells its listeners. The
-simulation drives it from scheduled commands and :class:`RuleMonitor` observations; the
-drill console and the HTTP service call :meth:`ModeController.command` (the manual API).
+allows only legal steps, records every change with its time, cause and source, and tells
+its listeners. Whether a step may skip a rung (normal → 全员下沉) is a policy,
+``allow_skip``: the source (党员生活 2023-12-04) does not forbid it, so it is allowed by
+default; with ``allow_skip=False`` only one rung at a time is legal.
 
 With ``enabled=False`` (the counterfactual "same emergency, no switch") the controller
 keeps a *shadow* mode: requests move the shadow and are recorded as suppressed, while the
@@ -25,9 +32,9 @@ from typing import Any, Literal
 
 Mode = Literal["normal", "emergency", "extreme"]
 MODES: tuple[Mode, ...] = ("normal", "emergency", "extreme")
-SOURCES: tuple[str, ...] = ("schedule", "rule", "manual")
+SOURCES: tuple[str, ...] = ("schedule", "rule", "manual", "declared")
 
-#: Legal steps: one rung up or one rung down the ladder.
+#: One-rung steps: one rung up or one rung down the ladder (the legal steps when skipping is not allowed).
 LEGAL: dict[str, frozenset[str]] = {
     "normal": frozenset({"emergency"}),
     "emergency": frozenset({"extreme", "normal"}),
@@ -58,11 +65,18 @@ class UnknownMode(ModeError):
         self.mode = mode
 
 
-class IllegalModeChange(ModeError):
-    """A change that is not one legal step (e.g. normal → extreme, or to the current mode)."""
+def legal_steps(from_mode: str, allow_skip: bool = False) -> frozenset[str]:
+    """The modes reachable in one change from ``from_mode`` under the skip policy."""
+    if allow_skip:
+        return frozenset(MODES) - {from_mode}
+    return LEGAL[from_mode]
 
-    def __init__(self, from_mode: str, to_mode: str) -> None:
-        allowed = sorted(LEGAL.get(from_mode, ()))
+
+class IllegalModeChange(ModeError):
+    """A change that is not one legal step (e.g. normal → extreme without skipping, or to the current mode)."""
+
+    def __init__(self, from_mode: str, to_mode: str, allow_skip: bool = False) -> None:
+        allowed = sorted(legal_steps(from_mode, allow_skip)) if from_mode in LEGAL else []
         super().__init__(
             f"illegal mode change {from_mode!r} → {to_mode!r}; from {from_mode!r} the legal steps are {allowed}"
         )
@@ -70,13 +84,25 @@ class IllegalModeChange(ModeError):
         self.to_mode = to_mode
 
 
-def check_step(from_mode: str, to_mode: str) -> None:
+def check_step(from_mode: str, to_mode: str, allow_skip: bool = False) -> None:
     """Raise :class:`UnknownMode` or :class:`IllegalModeChange` unless ``from → to`` is one legal step."""
     for m in (from_mode, to_mode):
         if m not in LEGAL:
             raise UnknownMode(m)
-    if to_mode not in LEGAL[from_mode]:
-        raise IllegalModeChange(from_mode, to_mode)
+    if to_mode not in legal_steps(from_mode, allow_skip):
+        raise IllegalModeChange(from_mode, to_mode, allow_skip)
+
+
+def path_to(from_mode: str, to_mode: str, allow_skip: bool) -> list[str]:
+    """The modes passed through going from ``from_mode`` to ``to_mode``: ``[to_mode]`` when
+    skipping is allowed (or the step is one rung), else every rung on the way."""
+    if from_mode == to_mode:
+        return []
+    if allow_skip:
+        return [to_mode]
+    i, j = MODES.index(from_mode), MODES.index(to_mode)
+    step = 1 if j > i else -1
+    return [MODES[k] for k in range(i + step, j + step, step)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +121,36 @@ class ModeChange:
         return asdict(self)
 
 
+@dataclass(frozen=True, slots=True)
+class Advisory:
+    """An observed-state rule's recommendation to the commander (a drill decision point): the
+    controller records it; the commander decides whether to switch."""
+
+    at: float
+    from_mode: str
+    to_mode: str
+    cause: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 Listener = Callable[[ModeChange], None]
 
 
 class ModeController:
     """Holds the current mode and applies legal changes; the manual API for drills and the service."""
 
-    def __init__(self, clock: Callable[[], float], enabled: bool = True, initial: Mode = "normal") -> None:
+    def __init__(
+        self, clock: Callable[[], float], enabled: bool = True, initial: Mode = "normal", allow_skip: bool = True
+    ) -> None:
         if initial not in LEGAL:
             raise UnknownMode(initial)
         self.clock = clock
         self.enabled = enabled
+        self.allow_skip = allow_skip
+        self.advisories: list[Advisory] = []
+        self._advisory_listeners: list[Callable[[Advisory], None]] = []
         self.mode: str = initial
         self.shadow: str = initial  # the mode the rules and schedule ask for (== mode when enabled)
         self.since = clock()
@@ -119,15 +164,27 @@ class ModeController:
         """Call ``fn(change)`` after every change (applied or suppressed; see ``change.applied``)."""
         self._listeners.append(fn)
 
+    def subscribe_advice(self, fn: Callable[[Advisory], None]) -> None:
+        """Call ``fn(advisory)`` after every advisory."""
+        self._advisory_listeners.append(fn)
+
+    def advise(self, to: str, cause: str) -> Advisory:
+        """Record a recommendation to switch to ``to`` (the mode does not change)."""
+        adv = Advisory(self.clock(), self.shadow, to, cause)
+        self.advisories.append(adv)
+        for fn in self._advisory_listeners:
+            fn(adv)
+        return adv
+
     def legal_targets(self) -> list[str]:
-        return sorted(LEGAL[self.shadow])
+        return sorted(legal_steps(self.shadow, self.allow_skip))
 
     def command(self, to: str, cause: str, actor: str = "", source: str = "manual") -> ModeChange:
         """Change the mode by one legal step now; raises IllegalModeChange naming from/to."""
         if source not in SOURCES:
             raise ModeError(f"unknown source {source!r}; expected one of {list(SOURCES)}")
         frm = self.shadow
-        check_step(frm, to)
+        check_step(frm, to, self.allow_skip)
         now = self.clock()
         change = ModeChange(now, frm, to, cause, source, actor, self.enabled)
         self.shadow = to
@@ -169,6 +226,8 @@ class ModeController:
             "enabled": self.enabled,
             "shadow": self.shadow,
             "legal_targets": self.legal_targets(),
+            "allow_skip": self.allow_skip,
+            "advisories": [a.to_dict() for a in self.advisories],
             "history": [c.to_dict() for c in self.history],
             "suppressed": [c.to_dict() for c in self.suppressed],
             "refused": list(self.refused),
@@ -186,11 +245,11 @@ def engine_follower(engine: Any) -> Listener:
     return follow
 
 
-def check_schedule(steps: Sequence[tuple[float, str]], initial: str = "normal") -> None:
+def check_schedule(steps: Sequence[tuple[float, str]], initial: str = "normal", allow_skip: bool = False) -> None:
     """Raise IllegalModeChange if a schedule (time, target), taken in time order, leaves a legal path."""
     mode = initial
     for _, to in sorted(steps, key=lambda s: s[0]):
-        check_step(mode, to)
+        check_step(mode, to, allow_skip)
         mode = to
 
 
@@ -213,9 +272,10 @@ class Rule:
 
 
 class RuleMonitor:
-    """Watches observed metrics and asks the controller to step up or down."""
+    """Watches observed metrics and asks the controller to step up or down — or, with
+    ``advisory=True`` (the default in a scenario), only recommends the step to the commander."""
 
-    def __init__(self, controller: ModeController, rules: Sequence[Rule]) -> None:
+    def __init__(self, controller: ModeController, rules: Sequence[Rule], advisory: bool = False) -> None:
         for r in rules:
             if r.to not in ("emergency", "extreme"):
                 raise ModeError(f"a rule steps up to 'emergency' or 'extreme', got {r.to!r}")
@@ -224,9 +284,21 @@ class RuleMonitor:
                     f"rule to {r.to!r}: hysteresis needs leave_below < enter_above, got {r.leave_below} ≥ {r.enter_above}"
                 )
         self.controller = controller
+        self.advisory = advisory
         self.rules = list(rules)
         self._above_since: list[float | None] = [None] * len(rules)
         self._below_since: list[float | None] = [None] * len(rules)
+        self._advised: list[tuple[str, str] | None] = [None] * len(rules)
+
+    def _ask(self, i: int, to: str, cause: str) -> ModeChange | None:
+        """Request the step — or, advisory, recommend it once per stretch of the condition."""
+        if not self.advisory:
+            return self.controller.request(to, cause, "rule")
+        key = (self.controller.shadow, to)
+        if self._advised[i] != key:
+            self._advised[i] = key
+            self.controller.advise(to, cause)
+        return None
 
     def observe(self, now: float, metrics: dict[str, float]) -> list[ModeChange]:
         """Feed one observation; returns the changes it caused."""
@@ -236,33 +308,26 @@ class RuleMonitor:
             x = metrics[r.metric]
             if ctl.shadow == r.below:
                 self._below_since[i] = None
-                if x >= r.enter_above:
-                    if self._above_since[i] is None:
-                        self._above_since[i] = now
-                    if now - self._above_since[i] >= r.enter_for:  # type: ignore[operator]
-                        ch = ctl.request(
-                            r.to, f"{r.metric} = {x:.3g} ≥ {r.enter_above:g} for {r.enter_for:g} min", "rule"
-                        )
-                        self._above_since[i] = None
-                        if ch is not None:
-                            out.append(ch)
-                else:
-                    self._above_since[i] = None
+                since, ok = self._above_since, x >= r.enter_above
+                to, cause = r.to, f"{r.metric} = {x:.3g} ≥ {r.enter_above:g} for {r.enter_for:g} min"
+                hold = r.enter_for
             elif ctl.shadow == r.to:
                 self._above_since[i] = None
-                if x <= r.leave_below:
-                    if self._below_since[i] is None:
-                        self._below_since[i] = now
-                    if now - self._below_since[i] >= r.leave_for:  # type: ignore[operator]
-                        ch = ctl.request(
-                            r.below, f"{r.metric} = {x:.3g} ≤ {r.leave_below:g} for {r.leave_for:g} min", "rule"
-                        )
-                        self._below_since[i] = None
-                        if ch is not None:
-                            out.append(ch)
-                else:
-                    self._below_since[i] = None
+                since, ok = self._below_since, x <= r.leave_below
+                to, cause = r.below, f"{r.metric} = {x:.3g} ≤ {r.leave_below:g} for {r.leave_for:g} min"
+                hold = r.leave_for
             else:
-                self._above_since[i] = None
-                self._below_since[i] = None
+                self._above_since[i] = self._below_since[i] = self._advised[i] = None
+                continue
+            if not ok:
+                since[i] = self._advised[i] = None
+                continue
+            if since[i] is None:
+                since[i] = now
+            if now - since[i] >= hold:  # type: ignore[operator]
+                ch = self._ask(i, to, cause)
+                if not self.advisory:
+                    since[i] = None
+                if ch is not None:
+                    out.append(ch)
         return out

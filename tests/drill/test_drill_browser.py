@@ -94,6 +94,9 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
                 expect(page.locator("#mode")).to_have_text(re.compile("normal"), timeout=15_000)
                 expect(page.locator("#g-S01-C01-G01")).to_be_visible()
                 assert _int(page, "#kpi-onsite") == 0 and _int(page, "#kpi-enroute") == 0
+                # the declared orange warning is put to the trainee as advice, not switched automatically
+                expect(page.locator("#advisory")).to_contain_text("rain-orange", timeout=30_000)
+                expect(page.locator("#advisory")).to_contain_text("应下尽下")
                 # the switch asks for confirmation first; cancelling changes nothing
                 page.click("#mode-emergency")
                 expect(page.locator("#confirm")).to_be_visible()
@@ -112,6 +115,17 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
                 )
                 on_site = _int(page, "#kpi-onsite")
                 assert on_site > 0
+                # the live chart's labels sit above its lines (the highest line point is at the maximum)
+                gap = page.evaluate(
+                    """() => {
+                      const svg = document.getElementById('spark');
+                      const ys = [...svg.querySelectorAll('polyline')].flatMap(
+                        p => p.getAttribute('points').split(' ').map(xy => parseFloat(xy.split(',')[1])));
+                      const labelBottom = Math.max(...[...svg.querySelectorAll('text')].map(t => t.getBBox().y + t.getBBox().height));
+                      return Math.min(...ys) - labelBottom;
+                    }"""
+                )
+                assert gap > 0, gap
                 expect(page.locator("#log")).to_contain_text("switch to 应下尽下")
                 # the other controls work from the page too: a place from the map, a team, an incident, a marker
                 page.click("#g-S01-C03-G02")
@@ -131,6 +145,9 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
                 page.goto(url + "report")
                 expect(page.locator("h1")).to_contain_text("After-action report")
                 expect(page.locator("body")).to_contain_text("switch mode to emergency")
+                expect(page.locator("body")).to_contain_text("injected by the trainee")
+                expect(page.locator("body")).not_to_contain_text("e+0")
+                page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
                 assert errors == []
             finally:
                 browser.close()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
 
+from reports.drill_report import human
 from tests.drill.conftest import fake_wall
 from twin.drill.record import read_actions, write_drill_dir
 from twin.drill.script import DrillScript
@@ -27,7 +29,7 @@ def test_run_directory_and_report(flood_short: tuple[Scenario, DrillScript], tmp
     s.act("team", {"community": "S01-C02", "size": 15})
     s.act("marker", {"place": "S01-C02", "note": "pump failed at the market"})
     s.act("mode", {"to": "normal"})
-    s.act("mode", {"to": "extreme"})  # refused: one rung at a time
+    s.act("mode", {"to": "normal"})  # refused: already normal (skipping a rung is allowed by default)
     s.advance(T0 + 8 * 60.0)
     out = tmp_path / "run"
     path = write_drill_dir(s, out, live_from_min=T0)
@@ -82,5 +84,18 @@ def test_run_directory_and_report(flood_short: tuple[Scenario, DrillScript], tmp
     for a in actions:
         assert a["wall"] in html
     # the outcome table shows both runs' figures
-    assert f"<td>{outcome['drill']['vulnerable_checked']}</td>" in html
-    assert f"<td>{outcome['baseline']['emergency_reported']}</td>" in html
+    assert f"<td>{human(outcome['drill']['vulnerable_checked'])}</td>" in html
+    assert f"<td>{human(outcome['baseline']['emergency_reported'])}</td>" in html
+    # issue 14: load is not merit, refused actions have no effect, no scientific notation
+    text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
+    assert not re.search(r"\de[+-]\d", text) and "none (refused)" in text
+    assert "injected by the trainee" in html
+    reported_row = html.split("emergency cases reported")[1].split("</tr>")[0]
+    assert "better" not in reported_row and "worse" not in reported_row
+
+
+def test_people_read_the_numbers() -> None:
+    assert human(14360.0, "member_hours_on_site") == "14,360"
+    assert human(0.8734, "emergency_on_time_share") == "87.3 %"
+    assert human(12.345) == "12.3" and human(-3.0, signed=True) == "-3" and human(52, signed=True) == "+52"
+    assert human(None) == "—" and human(float("nan")) == "—" and human(1234567) == "1,234,567"

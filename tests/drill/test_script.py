@@ -31,6 +31,23 @@ def test_default_scenario_is_the_flood() -> None:
     assert sc.meta.name == "flood" and label == "scenarios/flood.toml" and script.injects == []
 
 
+def test_a_plain_drill_goes_live_shortly_before_the_first_warning_and_fits_an_hour() -> None:
+    """Issue 14: not minute 0 of a ten-day scenario at one minute a second (≈ 4 wall hours)."""
+    from twin.drill.script import default_speed
+
+    sc, script, _ = load_drill(None)
+    first = min(w.issued_hours for w in sc.emergency.warnings)  # type: ignore[union-attr]
+    assert script.start_hours == first - 1.0  # one hour to read the situation
+    assert script.until_day is not None and script.until_day * 24.0 == 122.0 + 2.0  # Ⅱ级 lifted + stand-down
+    speed = default_speed(sc, script)
+    wall_to_first_warning = (first - script.start_hours) * 60.0 / speed / 60.0
+    wall_total = (script.until_day * 24.0 - script.start_hours) * 60.0 / speed / 60.0
+    assert wall_to_first_warning <= 10.0 and 45.0 <= wall_total <= 90.0
+    # what a script sets is kept
+    _, short, _ = load_drill(FLOOD, (), SHORT)
+    assert (short.start_hours, short.until_day) == (73, 4)
+
+
 @pytest.mark.parametrize(
     ("body", "field", "expected"),
     [
@@ -52,7 +69,7 @@ def test_default_scenario_is_the_flood() -> None:
         (
             '[[drill.injects]]\nat_hours = 80\nplace = "S01"\nwhat = "flood"\n',
             "drill.injects.0.what",
-            "'incident', 'surge' or 'marker'",
+            "'incident', 'surge', 'marker', 'warning' or 'lift_warning'",
         ),
         (
             '[[drill.injects]]\nat_hours = -1\nplace = "S01"\nwhat = "marker"\nnote = "x"\n',
@@ -65,8 +82,8 @@ def test_default_scenario_is_the_flood() -> None:
             "expected less than the run's 240 hours",
         ),
         (
-            '[[drill.injects]]\nat_hours = 1\nplace = "S01"\nwhat = "marker"\ncolour = "red"\nnote = "x"\n',
-            "drill.injects.0.colour",
+            '[[drill.injects]]\nat_hours = 1\nplace = "S01"\nwhat = "marker"\nshade = "red"\nnote = "x"\n',
+            "drill.injects.0.shade",
             "Extra inputs",
         ),
         ("start_hours = 100\nuntil_day = 4\n", "drill", "expected start_hours < until_day × 24 = 96"),

@@ -8,7 +8,7 @@ import pytest
 from agents.mobilised import EN_ROUTE, ON_SITE
 from tests.drill.conftest import fake_wall
 from twin.drill.effects import DrillActionError
-from twin.drill.script import DrillScript
+from twin.drill.script import DrillScript, Inject
 from twin.drill.session import DrillSession, outcome_of, replay
 from twin.engine import State
 from twin.scenario import Scenario
@@ -16,16 +16,26 @@ from twin.scenario import Scenario
 T0 = 73 * 60.0  # the short script's live start
 
 
-def test_rules_are_off_unless_the_script_keeps_them(flood_short: tuple[Scenario, DrillScript]) -> None:
+def test_declarations_only_advise_unless_the_script_keeps_automatic_switching(
+    flood_short: tuple[Scenario, DrillScript],
+) -> None:
     sc, script = flood_short
-    assert sc.emergency is not None and sc.emergency.rules  # the flood scenario switches by rule …
+    assert (
+        sc.emergency is not None and sc.emergency.response.trigger == "declared"
+    )  # the flood switches on the warning …
     s = DrillSession(sc, script)
-    assert s.scenario.emergency is not None and s.scenario.emergency.rules == []  # … the trainee decides in a drill
+    assert (
+        s.scenario.emergency is not None and s.scenario.emergency.response.trigger == "manual"
+    )  # … the trainee decides
     s.advance(4 * 1440.0 - 1)
-    assert s.comp.controller.history == []  # nobody switched although the storm raged
+    ctl = s.comp.controller
+    assert ctl.history == []  # nobody switched although the storm raged …
+    first = ctl.advisories[0]  # … but the orange warning was put to the trainee as a decision point
+    assert (first.at, first.to_mode) == (73 * 60.0, "emergency") and "橙色 rainstorm warning" in first.cause
     kept = DrillSession(sc, script.model_copy(update={"automatic_switching": True}))
     kept.advance(4 * 1440.0 - 1)
-    assert [c.source for c in kept.comp.controller.history] == ["rule"]
+    assert [(c.source, c.at) for c in kept.comp.controller.history] == [("declared", 73 * 60.0)]
+    assert "rain-orange" in kept.comp.controller.history[0].cause
 
 
 def test_switch_mobilises_and_is_logged(live: DrillSession) -> None:
@@ -48,8 +58,8 @@ def test_switch_mobilises_and_is_logged(live: DrillSession) -> None:
 
 
 def test_illegal_switch_is_refused_and_logged(live: DrillSession) -> None:
-    a = live.act("mode", {"to": "extreme"})
-    assert not a.ok and "illegal mode change 'normal' → 'extreme'" in a.error and "['emergency']" in a.error
+    a = live.act("mode", {"to": "normal"})
+    assert not a.ok and "illegal mode change 'normal' → 'normal'" in a.error and "['emergency', 'extreme']" in a.error
     assert live.comp.controller.mode == "normal" and live.kpis()["en_route"] == 0
     b = live.act("mode", {"to": "storm"})
     assert not b.ok and "unknown mode 'storm'" in b.error
@@ -207,3 +217,25 @@ def test_baseline_is_the_same_world_without_the_trainee(flood_short: tuple[Scena
     o = outcome_of(s)
     assert o["peak_on_site"] > 0 and o["vulnerable_checked"] > 0 == outcome_of(b)["vulnerable_checked"]
     assert o["emergency_reported"] > outcome_of(b)["emergency_reported"]  # the trainee's own injects
+
+
+def test_a_script_issues_and_lifts_a_warning_and_the_trainee_gets_the_advisory(
+    flood_short: tuple[Scenario, DrillScript],
+) -> None:
+    sc, script = flood_short
+    sc = sc.model_copy(update={"emergency": sc.emergency.model_copy(update={"warnings": [], "responses": []})})
+    injects = [
+        Inject(at_hours=73.5, place="S01-C02", what="warning", id="drill-red", colour="red", type="flood"),
+        Inject(at_hours=74.0, place="S01-C02", what="lift_warning", id="drill-red"),
+        Inject(at_hours=74.5, place="S01-C02", what="lift_warning", id="no-such"),
+    ]
+    s = DrillSession(sc, script.model_copy(update={"injects": injects}))
+    s.advance(73.75 * 60.0)
+    st = s.state()
+    assert st["declared"]["warnings"][0]["id"] == "drill-red" and st["declared"]["calls_for"] == "extreme"
+    adv = st["advisories"][-1]
+    assert adv["to_mode"] == "extreme" and "红色 flood warning drill-red" in adv["cause"] and st["mode"] == "normal"
+    s.advance(75 * 60.0)
+    acts = [a for a in s.log if a.kind in ("warning", "lift_warning")]
+    assert [a.ok for a in acts] == [True, True, False] and "drill-red" not in str(s.state()["declared"]["warnings"])
+    assert "no-such" in acts[-1].error

@@ -20,12 +20,14 @@ def raw(name: str) -> dict[str, Any]:
 
 
 def scheduled_flood(days: float = 3.0, steps: list[tuple[float, str]] | None = None, **emergency: Any) -> Scenario:
-    """The flood scenario driven by a schedule (hours → mode) instead of its rule."""
+    """The flood scenario driven by a schedule (hours → mode) instead of its warnings, declarations and rule."""
     d = copy.deepcopy(raw("flood"))
     d["run"]["days"] = days
     d["run"]["warmup_days"] = 0
     em = d["emergency"]
     em["rules"] = []
+    em["warnings"] = []  # the schedule alone drives the mode
+    em["responses"] = []
     steps = (
         steps if steps is not None else [(10.0, "emergency"), (20.0, "extreme"), (30.0, "emergency"), (40.0, "normal")]
     )

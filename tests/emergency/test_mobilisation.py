@@ -148,7 +148,7 @@ def test_manual_commands_drive_the_run_and_illegal_ones_are_typed() -> None:
     """The drill console's path: commands at the current simulated time, legal steps only."""
     from twin.modes import IllegalModeChange
 
-    m = DistrictModel(scheduled_flood(days=2.0, steps=[]))
+    m = DistrictModel(scheduled_flood(days=2.0, steps=[], response={"allow_skip": False}))
     m.start()
     em = m.emergency
     _at(m, 5.0)
@@ -172,7 +172,7 @@ def test_inject_reports_and_dispatches_an_extra_emergency_case() -> None:
     _at(m, 3.0)
     em = m.emergency
     n = len(em.arrivals)
-    cid = em.inject(em.cat_names.index("trapped_people"), grid=0, travel=5.0, effort=30.0)
+    cid = em.inject(em.cat_names.index("waterlogging"), grid=0, travel=5.0, effort=30.0)
     assert len(em.arrivals) == n + 1 and em.e_case_id[-1] == cid
     _at(m, 4.0)  # the duty desk answers in normal mode
     c = m.store.get(cid)

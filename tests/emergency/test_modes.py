@@ -14,6 +14,7 @@ from twin.modes import (
     EXEMPT,
     LEGAL,
     MODES,
+    Advisory,
     IllegalModeChange,
     ModeController,
     Rule,
@@ -21,6 +22,7 @@ from twin.modes import (
     UnknownMode,
     check_schedule,
     mobilised_roles,
+    path_to,
 )
 
 
@@ -32,9 +34,9 @@ class Clock:
         return self.now
 
 
-def test_legal_paths_are_one_rung_at_a_time() -> None:
+def test_legal_paths_are_one_rung_at_a_time_when_skipping_is_not_allowed() -> None:
     for a, b in itertools.product(MODES, MODES):
-        ctl = ModeController(Clock())
+        ctl = ModeController(Clock(), allow_skip=False)
         ctl.mode = ctl.shadow = a
         if b in LEGAL[a]:
             ch = ctl.command(b, "test")
@@ -47,8 +49,22 @@ def test_legal_paths_are_one_rung_at_a_time() -> None:
             assert ctl.mode == a and ctl.history == []
 
 
-def test_normal_to_extreme_is_refused_and_unknown_mode_is_typed() -> None:
+def test_skipping_a_rung_is_allowed_by_default_and_a_policy() -> None:
     ctl = ModeController(Clock())
+    assert ctl.allow_skip and ctl.legal_targets() == ["emergency", "extreme"]
+    ch = ctl.command("extreme", "red warning: Ⅰ级响应")
+    assert (ch.from_mode, ch.to_mode) == ("normal", "extreme") and ctl.mode == "extreme"
+    assert ctl.command("normal", "all lifted").to_mode == "normal"
+    with pytest.raises(IllegalModeChange):
+        ctl.command("normal", "already normal")
+    assert path_to("normal", "extreme", allow_skip=True) == ["extreme"]
+    assert path_to("normal", "extreme", allow_skip=False) == ["emergency", "extreme"]
+    assert path_to("extreme", "normal", allow_skip=False) == ["emergency", "normal"]
+    assert path_to("emergency", "emergency", allow_skip=False) == []
+
+
+def test_normal_to_extreme_is_refused_without_skipping_and_unknown_mode_is_typed() -> None:
+    ctl = ModeController(Clock(), allow_skip=False)
     with pytest.raises(IllegalModeChange, match="'normal' → 'extreme'"):
         ctl.command("extreme", "skip a rung")
     with pytest.raises(UnknownMode):
@@ -77,11 +93,11 @@ def test_history_records_time_cause_source_and_listeners_hear_it() -> None:
         (99.0, "emergency", "normal", "all clear", "schedule"),
     ]
     assert heard == ctl.history
-    assert ctl.state()["legal_targets"] == ["emergency"]
+    assert ctl.state()["legal_targets"] == ["emergency", "extreme"]
 
 
 def test_request_refuses_illegal_steps_without_raising() -> None:
-    ctl = ModeController(Clock())
+    ctl = ModeController(Clock(), allow_skip=False)
     assert ctl.request("extreme", "rule", "rule") is None
     assert ctl.mode == "normal" and ctl.refused and ctl.refused[0]["to_mode"] == "extreme"
     assert ctl.request("normal", "already there", "schedule") is None  # idle step: nothing recorded
@@ -132,6 +148,34 @@ def test_rule_needs_duration_and_steps_down_with_hysteresis() -> None:
     assert ctl.mode == "normal" and len(ctl.history) == 2
 
 
+def test_advisory_rule_recommends_once_and_never_switches() -> None:
+    """Observed-state rules as an advisory: a decision point for the commander, not a trigger."""
+    clock = Clock()
+    ctl = ModeController(clock)
+    heard: list[Advisory] = []
+    ctl.subscribe_advice(heard.append)
+    mon = RuleMonitor(
+        ctl, [Rule("emergency", "x", enter_above=5.0, enter_for=30.0, leave_below=1.0, leave_for=60.0)], advisory=True
+    )
+    for t in range(0, 200, 10):
+        clock.now = t
+        assert mon.observe(t, {"x": 6.0}) == []
+    assert ctl.mode == "normal" and ctl.history == []
+    assert [(a.at, a.from_mode, a.to_mode) for a in ctl.advisories] == [(30.0, "normal", "emergency")]
+    assert heard == ctl.advisories and "x = 6 ≥ 5" in heard[0].cause
+    clock.now = 200
+    mon.observe(200, {"x": 0.0})  # the condition clears …
+    for t in range(210, 260, 10):
+        clock.now = t
+        mon.observe(t, {"x": 6.0})  # … and returns: a new recommendation
+    assert len(ctl.advisories) == 2
+    ctl.command("emergency", "the commander follows the advice")
+    for t in range(260, 400, 10):
+        clock.now = t
+        mon.observe(t, {"x": 0.0})
+    assert ctl.advisories[-1].to_mode == "normal" and ctl.mode == "emergency"
+
+
 def test_rule_without_hysteresis_is_rejected() -> None:
     from twin.modes import ModeError
 
@@ -141,7 +185,7 @@ def test_rule_without_hysteresis_is_rejected() -> None:
 
 @given(st.lists(st.sampled_from(MODES), max_size=40))
 def test_any_command_sequence_stays_on_legal_paths(targets: list[str]) -> None:
-    ctl = ModeController(Clock())
+    ctl = ModeController(Clock(), allow_skip=False)
     for t in targets:
         with contextlib.suppress(IllegalModeChange):
             ctl.command(t, "fuzz")

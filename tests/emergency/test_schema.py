@@ -59,8 +59,19 @@ def test_a_station_belongs_to_one_unit() -> None:
 
 
 def test_illegal_schedule_is_refused_naming_the_step() -> None:
-    msg = bad(lambda e: e.update(schedule=[{"at_hours": 1, "to": "extreme"}]))
+    msg = bad(lambda e: e.update(schedule=[{"at_hours": 1, "to": "extreme"}], response={"allow_skip": False}))
     assert "emergency" in msg and "'normal' → 'extreme'" in msg
+
+
+def test_response_level_mapping_must_cover_every_level_and_warnings_need_order() -> None:
+    msg = bad(lambda e: e["response"].update(level_modes={"I": "extreme"}))
+    assert "emergency.response" in msg and "level_modes" in msg and "'IV'" in msg
+    msg = bad(lambda e: e["warnings"][0].update(lifted_hours=1.0))
+    assert "emergency.warnings.0" in msg and "lifted_hours > issued_hours" in msg
+    msg = bad(lambda e: e["warnings"][0].update(colour="purple"))
+    assert "emergency.warnings.0.colour" in msg
+    msg = bad(lambda e: e["warnings"][0].update(area={"communities": ["S09-C01"]}))
+    assert "emergency.warnings.0.area.communities" in msg
 
 
 def test_rule_needs_hysteresis() -> None:

@@ -25,7 +25,11 @@ def drill(
     scenario: Path | None = typer.Argument(
         None, help="Scenario TOML with an [emergency] section (default: scenarios/flood.toml)."
     ),
-    speed: float = typer.Option(1.0, "--speed", help="Simulated minutes per wall second (60 = an hour a second)."),
+    speed: float | None = typer.Option(
+        None,
+        "--speed",
+        help="Simulated minutes per wall second (60 = an hour a second; default: the exercise fits ≈ 60 wall minutes).",
+    ),
     port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: a free port chosen by the system)."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Do not open the page in a browser."),
     script: Path | None = typer.Option(
@@ -49,12 +53,12 @@ def drill(
 
     from twin.drill.effects import DrillActionError
     from twin.drill.runner import MAX_SPEED, LiveRunner
-    from twin.drill.script import DrillScriptError, load_drill
+    from twin.drill.script import DrillScriptError, default_speed, load_drill
     from twin.drill.server import DrillConsole, create_app
     from twin.drill.session import DrillSession, clock_text
     from twin.scenario import ScenarioError
 
-    if not 0.0 < speed <= MAX_SPEED:
+    if speed is not None and not 0.0 < speed <= MAX_SPEED:
         console.print(
             f"--speed: expected simulated minutes per second in (0, {MAX_SPEED:g}], got {speed:g}", style="red"
         )
@@ -71,6 +75,7 @@ def drill(
                 )
             spec = spec.model_copy(update={"until_day": until_day})
         session = DrillSession(sc, spec, seed=seed, team=team, label=f"{sc.meta.name} · {Path(label).name}")
+        speed = min(MAX_SPEED, default_speed(sc, spec)) if speed is None else speed
     except (ScenarioError, DrillScriptError, DrillActionError) as exc:
         console.print(f"drill error: {exc}", soft_wrap=True, markup=False, style="red")
         raise typer.Exit(2) from None
@@ -99,9 +104,11 @@ def drill(
 
     dc.on_ended = ended
     server = uvicorn.Server(uvicorn.Config(create_app(dc), log_level="warning", access_log=False))
+    wall_min = (session.horizon - session.now) / speed / 60.0
     console.print(
-        f"drill console: {url}  ({session.label}, live from {clock_text(session.scenario, session.now)}, "
-        f"{speed:g} simulated min/s; Ctrl-C ends the drill)",
+        f"drill console: {url}  ({session.label}, live from {clock_text(session.scenario, session.now)} "
+        f"to {clock_text(session.scenario, session.horizon)}, {speed:g} simulated min/s ≈ {wall_min:.0f} wall minutes; "
+        "Ctrl-C ends the drill)",
         soft_wrap=True,
         markup=False,
         highlight=False,

@@ -46,6 +46,7 @@ PAGE = r"""<!doctype html>
   ul.log li { padding:3px 0; border-bottom:1px solid #eef1f4; }
   ul.log .t { color:var(--mute); font-variant-numeric:tabular-nums; margin-right:6px; }
   ul.log .bad { color:var(--ex); }
+  .advisory { background:#fff4e0; border-left:4px solid #e08a00; padding:6px 8px; margin:6px 0; font-size:13px; }
   .legend { font-size:12px; color:var(--mute); display:flex; gap:12px; align-items:center; flex-wrap:wrap; margin-top:6px; }
   .sw { display:inline-block; width:12px; height:12px; border:1px solid #aab; vertical-align:middle; margin-right:3px; }
   #map text { font-size:10px; fill:#44505c; }
@@ -92,6 +93,7 @@ PAGE = r"""<!doctype html>
     <div class="controls">
       <div class="card" id="mode-card">
         <h2>Mode 模式 — switch with confirmation</h2>
+        <div id="advisory" class="advisory" style="display:none"></div>
         <div id="mode-buttons"></div>
         <label>cause (optional)</label><input id="mode-cause" size="32" placeholder="e.g. waterlogging reports rising">
         <h2 style="margin-top:12px">Mode history</h2>
@@ -214,7 +216,8 @@ function spark(series) {
   const t0 = series[0].t_min, t1 = Math.max(series[series.length - 1].t_min, t0 + 60);
   const maxC = Math.max(5, ...series.map(r => Math.max(r.emergency_backlog, r.normal_backlog)));
   const maxP = Math.max(5, ...series.map(r => r.on_site));
-  const X = (t) => 4 + (t - t0) / (t1 - t0) * 392, Y = (v, m) => 86 - v / m * 80;
+  // lines stay below y = 16: the axis labels (y ≤ 10) sit in a band of their own and never cross a line
+  const X = (t) => 4 + (t - t0) / (t1 - t0) * 392, Y = (v, m) => 86 - v / m * 70;
   const line = (key, m, col) => `<polyline fill="none" stroke="${col}" stroke-width="1.6" points="${series.map(r => X(r.t_min).toFixed(1) + "," + Y(r[key], m).toFixed(1)).join(" ")}"/>`;
   svg.innerHTML = line("emergency_backlog", maxC, "#d1495b") + line("normal_backlog", maxC, "#00798c") + line("on_site", maxP, "#2e4057") +
     `<text x="4" y="10" font-size="9" fill="#6b7785">${maxC} cases</text><text x="396" y="10" font-size="9" fill="#6b7785" text-anchor="end">${maxP} people</text>`;
@@ -227,6 +230,8 @@ function describe(a) {
     case "surge": return `surge ${p.category} at ${p.place}: ${p.per_hour}/h for ${p.hours} h`;
     case "team": return `send ${p.size} people to ${p.community}` + (a.ok ? ` (${a.result.moved} moving)` : "");
     case "marker": return `⚑ ${p.place || ""}: ${p.note}`;
+    case "warning": return `⚠ ${p.colour} ${p.type || "rainstorm"} warning ${p.id} issued at ${p.place}`;
+    case "lift_warning": return `warning ${p.id} lifted`;
     case "speed": return `speed ${p.from} → ${p.to} min/s`;
     case "start": return `drill live at ${p.speed} min/s`;
     default: return a.kind;
@@ -261,6 +266,13 @@ function render(s) {
   });
   document.querySelectorAll("[id^=mk-]").forEach((el) => { el.textContent = ""; });
   s.markers.forEach((m) => { const el = $("mk-" + communityOf(m.place)); if (el) { el.innerHTML = `⚑<title>${m.note}</title>`; el.setAttribute("fill", "#c0162e"); el.style.fontSize = "14px"; } });
+  const adv = $("advisory");
+  const lastAdv = s.advisories.length ? s.advisories[s.advisories.length - 1] : null;
+  const warn = s.declared.warnings.map(w => `${w.colour} ${w.type} ${w.id}`).join(", ");
+  if (lastAdv && lastAdv.to_mode !== s.mode) {
+    adv.style.display = "block";
+    adv.innerHTML = `<b>Advisory ${lastAdv.clock}:</b> switch to ${layout.modes[lastAdv.to_mode]} — ${lastAdv.cause}` + (warn ? `<br>In force: ${warn}` : "");
+  } else { adv.style.display = "none"; }
   const mb = $("mode-buttons");
   const want = s.ended ? [] : s.legal_targets;
   const key = want.join(",");

@@ -29,6 +29,14 @@ per_hour = 6.0
 hours = 3.0
 
 [[drill.injects]]
+at_hours = 72.5
+place = "S01-C02"
+what = "warning"          # warning | lift_warning: the declared timeline, put to the trainee as advice
+id = "drill-orange"
+colour = "orange"
+type = "rainstorm"
+
+[[drill.injects]]
 at_hours = 78
 place = "S01-C01"
 what = "marker"
@@ -50,7 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from twin.emergency.schema import Duration
 from twin.scenario import Scenario, ScenarioError, apply_overrides, default_scenario_path, validate
 
-WHAT: tuple[str, ...] = ("incident", "surge", "marker")
+WHAT: tuple[str, ...] = ("incident", "surge", "marker", "warning", "lift_warning")
 
 
 class DrillScriptError(ValueError):
@@ -66,12 +74,15 @@ class Inject(_Frozen):
 
     at_hours: float = Field(ge=0.0)
     place: str
-    what: Literal["incident", "surge", "marker"]
+    what: Literal["incident", "surge", "marker", "warning", "lift_warning"]
     category: str | None = None  # an emergency category (incident, surge)
     count: int = Field(default=1, ge=1, le=500)  # incident: how many at once
     per_hour: float | None = Field(default=None, gt=0.0, le=500.0)  # surge: arrivals per hour
     hours: float | None = Field(default=None, gt=0.0, le=240.0)  # surge: how long
     note: str = ""  # marker: the message shown to the trainee (and a remark on any inject)
+    id: str | None = None  # warning, lift_warning: the warning's id
+    colour: Literal["blue", "yellow", "orange", "red"] | None = None  # warning: 蓝/黄/橙/红
+    type: str | None = None  # warning: rainstorm (default), flood, epidemic …
 
     @model_validator(mode="after")
     def _complete(self) -> Inject:
@@ -81,6 +92,10 @@ class Inject(_Frozen):
             raise ValueError("expected per_hour and hours for what = 'surge'")
         if self.what == "marker" and not self.note:
             raise ValueError("expected a note for what = 'marker'")
+        if self.what == "warning" and (not self.id or self.colour is None):
+            raise ValueError("expected an id and a colour (blue, yellow, orange, red) for what = 'warning'")
+        if self.what == "lift_warning" and not self.id:
+            raise ValueError("expected the id of the warning to lift for what = 'lift_warning'")
         return self
 
 
@@ -171,8 +186,58 @@ def load_drill(
         script = parse_script(table, label)
     else:
         script = DrillScript()
+    script = with_default_window(script, sc)
     check_against(script, sc, str(script_path) if script_path is not None else label)
     return sc, script, label
+
+
+#: Go live this long before the first warning/declaration/emergency [A]: time to read the situation.
+LEAD_HOURS = 1.0
+#: After the last warning or level is lifted, the exercise runs on this long (the stand-down) [A].
+TAIL_HOURS = 2.0
+#: The wall time a default drill should take (issue 14: ≈ 45–90 wall minutes) [A].
+TARGET_WALL_MINUTES = 60.0
+
+
+def first_and_last_hours(sc: Scenario) -> tuple[float, float | None]:
+    """The first declared or arriving emergency event of the scenario (hours), and the last
+    lifting of a warning or response level (``None`` if nothing is lifted)."""
+    em = sc.emergency
+    assert em is not None
+    starts = [w.issued_hours for w in em.warnings] + [d.declared_hours for d in em.responses]
+    starts += [st.at_hours for st in em.schedule]
+    if not starts:  # no declarations: the hazard's first arrivals or surges
+        starts = [w.start_hours for c in em.categories.values() for w in c.windows]
+        starts += [sg.start_hours for sg in em.surges]
+    lifts = [w.lifted_hours for w in em.warnings if w.lifted_hours is not None]
+    lifts += [d.lifted_hours for d in em.responses if d.lifted_hours is not None]
+    return (min(starts) if starts else 0.0), (max(lifts) if lifts else None)
+
+
+def with_default_window(script: DrillScript, sc: Scenario) -> DrillScript:
+    """Fill what the script leaves unset: go live :data:`LEAD_HOURS` before the first warning
+    (not at minute 0 of a ten-day scenario) and end :data:`TAIL_HOURS` after the last lift
+    (or the last scripted inject)."""
+    if sc.emergency is None:
+        return script
+    first, last = first_and_last_hours(sc)
+    update: dict[str, Any] = {}
+    if "start_hours" not in script.model_fields_set:
+        update["start_hours"] = max(0.0, first - LEAD_HOURS)
+    if "until_day" not in script.model_fields_set and last is not None:
+        last = max([last, *(inj.at_hours for inj in script.injects)])  # every scripted inject is played
+        end = min((last + TAIL_HOURS) / 24.0, sc.run.days)
+        if end * 24.0 > update.get("start_hours", script.start_hours):
+            update["until_day"] = end
+    return script.model_copy(update=update) if update else script
+
+
+def default_speed(sc: Scenario, script: DrillScript) -> float:
+    """Simulated minutes per wall second that fit the exercise (start → end) into
+    :data:`TARGET_WALL_MINUTES` wall minutes, rounded to a whole number (at least 1)."""
+    end_h = (script.until_day if script.until_day is not None else sc.run.days) * 24.0
+    span_min = max(0.0, end_h - script.start_hours) * 60.0
+    return float(max(1, round(span_min / (TARGET_WALL_MINUTES * 60.0))))
 
 
 def place_names(sc: Scenario) -> tuple[list[str], list[str], list[str]]:

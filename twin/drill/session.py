@@ -14,6 +14,7 @@ event at *t*, which is the same place in the order.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from twin.drill.effects import (
     switch_mode,
 )
 from twin.drill.script import DrillScript
+from twin.emergency.schema import Area
 from twin.model.model import DistrictModel, stream_rng
 from twin.modes import MODES, ModeError
 from twin.scenario import Scenario
@@ -44,7 +46,20 @@ from twin.scenario import Scenario
 SAMPLE_MINUTES = 10.0
 #: Action kinds that change the model (replayed); the others are control and notes.
 MODEL_KINDS: frozenset[str] = frozenset({"mode", "incident", "surge", "team"})
-KINDS: tuple[str, ...] = ("start", "pause", "resume", "speed", "mode", "incident", "surge", "team", "marker", "end")
+KINDS: tuple[str, ...] = (
+    "start",
+    "pause",
+    "resume",
+    "speed",
+    "mode",
+    "incident",
+    "surge",
+    "team",
+    "marker",
+    "warning",
+    "lift_warning",
+    "end",
+)
 #: Chinese names with an English gloss (the page must read on machines without CJK fonts).
 MODE_LABELS: dict[str, str] = {
     "normal": "常态 normal",
@@ -73,12 +88,26 @@ class Action:
         return asdict(self)
 
 
+def place_area(p: dict[str, Any]) -> Area | None:
+    """A warning's area from an action's ``place``: a street (S01) or a community (S01-C02);
+    anything else (or nothing) means the hazard's area."""
+    place = str(p.get("place") or "")
+    if re.fullmatch(r"S\d{2}-C\d{2}", place):
+        return Area(communities=[place])
+    if re.fullmatch(r"S\d{2}", place):
+        return Area(streets=[int(place[1:]) - 1])
+    return None
+
+
 def drill_scenario(sc: Scenario, script: DrillScript) -> Scenario:
     """The scenario as drilled: without automatic switching the trainee decides, so the
-    ``[emergency]`` rules and schedule are taken out (the baseline gets the same)."""
+    schedule is taken out and declarations and rules only advise (trigger "manual"; the
+    baseline gets the same)."""
     if script.automatic_switching or sc.emergency is None:
         return sc
-    em = sc.emergency.model_copy(update={"rules": [], "schedule": []})
+    em = sc.emergency.model_copy(
+        update={"schedule": [], "response": sc.emergency.response.model_copy(update={"trigger": "manual"})}
+    )
     return sc.model_copy(update={"emergency": em})
 
 
@@ -200,7 +229,9 @@ class DrillSession:
 
     def _apply(self, kind: str, params: dict[str, Any], source: str, stream: str, actor: str) -> Action:
         if kind not in KINDS or kind in ("start", "pause", "resume", "speed", "end"):
-            raise DrillActionError(f"unknown action {kind!r}: expected one of mode, incident, surge, team, marker")
+            raise DrillActionError(
+                f"unknown action {kind!r}: expected one of mode, incident, surge, team, marker, warning, lift_warning"
+            )
         a = self._record(kind, source, params, stream)
         try:
             a.result = self._effect(kind, params, stream, actor)
@@ -252,6 +283,10 @@ class DrillSession:
             if not 1 <= size <= 10_000:
                 raise DrillActionError(f"size: expected 1…10000, got {size}")
             return send_team(comp, rng, c, size, self.script.transfer_minutes)
+        if kind == "warning":
+            return comp.issue_warning(str(p["id"]), str(p["colour"]), str(p.get("type") or "rainstorm"), place_area(p))
+        if kind == "lift_warning":
+            return comp.lift_warning(str(p["id"]))
         # marker
         place = str(p.get("place") or "")
         if place:
@@ -394,6 +429,8 @@ class DrillSession:
                 "mode_label": MODE_LABELS[ctl.mode],
                 "legal_targets": ctl.legal_targets(),
                 "mode_history": [{**c.to_dict(), "clock": clock_text(self.scenario, c.at)} for c in ctl.history],
+                "advisories": [{**a.to_dict(), "clock": clock_text(self.scenario, a.at)} for a in ctl.advisories[-10:]],
+                "declared": self.comp.board.state(),
                 "kpis": self.kpis(),
                 "grid_open": open_,
                 "grid_overdue": over,

@@ -28,11 +28,12 @@ import simpy
 
 from agents.mobilised import EN_ROUTE, HOME, ON_SITE, RETURNING, EmergencyTeam, Members, UnitInfo
 from twin.emergency.arrivals import Arrivals, generate
+from twin.emergency.declared import LEVEL_LABELS, ResponseBoard
 from twin.emergency.roster import ROLE_INDEX, build_roster
 from twin.emergency.schema import Area, Emergency
 from twin.engine import SlaPolicy, Source, State, TierRule
 from twin.model.stations import Station
-from twin.modes import MODES, ROLES, ModeChange, ModeController, Rule, RuleMonitor, mobilised_roles
+from twin.modes import MODES, ROLES, ModeChange, ModeController, Rule, RuleMonitor, mobilised_roles, path_to
 
 if TYPE_CHECKING:  # pragma: no cover
     from twin.model.model import DistrictModel
@@ -133,12 +134,21 @@ class EmergencyComponent:
         self.teams: list[EmergencyTeam] = []
         self.team_at: list[list[int]] = []  # community → team indices (mobilised teams first, the desk last)
         self.mob_team_at: list[list[int]] = []
+        # specialist responders: their categories leave the mobilised teams and the desks
+        self.special_of: dict[int, int] = {
+            self.cat_names.index(c): j for j, sp in enumerate(em.specialists.values()) for c in sp.handles
+        }
+        self.specialists: list[EmergencyTeam] = [
+            EmergencyTeam(model, f"SR-{name}", -1, name, [self.cat_names.index(c) for c in sp.handles], sp.crews, 1.0)
+            for name, sp in em.specialists.items()
+        ]
+        self.rng_special = stream_rng(model.seed_value, "emergency.specialists")
         team_specs = list(em.teams.items())
         self.team_share = np.array([t.share for _, t in team_specs])
         for c, cname in enumerate(terr.community_names):
             idx: list[int] = []
             for name, t in team_specs:
-                kinds = [self.cat_names.index(h) for h in t.handles]
+                kinds = [self.cat_names.index(h) for h in t.handles if self.cat_names.index(h) not in self.special_of]
                 kinds = [self.CHECK] if t.checks else [*kinds, self.CHECK]
                 idx.append(len(self.teams))
                 self.teams.append(EmergencyTeam(model, f"ET-{cname}-{name}", c, name, kinds, None, em.on_duty_share))
@@ -147,19 +157,29 @@ class EmergencyComponent:
                 idx.append(len(self.teams))
                 self.teams.append(
                     EmergencyTeam(
-                        model, f"DESK-{cname}", c, "desk", list(range(self.K)), em.desk.staff_per_community, 1.0
+                        model,
+                        f"DESK-{cname}",
+                        c,
+                        "desk",
+                        [k for k in range(self.K) if k not in self.special_of],
+                        em.desk.staff_per_community,
+                        1.0,
                     )
                 )
             self.team_at.append(idx)
         self.queues: list[list[deque[Job]]] = [[deque() for _ in range(self.K + 1)] for _ in range(n_comm)]
         # ---------------------------------------------------------------- controller
-        self.controller = ModeController(clock=lambda: self.env.now, enabled=em.switching)
+        self.controller = ModeController(
+            clock=lambda: self.env.now, enabled=em.switching, allow_skip=em.response.allow_skip
+        )
         self.controller.subscribe(self._on_change)
+        self.board = ResponseBoard(em.response)
         self.monitors = [
             (
                 RuleMonitor(
                     self.controller,
                     [Rule(r.to, r.metric, r.enter_above, r.enter_for_minutes, r.leave_below, r.leave_for_minutes)],
+                    advisory=em.response.trigger != "rules",
                 ),
                 r,
             )
@@ -182,6 +202,7 @@ class EmergencyComponent:
         self.e_on_site = np.full(n, np.nan)
         self.e_resolved = np.full(n, np.nan)
         self.e_by_desk = np.zeros(n, dtype=bool)
+        self.e_specialist = np.full(n, "", dtype=object)  # the specialist responder that took the case
         self.e_mode = np.full(n, "", dtype=object)
         self.e_open = 0
         self.e_overdue_heap: list[float] = []
@@ -199,6 +220,8 @@ class EmergencyComponent:
         model.add_process(self._arrival_process)
         if em.schedule:
             model.add_process(self._schedule_process)
+        if em.warnings or em.responses:
+            model.add_process(self._declared_process)
         if em.rules:
             model.add_process(self._rule_process)
         model.add_process(self._sampler)
@@ -258,6 +281,7 @@ class EmergencyComponent:
         self.e_on_site = np.append(self.e_on_site, np.nan)
         self.e_resolved = np.append(self.e_resolved, np.nan)
         self.e_by_desk = np.append(self.e_by_desk, False)
+        self.e_specialist = np.append(self.e_specialist, np.array([""], dtype=object))
         self.e_mode = np.append(self.e_mode, np.array([""], dtype=object))
         self._report(i, Source.HOTLINE, actor)
         return self.e_case_id[i]
@@ -454,6 +478,14 @@ class EmergencyComponent:
 
     # ------------------------------------------------------------------ work
     def _dispatch(self, job: Job) -> None:
+        j = self.special_of.get(job.kind)
+        if j is not None:
+            sr = self.specialists[j]
+            if sr.free:
+                self._start(sr, job)
+            else:
+                self.queues[job.community][job.kind].append(job)
+            return
         for i in self.team_at[job.community]:
             team = self.teams[i]
             if job.kind in team.kinds and team.free:
@@ -462,6 +494,9 @@ class EmergencyComponent:
         self.queues[job.community][job.kind].append(job)
 
     def _next(self, team: EmergencyTeam) -> Job | None:
+        if team.community < 0:  # a specialist responder: the oldest of its cases in any community
+            waiting = [q for qs in self.queues for k in team.kinds if (q := qs[k])]
+            return min(waiting, key=lambda q: q[0].t).popleft() if waiting else None
         qs = self.queues[team.community]
         best: deque[Job] | None = None
         for k in team.kinds:
@@ -497,7 +532,12 @@ class EmergencyComponent:
             c = eng.accept(c.id, c.version, team.name)
         c = eng.dispatch(c.id, c.version, team.name, (team.name,))
         job.case = c
-        self.e_by_desk[job.index] = team.fixed is not None
+        if team.community < 0:  # specialist: its own response time, not the grid's travel
+            j = self.special_of[job.kind]
+            job.travel = float(list(self.em.specialists.values())[j].response_minutes.sample(self.rng_special, 1)[0])
+            self.e_specialist[job.index] = team.team
+        else:
+            self.e_by_desk[job.index] = team.fixed is not None
         env.timeout(job.travel).callbacks.append(partial(self._on_scene, team, job))
 
     def _on_scene(self, team: EmergencyTeam, job: Job, _event: object = None) -> None:
@@ -558,6 +598,67 @@ class EmergencyComponent:
             if t > env.now:
                 yield env.timeout(t - env.now)
             self.controller.request(step.to, step.cause, "schedule")
+
+    # ------------------------------------------------------------------ declarations
+    def _area_label(self, area: Area | None) -> str:
+        a = area if area is not None else self.em.area
+        return ", ".join([f"S{s + 1:02d}" for s in a.streets] + list(a.communities)) or "whole territory"
+
+    def issue_warning(
+        self, wid: str, colour: str, type_: str = "rainstorm", area: Area | None = None
+    ) -> dict[str, Any]:
+        """Issue (or re-colour) a warning now — the timeline's and a drill script's path."""
+        w = self.board.issue(self.env.now, wid, type_, colour, self._area_label(area))
+        return self._follow_declared(f"{w.label} issued")
+
+    def lift_warning(self, wid: str) -> dict[str, Any]:
+        """Lift a warning now; KeyError naming the warnings in force if ``wid`` is not one."""
+        w = self.board.lift(self.env.now, wid)
+        return self._follow_declared(f"{w.label} lifted")
+
+    def declare_level(self, did: str, level: str | None) -> dict[str, Any]:
+        """Declare response level ``level`` now under ``did`` (``None``: lift it)."""
+        if level is None:
+            event = f"{LEVEL_LABELS[self.board.levels.get(did, 'IV')]} {did} lifted"
+            self.board.end(self.env.now, did)
+        else:
+            event = f"{LEVEL_LABELS[level]} declared ({did})"
+            self.board.declare(self.env.now, did, level)
+        return self._follow_declared(event)
+
+    def _follow_declared(self, event: str) -> dict[str, Any]:
+        """Switch to the mode the level in force calls for (trigger "declared"), else advise it;
+        the cause names the warning or level in force, or what was lifted."""
+        ctl = self.controller
+        target, in_force = self.board.target()
+        cause = in_force if event.endswith("issued") or "declared" in event else f"{event}; {in_force}"
+        if target != ctl.shadow:
+            if self.em.response.trigger == "declared":
+                for step in path_to(ctl.shadow, target, ctl.allow_skip):
+                    ctl.request(step, cause, "declared")
+            else:
+                ctl.advise(target, cause)
+        return self.board.state()
+
+    def _declared_process(self) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        em = self.em
+        events: list[tuple[float, int, partial[dict[str, Any]]]] = []
+        for i, w in enumerate(em.warnings):
+            wid = w.id or f"{w.type}-{w.colour}-{i}"
+            events.append((w.issued_hours, 1, partial(self.issue_warning, wid, w.colour, w.type, w.area)))
+            if w.lifted_hours is not None:
+                events.append((w.lifted_hours, 0, partial(self.lift_warning, wid)))
+        for i, d in enumerate(em.responses):
+            did = f"response-{i}"
+            events.append((d.declared_hours, 1, partial(self.declare_level, did, d.level)))
+            if d.lifted_hours is not None:
+                events.append((d.lifted_hours, 0, partial(self.declare_level, did, None)))
+        for at_hours, _, fire in sorted(events, key=lambda e: (e[0], e[1])):
+            t = at_hours * 60.0
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            fire()
 
     def metrics(self, window: float) -> dict[str, float]:
         """The observed state the rules watch."""

@@ -155,6 +155,17 @@ class Desk(_Frozen):
     staff_per_community: Count = 1
 
 
+class Specialist(_Frozen):
+    """A specialist responder — fire and rescue (消防救援), medical (120), police (110): its own
+    crews with their own response times, not 下沉 members. It takes every case of the categories
+    it ``handles`` in the hazard's area; the mobilised teams and desks no longer do."""
+
+    crews: Annotated[int, Field(ge=1)] = 1  # crews that can be on cases at once
+    handles: list[str]
+    response_minutes: Duration = Duration(dist="lognormal", mean=15.0, cv=0.5)  # call → on scene
+    source: str = "[A]"
+
+
 class Step(_Frozen):
     """A scheduled mode change at ``at_hours`` from the run's start."""
 
@@ -184,6 +195,72 @@ class RuleSpec(_Frozen):
         return self
 
 
+Colour = Literal["blue", "yellow", "orange", "red"]
+Level = Literal["IV", "III", "II", "I"]
+ModeName = Literal["normal", "emergency", "extreme"]
+
+
+class HazardWarning(_Frozen):
+    """A declared warning (预警) on the scenario's timeline: its type (暴雨/洪水/疫情 …), colour
+    (蓝/黄/橙/红), area, and when it is issued and lifted (hours from the run's start)."""
+
+    id: str = ""  # default: "<type>-<colour>-<index>"
+    type: str = "rainstorm"
+    colour: Colour
+    area: Area | None = None  # None: the hazard's area
+    issued_hours: NonNeg
+    lifted_hours: NonNeg | None = None
+    issuer: str = ""  # e.g. the district meteorological bureau
+
+    @model_validator(mode="after")
+    def _order(self) -> HazardWarning:
+        if self.lifted_hours is not None and not self.lifted_hours > self.issued_hours:
+            raise ValueError(f"expected lifted_hours > issued_hours, got {self.issued_hours} → {self.lifted_hours}")
+        return self
+
+
+class Declaration(_Frozen):
+    """A declared emergency-response level (Ⅳ→Ⅰ级响应), from ``declared_hours`` until lifted."""
+
+    level: Level
+    declared_hours: NonNeg
+    lifted_hours: NonNeg | None = None
+    issuer: str = ""  # e.g. the district flood-control headquarters (防汛抗旱指挥部)
+
+    @model_validator(mode="after")
+    def _order(self) -> Declaration:
+        if self.lifted_hours is not None and not self.lifted_hours > self.declared_hours:
+            raise ValueError(f"expected lifted_hours > declared_hours, got {self.declared_hours} → {self.lifted_hours}")
+        return self
+
+
+def _level_modes() -> dict[Level, ModeName]:
+    return {"IV": "normal", "III": "normal", "II": "emergency", "I": "extreme"}
+
+
+class Response(_Frozen):
+    """How declarations drive the modes. ``trigger = "declared"`` (practice): the response level
+    in force picks the mode through ``level_modes`` and the observed-state rules only advise
+    the commander; ``"rules"``: the rules switch (the older, observed-state trigger).
+    ``warning_levels``: the level a warning of each colour brings with it while in force
+    (a city's contingency plan ties them; empty: warnings inform, only declarations switch).
+    ``"manual"`` (a drill): declarations and rules only advise, the commander switches.
+    ``allow_skip``: a change may skip a rung (normal → 全员下沉); the source does not forbid it."""
+
+    trigger: Literal["declared", "rules", "manual"] = "declared"
+    allow_skip: bool = True
+    warning_levels: dict[Colour, Level] = {}
+    level_modes: dict[Level, ModeName] = Field(default_factory=_level_modes)
+    source: str = "[A]"  # where the mapping comes from
+
+    @model_validator(mode="after")
+    def _complete(self) -> Response:
+        missing = [lv for lv in ("IV", "III", "II", "I") if lv not in self.level_modes]
+        if missing:
+            raise ValueError(f"level_modes: expected a mode for every level IV, III, II, I; missing {missing}")
+        return self
+
+
 class Emergency(_Frozen):
     """The whole emergency section."""
 
@@ -192,6 +269,9 @@ class Emergency(_Frozen):
     area: Area = Area()
     schedule: list[Step] = []
     rules: list[RuleSpec] = []
+    warnings: list[HazardWarning] = []
+    responses: list[Declaration] = []
+    response: Response = Response()
     rule_check_minutes: Pos = 10.0
     units: dict[str, Unit]
     arrival_minutes: Duration = Duration(dist="lognormal", mean=90.0, cv=0.6)  # notification → on site
@@ -199,6 +279,7 @@ class Emergency(_Frozen):
     on_duty_share: Share = 0.5  # of members on site, the share on duty at any hour (shifts)
     redirect_registered_outside_area: bool = False
     teams: dict[str, Team]
+    specialists: dict[str, Specialist] = {}
     categories: dict[str, Category]
     surges: list[Surge] = []
     checks: Checks = Checks()
@@ -222,11 +303,24 @@ class Emergency(_Frozen):
                     raise ValueError(
                         f"teams.{name}.handles: expected emergency categories from {sorted(self.categories)}, got {c!r}"
                     )
+        owner: dict[str, str] = {}
+        for name, sp in self.specialists.items():
+            for c in sp.handles:
+                if c not in self.categories:
+                    raise ValueError(
+                        f"specialists.{name}.handles: expected emergency categories from {sorted(self.categories)}, got {c!r}"
+                    )
+                if c in owner:
+                    raise ValueError(f"specialists.{name}.handles: {c!r} is already handled by {owner[c]!r}")
+                owner[c] = name
         for m in {r.to for r in self.rules}:
             if sum(1 for r in self.rules if r.to == m) > 1:
                 raise ValueError(f"rules: expected at most one rule stepping up to {m!r}")
+        ids = [w.id for w in self.warnings if w.id]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"warnings: expected distinct ids, got {ids}")
         try:
-            check_schedule([(s.at_hours, s.to) for s in self.schedule])
+            check_schedule([(s.at_hours, s.to) for s in self.schedule], allow_skip=self.response.allow_skip)
         except IllegalModeChange as exc:
             raise ValueError(f"schedule: expected legal steps (normal ⇄ emergency ⇄ extreme), got {exc}") from None
         return self
@@ -251,6 +345,8 @@ def check_against(em: Emergency, sc: Scenario) -> None:
     """Cross-checks against the rest of the scenario; ValueError('emergency.<path>: expected …')."""
     _area_errors(em.area, "emergency.area", sc)
     _area_errors(em.checks.area, "emergency.checks.area", sc)
+    for i, w in enumerate(em.warnings):
+        _area_errors(w.area, f"emergency.warnings.{i}.area", sc)
     for name, c in em.categories.items():
         if name in sc.categories:
             raise ValueError(
@@ -297,10 +393,16 @@ __all__ = [
     "Area",
     "Category",
     "Checks",
+    "Colour",
+    "Declaration",
+    "HazardWarning",
+    "Level",
+    "Response",
     "Desk",
     "Duration",
     "Emergency",
     "RuleSpec",
+    "Specialist",
     "Staff",
     "Step",
     "Surge",

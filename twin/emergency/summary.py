@@ -72,6 +72,22 @@ def series_frame(comp: EmergencyComponent) -> pd.DataFrame:
     return pd.DataFrame(comp.series)
 
 
+def specialist_responses(comp: EmergencyComponent) -> dict[str, Any]:
+    """Cases each specialist responder took: count and median minutes from report to the scene."""
+    out: dict[str, Any] = {}
+    for sr in comp.specialists:
+        took = comp.e_specialist == sr.team
+        arrived = took & ~np.isnan(comp.e_on_site)
+        mins = (comp.e_on_site - comp.e_reported)[arrived]
+        out[sr.team] = {
+            "crews": sr.fixed,
+            "handles": [comp.cat_names[k] for k in sr.kinds],
+            "count": int(took.sum()),
+            "minutes_to_scene_p50": _q(mins, 50),
+        }
+    return out
+
+
 def modes_block(comp: EmergencyComponent, cases: pd.DataFrame, horizon: float) -> dict[str, Any]:
     """Everything the ``modes`` block reports (see the module docstring)."""
     em = comp.em
@@ -205,6 +221,15 @@ def modes_block(comp: EmergencyComponent, cases: pd.DataFrame, horizon: float) -
         "hours_in_mode": {m: round(v / 60.0, 3) for m, v in in_mode.items()},
         "suppressed": [c.to_dict() for c in ctl.suppressed],
         "refused": list(ctl.refused),
+        "trigger": em.response.trigger,
+        "allow_skip": em.response.allow_skip,
+        "response_mapping": {
+            "warning_levels": dict(em.response.warning_levels),
+            "level_modes": dict(em.response.level_modes),
+            "source": em.response.source,
+        },
+        "declarations": [{**e, "at": round(float(e["at"]), 3)} for e in comp.board.log],
+        "advisories": [a.to_dict() for a in ctl.advisories],
         "roster": {
             "units": len(comp.units),
             "staff": len(mem),
@@ -221,6 +246,7 @@ def modes_block(comp: EmergencyComponent, cases: pd.DataFrame, horizon: float) -
         "vulnerable_checks": vulnerable,
         "vulnerable_checked_share_within_deadline": vulnerable["share_within_deadline"],
         "emergency_cases": emergency_cases,
+        "specialist_responses": specialist_responses(comp),
         "emergency_response_min_p50": emergency_cases["response_min_p50"],
         "emergency_response_min_p90": emergency_cases["response_min_p90"],
         "normal_backlog": backlog("normal_backlog"),

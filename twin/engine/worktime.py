@@ -116,7 +116,9 @@ class WorkTime:
             raise ValueError(f"a calendar needs at least one day; got days={days}, margin_days={margin_days}")
         # clock minute of the span's first 00:00 China time
         self.base = float(china_midnight_epoch_minute(start)) - self.origin
-        self.always = self.kind is ClockKind.NATURAL
+        # a round-the-clock unit on a duty rota counts every minute: the natural clock's shortcuts apply
+        full_day = len(self.windows) == 1 and self.windows[0] == (0.0, 24.0)
+        self.always = self.kind is ClockKind.NATURAL or (self.kind is ClockKind.EVERY_DAY and full_day)
         prof = [float(m) for m in range(DAY + 1)] if self.always else _profile(self.windows)
         self.prof = prof
         self._prof_np = np.asarray(prof)
@@ -237,6 +239,16 @@ class WorkTime:
         if not 0 <= d < self.n_days:
             raise self._span_error(t)
         return self._open_list[d] and self._in_window[int(u - d * DAY)]
+
+    def open_at(self, t: float) -> float:
+        """``t`` if it is working time, else the next moment work begins (scalar :meth:`next_open`)."""
+        if self.always:
+            return t
+        u = t - self.base
+        d = int(u // DAY)
+        if 0 <= d < self.n_days and self._open_list[d] and self._in_window[int(u - d * DAY)]:
+            return t
+        return max(t, self._at_cum(self._cum_at(t) + 1e-7) - 1e-7)
 
     # --- vector queries ---------------------------------------------------------------------
 

@@ -361,7 +361,7 @@ class CaseFlow:
         del self.active[job.case.id]
         self._seq += 1
         # the on-site check (核查) happens in the grid worker's working hours, not at 02:00
-        at = float(self.workers.calendar.next_open(np.array([self.env.now + job.rows.verify[job.row]]))[0])
+        at = self.workers.calendar.open_at(self.env.now + job.rows.verify[job.row])
         heapq.heappush(self._verify, (at, self._seq, job))
 
     # ------------------------------------------------------------------ time rules (issue 12)
