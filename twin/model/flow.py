@@ -264,9 +264,6 @@ class CaseFlow:
             # finishes that stretch first: the wait is uniform over it (issue 13)
             p = st.routine_share  # type: ignore[attr-defined]
             u = r.u_routine[row]
-            c = job.case
-            if c.state is S_DISPATCHED:
-                self.engine.start(c.id, c.version, st.name)  # 处置中: the worker takes the case up
             if u < p:
                 wait = u / p * self.workers.interrupt_after
                 job.work = work
@@ -295,9 +292,6 @@ class CaseFlow:
         st.busy += work
         st.served += 1
         now = self.env.now
-        c = job.case
-        if c.state is S_DISPATCHED and (lv <= 1 or job.stage == 1):
-            self.engine.start(c.id, c.version, st.name)  # 处置中: the unit takes the case up
         end = st.calendar.finish(now, work)
         if job.resolves:
             self._time_rules(job, st, end)
