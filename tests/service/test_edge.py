@@ -112,6 +112,7 @@ def test_resident_cannot_claim_another_source(sqlite_server: Server, source: str
         r = report(res, source=source, tier="T0")
         assert r.status_code == 422 and r.json()["reason"].startswith("source:")
         assert report(res, source="app").status_code == 201
+        assert report(res, source="hotline").status_code == 201  # a resident calling 12345
 
 
 def test_open311_public_reads_and_address_string(sqlite_server: Server) -> None:

@@ -75,9 +75,9 @@ DEFAULT_SOURCE: dict[Role, str] = {
     Role.DEVICE: "device",
     Role.GRID_WORKER: "patrol",
 }
-#: Roles whose reports always come from one channel: a resident cannot pass a report off as a
-#: device's (or a patrol's), nor a device as a person's.
-FORCED_SOURCE: dict[Role, str] = {Role.RESIDENT: "app", Role.DEVICE: "device"}
+#: Channels a role may report through: a resident through the app, by calling 12345 or as a
+#: rider's 随手拍 — never as a device or a grid worker's patrol; a device only as a device.
+ALLOWED_SOURCES: dict[Role, tuple[str, ...]] = {Role.RESIDENT: ("app", "hotline", "rider"), Role.DEVICE: ("device",)}
 MASK = "***"
 _MISS = object()
 MODE_LABELS = {"normal": "normal", "emergency": "应下尽下", "extreme": "全员下沉"}
@@ -928,9 +928,9 @@ def do_report(svc: Service, who: Principal, body: m.ReportIn, idempotency_key: s
     if known and body.category not in known:
         raise ApiError(422, "invalid_input", f"category: unknown {body.category!r}; expected one of {sorted(known)}")
     source = body.source or DEFAULT_SOURCE.get(who.role, "hotline")
-    forced = FORCED_SOURCE.get(who.role)
-    if forced is not None and source != forced:
-        raise ApiError(422, "invalid_input", f"source: a {who.role.value} reports as {forced!r}, got {source!r}")
+    allowed = ALLOWED_SOURCES.get(who.role)
+    if allowed is not None and source not in allowed:
+        raise ApiError(422, "invalid_input", f"source: a {who.role.value} reports through {' or '.join(allowed)}, got {source!r}")
     case_id = str(uuid.uuid4())
     key = None if idempotency_key is None else f"{who.id}|{idempotency_key}"
     if key is not None:
