@@ -40,30 +40,8 @@ class GridTeam(Station):
 
     def setup_day(self, plan: dict[str, float], day_minutes: float) -> None:
         self.plan = plan
-        self.done = dict.fromkeys(ACTIVITIES, 0.0)
-        self.case_mark = 0.0  # busy minutes (case handling) at the start of the day
         self.routine_share = min(1.0, sum(plan.values()) / max(1e-9, self.headcount * day_minutes))
-        self.visit_share = 1.0  # share of the planned household visits done yesterday
-        self.patrol_share = 1.0  # share of the planned patrol done yesterday
 
-    def close_day(self, working: float, duty: float) -> None:
-        """Book one day: cases took what they took; routine gets the rest, visits last."""
-        case_min = self.busy - self.case_mark
-        left = max(0.0, working - case_min)
-        routine = 0.0
-        for a in ACTIVITIES:
-            want = self.plan[a] * duty
-            got = min(want, left - routine)
-            self.done[a] += got
-            routine += got
-            if a == "visits":
-                self.visit_share = 1.0 if want <= 0 else got / want
-            elif a == "patrol":
-                self.patrol_share = 1.0 if want <= 0 else got / want
-        self.busy += routine
-        self.case_mark = self.busy
-        if working > 0:
-            self.routine_share = routine / working
 
 
 class GridWorkers:
@@ -123,6 +101,9 @@ class GridWorkers:
             }, self.weekday_minutes)
         self.visit_share_of_grid = np.ones(terr.n_grids)
         self.patrol_share_of_grid = np.ones(terr.n_grids)
+        self._plan = np.array([[team.plan[a] for a in ACTIVITIES] for team in self.teams])  # (teams, activities)
+        self._done = np.zeros_like(self._plan)
+        self._case_mark = np.zeros(len(self.teams))
         self._day_closed = -1
         #: per-grid factor on patrols (1 = normal); the mode controller lowers it when workers are sent away
         self.patrol_factor = np.ones(terr.n_grids)
@@ -134,14 +115,32 @@ class GridWorkers:
         self._day_closed = day
         working = self.calendar.worked_between(day * 1440.0, (day + 1) * 1440.0)
         duty = working / self.weekday_minutes
-        shares = np.empty(len(self.teams))
-        patrols = np.empty(len(self.teams))
-        for t, team in enumerate(self.teams):
-            team.close_day(team.headcount * working, duty)
-            shares[t] = team.visit_share
-            patrols[t] = team.patrol_share
-        self.visit_share_of_grid = shares[self.team_of_grid]
-        self.patrol_share_of_grid = patrols[self.team_of_grid]
+        teams = self.teams
+        n = len(teams)
+        busy = np.fromiter((t.busy for t in teams), float, n)
+        heads = np.fromiter((t.headcount for t in teams), float, n)
+        day_minutes = heads * working
+        # cases took what they took; routine gets the rest, in the order of ACTIVITIES (visits last)
+        left = np.maximum(0.0, day_minutes - (busy - self._case_mark))
+        want = self._plan * duty
+        upto = np.cumsum(want, axis=1)
+        got = np.clip(np.minimum(upto, left[:, None]) - (upto - want), 0.0, None)
+        self._done += got
+        routine = got.sum(axis=1)
+        busy += routine
+        self._case_mark = busy
+        share = np.divide(routine, day_minutes, out=np.zeros(n), where=day_minutes > 0)
+        for t, b, r, w in zip(teams, busy.tolist(), share.tolist(), (day_minutes > 0).tolist(), strict=True):
+            t.busy = b
+            if w:
+                t.routine_share = r
+        ratio = np.divide(got, want, out=np.ones_like(got), where=want > 0)
+        self.visit_share_of_grid = ratio[:, ACTIVITIES.index("visits")][self.team_of_grid]
+        self.patrol_share_of_grid = ratio[:, ACTIVITIES.index("patrol")][self.team_of_grid]
+
+    def routine_done(self) -> dict[str, dict[str, float]]:
+        """Working minutes each team spent on each routine activity so far (team name → activity → minutes)."""
+        return {t.name: dict(zip(ACTIVITIES, row, strict=True)) for t, row in zip(self.teams, self._done.tolist(), strict=True)}
 
     def discovery_prob(self, day: int) -> np.ndarray:
         """(grids × categories) chance that a latent need is found by a patrol or a visit today."""

@@ -167,9 +167,10 @@ def _stations(m: DistrictModel) -> pd.DataFrame:
     rows = []
     m.workers.close_day(int(np.ceil(m.days)) - 1)  # the last day's routine
     zero = dict.fromkeys(ACTIVITIES, 0.0)
+    routine = m.workers.routine_done()
     for s in m.own_stations():
         avail = s.available_minutes(m.horizon)
-        done = getattr(s, "done", zero)
+        done = routine.get(s.name, zero) if s.role == "grid_worker" else zero
         rows.append((s.name, s.role, s.level, s.capacity, s.served, s.busy, avail, *(done[a] for a in ACTIVITIES)))
     cols = ["station", "role", "level", "capacity", "served", "busy_min", "available_min"]
     return pd.DataFrame(rows, columns=cols + [f"{a}_min" for a in ACTIVITIES])

@@ -112,6 +112,8 @@ class SlaPolicy:
 
     tiers: dict[str, TierRule] = field(default_factory=_default_tiers)
     calendar: WorkTime | None = None
+    #: (tier, level) → unit limit in minutes: asked at every stint, computed once
+    _unit_limits: dict[tuple[str, int], float | None] = field(default_factory=dict, compare=False, repr=False)
 
     def rule(self, tier: str) -> TierRule:
         try:
@@ -146,6 +148,14 @@ class SlaPolicy:
 
     def unit_limit(self, tier: str, level: Level | int) -> float | None:
         """The limit, in minutes of the tier's clock, of a unit at ``level`` (None: no limit)."""
+        key = (tier, int(level))
+        try:
+            return self._unit_limits[key]
+        except KeyError:
+            limit = self._unit_limits[key] = self._unit_limit(tier, level)
+            return limit
+
+    def _unit_limit(self, tier: str, level: Level | int) -> float | None:
         rule = self.rule(tier)
         if all(v is None for v in rule.unit_limits):
             return self._minutes(rule, rule.due_minutes)

@@ -421,10 +421,8 @@ class CaseFlow:
         yellow, red = self.engine.warning_at(c)
         if red is None or yellow is None or c.unit_since is None:
             return
-        self._seq += 1
+        self._seq += 1  # the red warning is noted when the yellow one falls due
         heapq.heappush(self._warn, (yellow, self._seq, job, c.unit_since, 1))
-        self._seq += 1
-        heapq.heappush(self._warn, (red, self._seq, job, c.unit_since, 2))
 
     def supervise_sweep(self, every: float) -> Generator[simpy.Event, Any, None]:
         """督办: issue the yellow and red warnings that have fallen due (the street centre's
@@ -441,6 +439,9 @@ class CaseFlow:
                 c = job.case
                 if c.unit_since != since or c.unit_due_at is None or c.suspended_at is not None or c.warning >= color:
                     continue
+                if color == 1:
+                    self._seq += 1
+                    heapq.heappush(heap, (c.unit_due_at, self._seq, job, since, 2))
                 if color == 2 and now <= c.unit_due_at:  # an extension moved the limit
                     continue
                 eng.warn(c.id, c.version, self._dispatcher(job), "red" if color == 2 else "yellow")
