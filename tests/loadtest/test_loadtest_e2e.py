@@ -23,6 +23,12 @@ SCENARIO = ROOT / "scenarios" / ("flood.toml" if (ROOT / "scenarios" / "flood.to
 TWIN = [sys.executable, "-c", "from twin.cli import main; main()"]
 
 
+
+def _default_sigint() -> None:
+    """In the child: Ctrl-C as a terminal delivers it, even when pytest runs in a background
+    job (whose children inherit an ignored SIGINT)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 def loadtest(out: Path, *args: str, timeout: float = 240.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*TWIN, "loadtest", *args, "--out", str(out)], capture_output=True, text=True, timeout=timeout, cwd=out.parent)
 
@@ -190,7 +196,7 @@ def test_ctrl_c_leaves_no_process_behind(tmp_path: Path) -> None:
     out = tmp_path / "int"
     out.mkdir()
     p = subprocess.Popen([*TWIN, "loadtest", str(SCENARIO), "--duration", "60s", "--users", "2", "--out", str(out)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

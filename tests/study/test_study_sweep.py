@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,12 @@ from twin.study.tasks import Model, Task, code_fingerprint, run_task
 
 VARY = [parse_vary("queue.servers=2:5:1")]
 
+
+
+def _default_sigint() -> None:
+    """In the child: Ctrl-C as a terminal delivers it, even when pytest runs in a background
+    job (whose children inherit an ignored SIGINT)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 def _sweep(tmp: Path, out: str, reps: int = 3, **kw: Any) -> Any:
     scenario = write_scenario(tmp, arrival_rate=1.0, service_mean=1.6, minutes=300.0)
@@ -194,7 +201,6 @@ def test_ctrl_c_stops_the_workers_and_a_rerun_resumes(tmp_path: Path) -> None:
     """A terminal's Ctrl-C (SIGINT to the whole process group) ends the sweep promptly, keeps what
     finished, and the same command then runs only the rest."""
     import os
-    import signal
     import subprocess
     import sys
     import time
@@ -205,7 +211,7 @@ def test_ctrl_c_stops_the_workers_and_a_rerun_resumes(tmp_path: Path) -> None:
     cmd = [sys.executable, "-c", "from twin.cli import main; main()", "sweep", "slow.toml", "--vary",
            "queue.servers=2:5:1", "--reps", "4", "--workers", "2", "--model", "mmc_double:MODEL", "--out", str(out),
            "--no-report"]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, start_new_session=True,
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, start_new_session=True, preexec_fn=_default_sigint,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 300
