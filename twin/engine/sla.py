@@ -114,6 +114,10 @@ class SlaPolicy:
     calendar: WorkTime | None = None
     #: (tier, level) → unit limit in minutes: asked at every stint, computed once
     _unit_limits: dict[tuple[str, int], float | None] = field(default_factory=dict, compare=False, repr=False)
+    #: (tier, level) → (unit limit, its working calendar or None for natural time), for :meth:`unit_due_at`
+    _stints: dict[tuple[str, int], tuple[float | None, WorkTime | None]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def rule(self, tier: str) -> TierRule:
         try:
@@ -163,11 +167,25 @@ class SlaPolicy:
         return None if v is None else self._minutes(rule, v)
 
     def unit_due_at(self, tier: str, level: Level | int, received_at: float) -> float | None:
-        """When the limit of a unit at ``level`` that received the case at ``received_at`` lapses."""
-        limit = self.unit_limit(tier, level)
-        return None if limit is None else self.add(self.rule(tier), received_at, limit)
+        """When the limit of a unit at ``level`` that received the case at ``received_at`` lapses.
+
+        Asked at every stint (several per case): the limit and its calendar come from a
+        per-(tier, level) table rather than three look-ups (a ``Level`` and its int hash alike).
+        """
+        try:
+            limit, cal = self._stints[(tier, level)]
+        except KeyError:
+            limit = self.unit_limit(tier, level)
+            cal = self._working(self.rule(tier))
+            self._stints[(tier, level)] = (limit, cal)
+        if limit is None:
+            return None
+        return received_at + limit if cal is None else cal.finish(received_at, limit)
 
     def yellow_at(self, tier: str, since: float, due: float) -> float:
         """When the yellow warning of a stint from ``since`` to ``due`` is due (its yellow share used)."""
         rule = self.rule(tier)
-        return self.add(rule, since, rule.yellow_share * self.elapsed(rule, since, due))
+        cal = self._working(rule)
+        if cal is None:
+            return since + rule.yellow_share * (due - since)
+        return cal.share_point(since, due, rule.yellow_share)

@@ -115,7 +115,7 @@ class DistrictModel(mesa.Model):
         self.own_grids = self.own_streets[terr.grid_street]
         share = float(self.own_streets.sum()) / terr.n_streets
         keep = sc.outputs.case_events if keep_events is None else keep_events
-        self.store = MemoryStore(keep_events=keep)
+        self.store = MemoryStore(keep_events=keep, threadsafe=False)  # one thread: no lock per transition
         tag = "".join(f"{b:02x}" for b in rngs["ids"].integers(0, 256, 3)) + ("" if n_parts == 1 else f"p{part}")
         self.id_tag = tag
         counter = [0]
