@@ -32,8 +32,8 @@ from twin.emergency.declared import LEVEL_LABELS, ResponseBoard
 from twin.emergency.roster import ROLE_INDEX, build_roster
 from twin.emergency.schema import Area, Emergency
 from twin.engine import SlaPolicy, Source, State, TierRule
-from twin.model.stations import Station
 from twin.modes import MODES, ROLES, ModeChange, ModeController, Rule, RuleMonitor, mobilised_roles, path_to
+from twin.sim.stations import Station
 
 if TYPE_CHECKING:  # pragma: no cover
     from twin.model.model import DistrictModel

@@ -30,9 +30,9 @@ from twin.engine import CaseEngine, MemoryStore, SlaPolicy, TierRule
 from twin.engine.worktime import ClockKind, WorkTime
 from twin.model.flow import CaseFlow, Rows
 from twin.model.incidents import DayBatch, IncidentSource
-from twin.model.stations import Station
-from twin.model.territory import build_territory
 from twin.scenario import Scenario
+from twin.sim.stations import Station
+from twin.sim.territory import build_territory
 
 ROLES: tuple[str, ...] = ("grid_worker", "community_staff", "volunteer", "street_dispatcher", "board", "district_dispatcher", "department")
 
