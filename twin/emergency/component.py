@@ -33,6 +33,7 @@ from twin.emergency.roster import ROLE_INDEX, build_roster
 from twin.emergency.schema import Area, Emergency
 from twin.engine import SlaPolicy, Source, State, TierRule
 from twin.modes import MODES, ROLES, ModeChange, ModeController, Rule, RuleMonitor, mobilised_roles, path_to
+from twin.rng import stream_rng
 from twin.sim.stations import Station
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,8 +78,6 @@ class EmergencyComponent:
     """Everything the ``[emergency]`` section adds to one run."""
 
     def __init__(self, model: DistrictModel) -> None:
-        from twin.model.model import stream_rng  # the model module imports this one lazily
-
         self.m = model
         sc = model.scenario
         if getattr(model, "partitions", 1) > 1:  # each partition would raise the whole emergency again
