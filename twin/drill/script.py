@@ -55,8 +55,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from twin.emergency.schema import Duration
 from twin.scenario import Scenario, ScenarioError, apply_overrides, default_scenario_path, validate
+from twin.scenario.emergency import Duration
 
 WHAT: tuple[str, ...] = ("incident", "surge", "marker", "warning", "lift_warning")
 

@@ -30,10 +30,10 @@ from agents.mobilised import EN_ROUTE, HOME, ON_SITE, RETURNING, EmergencyTeam, 
 from twin.emergency.arrivals import Arrivals, generate
 from twin.emergency.declared import LEVEL_LABELS, ResponseBoard
 from twin.emergency.roster import ROLE_INDEX, build_roster
-from twin.emergency.schema import Area, Emergency
 from twin.engine import SlaPolicy, Source, State, TierRule
 from twin.modes import MODES, ROLES, ModeChange, ModeController, Rule, RuleMonitor, mobilised_roles, path_to
 from twin.rng import stream_rng
+from twin.scenario.emergency import Area, Emergency
 from twin.sim.stations import Station
 
 if TYPE_CHECKING:  # pragma: no cover
