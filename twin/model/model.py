@@ -238,6 +238,8 @@ class DistrictModel(mesa.Model):
             env.process(self.flow.lapse_sweep(sc.run.lapse_check_minutes))
         env.process(self.flow.verify_sweep(60.0))
         env.process(self.flow.supervise_sweep(60.0))
+        if sc.policy.supervision.bulletin_units:
+            env.process(self.flow.bulletin(sc.policy.supervision.bulletin_every_days * 1440.0))
         env.process(self.flow.daily())
         env.process(self._sampler(sc.run.kpi_interval_hours * 60.0))
         for fn in self._processes:
