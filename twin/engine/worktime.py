@@ -194,8 +194,8 @@ class WorkTime:
             return self.cum_day[d]
         m = u - d * DAY
         i = int(m)
-        p = self.prof
-        return self.cum_day[d] + p[i] + (m - i) * (p[i + 1] - p[i])
+        # the profile rises by 0 or 1 a minute: adding (m - i) inside a window is adding (m - i) × 1
+        return self.cum_day[d] + self.prof[i] + (m - i if self._in_window[i] else 0.0)
 
     def _at_cum(self, target: float) -> float:
         """The earliest clock minute at which the working minutes since the span's start reach ``target``."""
