@@ -4,6 +4,7 @@ workers and departments, and the channel mix."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
@@ -187,3 +188,10 @@ def build_run_report(result: RunResult) -> Report:
 
         rep.add(modes_section(result))
     return rep
+
+
+def write_run_report(result: RunResult, out: Path) -> Path:
+    """Render ``report.html`` (figures beside it) into the run directory ``out``; the CLI calls this
+    after ``simulate`` + ``write_run_dir``, so the core never depends on the renderer."""
+    out = Path(out)
+    return build_run_report(result).write(out / "report.html", out / "figures")

@@ -598,9 +598,9 @@ def write_stream(incidents: pd.DataFrame, path: Path) -> int:
     return n
 
 
-def write_run_dir(result: RunResult, out: Path, csv: bool | None = None, report: bool = True) -> Path:
+def write_run_dir(result: RunResult, out: Path, csv: bool | None = None) -> Path:
     """Write the run directory: resolved scenario, run info, Parquet tables (CSV on request),
-    KPI series, ``summary.json`` and ``report.html``."""
+    KPI series and ``summary.json``. The report is the CLI's to add: the core never renders."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sc = result.scenario
@@ -622,8 +622,4 @@ def write_run_dir(result: RunResult, out: Path, csv: bool | None = None, report:
         if want_csv:
             df.to_csv(out / f"{name}.csv", index=False)
     (out / "summary.json").write_text(summary_json(result.summary), encoding="utf-8")
-    if report:
-        from reports.run_report import build_run_report
-
-        build_run_report(result).write(out / "report.html", out / "figures")
     return out

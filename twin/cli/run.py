@@ -124,7 +124,11 @@ def run(
         result = _simulate(sc, seed, days)
     except KeyboardInterrupt:
         raise checks.Interrupted(f"the simulation was stopped; nothing written to {out}") from None
-    write_run_dir(result, out, csv=csv or None, report=report)
+    write_run_dir(result, out, csv=csv or None)
+    if report:
+        from reports.run_report import write_run_report
+
+        write_run_report(result, out)
     console.print(summary_table(result.summary))
     console.print(f"run directory: [bold]{out}[/bold]" + ("  (report.html)" if report else ""))
 

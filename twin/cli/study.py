@@ -75,6 +75,7 @@ def sweep(
     model_ref: str = typer.Option(DEFAULT_MODEL, "--model", hidden=True, help="module:attribute of a study Model."),
 ) -> None:
     """Sweep scenario fields over a grid; CIs per point; the least staffing meeting a target."""
+    from reports.study_report import sweep_report
     from twin.study.sweep import run_sweep
 
     try:
@@ -90,8 +91,9 @@ def sweep(
         out_dir = checks.out_dir(out or Path("studies") / f"sweep-{scenario.stem if scenario else 'street'}-{key}")
         result = run_sweep(
             scenario, varies, reps, out_dir, seed=seed, days=days, overrides=set_, target=tgt, model=model,
-            executor=_executor(dask, workers, key), progress=True, more_staff_when_higher=msw, report=not no_report,
+            executor=_executor(dask, workers, key), progress=True, more_staff_when_higher=msw,
         )
+        report = None if no_report else sweep_report(result)
     except StudyError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:
@@ -119,7 +121,7 @@ def sweep(
                           highlight=False)
     console.print(
         f"{result.ran} replications run, {result.reused} reused; study directory {result.out}"
-        + (f"; report {result.report}" if result.report else ""), highlight=False,
+        + (f"; report {report}" if report else ""), highlight=False,
     )
 
 
@@ -136,6 +138,7 @@ def compare(
     model_ref: str = typer.Option(DEFAULT_MODEL, "--model", hidden=True, help="module:attribute of a study Model."),
 ) -> None:
     """Compare policies on the same seeds: paired differences, 95 % CIs, t-tests, a verdict per KPI."""
+    from reports.study_report import compare_report
     from twin.study.compare import run_compare
 
     try:
@@ -144,8 +147,9 @@ def compare(
         out_dir = checks.out_dir(out or Path("studies") / f"compare-{'-vs-'.join(p.stem for p in policies)[:60]}-{key}")
         result = run_compare(
             policies, reps, out_dir, seed=seed, days=days, overrides=set_, model=model,
-            executor=_executor(dask, workers, key), progress=True, report=not no_report,
+            executor=_executor(dask, workers, key), progress=True,
         )
+        report = None if no_report else compare_report(result)
     except StudyError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:
@@ -168,7 +172,7 @@ def compare(
                       "and the report", highlight=False)
     console.print(
         f"{result.ran} replications run, {result.reused} reused; study directory {result.out}"
-        + (f"; report {result.report}" if result.report else ""), highlight=False,
+        + (f"; report {report}" if report else ""), highlight=False,
     )
 
 
