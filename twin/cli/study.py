@@ -1,18 +1,25 @@
-"""``twin sweep`` and ``twin compare``: staffing sweeps and policy comparisons.
+"""``twin sweep``, ``twin compare`` and ``twin switch-effect``: staffing sweeps, policy
+comparisons, and what an emergency switch buys.
 
-Both write a study directory (``--out``; by default ``studies/<name>-<hash>`` from the study's
-definition, so running the same command again resumes it) with every replication's
-``summary.json``, tidy tables (Parquet + CSV) and ``report.html``.
+Sweeps and comparisons write a study directory (``--out``; by default ``studies/<name>-<hash>``
+from the study's definition, so running the same command again resumes it) with every
+replication's ``summary.json``, tidy tables (Parquet + CSV) and ``report.html``, rendered here
+after the study. ``switch-effect`` is its own command, not an option of ``compare``: it pairs one
+scenario with itself (the switch on and off) on the ``modes`` block's metrics, where ``compare``
+pairs policy files on the headline KPIs.
 """
 
 from __future__ import annotations
 
 import importlib
+import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from twin.cli import checks
@@ -46,7 +53,7 @@ def _executor(dask: str | None, workers: int | None, key: str) -> Executor:
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+    err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True)  # "[emergency]" is text
     return typer.Exit(2)
 
 
@@ -176,8 +183,60 @@ def compare(
     )
 
 
+def _fmt(x: float | None) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4g}"
+
+
+def switch_table(rows: list[dict[str, Any]]) -> str:
+    """The rows of :func:`twin.study.switch_effect.compare_arms` as a fixed-width text table."""
+    head = f"{'metric':38} {'with switch [95% CI]':>28} {'without [95% CI]':>28} {'with − without [95% CI]':>30}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        w = f"{_fmt(r['with_switch'])} [{_fmt(r['with_ci'][0])}, {_fmt(r['with_ci'][1])}]"
+        o = f"{_fmt(r['without'])} [{_fmt(r['without_ci'][0])}, {_fmt(r['without_ci'][1])}]"
+        d = f"{_fmt(r['diff'])} [{_fmt(r['diff_ci'][0])}, {_fmt(r['diff_ci'][1])}]"
+        lines.append(f"{r['metric']:38} {w:>28} {o:>28} {d:>30}")
+    return "\n".join(lines)
+
+
+def switch_effect(
+    scenario: Path = typer.Argument(..., help="Scenario TOML with an [emergency] section."),
+    reps: int = typer.Option(10, "--reps", min=2, help="Paired replications (seeds 1..reps)."),
+    sets: list[str] = typer.Option([], "--set", help="Override dotted.path=value in both arms; repeatable."),
+    baseline: list[str] = typer.Option(
+        [], "--baseline-set",
+        help="dotted.path=value for the baseline arm instead of emergency.switching=false; repeatable.",
+    ),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the rows as JSON to this file."),
+) -> None:
+    """What the emergency switch buys and costs: the scenario with and without it, paired by seed."""
+    import json
+
+    from twin.scenario import ScenarioError, load_scenario
+    from twin.study.switch_effect import compare_arms, switch_effect
+
+    if json_out is not None:
+        checks.out_file(json_out, "--json")
+    seeds = list(range(1, reps + 1))
+    try:
+        sc = load_scenario(scenario, sets)
+        if baseline:
+            rows = compare_arms(sc, load_scenario(scenario, [*sets, *baseline]), seeds)
+            what = "baseline: " + ", ".join(baseline)
+        else:
+            rows = switch_effect(sc, seeds)
+            what = "baseline: emergency.switching=false"
+    except (ScenarioError, StudyError) as exc:
+        raise _fail(exc) from None
+    print(f"{sc.meta.name}: {reps} paired replications (seeds 1..{reps}), {sc.run.days:g} days; {what}")
+    print(switch_table(rows))
+    if json_out is not None:
+        json_out.write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def register(app: typer.Typer) -> None:
     from twin.cli import PLANNER
 
     app.command("sweep", rich_help_panel=PLANNER)(sweep)
     app.command("compare", rich_help_panel=PLANNER)(compare)
+    app.command("switch-effect", rich_help_panel=PLANNER)(switch_effect)
