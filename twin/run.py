@@ -19,6 +19,8 @@ import pandas as pd
 
 import twin
 from twin.engine import State
+from twin.engine.kpi import by_due
+from twin.engine.kpi import on_time as kpi_on_time
 from twin.model import ACTIVITIES, ROLES, DistrictModel
 from twin.model.incidents import CHANNELS, TIER_NAMES
 from twin.scenario import LEVELS, Scenario
@@ -233,8 +235,8 @@ def summarise(
     done_at = c["done_at"].to_numpy()
     done = registered & ~np.isnan(done_at)
     late_stints = c["late_stints"].to_numpy()
-    on_time = done & (late_stints == 0)
-    on_time_e2e = done & (done_at <= c["due_at"].to_numpy() + 1e-9)
+    on_time = kpi_on_time(done, late_stints)  # the engine's rule, applied to the run's arrays
+    on_time_e2e = done & by_due(done_at, c["due_at"].to_numpy())
     n_done = max(1, int(done.sum()))
     stints_all = int(c.loc[registered, "stints"].sum())
     sat = c["satisfaction"].to_numpy()
