@@ -24,6 +24,7 @@ from twin.engine.kpi import on_time as kpi_on_time
 from twin.model import ACTIVITIES, ROLES, DistrictModel
 from twin.model.incidents import CHANNELS, TIER_NAMES
 from twin.scenario import LEVELS, Scenario
+from twin.summary_types import RunSummary, TierTimes
 
 CLOSED = (State.CLOSED, State.EVALUATED)
 
@@ -35,7 +36,7 @@ class RunResult:
     scenario: Scenario
     seed: int
     days: float
-    summary: dict[str, Any]
+    summary: RunSummary
     incidents: pd.DataFrame  # the incident stream, in arrival order
     cases: pd.DataFrame
     kpi: pd.DataFrame
@@ -213,7 +214,7 @@ def _facts(m: DistrictModel) -> dict[str, Any]:
 def summarise(
     sc: Scenario, seed: int, days: float, grids: int, residents: float, grid_workers: int,
     facts: dict[str, Any], cases: pd.DataFrame, kpi: pd.DataFrame, stations: pd.DataFrame, wall: float,
-) -> dict[str, Any]:
+) -> RunSummary:
     """The run's summary.json: KPIs over cases reported after the warm-up."""
     warm = sc.run.warmup_days * 1440.0
     T = days * 1440.0
@@ -243,7 +244,7 @@ def summarise(
     rated = sat > 0
     lvl = c["resolved_level"].to_numpy()
     tiers = c["tier"].to_numpy()
-    h2c: dict[str, dict[str, float | None]] = {}
+    h2c: dict[str, TierTimes] = {}
     hours = (c["closed_at"].to_numpy() - c["reported_at"].to_numpy()) / 60.0
     for t in TIER_NAMES:
         sel = closed & (tiers == t)
@@ -527,7 +528,7 @@ def simulate(
     return RunResult(scenario, seed_value, n_days, summary, r.incidents, r.cases if tables else pd.DataFrame(), r.kpi, r.events, r.stations, modes)
 
 
-def summary_json(summary: dict[str, Any]) -> str:
+def summary_json(summary: RunSummary) -> str:
     return json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

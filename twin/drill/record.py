@@ -25,7 +25,7 @@ import twin
 from twin.drill.session import Action, DrillSession, replay
 
 #: Called with the run directory once it is written (the CLI renders the report there).
-OnRecord = Callable[[Path], None]
+OnRecord = Callable[[Path], object]
 
 #: The outcome's rows as people read them: (key, label, which way is better: "more", "less",
 #: or "" — no verdict). Counts of cases are load, not merit: the trainee's injects add to them,

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from twin.engine.types import ACTIVE_STATES, Case, Level, State
 
@@ -36,19 +37,21 @@ STAGES: tuple[tuple[str, str, str], ...] = (
 DUE_SLACK_MIN = 1e-9
 
 
-def on_time(done: Any, late_stints: Any) -> np.ndarray:
+def on_time(done: ArrayLike, late_stints: ArrayLike) -> NDArray[np.bool_]:
     """THE on-time rule (按期处置率, the platform's): a case counts on time when it is done and
     no handling unit overran its own limit (``late_stints == 0``). Elementwise over arrays of
     cases; the rate is the count on time over the count done. The engine's KPIs, the run's
     ``summary.json`` and the load test's comparison all apply this one function."""
-    return np.asarray(done, dtype=bool) & (np.asarray(late_stints) == 0)
+    kept: NDArray[np.bool_] = np.asarray(done, dtype=bool) & np.equal(late_stints, 0)
+    return kept
 
 
-def by_due(done_at: Any, due_at: Any) -> np.ndarray:
+def by_due(done_at: ArrayLike, due_at: ArrayLike) -> NDArray[np.bool_]:
     """End to end: done (``done_at`` not NaN) by the due time, within :data:`DUE_SLACK_MIN`.
     Elementwise over arrays of cases (``on_time_rate_end_to_end``, the load test's SLA share)."""
     t = np.asarray(done_at, dtype=float)
-    return ~np.isnan(t) & (t <= np.asarray(due_at, dtype=float) + DUE_SLACK_MIN)
+    met: NDArray[np.bool_] = ~np.isnan(t) & np.less_equal(t, np.asarray(due_at, dtype=float) + DUE_SLACK_MIN)
+    return met
 
 
 def _summary(values: list[float]) -> dict[str, float | None]:
