@@ -44,9 +44,10 @@ def build_model(
     return DistrictModel(scenario, seed=seed, days=days, keep_events=keep_events, part=part, components=components_for(scenario))
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunResult:
-    """What a run produced."""
+    """What a run produced: the run directory's contents as a frozen record (the run report
+    renders it; nothing here is a live model)."""
 
     scenario: Scenario
     seed: int
