@@ -119,6 +119,17 @@ def clock_text(sc: Scenario, minute: float) -> str:
     return f"day {int(minute // 1440) + 1} · {d:%a %m-%d %H:%M}"
 
 
+class UrgentTimeout(simpy.Event):
+    """SimPy's ``Timeout`` with URGENT priority: it fires ``delay`` minutes from now, before
+    the ordinary events of that instant (a trainee's action lands before the model moves on)."""
+
+    def __init__(self, env: simpy.Environment, delay: float) -> None:
+        super().__init__(env)
+        self._ok = True
+        self._value = None
+        env.schedule(self, URGENT, delay)
+
+
 class DrillSession:
     """The model of one drill plus its log; thread-safe through :attr:`lock`."""
 
@@ -169,15 +180,12 @@ class DrillSession:
 
     def at(self, t: float, fn: Callable[[], object]) -> None:
         """Call ``fn`` at simulated minute ``t``, before the model's ordinary events at ``t``."""
-        ev = simpy.Event(self.env)
-        ev._ok = True
-        ev._value = None
+        ev = UrgentTimeout(self.env, max(0.0, t - self.now))
 
         def fire(_e: simpy.Event) -> None:
             fn()
 
         ev.callbacks.append(fire)
-        self.env.schedule(ev, URGENT, max(0.0, t - self.now))
 
     def advance(self, to: float) -> bool:
         """Run the model to simulated minute ``to`` (capped at the horizon); True when the end is reached."""

@@ -443,16 +443,10 @@ class EmergencyComponent:
             self._set_heads(s, int(np.floor(self.heads_residual[key] + self.heads_target[key] + 1e-9)))
 
     def _set_heads(self, s: Station, n: int) -> None:
-        """Heads on duty at a station; 0 closes it to new cases (cases in hand finish).
-
-        ``Station.set_capacity`` keeps at least one head; a unit whose fractional share is
-        below one is on duty only part of the time (see :meth:`_heads_process`), so zero is
-        written to the SimPy resource's capacity the same way ``set_capacity`` does.
-        """
-        if n >= 1:
-            s.set_capacity(n)
-        else:
-            s.res._capacity = 0
+        """Heads on duty at a station; 0 closes it to new cases (cases in hand finish). A unit
+        whose fractional share is below one is on duty only part of the time (see
+        :meth:`_heads_process`)."""
+        s.set_capacity(n, floor=0)
 
     def _heads_process(self) -> Generator[simpy.Event, Any, None]:
         """Hourly: a station with a fractional head count (e.g. 0.3 of a case officer) is staffed

@@ -34,6 +34,7 @@ from twin.model.flow import CaseFlow, Rows
 from twin.model.incidents import DayBatch, IncidentSource
 from twin.rng import stream_rng
 from twin.scenario import Scenario
+from twin.sim.environment import ModelEnvironment
 from twin.sim.stations import Station
 from twin.sim.territory import build_territory
 
@@ -104,7 +105,7 @@ class DistrictModel(mesa.Model):
         super().__init__(seed=self.seed_value)
         self.days = float(sc.run.days if days is None else days)
         self.horizon = self.days * 1440.0
-        self.env = env = simpy.Environment()
+        self.env = env = ModelEnvironment()
         self.epoch = sc.start_epoch_minutes
         self.start_weekday = sc.run.start_date.weekday()
         self.partitions = n_parts = max(1, min(sc.run.partitions, sc.territory.streets))
@@ -130,7 +131,7 @@ class DistrictModel(mesa.Model):
 
         self._counter = counter
         epoch = self.epoch
-        self.engine = CaseEngine(self.store, clock=lambda: epoch + env._now, sla=sla_policy(sc, self.days), id_factory=next_id, auto_escalate=False)
+        self.engine = CaseEngine(self.store, clock=env.epoch_clock(epoch), sla=sla_policy(sc, self.days), id_factory=next_id, auto_escalate=False)
         st = sc.staffing
         wd = self.start_weekday
         span = int(np.ceil(self.days)) + 2
@@ -315,5 +316,4 @@ class DistrictModel(mesa.Model):
 
     def simpy_events(self) -> int:
         """Events SimPy has processed so far (scheduled minus still queued)."""
-        scheduled = next(self.env._eid)  # type: ignore[attr-defined]
-        return int(scheduled - len(self.env._queue))  # type: ignore[attr-defined]
+        return self.env.events_processed()
