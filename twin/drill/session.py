@@ -237,6 +237,10 @@ class DrillSession:
         params.pop("at_hours", None)
         self._apply(kind, params, "script", f"drill.script.{i}", "script")
 
+    def reapply(self, kind: str, params: dict[str, Any], stream: str) -> Action:
+        """Apply a logged trainer action again with the random stream it had (for replays)."""
+        return self._apply(kind, params, "trainer", stream, "trainer")
+
     def _apply(self, kind: str, params: dict[str, Any], source: str, stream: str, actor: str) -> Action:
         if kind not in KINDS or kind in ("start", "pause", "resume", "speed", "end"):
             raise DrillActionError(
@@ -325,7 +329,7 @@ class DrillSession:
             yield env.timeout(SAMPLE_MINUTES)
 
     def _reported_total(self) -> int:
-        return int(self.model._counter[0]) + len(self.comp._report_times)
+        return self.model.cases_reported + self.comp.emergency_reported
 
     def kpis(self, full: bool = True) -> dict[str, Any]:
         """The live figures: incoming, backlog, overdue, mobilised on site / on the way, checks."""
@@ -510,6 +514,6 @@ def replay(
     for a in actions:
         if a["source"] != "trainer" or a["kind"] not in MODEL_KINDS | {"marker"} or not a["ok"]:
             continue
-        s.at(float(a["sim_min"]), partial(s._apply, a["kind"], dict(a["params"]), "trainer", a["stream"], "trainer"))
+        s.at(float(a["sim_min"]), partial(s.reapply, a["kind"], dict(a["params"]), a["stream"]))
     s.advance(until_min)
     return s

@@ -237,6 +237,11 @@ class EmergencyComponent:
             model.add_process(self._heads_process)
 
     # ------------------------------------------------------------------ structure
+    @property
+    def emergency_reported(self) -> int:
+        """Emergency cases reported so far."""
+        return len(self._report_times)
+
     def community_mask(self, area: Area | None) -> np.ndarray:
         terr = self.terr
         if area is None or (not area.streets and not area.communities):

@@ -91,8 +91,14 @@ class CaseFlow:
         district: DistrictCentre,
         departments: list[Department],
         rng_repeat: np.random.Generator,
+        epoch: float = 0.0,
+        serial_of: Callable[[str], int] | None = None,
     ) -> None:
+        """``epoch``: the engine's clock at minute 0 (minutes since the Unix epoch);
+        ``serial_of``: a case id's serial number (for the repeat complaints' table; -1 if unknown)."""
         self.env = env
+        self._epoch = epoch
+        self.serial_of: Callable[[str], int] = serial_of if serial_of is not None else _no_serial
         self.engine = engine
         self.sc = sc
         self.terr = terr
@@ -548,5 +554,6 @@ class CaseFlow:
             grids.append(r.grid[row])
         self.residents.complain(np.asarray(grids, dtype=np.int64), 1.0)
 
-    _epoch = 0.0
-    serial_of: Callable[[str], int] = staticmethod(lambda cid: -1)  # type: ignore[assignment]
+
+def _no_serial(_case_id: str) -> int:
+    return -1

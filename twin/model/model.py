@@ -87,6 +87,11 @@ def sla_policy(sc: Scenario, days: float | None = None) -> SlaPolicy:
     return SlaPolicy(tiers, cal)
 
 
+def case_serial(case_id: str) -> int:
+    """The serial number in a case id the model makes (``{tag}-{serial:08d}``)."""
+    return int(case_id.rsplit("-", 1)[1])
+
+
 class DistrictModel(mesa.Model):
     """Residents, grid workers, devices, riders, party members, command centres and
     departments producing and handling incidents through the case engine."""
@@ -193,10 +198,8 @@ class DistrictModel(mesa.Model):
             self.incidents.add_rate_modifier(lambda day: own_rates)
         self.flow = CaseFlow(
             env, self.engine, sc, terr, self.residents, self.workers, self.offices, self.pools, self.centres,
-            self.boards, self.district, self.departments, rngs["repeat"],
+            self.boards, self.district, self.departments, rngs["repeat"], epoch=epoch, serial_of=case_serial,
         )
-        self.flow._epoch = epoch
-        self.flow.serial_of = lambda cid: int(cid.rsplit("-", 1)[1])  # type: ignore[method-assign]
         # outputs
         self.record_stream = True  # keep the incident stream for the outputs (off for benchmarks)
         self.stream_days: list[DayBatch] = []
@@ -213,6 +216,11 @@ class DistrictModel(mesa.Model):
     # ------------------------------------------------------------------ structure
     def stations(self) -> list[Station]:
         return [a for a in self.agents if isinstance(a, Station)]
+
+    @property
+    def cases_reported(self) -> int:
+        """Cases the engine has opened so far (the serial of the last case id)."""
+        return self._counter[0]
 
     def component(self, kind: type[C]) -> C | None:
         """The component of type ``kind`` the model was built with, if any."""
