@@ -334,28 +334,19 @@ class DrillSession:
     def kpis(self, full: bool = True) -> dict[str, Any]:
         """The live figures: incoming, backlog, overdue, mobilised on site / on the way, checks."""
         comp = self.comp
-        m = self.model
-        now = self.now
-        now_e = m.epoch + now
-        active = m.flow.active
-        n_overdue = sum(1 for j in active.values() if j.case.due_at < now_e)
-        rep, res = comp.e_reported, comp.e_resolved
-        open_e = ~np.isnan(rep) & np.isnan(res)
-        e_over = int((open_e & (rep + comp.em.sla_due_hours * 60.0 < now)).sum())
-        mem = comp.members
-        d = comp.duty
+        s = comp.snapshot()
         row: dict[str, Any] = {
-            "t_min": now,
-            "mode": comp.controller.mode,
-            "reported_total": self._reported_total(),
-            "normal_backlog": len(active),
-            "normal_overdue": n_overdue,
-            "emergency_backlog": int(open_e.sum()),
-            "emergency_overdue": e_over,
-            "on_site": mem.on_site(),
-            "en_route": mem.en_route(),
-            "checks_done": 0 if d is None else int((~np.isnan(d.done_at)).sum()),
-            "checks_total": int(comp.vulnerable.size),
+            "t_min": self.now,
+            "mode": s.mode,
+            "reported_total": s.reported,
+            "normal_backlog": s.normal.open,
+            "normal_overdue": s.normal.overdue,
+            "emergency_backlog": s.emergency.open,
+            "emergency_overdue": s.emergency.overdue,
+            "on_site": s.on_site,
+            "en_route": s.en_route,
+            "checks_done": s.checks_done,
+            "checks_total": s.checks_total,
         }
         if full:
             row["incoming_per_hour"] = self.incoming_per_hour()

@@ -296,15 +296,15 @@ class DistrictModel(mesa.Model):
         users = {r: [s.res.users for s in ss] for r, ss in by_role.items()}
         while True:
             yield env.timeout(every)
+            bl = self.flow.backlog(self.epoch + env.now)
             row: dict[str, float] = {
                 "t_min": env.now,
-                "backlog": float(len(self.flow.active)),
+                "backlog": float(bl.open),
                 "cases_reported": float(self._counter[0]),
                 "trust_sum": float(self.residents.trust[self.own_grids].sum()),
                 "latent_needs": float(self.incidents.latent.sum()),
             }
-            now_e = self.epoch + env.now
-            row["overdue"] = float(sum(1 for j in self.flow.active.values() if j.case.due_at < now_e))
+            row["overdue"] = float(bl.overdue)
             for role in by_role:
                 row[f"queue_{role}"] = float(sum(map(len, queues[role])))
                 row[f"busy_{role}"] = float(sum(map(len, users[role])))
