@@ -233,7 +233,7 @@ class CaseFlow:
                 heapq.heappush(self._lapse, (cal.finish(self.env.now, allowance), self._seq, job, job.token))
         if level <= 1:
             # the platform puts the case on the unit's list at once (派遣): its limit runs from
-            # now, queue included (issue 12)
+            # now, queue included (the platform's working-time limit per unit)
             eng = self.engine
             c = job.case
             if c.state is S_REPORTED:
@@ -278,7 +278,7 @@ class CaseFlow:
             job.resolves = job.rework or (need == 0 and r.u_spot[row] < self.on_spot)
             work = r.travel[row] + (r.effort[row][0] if job.resolves else r.assess[row])
             # a worker in the middle of routine work (a visit, a patrol stretch, data entry)
-            # finishes that stretch first: the wait is uniform over it (issue 13)
+            # finishes that stretch first: the wait is uniform over it (the grid worker's day)
             p = st.routine_share  # type: ignore[attr-defined]
             u = r.u_routine[row]
             if u < p:
@@ -375,7 +375,7 @@ class CaseFlow:
         at = self.workers.calendar.open_at(self.env.now + job.rows.verify[job.row])
         heapq.heappush(self._verify, (at, self._seq, job))
 
-    # ------------------------------------------------------------------ time rules (issue 12)
+    # ------------------------------------------------------------------ the platform's time rules: limits, stints, 督办
     def _dispatcher(self, job: CaseJob) -> str:
         """The level that dispatched the case to its unit: the street centre, or the district's."""
         if job.level >= 3:

@@ -261,7 +261,7 @@ class DistrictModel(mesa.Model):
         counter = self._counter
         workers = self.workers
         for day in range(n_days):
-            workers.close_day(day - 1)  # yesterday's routine takes what its cases left (issue 13)
+            workers.close_day(day - 1)  # yesterday's routine takes the working time its cases left
             b = self.incidents.day(day)
             if carry is not None and len(carry):
                 b = DayBatch.concat(carry, b)
