@@ -118,6 +118,8 @@ class SlaPolicy:
     _stints: dict[tuple[str, int], tuple[float | None, WorkTime | None]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    #: tier → (end-to-end limit in minutes of its clock, its working calendar or None), for :meth:`due_at`
+    _due: dict[str, tuple[float, WorkTime | None]] = field(default_factory=dict, compare=False, repr=False)
 
     def rule(self, tier: str) -> TierRule:
         try:
@@ -146,9 +148,15 @@ class SlaPolicy:
         return b - a if cal is None else cal.worked_between(a, b)
 
     def due_at(self, tier: str, reported_at: float) -> float:
-        """The end-to-end due time of a case of ``tier`` reported at ``reported_at``."""
-        rule = self.rule(tier)
-        return self.add(rule, reported_at, self._minutes(rule, rule.due_minutes))
+        """The end-to-end due time of a case of ``tier`` reported at ``reported_at``.
+
+        Asked at every report: the limit and its calendar come from a per-tier table."""
+        try:
+            minutes, cal = self._due[tier]
+        except KeyError:
+            rule = self.rule(tier)
+            minutes, cal = self._due[tier] = (self._minutes(rule, rule.due_minutes), self._working(rule))
+        return reported_at + minutes if cal is None else cal.finish(reported_at, minutes)
 
     def unit_limit(self, tier: str, level: Level | int) -> float | None:
         """The limit, in minutes of the tier's clock, of a unit at ``level`` (None: no limit)."""
