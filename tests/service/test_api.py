@@ -78,7 +78,7 @@ def test_idempotent_report_replays_bytes_conflicts_and_in_flight(sqlite_server: 
         try:
             body = ReportIn(category="environment", tier="T1", **PLACE)
             fp = body_fingerprint(Principal("device", Role.DEVICE, ScopeKind.GRID, "G1"), body.model_dump())
-            state = store.idem_begin("device|evt-2", fp, "case-x", None, time.time(), 10.0)
+            state = store.idem_begin("device|evt-2", fp, "case-x", time.time(), 10.0)
             assert state.outcome == "new"
         finally:
             store.close()

@@ -65,7 +65,7 @@ from twin.service.fastpath import FastPath
 from twin.service.groupcommit import GroupCommitStore
 from twin.service.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware, NulGuardMiddleware, RateLimiter
 from twin.service.open311 import open311_error
-from twin.service.storage import ORPHAN_GRACE_SECONDS, ServiceStore, open_stores, sweep_orphan_contacts
+from twin.service.storage import ServiceStore, migrate_contacts, open_stores
 
 log = logging.getLogger("twin.service")
 
@@ -162,10 +162,8 @@ class Service:
     rate: RateLimiter
     _tokens: dict[str, tuple[Principal, float]] = field(default_factory=dict)
     _contacts: dict[str, str | None] = field(default_factory=dict)
-    _next_id: threading.local = field(default_factory=threading.local)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
-    _swept_until: float = float("-inf")  # contacts older than this were checked for orphans
 
     @functools.cached_property
     def catalogue(self) -> frozenset[str]:
@@ -214,11 +212,11 @@ class Service:
 
     # ---------------------------------------------------------------- views
     def contact(self, case_id: str) -> str | None:
-        """The reporter's contact of a case. Cached in-process: a contact is stored before its
-        case is committed and never changes, so once a case exists its answer is final."""
+        """The reporter's contact of a case. Cached in-process: a contact is committed with its
+        case and never changes, so once a case exists its answer is final."""
         if case_id in self._contacts:
             return self._contacts[case_id]
-        contact = self.sstore.contact(case_id)
+        contact = self.engine.store.contact(case_id)
         self.remember_contact(case_id, contact)
         return contact
 
@@ -259,18 +257,6 @@ class Service:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def sweep_contacts(self, now: float | None = None) -> int:
-        """Remove orphan contacts stored since the last sweep and older than the grace period
-        (the first sweep of a process looks at every old row). How many went."""
-        before = (time.time() if now is None else now) - ORPHAN_GRACE_SECONDS
-        if before <= self._swept_until:
-            return 0
-        gone = sweep_orphan_contacts(self.engine.store, self.sstore, self._swept_until, before)
-        self._swept_until = before
-        if gone:
-            log.info("removed %d orphan contact(s)", gone)
-        return gone
-
     def refresh_mode(self) -> None:
         cur = self.sstore.current_mode()
         self.engine.mode = "normal" if cur is None else cur.mode
@@ -282,7 +268,6 @@ class Service:
                 self.refresh_mode()
                 self.engine.tick()
                 if time.monotonic() >= next_supervision:
-                    self.sweep_contacts()
                     Supervisor(self.engine.store, self.engine.clock).run()
                     next_supervision = time.monotonic() + self.config.supervision_seconds
             except Exception:  # the database may be away for a moment; the next tick retries
@@ -350,20 +335,12 @@ def body_fingerprint(principal: Principal, body: dict[str, Any]) -> str:
 
 def build_service(config: ServiceConfig) -> Service:
     store, sstore = open_stores(config.db, group_commit=config.group_commit, committers=config.committers)
-    next_id = threading.local()
-
-    def id_factory() -> str:
-        """The id the request allocated before the engine commits (see do_report), else a new one."""
-        nid: str | None = getattr(next_id, "value", None)
-        if nid is not None:
-            next_id.value = None
-            return nid
-        return str(uuid.uuid4())
-
+    moved = migrate_contacts(store, sstore)
+    if moved:
+        log.info("moved %d contact(s) beside their cases; orphans dropped", moved)
     sla = SlaPolicy(calendar=service_calendar())
-    engine = CaseEngine(store, wall_clock_minutes, sla=sla, id_factory=id_factory, auto_escalate=config.auto_escalate)
-    svc = Service(config, engine, sstore, RateLimiter(config.rate_per_second, config.rate_burst), _next_id=next_id)
-    return svc
+    engine = CaseEngine(store, wall_clock_minutes, sla=sla, auto_escalate=config.auto_escalate)
+    return Service(config, engine, sstore, RateLimiter(config.rate_per_second, config.rate_burst))
 
 
 def create_app(config: ServiceConfig | None = None, service: Service | None = None) -> ServiceApp:
@@ -530,9 +507,9 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         """Report a case (立案). With ``Idempotency-Key`` a retry with the same body replays the
         original response byte for byte; the same key with another body is 422; a retry while the
         first is still being handled is 409."""
-        if idempotency_key is None and body.contact is None:  # nothing to store apart: one job in the batch
+        if idempotency_key is None:  # the case (and its contact) in one job of the batch
             return await report_plain(who, body)
-        # the key's claim and the contact are committed first, on their own
+        # the key's claim is committed first, on its own
         status, payload, case_id, replayed = await run_in_threadpool(do_report, svc, who, body, idempotency_key)
         return report_response(status, payload, case_id, replayed)
 
@@ -543,7 +520,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         return JsonResponse(payload, status, headers)
 
     async def report_plain(who: Principal, body: m.ReportIn) -> Response:
-        """A report without Idempotency-Key or contact: one job in the group-commit batch."""
+        """A report without Idempotency-Key: one job in the group-commit batch."""
         status, payload, case_id, replayed = await svc.execute(lambda: do_report(svc, who, body, None))
         return report_response(status, payload, case_id, replayed)
 
@@ -916,8 +893,8 @@ ACTION_BODIES: dict[Action, type[m._In]] = {
 def do_report(svc: Service, who: Principal, body: m.ReportIn, idempotency_key: str | None) -> tuple[int, bytes, str, bool]:
     """Report a case for ``who``: (status, response body, case id, whether it was a replay).
 
-    The reporter's contact is stored apart, under the case id allocated here, *before* the
-    engine commits the case, so an acknowledged case never lacks its contact.
+    The reporter's contact is committed by the engine in the case's own transaction: a replay,
+    a conflicting body or a refused report stores none, and a case never lacks its contact.
     """
     config = svc.config
     if who.role not in REPORTING_ROLES:
@@ -934,7 +911,7 @@ def do_report(svc: Service, who: Principal, body: m.ReportIn, idempotency_key: s
     case_id = str(uuid.uuid4())
     key = None if idempotency_key is None else f"{who.id}|{idempotency_key}"
     if key is not None:
-        st = svc.sstore.idem_begin(key, body_fingerprint(who, body.model_dump()), case_id, body.contact, time.time(), config.idempotency_lease_seconds)
+        st = svc.sstore.idem_begin(key, body_fingerprint(who, body.model_dump()), case_id, time.time(), config.idempotency_lease_seconds)
         if st.outcome == "conflict":
             raise ApiError(422, "idempotency_conflict", f"Idempotency-Key {idempotency_key!r} was used with a different body")
         if st.outcome == "in_flight":
@@ -942,9 +919,6 @@ def do_report(svc: Service, who: Principal, body: m.ReportIn, idempotency_key: s
         if st.outcome == "done":
             assert st.body is not None and st.status is not None and st.case_id is not None
             return st.status, st.body, st.case_id, True
-    elif body.contact is not None:
-        svc.sstore.put_contact(case_id, body.contact, time.time())
-    svc._next_id.value = case_id
     try:
         case = svc.engine.report(
             category=body.category,
@@ -957,19 +931,15 @@ def do_report(svc: Service, who: Principal, body: m.ReportIn, idempotency_key: s
             lon=body.lon,
             actor=who.id,
             idempotency_key=key,
+            case_id=case_id,
+            contact=body.contact,
         )
-    except BaseException as exc:
+    except BaseException:
         if key is not None:
             svc.sstore.idem_abort(key)
-        if body.contact is not None and isinstance(exc, EngineError):  # refused: no case will own it
-            svc.sstore.delete_contacts([case_id])
         raise
-    finally:
-        svc._next_id.value = None
-    if case.id == case_id:  # a new case: its contact is the one stored (or none) before the commit
+    if case.id == case_id:  # a new case (not one a takeover found already made): its contact is final
         svc.remember_contact(case_id, body.contact)
-    elif body.contact is not None:  # a takeover found the case already made: its contact is stored
-        svc.sstore.delete_contacts([case_id])
     first = case if case.version == 1 else _first_picture(svc, case)
     payload = _dumps(svc.case_json(first, who))
     if key is not None:

@@ -3,7 +3,7 @@
 Profiling the service showed most of a request's CPU in FastAPI's machinery around the work
 (dependency solving, parameter models, four middleware layers, exception wrapping), not in
 the work. :class:`FastPath` sits inside the limits (concurrency, body size) and serves the
-common, well-formed case of ``POST /cases`` (no Idempotency-Key, no contact) and
+common, well-formed case of ``POST /cases`` (no Idempotency-Key) and
 ``POST /cases/{id}/{action}`` itself: a cached bearer token, a JSON body that the endpoint's
 own pydantic model accepts, headers within their limits. It then does exactly what the
 FastAPI endpoint does — the same model validation, the same authentication and rate limit,
@@ -133,8 +133,6 @@ class FastPath:
             try:
                 parsed: Any = self.report_model.model_validate(data)
             except ValidationError:
-                return None
-            if getattr(parsed, "contact", None) is not None:
                 return None
         else:
             model, empty, run = target
