@@ -58,6 +58,8 @@ CASES: list[tuple[list[str], int, str]] = [
     (["serve", "--db", "DIR"], 2, "--db DIR: expected a SQLite file path, got an existing directory"),
     (["serve", "--db", NO_PG], 1, "--db: cannot connect to PostgreSQL at 127.0.0.1:1"),
     (["serve", "--db", "mysql://x"], 2, "--db 'mysql://x': expected a SQLite path, sqlite:///path, postgresql://… or memory:"),
+    (["serve", "--categories", "stret"], 2, "--categories: expected a bundled scenario (street, district, flood, epidemic, extreme)"),
+    (["serve", "--categories", "MISSING/x.toml"], 2, "--categories: MISSING/x.toml: expected a readable scenario file"),
     (["serve", "--log-level", "loud"], 2, "--log-level 'loud': expected one of critical, error, warning"),
     (["token", "create", "--role", "admin", "--scope", "district:D", "--db", "MISSING/x.db"], 2,
      "--db MISSING/x.db: expected a SQLite file in an existing directory"),

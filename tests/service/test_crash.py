@@ -59,7 +59,7 @@ def _crash_cycles(srv: Server, db: str, stop_db: bool) -> None:
     holder = {"srv": srv}
     writer = Writer(lambda: holder["srv"].url, srv.tokens["grid_worker"], threads=4)
     with srv.client(srv.tokens["grid_worker"]) as gw:
-        assert report(gw, category="before-crash").status_code == 201
+        assert report(gw, category="environment").status_code == 201
     with srv.client(srv.tokens["admin"]) as adm:
         assert adm.post("/supervision/run").status_code == 200
         first_notices = adm.get("/supervision/bulletins").json()["items"]
@@ -85,7 +85,7 @@ def _crash_cycles(srv: Server, db: str, stop_db: bool) -> None:
         assert set(ledger.statuses) <= {200, 201, 409, 412, 429, 503}, ledger.statuses
         store, sstore = open_stores(db)
         try:
-            stored = {c.id: c for c in store.all_cases() if c.category == "crash"}
+            stored = {c.id: c for c in store.all_cases() if c.category == "facility"}
             lost = [k for k, cid in ledger.acked.items() if cid not in stored]
             assert lost == [], f"acknowledged but lost: {lost[:5]}"
             by_key: dict[str, list[str]] = {}

@@ -32,7 +32,11 @@ def serve(
         0, "--committers", min=0, max=16,
         help="Group-commit threads per worker (0: 1 for SQLite, which has one writer at a time; 2 for PostgreSQL).",
     ),
-    categories: str = typer.Option("", "--categories", help="Comma-separated catalogue of report categories (others: 422). Default: any."),
+    categories: str = typer.Option(
+        "street", "--categories",
+        help="The catalogue of report categories (others: 422): a bundled scenario (street, district, flood …), a scenario .toml file, or a comma-separated list.",
+    ),
+    any_category: bool = typer.Option(False, "--any-category", help="Accept any report category (no catalogue)."),
     log_level: str = typer.Option(
         "warning", "--log-level", help="uvicorn log level: critical, error, warning, info, debug or trace."
     ),
@@ -43,12 +47,19 @@ def serve(
     if log_level not in LOG_LEVELS:
         raise checks.BadInput(f"--log-level {log_level!r}: expected one of {', '.join(LOG_LEVELS)}")
 
+    if not any_category:
+        from twin.service.catalogue import resolve
+
+        try:
+            resolve(categories)
+        except ValueError as e:
+            raise checks.BadInput(f"--categories: {e}") from None
     checks.database(db)
     if port:
         checks.port_free(host, port)
     config = ServiceConfig(
         db=db, max_body_bytes=max_body, max_page=max_page, rate_per_second=rate_limit, rate_burst=burst, max_in_flight=max_in_flight,
-        group_commit=group_commit, committers=committers, categories=categories,
+        group_commit=group_commit, committers=committers, categories=categories, any_category=any_category,
     )
     run(config, host=host, port=port, workers=workers, log_level=log_level)
 

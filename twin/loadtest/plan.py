@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from twin.model.calendar import WorkCalendar
+from twin.service.times import minutes_of
 
 PLAN_ENV = "GRIDTWIN_LOADTEST_PLAN"
 #: How an incident's reference travels in the case description (the 12345 ticket number of
@@ -41,6 +42,13 @@ def describe(ref: str, category: str) -> str:
 def ref_of(description: str | None) -> str | None:
     m = REF_RE.search(description or "")
     return m.group(1) if m else None
+
+
+def engine_minutes(t: float | str) -> float:
+    """A time from the service (ISO 8601 with offset) or the engine (minutes) as engine minutes."""
+    m = minutes_of(t, "time")
+    assert m is not None
+    return m
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +161,10 @@ class Plan:
         """The simulated minute now."""
         return self.start_min + self.wall_s(now) * self.speedup / 60.0
 
-    def sim_of_engine(self, engine_minutes: float) -> float:
-        """An engine time (wall minutes since the Unix epoch) as a simulated minute."""
-        return self.start_min + (engine_minutes * 60.0 - self.t0_epoch) * self.speedup / 60.0
+    def sim_of_engine(self, engine_time: float | str) -> float:
+        """An engine time (wall minutes since the Unix epoch, or the ISO 8601 the service answers
+        with) as a simulated minute."""
+        return self.start_min + (engine_minutes(engine_time) * 60.0 - self.t0_epoch) * self.speedup / 60.0
 
     def wall_seconds_for(self, sim_minutes: float) -> float:
         """How long ``sim_minutes`` of simulated time last on the wall clock."""
@@ -201,9 +210,10 @@ class Plan:
         due = self.policy["tier_due_min"]
         return float(due.get(tier, due.get("E", 60.0)))
 
-    def on_time(self, reported_engine: float, resolved_engine: float, tier: str) -> bool:
-        """On time in simulated terms: the compressed resolution time against the scenario's SLA."""
-        return (resolved_engine - reported_engine) * self.speedup <= self.tier_due(tier) + 1e-9
+    def on_time(self, reported_engine: float | str, resolved_engine: float | str, tier: str) -> bool:
+        """On time in simulated terms: the compressed resolution time against the scenario's SLA
+        (times as engine minutes or as the service's ISO 8601)."""
+        return (engine_minutes(resolved_engine) - engine_minutes(reported_engine)) * self.speedup <= self.tier_due(tier) + 1e-9
 
     def satisfaction(self, a: Arrival, on_time: bool, rework: bool = False) -> int:
         """The resident's score 1–5 drawn as the model draws it (from the arrival's uniform)."""

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from twin.loadtest.plan import Plan, ref_of
+from twin.service.times import CASE_TIME_FIELDS, minutes_of
 
 ACTIVE = {"reported", "accepted", "dispatched", "in_progress", "reopened"}
 
@@ -111,6 +112,16 @@ def get_json(url: str, token: str | None = None, timeout: float = 30.0) -> Any:
         return json.loads(r.read().decode("utf-8"))
 
 
+def case_minutes(case: dict[str, Any]) -> dict[str, Any]:
+    """A case from the service with its times (ISO 8601) as engine minutes, for the arithmetic
+    and the comparison with the simulation's records below."""
+    for k in CASE_TIME_FIELDS:
+        v = case.get(k)
+        if v is not None:
+            case[k] = minutes_of(v, k)
+    return case
+
+
 def fetch_cases(url: str, token: str, page: int = 200, max_pages: int = 10_000) -> list[dict[str, Any]]:
     """Every case in the token's scope, page by page (bounded)."""
     out: list[dict[str, Any]] = []
@@ -120,7 +131,7 @@ def fetch_cases(url: str, token: str, page: int = 200, max_pages: int = 10_000) 
         if after:
             params["after"] = after
         body = get_json(f"{url}/cases?{urllib.parse.urlencode(params)}", token)
-        out += body["items"]
+        out += [case_minutes(c) for c in body["items"]]
         after = body.get("next_after")
         if not after:
             break

@@ -40,7 +40,7 @@ API_BOARDS: tuple[str, ...] = ("党的建设", "经济发展", "民生服务", "
 #: Scenario categories → Open311 service codes of the facade (T0 incidents go to "emergency").
 OPEN311_SERVICES: dict[str, str] = {
     "environment": "environment",
-    "street_order": "environment",
+    "street_order": "street_order",
     "other": "environment",
     "safety": "safety_hazard",
     "facility": "facility",

@@ -61,11 +61,14 @@ from twin.service.auth import (
     ScopeKind,
     token_hash,
 )
+from twin.service.catalogue import DEFAULT_CATALOGUE
+from twin.service.catalogue import resolve as resolve_catalogue
 from twin.service.fastpath import FastPath
 from twin.service.groupcommit import GroupCommitStore
 from twin.service.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware, NulGuardMiddleware, RateLimiter
 from twin.service.open311 import open311_error
 from twin.service.storage import ServiceStore, migrate_contacts, open_stores
+from twin.service.times import case_times, iso, iso_times
 
 log = logging.getLogger("twin.service")
 
@@ -96,7 +99,8 @@ class ServiceConfig:
     idempotency_lease_seconds: float = 10.0
     tick_seconds: float = 5.0
     supervision_seconds: float = 60.0
-    categories: str = ""  # the catalogue a report's category must be in (comma-separated); "": any
+    categories: str = DEFAULT_CATALOGUE  # the catalogue a report's category must be in (twin.service.catalogue)
+    any_category: bool = False  # accept any category (no catalogue)
     open311_public_reads: bool = True  # GeoReport v2: reading requests needs no api_key
     token_cache_seconds: float = 1.0  # how long a revocation may take to reach this process
     group_commit: bool = True
@@ -168,7 +172,7 @@ class Service:
     @functools.cached_property
     def catalogue(self) -> frozenset[str]:
         """The categories a report may name (empty: any), from ``config.categories``."""
-        return frozenset(c.strip() for c in self.config.categories.split(",") if c.strip())
+        return frozenset() if self.config.any_category else resolve_catalogue(self.config.categories)
 
     # ------------------------------------------------------------- principals
     def cached_principal(self, token: str) -> Principal | object:
@@ -238,7 +242,7 @@ class Service:
         if not who.sees_contact_of(case) and out["reporter"] is not None:
             out["reporter"] = MASK
         out["contact"] = contact if known else self.contact_view(case, who)
-        return out
+        return case_times(out)
 
     def visible(self, who: Principal, case_id: str) -> Case:
         case = self.engine.store.get(case_id)
@@ -340,7 +344,9 @@ def build_service(config: ServiceConfig) -> Service:
         log.info("moved %d contact(s) beside their cases; orphans dropped", moved)
     sla = SlaPolicy(calendar=service_calendar())
     engine = CaseEngine(store, wall_clock_minutes, sla=sla, auto_escalate=config.auto_escalate)
-    return Service(config, engine, sstore, RateLimiter(config.rate_per_second, config.rate_burst))
+    svc = Service(config, engine, sstore, RateLimiter(config.rate_per_second, config.rate_burst))
+    _ = svc.catalogue  # resolved now: a bad --categories stops the start, not the first report
+    return svc
 
 
 def create_app(config: ServiceConfig | None = None, service: Service | None = None) -> ServiceApp:
@@ -364,7 +370,8 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         description=(
             "The grid-governance case engine (网格化管理 事件处置闭环) over HTTP. Bearer tokens from "
             "`twin token create`; every change of a case carries `If-Match: \"<version>\"`; reports take an "
-            "`Idempotency-Key`. Times are minutes since the Unix epoch. An Open311 GeoReport v2 facade "
+            "`Idempotency-Key`. Times are ISO 8601 with offset (+08:00, e.g. `2026-12-03T20:15:07.250+08:00`); "
+            "durations are minutes. An Open311 GeoReport v2 facade "
             "lives at /open311/v2."
         ),
         lifespan=lifespan,
@@ -578,7 +585,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
     def case_events(case_id: str = Path(max_length=64), who: Principal = Depends(authenticate)) -> Response:
         """The audit trail of a case, oldest first."""
         case = svc.visible(who, case_id)
-        events = [e.to_dict() for e in svc.engine.store.events(case.id)]
+        events = [event_json(e.to_dict()) for e in svc.engine.store.events(case.id)]
         if not who.sees_contact_of(case):
             for e in events:
                 if e["action"] == "report":
@@ -711,7 +718,8 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
             pos = i + 1
             n = all_n[i]
             if _notice_visible(who, n):
-                page.append({"kind": n.kind, "key": n.key, "unit": n.unit, "at": n.at, "payload": json.loads(json.dumps(n.payload, default=str))})
+                payload = iso_times(json.loads(json.dumps(n.payload, default=str)))
+                page.append({"kind": n.kind, "key": n.key, "unit": n.unit, "at": iso(n.at), "payload": payload})
                 if len(page) >= limit:
                     break
         more = pos < len(all_n)
@@ -751,7 +759,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         cur = svc.sstore.current_mode()
         if cur is None:
             return m.ModeOut(mode="normal", since=None, actor=None, reason=None, seq=0)
-        return m.ModeOut(mode=cur.mode, since=cur.at, actor=cur.actor, reason=cur.reason, seq=cur.seq)
+        return m.ModeOut(mode=cur.mode, since=iso(cur.at), actor=cur.actor, reason=cur.reason, seq=cur.seq)
 
     @app.get("/mode", response_model=m.ModeOut, responses=COMMON_ERRORS, tags=["modes"])
     def get_mode(who: Principal = Depends(authenticate)) -> m.ModeOut:
@@ -763,7 +771,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         """Every recorded mode change (常急转换), oldest first."""
         if who.role not in SUPERVISING_ROLES:
             raise ApiError(403, "forbidden", f"role {who.role.value} does not see the mode history")
-        return [m.ModeOut(mode=c.mode, since=c.at, actor=c.actor, reason=c.reason, seq=c.seq) for c in svc.sstore.modes()]
+        return [m.ModeOut(mode=c.mode, since=iso(c.at), actor=c.actor, reason=c.reason, seq=c.seq) for c in svc.sstore.modes()]
 
     @app.post("/mode", response_model=m.ModeOut, responses=_errs(403, 409), tags=["modes"])
     def set_mode(body: m.ModeIn, who: Principal = Depends(authenticate)) -> m.ModeOut:
@@ -945,6 +953,13 @@ def do_report(svc: Service, who: Principal, body: m.ReportIn, idempotency_key: s
     if key is not None:
         svc.sstore.idem_finish(key, case.id, 201, payload)
     return 201, payload, case.id, case.id != case_id
+
+
+def event_json(e: dict[str, Any]) -> dict[str, Any]:
+    """An audit event's body: its time, and the times in its data, as ISO 8601 with offset."""
+    out = iso_times(e)
+    out["data"] = iso_times(out["data"])
+    return out
 
 
 def _first_picture(svc: Service, case: Case) -> Case:

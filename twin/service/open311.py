@@ -29,6 +29,7 @@ from twin.engine.store import CaseQuery
 from twin.engine.types import Case, State
 from twin.service import models as m
 from twin.service.auth import Principal
+from twin.service.times import iso, minutes_of
 
 Fmt = Literal["json", "xml"]
 
@@ -43,16 +44,35 @@ class Service311:
     description: str
 
 
-#: The catalogue offered to Open311 clients (category → SLA tier as the engine's defaults).
+#: The services offered to Open311 clients: each files cases of one catalogue category (the
+#: street scenario's) at one SLA tier. A deployment whose catalogue lacks a service's category
+#: does not offer it (see :func:`offered`).
 SERVICES: tuple[Service311, ...] = (
-    Service311("emergency", "Emergency (SOS, fall, gas smell)", "emergency", "T0", "safety", "On site within 30 minutes."),
+    Service311("emergency", "Emergency (SOS, fall, gas smell)", "safety", "T0", "safety", "On site within 30 minutes."),
     Service311("environment", "Litter, sanitation, greenery", "environment", "T1", "environment", "小事: done within 2 hours."),
+    Service311("street_order", "Parking, street vending, blocked pavement", "street_order", "T1", "environment", "小事: 占道经营, 乱停车."),
     Service311("facility", "Broken public facility", "facility", "T2", "infrastructure", "费时事: solved within 2 days."),
-    Service311("safety_hazard", "Safety hazard", "safety_hazard", "T1", "safety", "Fire exits, wires, falling objects."),
-    Service311("elderly_care", "Help for an elder living alone", "elderly_care", "T1", "livelihood", "Visit and help."),
-    Service311("dispute", "Neighbourhood dispute", "dispute", "T3", "rule_of_law", "复杂事: an answer within 7 days."),
+    Service311("safety_hazard", "Safety hazard", "safety", "T1", "safety", "Fire exits, wires, falling objects."),
+    Service311("elderly_care", "Help for an elder living alone", "livelihood", "T1", "livelihood", "Visit and help."),
+    Service311("dispute", "Neighbourhood dispute", "disputes", "T3", "rule_of_law", "复杂事: an answer within 7 days."),
 )
 SERVICE_BY_CODE = {s.code: s for s in SERVICES}
+_SERVICE_BY_KIND = {(s.category, s.tier): s for s in SERVICES}
+_SERVICE_BY_CATEGORY: dict[str, Service311] = {}
+for _s in SERVICES:
+    _SERVICE_BY_CATEGORY.setdefault(_s.category, _s)
+
+
+def offered(catalogue: frozenset[str]) -> tuple[Service311, ...]:
+    """The services whose category the service's catalogue holds (all of them with no catalogue)."""
+    return tuple(s for s in SERVICES if not catalogue or s.category in catalogue)
+
+
+def service_of(c: Case) -> Service311 | None:
+    """The service a case files under: the one of its category and tier, else of its category."""
+    return _SERVICE_BY_KIND.get((c.category, c.tier)) or _SERVICE_BY_CATEGORY.get(c.category)
+
+
 PLACE_ATTRIBUTES = ("grid", "community", "street", "district")
 CLOSED_STATES = frozenset({State.RESOLVED, State.VERIFIED, State.CLOSED, State.EVALUATED, State.REJECTED, State.MERGED})
 STATUS_NOTES = {
@@ -71,24 +91,16 @@ STATUS_NOTES = {
 LEVEL_UNITS = ("grid", "community", "street centre", "district centre")
 
 
-def iso(minutes: float | None) -> str | None:
-    """Engine time (minutes since the Unix epoch) as ISO 8601 with offset."""
-    if minutes is None:
-        return None
-    return datetime.fromtimestamp(minutes * 60.0, tz=UTC).isoformat(timespec="seconds")
-
-
 def _parse_iso(text: str, field: str) -> float:
-    """An RFC 3339 / ISO 8601 date-time (naive: UTC) as engine time; Open311 error 400 if not one."""
-    t = text.strip().upper().replace("Z", "+00:00")
-    t = re.sub(r"(T\d\d:\d\d):60", r"\1:59", t)  # a leap second: the second before it
+    """An RFC 3339 / ISO 8601 date-time (without offset: the service's +08:00) as engine time;
+    Open311 error 400 if not one."""
+    t = re.sub(r"(T\d\d:\d\d):60", r"\1:59", text.strip().upper())  # a leap second: the second before it
     try:
-        dt = datetime.fromisoformat(t)
-    except ValueError:
-        raise Open311Error(400, f"{field}: expected an ISO 8601 date-time, got {text!r}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp() / 60.0
+        minutes = minutes_of(t, field)
+    except ValueError as e:
+        raise Open311Error(400, str(e)) from None
+    assert minutes is not None
+    return minutes
 
 
 class Open311Error(Exception):
@@ -199,7 +211,7 @@ def definition_json(s: Service311) -> dict[str, Any]:
 
 def request_json(c: Case) -> dict[str, Any]:
     """One engine case as an Open311 service request."""
-    svc = SERVICE_BY_CODE.get(c.category)
+    svc = service_of(c)
     notes = STATUS_NOTES[c.state]
     if c.state is State.MERGED and c.merged_into:
         notes = f"merged into request {c.merged_into}"
@@ -275,13 +287,13 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
     @app.get("/open311/v2/services.{fmt}", tags=["open311"], responses={200: {"description": "service list", "content": JSON_OR_XML}, **ERRORS311})
     def services(fmt: Fmt = Path(), jurisdiction_id: str | None = Query(default=None, max_length=64)) -> Response:
         """GeoReport v2 service discovery: the categories that can be reported."""
-        return _render(fmt, "services", "service", [service_json(s) for s in SERVICES])
+        return _render(fmt, "services", "service", [service_json(s) for s in offered(svc.catalogue)])
 
     @app.get("/open311/v2/services/{service_code}.{fmt}", tags=["open311"], responses={200: {"description": "service definition", "content": JSON_OR_XML}, **ERRORS311})
     def service_definition(service_code: str = Path(max_length=64), fmt: Fmt = Path(), jurisdiction_id: str | None = Query(default=None, max_length=64)) -> Response:
         """GeoReport v2 service definition: the attributes a request of this service carries."""
         s = SERVICE_BY_CODE.get(service_code)
-        if s is None:
+        if s is None or s not in offered(svc.catalogue):
             return _errors(fmt, 404, f"no service {service_code!r}; see services.{fmt}")
         d = definition_json(s)
         if fmt == "xml":
@@ -302,7 +314,7 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
         "properties": {
             "api_key": {"type": "string", "maxLength": 200},
             "jurisdiction_id": {"type": "string", "maxLength": 64},
-            "service_code": {"type": "string", "enum": [s.code for s in SERVICES]},
+            "service_code": {"type": "string", "enum": [s.code for s in offered(svc.catalogue)]},
             "lat": {"type": "number", "minimum": -90, "maximum": 90},
             "long": {"type": "number", "minimum": -180, "maximum": 180},
             "address_string": {"type": "string", "maxLength": 200, "pattern": ADDRESS_PATTERN, "description": "district/street/community/grid"},
@@ -361,9 +373,10 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
     def _post(request: Request, fmt: str, form: dict[str, str], idem: str | None) -> Response:
         who = who_from(request, form.get("api_key"))
         code = form.get("service_code")
+        services = offered(svc.catalogue)
         s = SERVICE_BY_CODE.get(code or "")
-        if s is None:
-            raise Open311Error(400, f"service_code: expected one of {[x.code for x in SERVICES]}, got {code!r}")
+        if s is None or s not in services:
+            raise Open311Error(400, f"service_code: expected one of {[x.code for x in services]}, got {code!r}")
         place = place_of(form, fmt, s)
         contact = "; ".join(
             f"{k}={form[k]}" for k in ("first_name", "last_name", "email", "phone") if form.get(k)
@@ -418,12 +431,12 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
             start = _parse_iso(start_date, "start_date") if start_date is not None else None
             if start is None:  # the standard's default window: 90 days before the end date
                 start = (end if end is not None else datetime.now(tz=UTC).timestamp() / 60.0) - timedelta(days=90).total_seconds() / 60.0
-            category = None
+            category = wanted = None
             if service_code:
-                s = SERVICE_BY_CODE.get(service_code)
-                if s is None:
+                wanted = SERVICE_BY_CODE.get(service_code)
+                if wanted is None:
                     return _render(fmt, "service_requests", "request", [])
-                category = s.category
+                category = wanted.category
             filt: dict[str, Any] = {}
             if who is not None:
                 filt[who.scope_kind.value] = who.scope_unit
@@ -436,6 +449,8 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
                 if (who is not None and not who.can_see(c)) or c.reported_at < start or (end is not None and c.reported_at > end):
                     continue
                 if ("closed" if c.state in CLOSED_STATES else "open") not in statuses:
+                    continue
+                if wanted is not None and service_of(c) is not wanted:  # two services share a category
                     continue
                 out.append(request_json(c))
             out.sort(key=lambda r: r["requested_datetime"], reverse=True)
