@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from twin.model.calendar import WorkCalendar
 from twin.service.times import minutes_of
+from twin.sim.calendar import WorkCalendar
 
 PLAN_ENV = "GRIDTWIN_LOADTEST_PLAN"
 #: How an incident's reference travels in the case description (the 12345 ticket number of
