@@ -130,8 +130,10 @@ def test_open311_public_reads_and_address_string(sqlite_server: Server) -> None:
         assert one.json()[0]["requested_datetime"].endswith("+08:00")
         bad = c.post("/open311/v2/requests.json", data={**form, "address_string": "somewhere"})
         assert bad.status_code == 400 and bad.json()[0]["description"].startswith("address_string:")
-        none = c.post("/open311/v2/requests.json", data={k: v for k, v in form.items() if k != "address_string"})
+        none = c.post("/open311/v2/requests.json", data={k: v for k, v in form.items() if k not in ("address_string", "lat", "long")})
         assert none.status_code == 400 and none.json()[0]["description"].startswith("attribute[grid]:")
+        outside = c.post("/open311/v2/requests.json", data={k: v for k, v in form.items() if k != "address_string"})
+        assert outside.status_code == 400 and outside.json()[0]["description"].startswith("lat/long: the point 31.2,121.4 lies outside the territory")
         far = c.post("/open311/v2/requests.json", data={**form, "lat": "95"})
         assert far.status_code == 400 and far.json()[0]["description"].startswith("lat:")
         assert c.post("/open311/v2/requests.json", data={k: v for k, v in form.items() if k != "api_key"}).status_code == 401
@@ -161,6 +163,18 @@ def test_third_party_georeport_client_session(sqlite_server: Server, monkeypatch
     assert rid in {r["service_request_id"] for r in client.get_service_requests(service_code="facility", status="open")}
     xml = GeoReport(root, output_format="xml").get_service_request(rid)
     assert xml["service_request_id"] == rid
+    # spec-minimal: service_code, lat/long, description — the place comes from the grid holding the point
+    citizen = new_token()
+    store = open_service_store(sqlite_server.db)
+    try:
+        store.add_token(token_hash(citizen), Principal("citizen", Role.RESIDENT, ScopeKind.DISTRICT, "Jiangbei"), time.time())
+    finally:
+        store.close()
+    minimal = {"api_key": citizen, "service_code": "environment", "lat": "29.5899", "long": "106.5201", "description": "litter by the gate"}
+    posted = requests.post(f"{root}/requests.json", data=minimal, timeout=30)
+    assert posted.status_code == 201, posted.text
+    got = client.get_service_request(posted.json()[0]["service_request_id"])
+    assert got["address"] == "Jiangbei/S01/S01-C01/S01-C01-G01" and got["long"] == 106.5201
 
 
 def test_unknown_category_is_422_naming_it_on_both_lanes(tmp_path: Path) -> None:

@@ -64,6 +64,7 @@ from twin.service.auth import (
 from twin.service.catalogue import DEFAULT_CATALOGUE
 from twin.service.catalogue import resolve as resolve_catalogue
 from twin.service.fastpath import FastPath
+from twin.service.geometry import DEFAULT_BBOX, TerritoryMap, territory_map
 from twin.service.groupcommit import GroupCommitStore
 from twin.service.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware, NulGuardMiddleware, RateLimiter
 from twin.service.open311 import open311_error
@@ -101,6 +102,8 @@ class ServiceConfig:
     supervision_seconds: float = 60.0
     categories: str = DEFAULT_CATALOGUE  # the catalogue a report's category must be in (twin.service.catalogue)
     any_category: bool = False  # accept any category (no catalogue)
+    territory: str = "street"  # the grids' geometry for Open311 points: a scenario (lattice over the box) or a .geojson
+    territory_bbox: str = ",".join(f"{x:g}" for x in DEFAULT_BBOX)  # south,west,north,east of the lattice
     open311_public_reads: bool = True  # GeoReport v2: reading requests needs no api_key
     token_cache_seconds: float = 1.0  # how long a revocation may take to reach this process
     group_commit: bool = True
@@ -173,6 +176,11 @@ class Service:
     def catalogue(self) -> frozenset[str]:
         """The categories a report may name (empty: any), from ``config.categories``."""
         return frozenset() if self.config.any_category else resolve_catalogue(self.config.categories)
+
+    @functools.cached_property
+    def territory(self) -> TerritoryMap:
+        """The grids' geometry: which grid a reported point lies in (Open311 lat/long)."""
+        return territory_map(self.config.territory, self.config.territory_bbox)
 
     # ------------------------------------------------------------- principals
     def cached_principal(self, token: str) -> Principal | object:

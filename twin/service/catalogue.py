@@ -18,7 +18,7 @@ from pathlib import Path
 DEFAULT_CATALOGUE = "street"
 
 
-def _bundled(name: str) -> Path | None:
+def bundled_scenario(name: str) -> Path | None:
     """The bundled scenario file called ``name`` (``street`` → scenarios/street.toml), or None."""
     if not name.replace("_", "").isalnum():
         return None
@@ -49,7 +49,7 @@ def resolve(spec: str) -> frozenset[str]:
     s = spec.strip()
     if not s:
         raise ValueError("expected a bundled scenario (street, district …), a scenario .toml file or a comma-separated list, got ''")
-    bundled = _bundled(s)
+    bundled = bundled_scenario(s)
     if bundled is not None:
         return scenario_categories(bundled, f"scenario {s!r}")
     if s.endswith(".toml"):

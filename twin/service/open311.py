@@ -29,6 +29,7 @@ from twin.engine.store import CaseQuery
 from twin.engine.types import Case, State
 from twin.service import models as m
 from twin.service.auth import Principal
+from twin.service.geometry import TerritoryMap
 from twin.service.times import iso, minutes_of
 
 Fmt = Literal["json", "xml"]
@@ -162,10 +163,11 @@ def _field_errors(e: ValidationError) -> str:
 ADDRESS_PATTERN = r"^[^/\s]{1,64}(/[^/\s]{1,64}){3}$"
 
 
-def place_of(form: dict[str, str], fmt: str, s: Service311) -> dict[str, str]:
+def place_of(form: dict[str, str], fmt: str, s: Service311, territory: TerritoryMap) -> dict[str, str]:
     """Where a request belongs: ``attribute[grid]`` … ``attribute[district]`` when all four are
     given, else ``address_string`` written as the requests' own ``address``
-    (``district/street/community/grid``). Open311 error 400 naming the fields otherwise."""
+    (``district/street/community/grid``), else the grid holding the point ``lat``/``long`` in
+    the territory's geometry. Open311 error 400 naming the fields otherwise."""
     attrs = {a: form.get(f"attribute[{a}]", "").strip() for a in PLACE_ATTRIBUTES}
     if all(attrs.values()):
         return attrs
@@ -175,10 +177,27 @@ def place_of(form: dict[str, str], fmt: str, s: Service311) -> dict[str, str]:
             district, street, community, grid = address.split("/")
             return {"grid": grid, "community": community, "street": street, "district": district}
         raise Open311Error(400, f"address_string: expected district/street/community/grid, got {address!r}")
+    if form.get("lat") or form.get("long"):
+        lat, lon = _point(form)
+        p = territory.locate(lat, lon)
+        if p is None:
+            raise Open311Error(400, f"lat/long: the point {lat:g},{lon:g} lies outside the territory ({territory.describe()})")
+        return {"grid": p.grid, "community": p.community, "street": p.street, "district": p.district}
     missing = next(a for a in PLACE_ATTRIBUTES if not attrs[a])
     raise Open311Error(
-        400, f"attribute[{missing}]: required, or address_string as district/street/community/grid (see services/{s.code}.{fmt})"
+        400, f"attribute[{missing}]: required, or address_string as district/street/community/grid, or lat/long (see services/{s.code}.{fmt})"
     )
+
+
+def _point(form: dict[str, str]) -> tuple[float, float]:
+    """The request's ``lat``/``long`` in decimal degrees; Open311 error 400 naming them if not."""
+    try:
+        lat, lon = float(form.get("lat", "")), float(form.get("long", ""))
+    except ValueError:
+        raise Open311Error(400, f"lat/long: expected decimal degrees, got {form.get('lat')!r}/{form.get('long')!r}") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise Open311Error(400, f"lat/long: expected lat within ±90 and long within ±180, got {lat:g}/{lon:g}")
+    return lat, lon
 
 
 def service_json(s: Service311) -> dict[str, Any]:
@@ -377,7 +396,7 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
         s = SERVICE_BY_CODE.get(code or "")
         if s is None or s not in services:
             raise Open311Error(400, f"service_code: expected one of {[x.code for x in services]}, got {code!r}")
-        place = place_of(form, fmt, s)
+        place = place_of(form, fmt, s, svc.territory)
         contact = "; ".join(
             f"{k}={form[k]}" for k in ("first_name", "last_name", "email", "phone") if form.get(k)
         ) or None
