@@ -153,6 +153,16 @@ def test_plans_send_only_categories_the_service_knows(street: tuple) -> None:
     assert codes <= {s.code for s in offered(known)} and all(c in SERVICE_BY_CODE for c in codes)
 
 
+def test_time_actions_are_counted_from_the_cases() -> None:
+    cases = [
+        {"extensions_requested": 2, "extensions_approved": 1, "suspensions": 1, "reassignments": 0, "replied_at": "2026-12-03T09:00:00.000+08:00"},
+        {"extensions_requested": 0, "extensions_approved": 0, "suspensions": 0, "reassignments": 1, "replied_at": None},
+    ]
+    assert res.time_action_counts(cases) == {
+        "extensions_requested": 2, "extensions_approved": 1, "suspensions": 1, "reassignments": 1, "replies": 1,
+    }
+
+
 def test_thresholds_parse_and_judge() -> None:
     t = res.parse_threshold("p99_ms>200")
     assert t.violated({"p99_ms": 201.0}) is True and t.violated({"p99_ms": 200.0}) is False

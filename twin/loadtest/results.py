@@ -162,7 +162,20 @@ def load_kpis(plan: Plan, cases: list[dict[str, Any]]) -> dict[str, Any]:
         "closed_at_level": {lv: (levels.get(i, 0) / n_lv if n_lv else None) for i, lv in enumerate(("grid", "community", "street", "district"))},
         "evaluated": sum(c["state"] == "evaluated" for c in cases),
         "on_time_rate_by_tier": _by_tier([(c["tier"], ok) for c, ok in zip(resolved, on_time, strict=True)]),
+        "time_actions": time_action_counts(cases),
     }
+
+
+#: The time actions (issue 12) a case body counts: extensions asked and granted, suspensions
+#: (挂账), reassignments (改派); replies (答复) are the cases with a reply time.
+TIME_ACTION_FIELDS = ("extensions_requested", "extensions_approved", "suspensions", "reassignments")
+
+
+def time_action_counts(cases: list[dict[str, Any]]) -> dict[str, int]:
+    """How many of each time action the staff users took, read back from the cases."""
+    out = {f: sum(int(c.get(f) or 0) for c in cases) for f in TIME_ACTION_FIELDS}
+    out["replies"] = sum(c.get("replied_at") is not None for c in cases)
+    return out
 
 
 def _by_tier(pairs: list[tuple[str, bool]]) -> dict[str, dict[str, float | int]]:

@@ -171,6 +171,7 @@ class Service:
     _contacts: dict[str, str | None] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _next_supervision: float | None = None  # monotonic seconds of the loop's next supervision round
 
     @functools.cached_property
     def catalogue(self) -> frozenset[str]:
@@ -273,15 +274,29 @@ class Service:
         cur = self.sstore.current_mode()
         self.engine.mode = "normal" if cur is None else cur.mode
 
+    def supervise(self) -> tuple[int, int]:
+        """Emit the supervision notices due now (each stored once, whichever worker runs it) and
+        the yellow/red warnings (督办) due on cases' current units (each once per unit stint), as
+        the model's supervision does; (new notices, new warnings)."""
+        notices = Supervisor(self.engine.store, self.engine.clock).run()
+        return len(notices), len(self.engine.warn_due())
+
+    def beat(self, monotonic: float) -> None:
+        """One round of the background loop at ``monotonic`` seconds: the mode, the engine's
+        timers, and supervision when its period has come round (the first within 5 s)."""
+        self.refresh_mode()
+        self.engine.tick()
+        if self._next_supervision is None:
+            self._next_supervision = monotonic + min(self.config.supervision_seconds, 5.0)
+        if monotonic >= self._next_supervision:
+            self.supervise()
+            self._next_supervision = monotonic + self.config.supervision_seconds
+
     def _loop(self) -> None:
-        next_supervision = time.monotonic() + min(self.config.supervision_seconds, 5.0)
+        self._next_supervision = time.monotonic() + min(self.config.supervision_seconds, 5.0)
         while not self._stop.wait(min(1.0, self.config.tick_seconds)):
             try:
-                self.refresh_mode()
-                self.engine.tick()
-                if time.monotonic() >= next_supervision:
-                    Supervisor(self.engine.store, self.engine.clock).run()
-                    next_supervision = time.monotonic() + self.config.supervision_seconds
+                self.beat(time.monotonic())
             except Exception:  # the database may be away for a moment; the next tick retries
                 log.exception("engine timers: tick failed; retrying")
 
@@ -759,8 +774,8 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         yellow/red warnings (督办) due on cases' current units (each once per unit stint)."""
         if who.role not in COMMAND_ROLES:
             raise ApiError(403, "forbidden", f"role {who.role.value} may not run supervision")
-        notices = len(Supervisor(svc.engine.store, svc.engine.clock).run())
-        return m.SupervisionRunOut(new_notices=notices, new_warnings=len(svc.engine.warn_due()))
+        notices, warnings = svc.supervise()
+        return m.SupervisionRunOut(new_notices=notices, new_warnings=warnings)
 
     # ------------------------------------------------------------------ mode
     def _mode_out() -> m.ModeOut:
