@@ -63,6 +63,7 @@ from twin.service.auth import (
 )
 from twin.service.catalogue import DEFAULT_CATALOGUE
 from twin.service.catalogue import resolve as resolve_catalogue
+from twin.service.edge import MAX_ID, MAX_IF_MATCH, action_path, bearer_token, rate_limited, scope_filter, scoped
 from twin.service.fastpath import FastPath
 from twin.service.geometry import DEFAULT_BBOX, TerritoryMap, territory_map
 from twin.service.groupcommit import GroupCommitStore
@@ -184,6 +185,11 @@ class Service:
         return territory_map(self.config.territory, self.config.territory_bbox)
 
     # ------------------------------------------------------------- principals
+    def over_rate(self, who: Principal) -> ApiError | None:
+        """The 429 for ``who`` when over its rate (every lane answers it alike), else None."""
+        wait = self.rate.take(who.id)
+        return None if wait is None else ApiError(*rate_limited(wait, self.config.rate_per_second))
+
     def cached_principal(self, token: str) -> Principal | object:
         """The cached principal of a valid token, or ``_MISS`` when the store must be asked.
         Only valid tokens are cached (no negative cache: a token created a moment ago is
@@ -372,8 +378,9 @@ def build_service(config: ServiceConfig) -> Service:
     return svc
 
 
-def create_app(config: ServiceConfig | None = None, service: Service | None = None) -> ServiceApp:
-    """The application over ``config.db`` (or an already built ``service``)."""
+def create_app(config: ServiceConfig | None = None, service: Service | None = None, fast_lane: bool = True) -> ServiceApp:
+    """The application over ``config.db`` (or an already built ``service``). ``fast_lane``
+    off: every request goes through FastAPI (the other lane, for the lanes' differential test)."""
     config = config or (service.config if service is not None else ServiceConfig())
     svc = service or build_service(config)
 
@@ -480,30 +487,30 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         app.add_exception_handler(failed, _db_failed)
 
     # ----------------------------------------------------------------- auth
-    async def authenticate(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+    async def authenticate(request: Request, _doc: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
         """Async on purpose: a cached token costs no trip to the thread pool; a miss reads the
-        store in a worker thread."""
-        if creds is None or creds.scheme.lower() != "bearer":
+        store in a worker thread. The header is read as the fast lane reads it
+        (:func:`~twin.service.edge.bearer_token`); ``bearer`` only declares the scheme in OpenAPI."""
+        token = bearer_token(request.headers.get("authorization"))
+        if token is None:
             raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"})
-        cached = svc.cached_principal(creds.credentials)
+        cached = svc.cached_principal(token)
         if isinstance(cached, Principal):
             p: Principal | None = cached
         else:
-            p, why = await run_in_threadpool(svc.check_token, creds.credentials)
+            p, why = await run_in_threadpool(svc.check_token, token)
             if p is None:
                 raise ApiError(401, "unauthenticated", why, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        wait = svc.rate.take(p.id)
-        if wait is not None:
-            raise ApiError(429, "rate_limited", f"more than {config.rate_per_second:g} requests a second", {"Retry-After": str(wait)})
         assert p is not None
+        limited = svc.over_rate(p)
+        if limited is not None:
+            raise limited
         return p
 
     def authorise(who: Principal) -> Response | None:
         """What :func:`authenticate` does after the token (the rate limit), for the fast path."""
-        wait = svc.rate.take(who.id)
-        if wait is None:
-            return None
-        return _error(429, "rate_limited", f"more than {config.rate_per_second:g} requests a second", {"Retry-After": str(wait)})
+        limited = svc.over_rate(who)
+        return None if limited is None else _error(limited.status, limited.error, limited.reason, limited.headers)
 
     app.state.authenticate = authenticate
 
@@ -571,23 +578,13 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         limit: int = Query(default=50, ge=1, le=config.max_page),
     ) -> Response:
         """Cases in your scope, ordered by id, one page at a time."""
-        filt: dict[str, Any] = {"grid": grid, "community": community, "street": street, "district": district, "assignee": assignee}
-        own = who.scope_kind.value
-        if filt[own] is not None and filt[own] != who.scope_unit:
+        filt = scoped(who, {"grid": grid, "community": community, "street": street, "district": district, "assignee": assignee})
+        if filt is None:  # a filter outside your scope: nothing to show
             return Response(_dumps({"items": [], "next_after": None}), media_type="application/json")
-        filt[own] = who.scope_unit
-        reporter = None
-        if who.role in (Role.RESIDENT, Role.DEVICE):
-            reporter = who.id
-        if who.role is Role.DEPARTMENT:
-            if assignee is not None and assignee != who.id:
-                return Response(_dumps({"items": [], "next_after": None}), media_type="application/json")
-            filt["assignee"] = who.id
         q = CaseQuery(
             states=frozenset(state) if state else None,
             level=None if level is None else Level(level),
             category=category,
-            reporter=reporter,
             overdue_at=wall_clock_minutes() if overdue else None,
             after_id=after,
             limit=limit + 1,
@@ -600,12 +597,12 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         return Response(_dumps({"items": items, "next_after": found[-1].id if more else None}), media_type="application/json")
 
     @app.get("/cases/{case_id}", response_model=m.CaseOut, responses=_errs(404), tags=["cases"])
-    def get_case(case_id: str = Path(max_length=64), who: Principal = Depends(authenticate)) -> Response:
+    def get_case(case_id: str = Path(max_length=MAX_ID), who: Principal = Depends(authenticate)) -> Response:
         """One case; its version is in the ETag header and in the body."""
         return case_response(svc.visible(who, case_id), who)
 
     @app.get("/cases/{case_id}/events", response_model=list[m.EventOut], responses=_errs(404), tags=["cases"])
-    def case_events(case_id: str = Path(max_length=64), who: Principal = Depends(authenticate)) -> Response:
+    def case_events(case_id: str = Path(max_length=MAX_ID), who: Principal = Depends(authenticate)) -> Response:
         """The audit trail of a case, oldest first."""
         case = svc.visible(who, case_id)
         events = [event_json(e.to_dict()) for e in svc.engine.store.events(case.id)]
@@ -645,7 +642,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
     fast_transitions: dict[str, tuple[type[m._In], bool, Callable[[str, Principal, str, Any], Response]]] = {}
 
     def _transition(action: Action, body_model: type[m._In]) -> None:
-        path = action.value.replace("_", "-")
+        path = action_path(action)
         do = apply_action[action]
 
         def run(case_id: str, who: Principal, if_match: str | None, body: m._In | None) -> Response:
@@ -676,9 +673,9 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
 
             async def endpoint_empty(
                 body: m.EmptyIn | None = Body(default=None),
-                case_id: str = Path(max_length=64),
+                case_id: str = Path(max_length=MAX_ID),
                 who: Principal = Depends(authenticate),
-                if_match: str | None = Header(default=None, max_length=64),
+                if_match: str | None = Header(default=None, max_length=MAX_IF_MATCH),
             ) -> Response:
                 return await svc.execute(lambda: run(case_id, who, if_match, None), case_id)  # type: ignore[no-any-return]
 
@@ -687,9 +684,9 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
 
             async def endpoint_body(
                 body: body_model,  # type: ignore[valid-type]
-                case_id: str = Path(max_length=64),
+                case_id: str = Path(max_length=MAX_ID),
                 who: Principal = Depends(authenticate),
-                if_match: str | None = Header(default=None, max_length=64),
+                if_match: str | None = Header(default=None, max_length=MAX_IF_MATCH),
             ) -> Response:
                 return await svc.execute(lambda: run(case_id, who, if_match, body), case_id)  # type: ignore[no-any-return]
 
@@ -709,8 +706,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
 
     # ------------------------------------------------------------------ KPIs
     def _scope_cases(who: Principal) -> list[Case]:
-        scope: dict[str, Any] = {who.scope_kind.value: who.scope_unit}
-        q = CaseQuery(**scope)
+        q = CaseQuery(**scope_filter(who))
         return [c for c in svc.engine.query(q) if who.can_see(c)]
 
     @app.get("/kpis", response_model=dict[str, Any], responses=_errs(403), tags=["supervision"])
@@ -841,7 +837,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
 
             paths["/cases"]["post"]["responses"]["201"]["links"] = links()
             for action in ACTION_BODIES:
-                path = f"/cases/{{case_id}}/{action.value.replace('_', '-')}"
+                path = f"/cases/{{case_id}}/{action_path(action)}"
                 paths[path]["post"]["responses"]["200"]["links"] = links()
             ok = paths["/cases/{case_id}"]["get"]["responses"]["200"]
             ok["links"] = links()
@@ -875,9 +871,10 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         report=report_plain,
         handlers=app.exception_handlers,
     )
-    guarded = NulGuardMiddleware(BodyLimitMiddleware(fast, max_bytes=config.max_body_bytes), open311_error=open311_error)
+    lane: Any = fast if fast_lane else app
+    guarded = NulGuardMiddleware(BodyLimitMiddleware(lane, max_bytes=config.max_body_bytes), open311_error=open311_error)
     front = ConcurrencyLimitMiddleware(guarded, max_in_flight=config.max_in_flight)
-    return ServiceApp(app, front)
+    return ServiceApp(app, front, fast if fast_lane else None)
 
 
 class ServiceApp:
@@ -885,9 +882,10 @@ class ServiceApp:
     application. Attribute access (``state``, ``openapi()``, routes…) goes to the FastAPI
     application, so callers can treat it as one."""
 
-    def __init__(self, api: FastAPI, front: Callable[[Any, Any, Any], Any]) -> None:
+    def __init__(self, api: FastAPI, front: Callable[[Any, Any, Any], Any], fast_path: FastPath | None = None) -> None:
         self.api = api
         self.front = front
+        self.fast_path = fast_path
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self.front(scope, receive, send)

@@ -23,8 +23,20 @@ SERVER_OWNED: frozenset[str] = frozenset(
     }
 )
 
-#: The four boards (板块) a street centre dispatches to.
-BOARDS: tuple[str, ...] = ("党的建设", "经济发展", "民生服务", "平安法治")
+#: The four boards (板块) a street centre dispatches to, by the scenario's key for each (Jiangbei's four).
+BOARD_NAMES: dict[str, str] = {
+    "party_building": "党的建设",
+    "economy": "经济发展",
+    "livelihood": "民生服务",
+    "safety_law": "平安法治",
+}
+BOARDS: tuple[str, ...] = tuple(BOARD_NAMES.values())
+
+
+def board_for(key: str, index: int) -> str:
+    """The API's board for a scenario's board ``key``; a key outside the four takes the board at
+    its position ``index`` among the scenario's boards (round the four)."""
+    return BOARD_NAMES.get(key, BOARDS[index % len(BOARDS)])
 #: Kinds of assignee a case can be dispatched to: ``kind:name``.
 ASSIGNEE_KINDS: tuple[str, ...] = ("worker", "board", "department", "member")
 

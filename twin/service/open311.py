@@ -29,6 +29,7 @@ from twin.engine.store import CaseQuery
 from twin.engine.types import Case, State
 from twin.service import models as m
 from twin.service.auth import Principal
+from twin.service.edge import bearer_token, scope_filter
 from twin.service.geometry import TerritoryMap
 from twin.service.times import iso, minutes_of
 
@@ -270,19 +271,15 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
     from twin.service.app import ApiError, do_report
 
     def who_from(request: Request, api_key: str | None) -> Principal:
-        token = api_key
-        if token is None:
-            auth = request.headers.get("authorization", "")
-            if auth.lower().startswith("bearer "):
-                token = auth[7:].strip()
+        token = api_key if api_key is not None else bearer_token(request.headers.get("authorization"))
         if not token:
             raise Open311Error(401, "api_key is required (a token from `twin token create`)")
         p, why = svc.check_token(token)
         if p is None:
             raise Open311Error(401, f"api_key: {why}")
-        wait = svc.rate.take(p.id)
-        if wait is not None:
-            raise ApiError(429, "rate_limited", "rate limit exceeded", {"Retry-After": str(wait)})
+        limited = svc.over_rate(p)
+        if limited is not None:
+            raise limited
         return p
 
     def reader(request: Request, api_key: str | None) -> Principal | None:
@@ -290,7 +287,7 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
         public, every request — when none is and reads are public (GeoReport v2's default; a
         deployment may require a key: ``open311_public_reads`` off). Request bodies carry no
         reporter and no contact, so the public view and a key's view differ only in scope."""
-        has_key = api_key is not None or request.headers.get("authorization", "").lower().startswith("bearer ")
+        has_key = api_key is not None or bearer_token(request.headers.get("authorization")) is not None
         if not has_key and config.open311_public_reads:
             return None
         return who_from(request, api_key)
@@ -456,13 +453,7 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
                 if wanted is None:
                     return _render(fmt, "service_requests", "request", [])
                 category = wanted.category
-            filt: dict[str, Any] = {}
-            if who is not None:
-                filt[who.scope_kind.value] = who.scope_unit
-                if who.role.value in ("resident", "device"):
-                    filt["reporter"] = who.id
-                if who.role.value == "department":
-                    filt["assignee"] = who.id
+            filt = {} if who is None else scope_filter(who)
             out = []
             for c in svc.engine.query(CaseQuery(category=category, **filt)):
                 if (who is not None and not who.can_see(c)) or c.reported_at < start or (end is not None and c.reported_at > end):
