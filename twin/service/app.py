@@ -28,7 +28,7 @@ from typing import Any
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -44,33 +44,36 @@ from twin.engine.errors import (
     StoreError,
     VersionConflict,
 )
-from twin.engine.kpi import compute_kpis
 from twin.engine.sla import SlaPolicy
 from twin.engine.transitions import new_case
-from twin.engine.types import Action, Case, Level, Notice, Place, State
+from twin.engine.types import Action, Case, Level, Place, State
 from twin.engine.worktime import ClockKind, WorkTime
-from twin.modes import IllegalModeChange, check_step
 from twin.service import models as m
 from twin.service.auth import (
-    COMMAND_ROLES,
     DISPATCHING_ACTIONS,
     REPORTING_ROLES,
-    SUPERVISING_ROLES,
     Principal,
     Role,
-    ScopeKind,
     token_hash,
 )
 from twin.service.catalogue import DEFAULT_CATALOGUE
 from twin.service.catalogue import resolve as resolve_catalogue
-from twin.service.edge import MAX_ID, MAX_IF_MATCH, action_path, bearer_token, rate_limited, scope_filter, scoped
+from twin.service.edge import (
+    BEARER,
+    MAX_ID,
+    MAX_IF_MATCH,
+    action_path,
+    bearer_token,
+    rate_limited,
+    scoped,
+)
 from twin.service.fastpath import FastPath
 from twin.service.geometry import DEFAULT_BBOX, TerritoryMap, territory_map
 from twin.service.groupcommit import GroupCommitStore
 from twin.service.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware, NulGuardMiddleware, RateLimiter
 from twin.service.open311 import open311_error
 from twin.service.storage import ServiceStore, migrate_contacts, open_stores
-from twin.service.times import case_times, iso, iso_times
+from twin.service.times import case_times, iso_times
 
 log = logging.getLogger("twin.service")
 
@@ -407,7 +410,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         lifespan=lifespan,
     )
     app.state.service = svc
-    bearer = HTTPBearer(auto_error=False, description="a token from `twin token create`")
+    bearer = BEARER
 
     # --------------------------------------------------------------- errors
     @app.exception_handler(ApiError)
@@ -704,115 +707,10 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         """The four boards (板块) a case can be dispatched to as ``board:<name>``."""
         return list(m.BOARDS)
 
-    # ------------------------------------------------------------------ KPIs
-    def _scope_cases(who: Principal) -> list[Case]:
-        q = CaseQuery(**scope_filter(who))
-        return [c for c in svc.engine.query(q) if who.can_see(c)]
+    from twin.service.routers import modes_router, supervision_router
 
-    @app.get("/kpis", response_model=dict[str, Any], responses=_errs(403), tags=["supervision"])
-    def kpis(who: Principal = Depends(authenticate)) -> Response:
-        """KPIs (按期办结率, closure rate, time per stage, level shares …) over the cases in your scope."""
-        if who.role not in SUPERVISING_ROLES:
-            raise ApiError(403, "forbidden", f"role {who.role.value} does not see KPIs")
-        return Response(_dumps(compute_kpis(_scope_cases(who), wall_clock_minutes())), media_type="application/json")
-
-    # ----------------------------------------------------------- supervision
-    def _notice_visible(who: Principal, n: Notice) -> bool:
-        if who.role is Role.ADMIN or who.scope_kind is ScopeKind.DISTRICT:
-            return True
-        if n.kind == "reminder":
-            if who.scope_kind is ScopeKind.STREET:
-                return bool(n.payload.get("street") == who.scope_unit)
-            case = svc.engine.store.get(str(n.payload.get("case_id")))
-            return case is not None and who.can_see(case)
-        return who.scope_kind is ScopeKind.STREET and n.unit == who.scope_unit
-
-    def _feed(kind: str, who: Principal, after: int, limit: int) -> Response:
-        if who.role not in SUPERVISING_ROLES:
-            raise ApiError(403, "forbidden", f"role {who.role.value} does not see supervision feeds")
-        all_n = svc.engine.store.notices(kind)
-        page: list[dict[str, Any]] = []
-        pos = after
-        for i in range(after, len(all_n)):
-            pos = i + 1
-            n = all_n[i]
-            if _notice_visible(who, n):
-                payload = iso_times(json.loads(json.dumps(n.payload, default=str)))
-                page.append({"kind": n.kind, "key": n.key, "unit": n.unit, "at": iso(n.at), "payload": payload})
-                if len(page) >= limit:
-                    break
-        more = pos < len(all_n)
-        return Response(_dumps({"items": page, "next_after": pos if more else None}), media_type="application/json")
-
-    for kind, plural, doc in (
-        ("reminder", "reminders", "一天一提醒: one reminder per overdue case per day"),
-        ("bulletin", "bulletins", "一周一通报: one bulletin per street per week"),
-        ("review", "reviews", "一月一点评: one review per street per month"),
-    ):
-
-        def _make_feed(kind: str = kind) -> Callable[..., Response]:
-            def feed(
-                who: Principal = Depends(authenticate),
-                after: int = Query(default=0, ge=0, le=2**31),
-                limit: int = Query(default=50, ge=1, le=config.max_page),
-            ) -> Response:
-                return _feed(kind, who, after, limit)
-
-            return feed
-
-        f = _make_feed()
-        f.__doc__ = f"Supervision feed — {doc}."
-        app.get(f"/supervision/{plural}", response_model=m.NoticePage, responses=_errs(403), tags=["supervision"], operation_id=f"supervision_{plural}")(f)
-
-    @app.post("/supervision/run", response_model=m.SupervisionRunOut, responses=_errs(403), tags=["supervision"])
-    def run_supervision(who: Principal = Depends(authenticate)) -> m.SupervisionRunOut:
-        """Emit the supervision notices due now (each is stored once, whoever runs it), and the
-        yellow/red warnings (督办) due on cases' current units (each once per unit stint)."""
-        if who.role not in COMMAND_ROLES:
-            raise ApiError(403, "forbidden", f"role {who.role.value} may not run supervision")
-        notices, warnings = svc.supervise()
-        return m.SupervisionRunOut(new_notices=notices, new_warnings=warnings)
-
-    # ------------------------------------------------------------------ mode
-    def _mode_out() -> m.ModeOut:
-        cur = svc.sstore.current_mode()
-        if cur is None:
-            return m.ModeOut(mode="normal", since=None, actor=None, reason=None, seq=0)
-        return m.ModeOut(mode=cur.mode, since=iso(cur.at), actor=cur.actor, reason=cur.reason, seq=cur.seq)
-
-    @app.get("/mode", response_model=m.ModeOut, responses=COMMON_ERRORS, tags=["modes"])
-    def get_mode(who: Principal = Depends(authenticate)) -> m.ModeOut:
-        """The current mode: normal, emergency (应下尽下) or extreme (全员下沉)."""
-        return _mode_out()
-
-    @app.get("/modes", response_model=list[m.ModeOut], responses=_errs(403), tags=["modes"])
-    def mode_history(who: Principal = Depends(authenticate)) -> list[m.ModeOut]:
-        """Every recorded mode change (常急转换), oldest first."""
-        if who.role not in SUPERVISING_ROLES:
-            raise ApiError(403, "forbidden", f"role {who.role.value} does not see the mode history")
-        return [m.ModeOut(mode=c.mode, since=iso(c.at), actor=c.actor, reason=c.reason, seq=c.seq) for c in svc.sstore.modes()]
-
-    @app.post("/mode", response_model=m.ModeOut, responses=_errs(403, 409), tags=["modes"])
-    def set_mode(body: m.ModeIn, who: Principal = Depends(authenticate)) -> m.ModeOut:
-        """Switch mode (常急转换) one legal step along normal ⇄ emergency (应下尽下) ⇄ extreme (全员下沉);
-        recorded with time, actor and reason. District centre or admin. An illegal step is 409."""
-        if who.role not in COMMAND_ROLES:
-            raise ApiError(403, "forbidden", f"role {who.role.value} may not change the mode")
-
-        def legal(current: str) -> None:
-            """Checked inside the recording transaction (two concurrent changes cannot both pass)."""
-            if current == body.mode:
-                raise ApiError(409, "same_mode", f"already in mode {body.mode} ({MODE_LABELS[body.mode]})")
-            try:
-                check_step(current, body.mode)
-            except IllegalModeChange as exc:
-                raise ApiError(
-                    409, "illegal_mode_change", f"{exc} ({MODE_LABELS.get(current, current)} → {MODE_LABELS[body.mode]}: one step at a time)"
-                ) from None
-
-        svc.sstore.record_mode(body.mode, wall_clock_minutes(), who.id, body.reason, check=legal)
-        svc.engine.mode = body.mode  # recorded on every case event from now on (other workers: next tick)
-        return _mode_out()
+    app.include_router(supervision_router(config.max_page))
+    app.include_router(modes_router())
 
     def openapi_with_links() -> dict[str, Any]:
         """The generated spec plus OpenAPI links (report → get / events / every transition,
