@@ -734,6 +734,9 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
                 return out
 
             paths["/cases"]["post"]["responses"]["201"]["links"] = links()
+            if svc.catalogue:  # the catalogue in the spec: clients (and generated tests) see the known categories
+                category = spec["components"]["schemas"]["ReportIn"]["properties"]["category"]
+                category["enum"] = sorted(svc.catalogue)
             for action in ACTION_BODIES:
                 path = f"/cases/{{case_id}}/{action_path(action)}"
                 paths[path]["post"]["responses"]["200"]["links"] = links()
