@@ -88,7 +88,6 @@ DEFAULT_SOURCE: dict[Role, str] = {
 ALLOWED_SOURCES: dict[Role, tuple[str, ...]] = {Role.RESIDENT: ("app", "hotline", "rider"), Role.DEVICE: ("device",)}
 MASK = "***"
 _MISS = object()
-MODE_LABELS = {"normal": "normal", "emergency": "应下尽下", "extreme": "全员下沉"}
 
 
 @dataclass

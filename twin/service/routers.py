@@ -18,9 +18,9 @@ from fastapi.security import HTTPAuthorizationCredentials
 from twin.engine import CaseQuery, jsoncodec
 from twin.engine.kpi import compute_kpis
 from twin.engine.types import Case, Notice
-from twin.modes import IllegalModeChange, check_step
+from twin.modes import MODE_LABELS, IllegalModeChange, check_step
 from twin.service import models as m
-from twin.service.app import COMMON_ERRORS, MODE_LABELS, ApiError, Service, _errs, wall_clock_minutes
+from twin.service.app import COMMON_ERRORS, ApiError, Service, _errs, wall_clock_minutes
 from twin.service.auth import COMMAND_ROLES, SUPERVISING_ROLES, Principal, Role, ScopeKind
 from twin.service.edge import BEARER, scope_filter
 from twin.service.times import iso, iso_times
