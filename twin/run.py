@@ -223,7 +223,7 @@ def _facts(m: DistrictModel) -> dict[str, Any]:
         "device_events_missed": int(m.devices.missed),
         "trust_sum": float(m.residents.trust[own].sum()),
         "events_processed": int(m.simpy_events()),
-        "engine_transitions": int(m.store._seq),
+        "engine_transitions": int(m.store.transitions),
     }
 
 
