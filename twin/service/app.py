@@ -335,7 +335,7 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _errs(*codes: int) -> dict[int | str, dict[str, Any]]:
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     desc = {
         403: "your role may not do this",
         404: "no such case in your scope",
@@ -535,7 +535,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         "/cases",
         status_code=201,
         response_model=m.CaseOut,
-        responses=_errs(403, 409),
+        responses=error_responses(403, 409),
         tags=["cases"],
     )
     async def report(
@@ -598,12 +598,12 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         items = [svc.case_json(c, who) for c in found]
         return Response(_dumps({"items": items, "next_after": found[-1].id if more else None}), media_type="application/json")
 
-    @app.get("/cases/{case_id}", response_model=m.CaseOut, responses=_errs(404), tags=["cases"])
+    @app.get("/cases/{case_id}", response_model=m.CaseOut, responses=error_responses(404), tags=["cases"])
     def get_case(case_id: str = Path(max_length=MAX_ID), who: Principal = Depends(authenticate)) -> Response:
         """One case; its version is in the ETag header and in the body."""
         return case_response(svc.visible(who, case_id), who)
 
-    @app.get("/cases/{case_id}/events", response_model=list[m.EventOut], responses=_errs(404), tags=["cases"])
+    @app.get("/cases/{case_id}/events", response_model=list[m.EventOut], responses=error_responses(404), tags=["cases"])
     def case_events(case_id: str = Path(max_length=MAX_ID), who: Principal = Depends(authenticate)) -> Response:
         """The audit trail of a case, oldest first."""
         case = svc.visible(who, case_id)
@@ -696,7 +696,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
             endpoint = endpoint_body
         endpoint.__name__ = f"case_{action.value}"
         endpoint.__doc__ = f"Apply `{action.value}` to a case (If-Match: the case version)."
-        app.post(f"/cases/{{case_id}}/{path}", response_model=m.CaseOut, responses=_errs(403, 404, 409, 412, 428), tags=["transitions"], operation_id=f"case_{action.value}")(endpoint)
+        app.post(f"/cases/{{case_id}}/{path}", response_model=m.CaseOut, responses=error_responses(403, 404, 409, 412, 428), tags=["transitions"], operation_id=f"case_{action.value}")(endpoint)
 
     for action, model in ACTION_BODIES.items():
         _transition(action, model)

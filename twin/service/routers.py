@@ -20,7 +20,7 @@ from twin.engine.kpi import compute_kpis
 from twin.engine.types import Case, Notice
 from twin.modes import MODE_LABELS, IllegalModeChange, check_step
 from twin.service import models as m
-from twin.service.app import COMMON_ERRORS, ApiError, Service, _errs, wall_clock_minutes
+from twin.service.app import COMMON_ERRORS, ApiError, Service, error_responses, wall_clock_minutes
 from twin.service.auth import COMMAND_ROLES, SUPERVISING_ROLES, Principal, Role, ScopeKind
 from twin.service.edge import BEARER, scope_filter
 from twin.service.times import iso, iso_times
@@ -88,7 +88,7 @@ def supervision_router(max_page: int) -> APIRouter:
     """KPIs, the supervision feeds (pages of at most ``max_page``) and a supervision round."""
     r = APIRouter(tags=["supervision"])
 
-    @r.get("/kpis", response_model=dict[str, Any], responses=_errs(403))
+    @r.get("/kpis", response_model=dict[str, Any], responses=error_responses(403))
     def kpis(who: Principal = Depends(caller), svc: Service = Depends(service_of)) -> Response:
         """KPIs (按期办结率, closure rate, time per stage, level shares …) over the cases in your scope."""
         if who.role not in SUPERVISING_ROLES:
@@ -98,9 +98,9 @@ def supervision_router(max_page: int) -> APIRouter:
     for kind, plural, doc in FEEDS:
         f = _feed_endpoint(kind, max_page)
         f.__doc__ = f"Supervision feed — {doc}."
-        r.get(f"/supervision/{plural}", response_model=m.NoticePage, responses=_errs(403), operation_id=f"supervision_{plural}")(f)
+        r.get(f"/supervision/{plural}", response_model=m.NoticePage, responses=error_responses(403), operation_id=f"supervision_{plural}")(f)
 
-    @r.post("/supervision/run", response_model=m.SupervisionRunOut, responses=_errs(403))
+    @r.post("/supervision/run", response_model=m.SupervisionRunOut, responses=error_responses(403))
     def run_supervision(who: Principal = Depends(caller), svc: Service = Depends(service_of)) -> m.SupervisionRunOut:
         """Emit the supervision notices due now (each is stored once, whoever runs it), and the
         yellow/red warnings (督办) due on cases' current units (each once per unit stint)."""
@@ -143,14 +143,14 @@ def modes_router() -> APIRouter:
         """The current mode: normal, emergency (应下尽下) or extreme (全员下沉)."""
         return _mode_out(svc)
 
-    @r.get("/modes", response_model=list[m.ModeOut], responses=_errs(403))
+    @r.get("/modes", response_model=list[m.ModeOut], responses=error_responses(403))
     def mode_history(who: Principal = Depends(caller), svc: Service = Depends(service_of)) -> list[m.ModeOut]:
         """Every recorded mode change (常急转换), oldest first."""
         if who.role not in SUPERVISING_ROLES:
             raise ApiError(403, "forbidden", f"role {who.role.value} does not see the mode history")
         return [m.ModeOut(mode=c.mode, since=iso(c.at), actor=c.actor, reason=c.reason, seq=c.seq) for c in svc.sstore.modes()]
 
-    @r.post("/mode", response_model=m.ModeOut, responses=_errs(403, 409))
+    @r.post("/mode", response_model=m.ModeOut, responses=error_responses(403, 409))
     def set_mode(body: m.ModeIn, who: Principal = Depends(caller), svc: Service = Depends(service_of)) -> m.ModeOut:
         """Switch mode (常急转换) one legal step along normal ⇄ emergency (应下尽下) ⇄ extreme (全员下沉);
         recorded with time, actor and reason. District centre or admin. An illegal step is 409."""
