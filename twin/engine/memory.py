@@ -7,7 +7,7 @@ may switch it off with ``keep_events=False`` to bound memory.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -36,6 +36,7 @@ class MemoryStore:
         self._by_case: dict[str, list[Event]] = {}
         self._idem: dict[str, IdempotencyRecord] = {}
         self._notices: dict[str, Notice] = {}
+        self._contacts: dict[str, str] = {}
         self._seq = 0
         self.threadsafe = threadsafe
         self._guard: AbstractContextManager[object] = threading.RLock() if threadsafe else nullcontext()
@@ -44,11 +45,15 @@ class MemoryStore:
         self.get: Callable[[str], Case | None] = self._cases.get
         self.commit: Callable[..., None] = self._commit_locked if threadsafe else self._commit
 
-    def _commit_locked(self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None) -> None:
+    def _commit_locked(
+        self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None, contact: str | None = None
+    ) -> None:
         with self._guard:
-            self._commit(case, event, idempotency)
+            self._commit(case, event, idempotency, contact)
 
-    def _commit(self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None) -> None:
+    def _commit(
+        self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None, contact: str | None = None
+    ) -> None:
         """Store ``event`` and apply it to the stored case (and to ``case`` if that is a copy)."""
         case_id = case.id
         if event.action is _REPORT:
@@ -60,6 +65,8 @@ class MemoryStore:
             if idempotency is not None:
                 self._idem[idempotency.key] = idempotency
             self._active[case_id] = case
+            if contact is not None:
+                self._contacts[case_id] = contact
         else:
             stored = self._cases.get(case_id)
             if stored is None or stored.version != event.version - 1:
@@ -147,6 +154,18 @@ class MemoryStore:
 
     def all_cases(self) -> Iterator[Case]:
         return iter(list(self._cases.values()))
+
+    def contact(self, case_id: str) -> str | None:
+        return self._contacts.get(case_id)
+
+    def contact_count(self) -> int:
+        return len(self._contacts)
+
+    def adopt_contacts(self, rows: Sequence[tuple[str, str]]) -> int:
+        with self._guard:
+            new = [(cid, c) for cid, c in rows if cid in self._cases and cid not in self._contacts]
+            self._contacts.update(new)
+        return len(new)
 
     def record_notice(self, notice: Notice) -> bool:
         with self._guard:
