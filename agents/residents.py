@@ -72,8 +72,12 @@ class Residents(mesa.Agent):
         base = residents[:, None] * self.rate[None, :] * self.weekly[:, weekday][None, :] * self.monthly[:, month][None, :]
         base = base * multiplier / 24.0  # (G, C) per hour at profile 1
         lam = base[:, :, None] * self.hourly[None, :, :]  # (G, C, 24)
-        counts = self.gen.poisson(lam).ravel()
-        idx = np.repeat(np.arange(counts.size), counts)
+        # draw only where the rate is positive (another partition's grids, night hours are 0):
+        # a zero rate takes no random numbers, so the stream and the counts are those of the
+        # whole array, in the same order
+        flat = lam.ravel()
+        pos = np.flatnonzero(flat)
+        idx = np.repeat(pos, self.gen.poisson(flat[pos]))
         g, rest = np.divmod(idx, lam.shape[1] * 24)
         c, h = np.divmod(rest, 24)
         time = day * 1440.0 + (h + self.gen.random(idx.size)) * 60.0

@@ -523,21 +523,30 @@ class CaseFlow:
         """Verify and close resolved cases whose on-site check is due (hourly)."""
         heap = self._verify
         eng = self.engine
+        env = self.env
+        pop = heapq.heappop
         while True:
-            yield self.env.timeout(every)
-            now = self.env.now
+            yield env.timeout(every)
+            now = env.now
+            if not heap or heap[0][0] > now:
+                continue
+            teams = self.workers.teams
+            team_of_grid = self.team_of_grid
+            minutes = self.workers.verify_minutes
+            eval_share = self.eval_share
+            evaluate = self._evaluate  # replaced daily by the call-backs, never during a sweep
             while heap and heap[0][0] <= now:
-                _, _, job = heapq.heappop(heap)
+                job = pop(heap)[2]
                 c = job.case
-                team = self.workers.teams[self.team_of_grid[job.rows.grid[job.row]]]
-                team.busy += self.workers.verify_minutes
+                r, row = job.rows, job.row
+                team = teams[team_of_grid[r.grid[row]]]
+                team.busy += minutes
                 actor = team.name
                 c = eng.verify(c.id, c.version, actor)
                 c = eng.close(c.id, c.version, actor)
-                r, row = job.rows, job.row
                 ch = r.channel[row]
-                if (ch in (APP, HOTLINE)) and r.u_eval[row] < self.eval_share:
-                    self._evaluate.append(job)
+                if (ch in (APP, HOTLINE)) and r.u_eval[row] < eval_share:
+                    evaluate.append(job)
 
     def daily(self, at_hour: float = 10.0) -> Generator[simpy.Event, Any, None]:
         """Call-backs (一事一评) for cases closed before today, and repeat complaints (12345) about overdue ones."""

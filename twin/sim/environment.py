@@ -13,6 +13,12 @@ import simpy
 class ModelEnvironment(simpy.Environment):
     """A ``simpy.Environment`` (minutes) that hands the case engine its clock and counts events."""
 
+    def __init__(self, initial_time: float = 0) -> None:
+        super().__init__(initial_time)
+        # SimPy binds ``timeout`` to the instance only for ``Environment`` itself; a subclass
+        # would build the bound method at every ``env.timeout(...)`` (a case's every step)
+        self.timeout = self.timeout  # type: ignore[method-assign]
+
     def epoch_clock(self, epoch: float) -> Callable[[], float]:
         """The engine's clock: minutes since the Unix epoch, ``epoch`` being minute 0 of the run.
 

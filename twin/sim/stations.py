@@ -33,6 +33,11 @@ class Headcount(simpy.PriorityResource):
     path of every case step.
     """
 
+    def __init__(self, env: simpy.Environment, capacity: int = 1) -> None:
+        super().__init__(env, capacity)
+        # SimPy binds ``request`` to the instance only for its own classes (see ModelEnvironment)
+        self.request = self.request  # type: ignore[method-assign]
+
     def set_capacity(self, n: int) -> None:
         """Heads on duty from now on; queued requests are granted as heads become free."""
         self._capacity = n
