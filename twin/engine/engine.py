@@ -82,6 +82,8 @@ class CaseEngine:
         # the store's lock, held around each check-and-commit; None: the store is single-threaded
         self._lock: AbstractContextManager[Any] | None = getattr(store, "lock", None)
         self._commit_change: Callable[..., None] | None = getattr(store, "commit_change", None)
+        if self._lock is None:  # every transition goes through _do: without a lock, one frame fewer
+            self._do = self._change  # type: ignore[method-assign]
         if auto_escalate:
             for case in store.active_cases():
                 self._schedule(case)
@@ -466,9 +468,10 @@ class CaseEngine:
         action: Action,
         actor: str,
         data: dict[str, Any] | None,
-        decide: Callable[[Case, float], tuple[Action, dict[str, Any]]] | None,
+        decide: Callable[[Case, float], tuple[Action, dict[str, Any]]] | None = None,
     ) -> Case:
-        """The body of :meth:`_do`, run under the store's lock (if it has one)."""
+        """The body of :meth:`_do`, run under the store's lock (if it has one); :meth:`_do`
+        itself for a store without a lock."""
         store = self.store
         case = store.get(case_id)
         if case is None:

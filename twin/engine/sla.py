@@ -120,6 +120,8 @@ class SlaPolicy:
     )
     #: tier → (end-to-end limit in minutes of its clock, its working calendar or None), for :meth:`due_at`
     _due: dict[str, tuple[float, WorkTime | None]] = field(default_factory=dict, compare=False, repr=False)
+    #: tier → (yellow share, its working calendar or None), for :meth:`yellow_at`
+    _yellow: dict[str, tuple[float, WorkTime | None]] = field(default_factory=dict, compare=False, repr=False)
 
     def rule(self, tier: str) -> TierRule:
         try:
@@ -191,9 +193,14 @@ class SlaPolicy:
         return received_at + limit if cal is None else cal.finish(received_at, limit)
 
     def yellow_at(self, tier: str, since: float, due: float) -> float:
-        """When the yellow warning of a stint from ``since`` to ``due`` is due (its yellow share used)."""
-        rule = self.rule(tier)
-        cal = self._working(rule)
+        """When the yellow warning of a stint from ``since`` to ``due`` is due (its yellow share used).
+
+        Asked at every stint: the share and its calendar come from a per-tier table."""
+        try:
+            share, cal = self._yellow[tier]
+        except KeyError:
+            rule = self.rule(tier)
+            share, cal = self._yellow[tier] = (rule.yellow_share, self._working(rule))
         if cal is None:
-            return since + rule.yellow_share * (due - since)
-        return cal.share_point(since, due, rule.yellow_share)
+            return since + share * (due - since)
+        return cal.share_point(since, due, share)
