@@ -32,6 +32,10 @@ def serve(
         0, "--committers", min=0, max=16,
         help="Group-commit threads per worker (0: 1 for SQLite, which has one writer at a time; 2 for PostgreSQL).",
     ),
+    mode_skip: bool = typer.Option(
+        True, "--mode-skip/--no-mode-skip",
+        help="POST /mode may skip a rung (normal → 全员下沉); --no-mode-skip: one rung at a time.",
+    ),
     categories: str = typer.Option("", "--categories", help="Comma-separated catalogue of report categories (others: 422). Default: any."),
     log_level: str = typer.Option(
         "warning", "--log-level", help="uvicorn log level: critical, error, warning, info, debug or trace."
@@ -48,7 +52,7 @@ def serve(
         checks.port_free(host, port)
     config = ServiceConfig(
         db=db, max_body_bytes=max_body, max_page=max_page, rate_per_second=rate_limit, rate_burst=burst, max_in_flight=max_in_flight,
-        group_commit=group_commit, committers=committers, categories=categories,
+        group_commit=group_commit, committers=committers, categories=categories, mode_allow_skip=mode_skip,
     )
     run(config, host=host, port=port, workers=workers, log_level=log_level)
 

@@ -103,6 +103,7 @@ class ServiceConfig:
     committers: int = 0  # group-commit threads; 0: one for SQLite (one writer at a time), two for PostgreSQL
     switch_interval_ms: float = 0.5  # the process's GIL switch interval (see app_from_env); 0: Python's default
     auto_escalate: bool = False  # escalate a case whose level allowance lapsed (off: 督办 warns, the case stays)
+    mode_allow_skip: bool = True  # POST /mode may skip a rung (normal → 全员下沉): the source does not forbid it
 
     ENV_PREFIX = "GRIDTWIN_SERVE_"
 
@@ -790,17 +791,20 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
 
     @app.post("/mode", response_model=m.ModeOut, responses=_errs(403, 409), tags=["modes"])
     def set_mode(body: m.ModeIn, who: Principal = Depends(authenticate)) -> m.ModeOut:
-        """Switch mode (常急转换) one legal step along normal ⇄ emergency (应下尽下) ⇄ extreme (全员下沉);
-        recorded with time, actor and reason. District centre or admin. An illegal step is 409."""
+        """Switch mode (常急转换) along normal ⇄ emergency (应下尽下) ⇄ extreme (全员下沉); recorded with
+        time, actor and reason. A step may skip a rung unless the service runs with
+        ``--no-mode-skip`` (the policy ``allow_skip`` of :mod:`twin.modes`; the source does not
+        forbid skipping). District centre or admin. An illegal step or the current mode is 409."""
         if who.role not in COMMAND_ROLES:
             raise ApiError(403, "forbidden", f"role {who.role.value} may not change the mode")
+        allow_skip = svc.config.mode_allow_skip
 
         def legal(current: str) -> None:
             """Checked inside the recording transaction (two concurrent changes cannot both pass)."""
             if current == body.mode:
                 raise ApiError(409, "same_mode", f"already in mode {body.mode} ({MODE_LABELS[body.mode]})")
             try:
-                check_step(current, body.mode)
+                check_step(current, body.mode, allow_skip)
             except IllegalModeChange as exc:
                 raise ApiError(
                     409, "illegal_mode_change", f"{exc} ({MODE_LABELS.get(current, current)} → {MODE_LABELS[body.mode]}: one step at a time)"
