@@ -161,7 +161,7 @@ def modes_section(result: RunResult) -> Section:
         ],
         title="Mobilisation",
     )
-    tables = [timeline, *declared_tables(mb), bought, cost, mob]
+    tables = [timeline, *declared_tables(mb), bought, cost, mob, *redeploy_tables(mb)]
     figs = [timeline_figure(result.modes, mb)] if result.modes is not None and len(result.modes) else []
     return Section("Emergency switchover (常急转换)", paragraphs=paras, tables=tables, figures=figs)
 
@@ -219,6 +219,31 @@ def declared_tables(mb: dict[str, Any]) -> list[Table]:
     return out
 
 
+def redeploy_tables(mb: dict[str, Any]) -> list[Table]:
+    """Grid workers and community staff on emergency duties, and the routine work waiting for them."""
+    rd, rb = mb.get("redeployed"), mb.get("routine_backlog")
+    if not rd or not rd.get("changes"):
+        return []
+
+    def hours(x: float | None) -> str:
+        return "—" if x is None else f"{x:,.1f} h"
+
+    rows: list[tuple[str, Any]] = [
+        ("people on emergency duties at the peak", f"{rd['peak']:,.0f}"),
+        ("… grid workers / community staff", f"{rd['by_role']['grid_worker']:,.0f} / {rd['by_role']['community_staff']:,}"),
+        *[(f"… on {d.replace('_', '-')} (person-equivalents)", f"{v:,.1f}") for d, v in rd["by_duty"].items()],
+        ("grid workers' routine waiting: peak", hours(rb["peak_hours"])),
+        ("… at the end of the run", hours(rb["at_end_hours"])),
+        ("… cleared after the return to routine in", hours(rb["hours_to_clear_after_return"]) if rb["back_to_routine_min"] is not None else "no return"),
+    ]
+    changes = Table(
+        ["at day", "mode", "grid workers on duties", "community staff on duties"],
+        [(round(c["t_min"] / 1440.0, 3), c["mode"], round(c["grid_worker"], 1), c["community_staff"]) for c in rd["changes"]],
+        title="Redeployment by rule: who changed jobs when",
+    )
+    return [Table(["what", "value"], rows, title=f"Redeployed grid staff and the routine they left (source: {rd['source']})"), changes]
+
+
 def comparison_rows(with_switch: dict[str, Any], without: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """Side-by-side figures of two ``modes`` blocks (same seed, switch on / off)."""
 
@@ -235,6 +260,8 @@ def comparison_rows(with_switch: dict[str, Any], without: dict[str, Any]) -> lis
         ("normal backlog peak", ("normal_backlog", "peak")),
         ("normal backlog mean", ("normal_backlog", "mean")),
         ("home-unit backlog peak", ("home_unit_backlog", "peak")),
+        ("people on emergency duties, peak", ("redeployed", "peak")),
+        ("grid workers' routine waiting, peak (h)", ("routine_backlog", "peak_hours")),
     ]
     rows = [(label, get(with_switch, *p), get(without, *p)) for label, p in keys]
     for m in ("normal", "emergency", "extreme"):
@@ -250,4 +277,4 @@ def comparison_rows(with_switch: dict[str, Any], without: dict[str, Any]) -> lis
     return rows
 
 
-__all__ = ["comparison_rows", "modes_section", "timeline_figure"]
+__all__ = ["comparison_rows", "modes_section", "redeploy_tables", "timeline_figure"]

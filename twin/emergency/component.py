@@ -29,6 +29,7 @@ import simpy
 from agents.mobilised import EN_ROUTE, HOME, ON_SITE, RETURNING, EmergencyTeam, Members, UnitInfo
 from twin.emergency.arrivals import Arrivals, generate
 from twin.emergency.declared import LEVEL_LABELS, ResponseBoard
+from twin.emergency.redeploy import Redeployment
 from twin.emergency.roster import ROLE_INDEX, build_roster
 from twin.emergency.schema import Area, Emergency
 from twin.engine import SlaPolicy, Source, State, TierRule
@@ -144,6 +145,15 @@ class EmergencyComponent:
         ]
         self.rng_special = stream_rng(model.seed_value, "emergency.specialists")
         team_specs = list(em.teams.items())
+        self.grid_staff_team: list[int] = []  # community → its grid-staff team
+        redeploy_kinds = [self.cat_names.index(h) for h in em.redeploy.handles if self.cat_names.index(h) not in self.special_of]
+        self.redeployment = Redeployment(
+            em.redeploy,
+            model.workers,
+            model.offices,
+            terr.grid_community,
+            self.community_mask(em.redeploy.area if em.redeploy.area is not None else em.area),
+        )
         self.team_share = np.array([t.share for _, t in team_specs])
         for c, cname in enumerate(terr.community_names):
             idx: list[int] = []
@@ -153,6 +163,10 @@ class EmergencyComponent:
                 idx.append(len(self.teams))
                 self.teams.append(EmergencyTeam(model, f"ET-{cname}-{name}", c, name, kinds, None, em.on_duty_share))
             self.mob_team_at.append(list(idx))
+            # the community's own grid workers and staff on emergency duties (head count set by the rule)
+            self.grid_staff_team.append(len(self.teams))
+            idx.append(len(self.teams))
+            self.teams.append(EmergencyTeam(model, f"GRID-{cname}", c, "grid_staff", [*redeploy_kinds, self.CHECK], 0, 1.0))
             if em.desk.staff_per_community > 0:
                 idx.append(len(self.teams))
                 self.teams.append(
@@ -335,6 +349,17 @@ class EmergencyComponent:
                 self._stand_down(int(k))
         if ch.to_mode == "emergency" and ch.from_mode == "normal" and self.duty is None:
             self._start_duty(now)
+        self._redeploy(ch.to_mode, now)
+
+    def _redeploy(self, mode: str, now: float) -> None:
+        """Grid workers and community staff change jobs by the mode's rule; in each community the
+        people on emergency duties (on duty by the shift share) staff its grid-staff team."""
+        people = self.redeployment.apply(mode, now)
+        for c, i in enumerate(self.grid_staff_team):
+            team = self.teams[i]
+            n = float(people[c])
+            team.fixed = 0 if n <= 0 else max(1, int(n * self.em.on_duty_share))
+            self._pull(team)
 
     def _pick_team(self, c: int) -> int:
         idx = self.mob_team_at[c]
@@ -711,6 +736,8 @@ class EmergencyComponent:
                 "normal_backlog": float(len(self.m.flow.active)),
                 "home_unit_backlog": float(self.home_unit_backlog()),
                 "home_unit_capacity": float(sum(s.capacity for s in self.home_stations)),
+                "redeployed": self.redeployment.on_duties(),
+                "routine_backlog_hours": self.redeployment.routine_backlog_hours(),
                 "checks_done": float(0 if d is None else int((~np.isnan(d.done_at)).sum())),
                 "checks_total": float(0 if d is None else d.done_at.size),
             }

@@ -247,6 +247,7 @@ def modes_block(comp: EmergencyComponent, cases: pd.DataFrame, horizon: float) -
         "vulnerable_checked_share_within_deadline": vulnerable["share_within_deadline"],
         "emergency_cases": emergency_cases,
         "specialist_responses": specialist_responses(comp),
+        **comp.redeployment.summary(comp.series),
         "emergency_response_min_p50": emergency_cases["response_min_p50"],
         "emergency_response_min_p90": emergency_cases["response_min_p90"],
         "normal_backlog": backlog("normal_backlog"),
