@@ -43,6 +43,8 @@ OUTCOME_ROWS: tuple[tuple[str, str, str], ...] = (
     ("mobilised_on_site", "mobilised members on site at the end", ""),
     ("peak_on_site", "mobilised members on site, peak", ""),
     ("member_hours_on_site", "member-hours on site (the cost in people's time)", ""),
+    ("redeployed_peak", "grid workers and community staff on emergency duties, peak", ""),
+    ("routine_backlog_hours", "grid workers' routine work waiting (hours)", "less"),
 )
 
 

@@ -61,6 +61,8 @@ def test_switch_needs_confirmation_then_mobilises(client: tuple[TestClient, Dril
     assert r.status_code == 200 and r.json()["result"]["to"] == "emergency"
     st = c.get("/api/state").json()
     assert st["mode"] == "emergency" and st["kpis"]["en_route"] == st["kpis"]["mobilisable"]["emergency"] > 0
+    assert st["kpis"]["redeployed"] > 0  # the hazard area's grid workers and community staff change jobs at once
+    assert 'id="kpi-redeployed"' in c.get("/").text
     assert st["mode_history"][0]["cause"] == "water rising" and st["legal_targets"] == ["extreme", "normal"]
     assert len(st["grid_open"]) == len(st["grid_overdue"]) == 60
     r = c.post("/api/mode", json={"to": "emergency", "confirm": True})
@@ -150,14 +152,18 @@ def test_skip_ahead_to_the_next_warning_level_or_inject(client: tuple[TestClient
     s = dc.session
     assert 'id="btn-skip"' in c.get("/").text
     nxt = c.get("/api/state").json()["next_event"]
-    assert nxt == {"at_min": 73.5 * 60, "what": "level II response declared", "clock": nxt["clock"]}
+    assert nxt == {"at_min": 73.3 * 60, "what": "scripted warning at S01-C02", "clock": nxt["clock"]}
     assert c.post("/api/control", json={"action": "skip"}).status_code == 200
-    assert s.now == 73.5 * 60
+    assert s.now == 73.3 * 60
     st = c.get("/api/state").json()
-    # the declaration happened at that minute: the page shows it as advice (the trainee decides)
-    assert st["declared"]["level"] == "II" and st["advisories"][-1]["to_mode"] == "emergency"
-    assert st["log"][-1]["kind"] == "skip" and st["log"][-1]["params"]["to"] == "level II response declared"
-    assert st["next_event"]["what"] == "scripted incident at S01-C02"
+    # the script's red warning was issued at that minute: the page shows it as advice (the trainee decides)
+    assert [w["id"] for w in st["declared"]["warnings"]] == ["rain-orange", "drill-red"]
+    assert st["advisories"][-1]["to_mode"] == "extreme" and "drill-red" in st["advisories"][-1]["cause"]
+    assert st["log"][-1]["kind"] == "skip" and st["log"][-1]["params"]["to"] == "scripted warning at S01-C02"
+    assert c.get("/api/state").json()["next_event"]["what"] == "level II response declared"
+    c.post("/api/control", json={"action": "skip"})
+    assert s.now == 73.5 * 60 and c.get("/api/state").json()["declared"]["levels"] == {"response-0": "II"}
+    assert c.get("/api/state").json()["next_event"]["what"] == "scripted incident at S01-C02"
     c.post("/api/control", json={"action": "skip"})
     assert s.now == 74.5 * 60
     scripted = [a for a in s.log if a.source == "script" and a.kind == "incident"]

@@ -125,6 +125,9 @@ PAGE = r"""<!doctype html>
       <div class="kpi"><div class="v" id="kpi-onsite">0</div><div class="l">mobilised on site</div></div>
       <div class="kpi"><div class="v" id="kpi-enroute">0</div><div class="l">mobilised on the way</div></div>
       <div class="kpi"><div class="v" id="kpi-checked">—</div><div class="l">vulnerable residents checked</div></div>
+      <div class="kpi"><div class="v" id="kpi-redeployed">0</div><div class="l">grid staff on emergency duties</div></div>
+      <div class="kpi"><div class="v" id="kpi-routine">0</div><div class="l">grid workers' routine waiting, h</div></div>
+      <div class="kpi"><div class="v" id="kpi-next" style="font-size:13px;font-weight:600">—</div><div class="l">next warning or inject</div></div>
     </div>
     <div class="card" style="margin-top:12px">
       <h2>Last 24 simulated hours</h2>
@@ -251,6 +254,9 @@ function render(s) {
   $("kpi-onsite").textContent = k.on_site;
   $("kpi-enroute").textContent = k.en_route;
   $("kpi-checked").textContent = k.checks_total ? `${k.checks_done} / ${k.checks_total}` : "—";
+  $("kpi-redeployed").textContent = k.redeployed;
+  $("kpi-routine").textContent = k.routine_backlog_hours.toLocaleString("en", {maximumFractionDigits: 1});
+  $("kpi-next").textContent = s.next_event ? `${s.next_event.clock}: ${s.next_event.what}` : "—";
   const sp = $("speed");
   if (![...sp.options].some(o => parseFloat(o.value) === s.speed)) { const o = document.createElement("option"); o.value = String(s.speed); o.textContent = `${s.speed} min/s`; sp.appendChild(o); }
   if (document.activeElement !== sp) sp.value = [...sp.options].find(o => parseFloat(o.value) === s.speed).value;

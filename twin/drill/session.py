@@ -381,6 +381,8 @@ class DrillSession:
             "en_route": mem.en_route(),
             "checks_done": 0 if d is None else int((~np.isnan(d.done_at)).sum()),
             "checks_total": int(comp.vulnerable.size),
+            "redeployed": int(round(comp.redeployment.on_duties())),  # grid workers and community staff on emergency duties
+            "routine_backlog_hours": round(comp.redeployment.routine_backlog_hours(), 1),
         }
         if full:
             row["incoming_per_hour"] = self.incoming_per_hour()
@@ -526,6 +528,8 @@ def outcome_of(s: DrillSession) -> dict[str, Any]:
         # from the component's log of every arrival and stand-down, not the sampled series: the
         # peak is exact, never below a count the live page showed
         "peak_on_site": max((n for t, n in comp.on_site_log if t <= now), default=0),
+        "redeployed_peak": max((round(g + c) for t, _, g, c in comp.redeployment.log if t <= now), default=0),
+        "routine_backlog_hours": k["routine_backlog_hours"],
     }
 
 
