@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from twin.emergency.component import emergency_of
 from twin.model import ACTIVITIES, DistrictModel
+from twin.run import build_model
 from twin.scenario import ScenarioError, scenario_from_dict
 
 from .conftest import raw, scheduled_flood
@@ -18,21 +20,21 @@ H = 60.0
 
 
 def _run(sc: Any, until_h: float, seed: int | None = None) -> DistrictModel:
-    m = DistrictModel(sc, seed=seed)
+    m = build_model(sc, seed=seed)
     m.start()
     m.env.run(until=until_h * H)
     return m
 
 
 def _hazard_teams(m: DistrictModel) -> np.ndarray:
-    rd = m.emergency.redeployment
+    rd = emergency_of(m).redeployment
     return rd.area[rd.comm_of_team]
 
 
 def test_grid_workers_and_community_staff_change_jobs_and_come_back() -> None:
     sc = scheduled_flood(days=6.0, steps=[(30.0, "emergency"), (78.0, "normal")])
     m = _run(sc, 60.0)
-    comp = m.emergency
+    comp = emergency_of(m)
     rd = comp.redeployment
     area = rd.area
     assert area.sum() == 4  # the flood's four low-lying communities
@@ -66,7 +68,7 @@ def test_redeployed_days_visit_less_than_the_same_days_without_a_switch() -> Non
     v_on = on.workers._done[:, visits]
     v_off = off.workers._done[:, visits]
     assert v_on[hz].sum() < 0.8 * v_off[hz].sum()
-    assert off.workers.routine_backlog.sum() == 0 and off.emergency.redeployment.on_duties() == 0
+    assert off.workers.routine_backlog.sum() == 0 and emergency_of(off).redeployment.on_duties() == 0
 
 
 def test_extreme_redeploys_everywhere_and_the_summary_reports_it() -> None:
@@ -74,7 +76,7 @@ def test_extreme_redeploys_everywhere_and_the_summary_reports_it() -> None:
 
     sc = scheduled_flood(days=3.0, steps=[(10.0, "extreme"), (40.0, "normal")])
     m = _run(sc, 72.0)
-    comp = m.emergency
+    comp = emergency_of(m)
     mb = modes_block(comp, _no_cases(), m.horizon)
     rd, rb = mb["redeployed"], mb["routine_backlog"]
     n_comm = comp.terr.n_communities

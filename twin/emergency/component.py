@@ -1,7 +1,7 @@
 """The emergency component of the district model: mode controller, mobilisation, emergency
 incidents, vulnerable-resident checks, and the series behind the ``modes`` block.
 
-Started by :class:`twin.model.DistrictModel` when the scenario has an ``[emergency]``
+Composed onto :class:`twin.model.DistrictModel` by the run (:func:`twin.run.build_model`) when the scenario has an ``[emergency]``
 section. It adds SimPy processes through ``model.add_process`` (emergency arrivals, the
 schedule, the rules, a sampler) and a rate modifier through
 ``IncidentSource.add_rate_modifier`` (surges of ordinary categories), and changes the head
@@ -31,10 +31,11 @@ from twin.emergency.arrivals import Arrivals, generate
 from twin.emergency.declared import LEVEL_LABELS, ResponseBoard
 from twin.emergency.redeploy import Redeployment
 from twin.emergency.roster import ROLE_INDEX, build_roster
-from twin.emergency.schema import Area, Emergency
 from twin.engine import SlaPolicy, Source, State, TierRule
-from twin.model.stations import Station
 from twin.modes import MODES, ROLES, ModeChange, ModeController, Rule, RuleMonitor, mobilised_roles, path_to
+from twin.rng import stream_rng
+from twin.scenario.emergency import Area, Emergency
+from twin.sim.stations import Station
 
 if TYPE_CHECKING:  # pragma: no cover
     from twin.model.model import DistrictModel
@@ -74,12 +75,19 @@ class Duty:
     done_at: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
+def emergency_of(model: DistrictModel) -> EmergencyComponent:
+    """The emergency component a model was built with (by :func:`twin.run.build_model` for a
+    scenario with an ``[emergency]`` section)."""
+    comp = model.component(EmergencyComponent)
+    if comp is None:
+        raise LookupError("the model has no emergency component (the scenario has no [emergency] section)")
+    return comp
+
+
 class EmergencyComponent:
     """Everything the ``[emergency]`` section adds to one run."""
 
     def __init__(self, model: DistrictModel) -> None:
-        from twin.model.model import stream_rng  # the model module imports this one lazily
-
         self.m = model
         sc = model.scenario
         if getattr(model, "partitions", 1) > 1:  # each partition would raise the whole emergency again

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from agents.grid_workers import GridWorkers
-from twin.emergency.schema import Redeploy
-from twin.model.stations import Station
+from twin.scenario.emergency import Redeploy
+from twin.sim.stations import Station
 
 
 class Redeployment:
