@@ -241,7 +241,17 @@ def redeploy_tables(mb: dict[str, Any]) -> list[Table]:
         [(round(c["t_min"] / 1440.0, 3), c["mode"], round(c["grid_worker"], 1), c["community_staff"]) for c in rd["changes"]],
         title="Redeployment by rule: who changed jobs when",
     )
-    return [Table(["what", "value"], rows, title=f"Redeployed grid staff and the routine they left (source: {rd['source']})"), changes]
+    out = [Table(["what", "value"], rows, title=f"Redeployed grid staff and the routine they left (source: {rd['source']})"), changes]
+    oc = mb.get("on_call")
+    if oc and oc["calls"]:
+        out.append(
+            Table(
+                ["calls", "answered", "in vain (taken up meanwhile)", "nobody at home", "people sent", "minutes call → scene, median"],
+                [(oc["calls"], oc["answered"], oc["in_vain"], oc["unanswered"], oc["people_sent"], oc["minutes_call_to_scene_p50"])],
+                title="Normal mode: calls for help answered by the units (有呼必应、因事派人)",
+            )
+        )
+    return out
 
 
 def comparison_rows(with_switch: dict[str, Any], without: dict[str, Any]) -> list[tuple[str, Any, Any]]:

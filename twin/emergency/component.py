@@ -29,6 +29,7 @@ import simpy
 from agents.mobilised import EN_ROUTE, HOME, ON_SITE, RETURNING, EmergencyTeam, Members, UnitInfo
 from twin.emergency.arrivals import Arrivals, generate
 from twin.emergency.declared import LEVEL_LABELS, ResponseBoard
+from twin.emergency.on_call import OnCall
 from twin.emergency.redeploy import Redeployment
 from twin.emergency.roster import ROLE_INDEX, build_roster
 from twin.engine import SlaPolicy, Source, State, TierRule
@@ -190,6 +191,11 @@ class EmergencyComponent:
                 )
             self.team_at.append(idx)
         self.queues: list[list[deque[Job]]] = [[deque() for _ in range(self.K + 1)] for _ in range(n_comm)]
+        self.on_call = OnCall(
+            self,
+            [EmergencyTeam(model, f"CALL-{cname}", c, "on_call", [], 0, 1.0) for c, cname in enumerate(terr.community_names)],
+            stream_rng(model.seed_value, "emergency.on_call"),
+        )
         # ---------------------------------------------------------------- controller
         self.controller = ModeController(
             clock=lambda: self.env.now, enabled=em.switching, allow_skip=em.response.allow_skip
@@ -432,7 +438,7 @@ class EmergencyComponent:
     def _stand_down(self, k: int) -> None:
         mem = self.members
         st = mem.state[k]
-        if st in (HOME, RETURNING):
+        if st not in (EN_ROUTE, ON_SITE):  # at home, on the way back, or out on a call (有呼必应)
             return
         team = self.teams[int(mem.team[k])]
         team.assigned -= 1
@@ -525,6 +531,8 @@ class EmergencyComponent:
                 self._start(team, job)
                 return
         self.queues[job.community][job.kind].append(job)
+        if job.kind != self.CHECK:
+            self.on_call.queued(job)  # normal mode: the community may call for help (有呼必应)
 
     def _next(self, team: EmergencyTeam) -> Job | None:
         if team.community < 0:  # a specialist responder: the oldest of its cases in any community
@@ -570,7 +578,7 @@ class EmergencyComponent:
             job.travel = float(list(self.em.specialists.values())[j].response_minutes.sample(self.rng_special, 1)[0])
             self.e_specialist[job.index] = team.team
         else:
-            self.e_by_desk[job.index] = team.fixed is not None
+            self.e_by_desk[job.index] = team.team == "desk"
         env.timeout(job.travel).callbacks.append(partial(self._on_scene, team, job))
 
     def _on_scene(self, team: EmergencyTeam, job: Job, _event: object = None) -> None:

@@ -248,6 +248,7 @@ def modes_block(comp: EmergencyComponent, cases: pd.DataFrame, horizon: float) -
         "emergency_cases": emergency_cases,
         "specialist_responses": specialist_responses(comp),
         **comp.redeployment.summary(comp.series),
+        "on_call": comp.on_call.summary(),
         "emergency_response_min_p50": emergency_cases["response_min_p50"],
         "emergency_response_min_p90": emergency_cases["response_min_p90"],
         "normal_backlog": backlog("normal_backlog"),

@@ -155,6 +155,20 @@ class Desk(_Frozen):
     staff_per_community: Count = 1
 
 
+class OnCall(_Frozen):
+    """有呼必应、因事派人 — normal mode's way of using the roster (党员生活 2023-12-04): when an
+    emergency case has waited ``call_after_minutes`` at its community (no desk or team free),
+    the community calls and a unit sends ``people_per_call`` of its members registered there
+    (双报到; else those placed there) for that case; they go back when it is done."""
+
+    enabled: bool = True
+    call_after_minutes: Pos = 30.0
+    people_per_call: Annotated[int, Field(ge=1)] = 2
+    arrival_minutes: Duration = Duration(dist="lognormal", mean=45.0, cv=0.5)  # call → at the scene
+    return_minutes: Duration = Duration(dist="lognormal", mean=45.0, cv=0.5)  # case done → back at the unit
+    source: str = "[A]"
+
+
 class Specialist(_Frozen):
     """A specialist responder — fire and rescue (消防救援), medical (120), police (110): its own
     crews with their own response times, not 下沉 members. It takes every case of the categories
@@ -325,6 +339,7 @@ class Emergency(_Frozen):
     surges: list[Surge] = []
     checks: Checks = Checks()
     desk: Desk = Desk()
+    on_call: OnCall = OnCall()
     travel_minutes: Duration = Duration(dist="exponential", mean=10.0)
     sla_due_hours: Pos = 1.0  # the engine's tier E
     sample_minutes: Pos = 30.0
@@ -444,6 +459,7 @@ __all__ = [
     "Declaration",
     "HazardWarning",
     "Level",
+    "OnCall",
     "Redeploy",
     "Response",
     "Desk",
