@@ -14,7 +14,7 @@ from twin.run import build_model
 from twin.scenario import scenario_from_dict
 from twin.scenario.emergency import Response
 
-from .conftest import raw
+from .conftest import flood, raw
 
 H = 60.0
 
@@ -46,11 +46,7 @@ def test_board_takes_the_most_severe_level_and_names_it() -> None:
 
 
 def _flood(days: float = 6.0, **emergency: object) -> DistrictModel:
-    d = copy.deepcopy(raw("flood"))
-    d["run"]["days"] = days
-    d["run"]["warmup_days"] = 0
-    d["emergency"].update(emergency)
-    m = build_model(scenario_from_dict(d, label="flood"))
+    m = build_model(flood(days, **emergency))
     m.start()
     m.env.run(until=days * 24 * H)
     return m

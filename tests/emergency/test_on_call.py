@@ -3,27 +3,21 @@ unit sends a few registered members for that case — not a mobilisation."""
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 
 from agents.mobilised import ON_CALL
 from twin.emergency.component import emergency_of
 from twin.emergency.summary import mode_at
+from twin.model import DistrictModel
 from twin.run import build_model
-from twin.scenario import scenario_from_dict
 
-from .conftest import raw
+from .conftest import flood
 
 H = 60.0
 
 
-def _flood(days: float, **emergency: object):  # type: ignore[no-untyped-def]
-    d = copy.deepcopy(raw("flood"))
-    d["run"]["days"] = days
-    d["run"]["warmup_days"] = 0
-    d["emergency"].update(emergency)
-    m = build_model(scenario_from_dict(d, label="flood"))
+def _flood(days: float, **emergency: object) -> DistrictModel:
+    m = build_model(flood(days, **emergency))
     m.start()
     return m
 
