@@ -208,9 +208,9 @@ def declared_tables(mb: dict[str, Any]) -> list[Table]:
     if mb.get("specialist_responses"):
         out.append(
             Table(
-                ["responder", "crews", "handles", "cases", "minutes to scene, median"],
+                ["responder", "crews", "handles", "cases", "minutes to scene, median", "guided in by grid staff"],
                 [
-                    (name, r["crews"], ", ".join(r["handles"]), r["count"], r["minutes_to_scene_p50"])
+                    (name, r["crews"], ", ".join(r["handles"]), r["count"], r["minutes_to_scene_p50"], r.get("guided_by_grid_staff", "—"))
                     for name, r in mb["specialist_responses"].items()
                 ],
                 title="Specialist responders (not 下沉 members)",

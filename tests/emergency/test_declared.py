@@ -108,6 +108,8 @@ def test_specialist_cases_go_to_their_service_not_to_mobilised_cadres() -> None:
             assert k not in t.kinds  # neither the mobilised teams nor the desks take them
         sr = summary[service]
         assert sr["count"] == int(rows.sum()) and sr["minutes_to_scene_p50"] > 0
+        # in the flooded area during 应下尽下 the redeployed grid staff report and guide the crews in
+        assert 0 < sr["guided_by_grid_staff"] <= sr["count"]
         taken |= rows
     assert (comp.e_specialist[~taken] == "").all()  # nothing else goes to them
     assert summary["fire_rescue"]["crews"] == 4
