@@ -233,6 +233,7 @@ def redeploy_tables(mb: dict[str, Any]) -> list[Table]:
         ("… grid workers / community staff", f"{rd['by_role']['grid_worker']:,.0f} / {rd['by_role']['community_staff']:,}"),
         *[(f"… on {d.replace('_', '-')} (person-equivalents)", f"{v:,.1f}") for d, v in rd["by_duty"].items()],
         ("grid workers' routine waiting: peak", hours(rb["peak_hours"])),
+        ("… what they came back to (booked by the return)", hours(rb.get("at_return_hours"))),
         ("… at the end of the run", hours(rb["at_end_hours"])),
         ("… cleared after the return to routine in", hours(rb["hours_to_clear_after_return"]) if rb["back_to_routine_min"] is not None else "no return"),
     ]

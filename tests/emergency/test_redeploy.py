@@ -86,6 +86,7 @@ def test_extreme_redeploys_everywhere_and_the_summary_reports_it() -> None:
     assert [c["mode"] for c in rd["changes"]] == ["extreme", "normal"]
     assert sum(rd["by_duty"].values()) == pytest.approx(rd["peak"], abs=0.05)
     assert rb["peak_hours"] > 0 and rb["back_to_routine_min"] == 2400.0
+    assert 0 < rb["at_return_hours"] <= rb["peak_hours"]  # what they came back to, booked by the return
 
 
 def _no_cases() -> Any:

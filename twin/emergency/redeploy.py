@@ -118,6 +118,7 @@ class Redeployment:
             "peak_t_min": None,
             "at_end_hours": None,
             "back_to_routine_min": None,
+            "at_return_hours": None,
             "hours_to_clear_after_return": None,
         }
         if b.size:
@@ -131,6 +132,8 @@ class Redeployment:
                 ret = back[-1]
                 after = np.flatnonzero((t >= ret) & (b <= 1e-9))
                 out["back_to_routine_min"] = round(ret, 3)
+                before = np.flatnonzero(t <= ret)  # booked by the return (days close at midnight)
+                out["at_return_hours"] = round(float(b[before[-1]]), 2) if before.size else None
                 out["hours_to_clear_after_return"] = (
                     round(float(t[after[0]] - ret) / 60.0, 2) if after.size and b.max() > 0 else None
                 )

@@ -78,7 +78,9 @@ def specialist_responses(comp: EmergencyComponent) -> dict[str, Any]:
     n = len(comp.e_specialist)
     comm = comp.terr.grid_community[comp.arrivals.grid[:n]]
     # grid staff on emergency duties where and when the case came in report it and guide the crew in
-    guided = np.array([bool(comp.redeployment.scope(m)[c]) if m else False for m, c in zip(comp.e_mode, comm, strict=True)])
+    guided = np.array(
+        [bool(comp.redeployment.scope(m)[c]) if m else False for m, c in zip(comp.e_mode, comm, strict=True)], dtype=bool
+    )
     for sr in comp.specialists:
         took = comp.e_specialist == sr.team
         arrived = took & ~np.isnan(comp.e_on_site)
