@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
 E_TIER = "E"
 
 
-@dataclass
+@dataclass(eq=False)  # identity: a call for help finds *its* case in a queue (twin.emergency.on_call)
 class Job:
     """One piece of emergency work: a tier-E case (kind < K) or a vulnerable-resident check (kind K)."""
 
