@@ -222,7 +222,7 @@ def declared_tables(mb: dict[str, Any]) -> list[Table]:
 def redeploy_tables(mb: dict[str, Any]) -> list[Table]:
     """Grid workers and community staff on emergency duties, and the routine work waiting for them."""
     rd, rb = mb.get("redeployed"), mb.get("routine_backlog")
-    if not rd or not rd.get("changes"):
+    if not rd or not rd.get("changes") or not rb:
         return []
 
     def hours(x: float | None) -> str:

@@ -69,8 +69,10 @@ class Redeployment:
         g_share = spec.grid_worker_share[mode] * mask[self.comm_of_team]  # type: ignore[index]
         self.workers.redeploy(now, g_share)
         on = g_share > 0
-        self.grid_people = np.bincount(self.comm_of_team, weights=self.team_heads * on, minlength=self.n_comm)
-        self.grid_day_share = np.bincount(self.comm_of_team, weights=self.team_heads * g_share, minlength=self.n_comm)
+        self.grid_people = np.bincount(self.comm_of_team, weights=self.team_heads * on, minlength=self.n_comm).astype(float)
+        self.grid_day_share = np.bincount(
+            self.comm_of_team, weights=self.team_heads * g_share, minlength=self.n_comm
+        ).astype(float)
         c_share = spec.community_staff_share[mode]  # type: ignore[index]
         for c, office in enumerate(self.offices):
             staff = int(self.office_staff[c])

@@ -218,7 +218,10 @@ def _grid_share() -> dict[ModeName, float]:
     return {"normal": 0.0, "emergency": 0.8, "extreme": 1.0}
 
 
-def _duties() -> dict[str, float]:
+Duty = Literal["patrol", "door_to_door", "evacuation", "supply"]
+
+
+def _duties() -> dict[Duty, float]:
     return {"patrol": 0.3, "door_to_door": 0.3, "evacuation": 0.2, "supply": 0.2}
 
 
@@ -239,7 +242,7 @@ class Redeploy(_Frozen):
     area: Area | None = None  # None: the hazard's area
     extreme_everywhere: bool = True
     handles: list[str] = []
-    duties: dict[Literal["patrol", "door_to_door", "evacuation", "supply"], Share] = Field(default_factory=_duties)
+    duties: dict[Duty, Share] = Field(default_factory=_duties)
     source: str = "[A]"
 
     @model_validator(mode="after")
