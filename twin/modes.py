@@ -331,3 +331,10 @@ class RuleMonitor:
                 if ch is not None:
                     out.append(ch)
         return out
+
+
+#: The modes' Chinese names (the words of the source, 党员生活 2023-12-04).
+MODE_NAMES_ZH: dict[str, str] = {"normal": "常态", "emergency": "应下尽下", "extreme": "全员下沉"}
+#: The one label of each mode for people: the Chinese name with an English gloss, so a page or a
+#: report reads on machines without CJK fonts too (drill console, reports, service messages).
+MODE_LABELS: dict[str, str] = {m: f"{MODE_NAMES_ZH[m]} {m}" for m in MODES}

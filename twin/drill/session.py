@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -38,11 +38,12 @@ from twin.drill.effects import (
 )
 from twin.drill.script import DrillScript
 from twin.emergency.component import emergency_of
-from twin.modes import MODES, ModeError
+from twin.modes import MODE_LABELS, MODES, ModeError
 from twin.rng import stream_rng
 from twin.run import build_model
 from twin.scenario import Scenario
 from twin.scenario.emergency import Area
+from twin.simtime import clock_text
 
 #: Minutes between two rows of the drill's series (page sparkline, report timeline).
 SAMPLE_MINUTES = 10.0
@@ -63,14 +64,6 @@ KINDS: tuple[str, ...] = (
     "skip",
     "end",
 )
-#: Chinese names with an English gloss (the page must read on machines without CJK fonts).
-MODE_LABELS: dict[str, str] = {
-    "normal": "常态 normal",
-    "emergency": "应下尽下 emergency",
-    "extreme": "全员下沉 extreme",
-}
-
-
 @dataclass
 class Action:
     """One logged action: what, by whom, when (simulated minute and wall time), and what it did."""
@@ -112,12 +105,6 @@ def drill_scenario(sc: Scenario, script: DrillScript) -> Scenario:
         update={"schedule": [], "response": sc.emergency.response.model_copy(update={"trigger": "manual"})}
     )
     return sc.model_copy(update={"emergency": em})
-
-
-def clock_text(sc: Scenario, minute: float) -> str:
-    """``day 3 · Wed 07-03 14:20`` for a simulated minute (minute 0 = the start date's midnight)."""
-    d = datetime(sc.run.start_date.year, sc.run.start_date.month, sc.run.start_date.day) + timedelta(minutes=minute)
-    return f"day {int(minute // 1440) + 1} · {d:%a %m-%d %H:%M}"
 
 
 class DrillSession:
@@ -464,18 +451,18 @@ class DrillSession:
             open_, over = self.grid_state()
             return {
                 "sim_min": self.now,
-                "clock": clock_text(self.scenario, self.now),
+                "clock": clock_text(self.scenario.run.start_date, self.now),
                 "horizon_min": self.horizon,
                 "finished": self.finished,
                 "ended": self.ended,
                 "mode": ctl.mode,
                 "mode_label": MODE_LABELS[ctl.mode],
                 "legal_targets": ctl.legal_targets(),
-                "mode_history": [{**c.to_dict(), "clock": clock_text(self.scenario, c.at)} for c in ctl.history],
-                "advisories": [{**a.to_dict(), "clock": clock_text(self.scenario, a.at)} for a in ctl.advisories[-10:]],
+                "mode_history": [{**c.to_dict(), "clock": clock_text(self.scenario.run.start_date, c.at)} for c in ctl.history],
+                "advisories": [{**a.to_dict(), "clock": clock_text(self.scenario.run.start_date, a.at)} for a in ctl.advisories[-10:]],
                 "declared": self.comp.board.state(),
                 "next_event": next(
-                    ({"at_min": t, "what": what, "clock": clock_text(self.scenario, t)} for t, what in self.upcoming()),
+                    ({"at_min": t, "what": what, "clock": clock_text(self.scenario.run.start_date, t)} for t, what in self.upcoming()),
                     None,
                 ),
                 "kpis": self.kpis(),
@@ -483,7 +470,7 @@ class DrillSession:
                 "grid_overdue": over,
                 "markers": list(self.markers),
                 "series": self.series[-144:],
-                "log": [{**a.to_dict(), "clock": clock_text(self.scenario, a.sim_min)} for a in self.log[-40:]],
+                "log": [{**a.to_dict(), "clock": clock_text(self.scenario.run.start_date, a.sim_min)} for a in self.log[-40:]],
             }
 
     def outcome(self) -> dict[str, Any]:
