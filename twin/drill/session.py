@@ -107,6 +107,17 @@ def drill_scenario(sc: Scenario, script: DrillScript) -> Scenario:
     return sc.model_copy(update={"emergency": em})
 
 
+class UrgentTimeout(simpy.Event):
+    """SimPy's ``Timeout`` with URGENT priority: it fires ``delay`` minutes from now, before
+    the ordinary events of that instant (a trainee's action lands before the model moves on)."""
+
+    def __init__(self, env: simpy.Environment, delay: float) -> None:
+        super().__init__(env)
+        self._ok = True
+        self._value = None
+        env.schedule(self, URGENT, delay)
+
+
 class DrillSession:
     """The model of one drill plus its log; thread-safe through :attr:`lock`."""
 
@@ -157,15 +168,12 @@ class DrillSession:
 
     def at(self, t: float, fn: Callable[[], object]) -> None:
         """Call ``fn`` at simulated minute ``t``, before the model's ordinary events at ``t``."""
-        ev = simpy.Event(self.env)
-        ev._ok = True
-        ev._value = None
+        ev = UrgentTimeout(self.env, max(0.0, t - self.now))
 
         def fire(_e: simpy.Event) -> None:
             fn()
 
         ev.callbacks.append(fire)
-        self.env.schedule(ev, URGENT, max(0.0, t - self.now))
 
     def advance(self, to: float) -> bool:
         """Run the model to simulated minute ``to`` (capped at the horizon); True when the end is reached."""
@@ -255,6 +263,10 @@ class DrillSession:
         params.pop("at_hours", None)
         self._apply(kind, params, "script", f"drill.script.{i}", "script")
 
+    def reapply(self, kind: str, params: dict[str, Any], stream: str) -> Action:
+        """Apply a logged trainer action again with the random stream it had (for replays)."""
+        return self._apply(kind, params, "trainer", stream, "trainer")
+
     def _apply(self, kind: str, params: dict[str, Any], source: str, stream: str, actor: str) -> Action:
         if kind not in KINDS or kind in ("start", "pause", "resume", "speed", "end"):
             raise DrillActionError(
@@ -343,35 +355,26 @@ class DrillSession:
             yield env.timeout(SAMPLE_MINUTES)
 
     def _reported_total(self) -> int:
-        return int(self.model._counter[0]) + len(self.comp._report_times)
+        return self.model.cases_reported + self.comp.emergency_reported
 
     def kpis(self, full: bool = True) -> dict[str, Any]:
         """The live figures: incoming, backlog, overdue, mobilised on site / on the way, checks."""
         comp = self.comp
-        m = self.model
-        now = self.now
-        now_e = m.epoch + now
-        active = m.flow.active
-        n_overdue = sum(1 for j in active.values() if j.case.due_at < now_e)
-        rep, res = comp.e_reported, comp.e_resolved
-        open_e = ~np.isnan(rep) & np.isnan(res)
-        e_over = int((open_e & (rep + comp.em.sla_due_hours * 60.0 < now)).sum())
-        mem = comp.members
-        d = comp.duty
+        s = comp.snapshot()
         row: dict[str, Any] = {
-            "t_min": now,
-            "mode": comp.controller.mode,
-            "reported_total": self._reported_total(),
-            "normal_backlog": len(active),
-            "normal_overdue": n_overdue,
-            "emergency_backlog": int(open_e.sum()),
-            "emergency_overdue": e_over,
-            "on_site": mem.on_site(),
-            "en_route": mem.en_route(),
-            "checks_done": 0 if d is None else int((~np.isnan(d.done_at)).sum()),
-            "checks_total": int(comp.vulnerable.size),
-            "redeployed": int(round(comp.redeployment.on_duties())),  # grid workers and community staff on emergency duties
-            "routine_backlog_hours": round(comp.redeployment.routine_backlog_hours(), 1),
+            "t_min": self.now,
+            "mode": s.mode,
+            "reported_total": s.reported,
+            "normal_backlog": s.normal.open,
+            "normal_overdue": s.normal.overdue,
+            "emergency_backlog": s.emergency.open,
+            "emergency_overdue": s.emergency.overdue,
+            "on_site": s.on_site,
+            "en_route": s.en_route,
+            "checks_done": s.checks_done,
+            "checks_total": s.checks_total,
+            "redeployed": int(round(s.redeployed)),
+            "routine_backlog_hours": round(s.routine_backlog_hours, 1),
         }
         if full:
             row["incoming_per_hour"] = self.incoming_per_hour()
@@ -536,6 +539,6 @@ def replay(
     for a in actions:
         if a["source"] != "trainer" or a["kind"] not in MODEL_KINDS | {"marker"} or not a["ok"]:
             continue
-        s.at(float(a["sim_min"]), partial(s._apply, a["kind"], dict(a["params"]), "trainer", a["stream"], "trainer"))
+        s.at(float(a["sim_min"]), partial(s.reapply, a["kind"], dict(a["params"]), a["stream"]))
     s.advance(until_min)
     return s

@@ -25,7 +25,7 @@ from twin.modes import mobilised_roles
 
 if TYPE_CHECKING:  # pragma: no cover
     from agents.mobilised import EmergencyTeam
-    from twin.emergency.component import EmergencyComponent, Job
+    from twin.emergency.component import EmergencyComponent, EmergencyWork
 
 
 class OnCall:
@@ -41,16 +41,16 @@ class OnCall:
         self.callable = np.array([ROLE_INDEX[r] for r in sorted(mobilised_roles("emergency"))])
         self.calls: list[dict[str, Any]] = []
 
-    def queued(self, job: Job) -> None:
+    def queued(self, job: EmergencyWork) -> None:
         """An emergency case found nobody free: in normal mode, call if it still waits later."""
         if not self.spec.enabled or self.comp.controller.mode != "normal":
             return
         self.comp.env.timeout(self.spec.call_after_minutes).callbacks.append(partial(self._call, job))
 
-    def _waiting(self, job: Job) -> bool:
+    def _waiting(self, job: EmergencyWork) -> bool:
         return job in self.comp.queues[job.community][job.kind]
 
-    def _call(self, job: Job, _event: object = None) -> None:
+    def _call(self, job: EmergencyWork, _event: object = None) -> None:
         comp = self.comp
         if comp.controller.mode != "normal" or not self._waiting(job):
             return
@@ -77,13 +77,13 @@ class OnCall:
             mem.state[k] = ON_CALL
             mem.token[k] += 1
             tokens.append(int(mem.token[k]))
-            comp._away(int(mem.unit[k]), +1)
+            comp.unit_away(int(mem.unit[k]), +1)
         call["people"] = n
         call["outcome"] = "on the way"
         delay = float(self.spec.arrival_minutes.sample(self.rng, 1)[0])
         comp.env.timeout(delay).callbacks.append(partial(self._arrive, job, call, people.tolist(), tokens))
 
-    def _arrive(self, job: Job, call: dict[str, Any], people: list[int], tokens: list[int], _event: object = None) -> None:
+    def _arrive(self, job: EmergencyWork, call: dict[str, Any], people: list[int], tokens: list[int], _event: object = None) -> None:
         comp = self.comp
         now = float(comp.env.now)
         if self._waiting(job):
@@ -93,7 +93,7 @@ class OnCall:
             job.travel = 0.0  # they came to the scene
             call["outcome"] = "answered"
             call["minutes_to_scene"] = round(now - call["t_min"], 3)
-            comp._start(team, job)
+            comp.start_work(team, job)
             done_in = job.effort
         else:
             call["outcome"] = "in vain"  # taken up meanwhile
@@ -101,7 +101,7 @@ class OnCall:
         release: Callable[[object], None] = partial(self._release, job, call, people, tokens)
         comp.env.timeout(done_in).callbacks.append(release)
 
-    def _release(self, job: Job, call: dict[str, Any], people: list[int], tokens: list[int], _event: object = None) -> None:
+    def _release(self, job: EmergencyWork, call: dict[str, Any], people: list[int], tokens: list[int], _event: object = None) -> None:
         comp = self.comp
         if call["outcome"] == "answered":
             team = self.teams[job.community]
@@ -115,7 +115,7 @@ class OnCall:
         for k, tok in zip(people, tokens, strict=True):
             if mem.token[k] == tok and mem.state[k] == ON_CALL:  # not called up by a switch meanwhile
                 mem.state[k] = HOME
-                comp._away(int(mem.unit[k]), -1)
+                comp.unit_away(int(mem.unit[k]), -1)
 
     def summary(self) -> dict[str, Any]:
         """The ``on_call`` entry of the ``modes`` block."""
