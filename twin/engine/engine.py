@@ -99,9 +99,15 @@ class CaseEngine:
         level: Level | int = Level.GRID,
         actor: str = "",
         idempotency_key: str | None = None,
+        case_id: str | None = None,
+        contact: str | None = None,
     ) -> Case:
         """Open a case. With ``idempotency_key``, a retry with the same payload returns the
-        original case; the same key with another payload raises IdempotencyConflict."""
+        original case; the same key with another payload raises IdempotencyConflict.
+
+        ``case_id``: the id to give a new case (a caller that named it beforehand, e.g. in its
+        own idempotency claim); default a new one from ``id_factory``. ``contact``: the
+        reporter's contact, stored with the case in its transaction, never in its events."""
         if source.__class__ is not Source:
             try:
                 source = Source(source)
@@ -139,7 +145,8 @@ class CaseEngine:
                 return found
             idem = IdempotencyRecord(idempotency_key, fp, "")
         now = self.clock()
-        case_id = self.id_factory()
+        if case_id is None:
+            case_id = self.id_factory()
         payload["due_at"] = self.sla.due_at(tier, now)
         if rule.done_by != "resolve":
             payload["done_by"] = rule.done_by
@@ -148,7 +155,7 @@ class CaseEngine:
         if idem is not None:
             idem = IdempotencyRecord(idem.key, idem.fingerprint, case_id)
         try:
-            self.store.commit(case, event, idem)
+            self.store.commit(case, event, idem, contact)
         except DuplicateKey as exc:
             if idem is None or exc.what != "idempotency key":
                 raise

@@ -7,7 +7,7 @@ may switch it off with ``keep_events=False`` to bound memory.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 
 from twin.engine.errors import DuplicateKey, VersionConflict
@@ -30,13 +30,16 @@ class MemoryStore:
         self._by_case: dict[str, list[Event]] = {}
         self._idem: dict[str, IdempotencyRecord] = {}
         self._notices: dict[str, Notice] = {}
+        self._contacts: dict[str, str] = {}
         self._seq = 0
         self.lock = threading.RLock()
 
     def get(self, case_id: str) -> Case | None:
         return self._cases.get(case_id)
 
-    def commit(self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None) -> None:
+    def commit(
+        self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None, contact: str | None = None
+    ) -> None:
         with self.lock:
             case_id = case.id
             if event.action is _REPORT:
@@ -48,6 +51,8 @@ class MemoryStore:
                 if idempotency is not None:
                     self._idem[idempotency.key] = idempotency
                 self._active[case_id] = case
+                if contact is not None:
+                    self._contacts[case_id] = contact
             else:
                 stored = self._cases.get(case_id)
                 if stored is None or stored.version != event.version - 1:
@@ -102,6 +107,18 @@ class MemoryStore:
 
     def all_cases(self) -> Iterator[Case]:
         return iter(list(self._cases.values()))
+
+    def contact(self, case_id: str) -> str | None:
+        return self._contacts.get(case_id)
+
+    def contact_count(self) -> int:
+        return len(self._contacts)
+
+    def adopt_contacts(self, rows: Sequence[tuple[str, str]]) -> int:
+        with self.lock:
+            new = [(cid, c) for cid, c in rows if cid in self._cases and cid not in self._contacts]
+            self._contacts.update(new)
+        return len(new)
 
     def record_notice(self, notice: Notice) -> bool:
         with self.lock:
