@@ -199,12 +199,56 @@ def _facts(m: DistrictModel) -> dict[str, Any]:
         "volunteer_claims": int(flow.volunteer_claims),
         "false_alarms": int(flow.false_alarms),
         "repeat_complaints": len(flow.repeats),
+        "orders_contacted": int(flow.orders_contacted),
+        "orders_contacted_late": int(flow.orders_contacted_late),
+        "order_repeats": int(flow.order_repeats),
         "rider_reports": int(m.riders.reports),
         "rider_points": float(m.riders.points.sum()),
         "device_events_missed": int(m.devices.missed),
         "trust_sum": float(m.residents.trust[own].sum()),
         "events_processed": int(m.simpy_events()),
         "engine_transitions": int(m.store._seq),
+    }
+
+
+def _channels_apart(
+    c: pd.DataFrame, registered: np.ndarray, done: np.ndarray, on_time: np.ndarray, per_1000_day: float, f: dict[str, Any]
+) -> dict[str, Any]:
+    """Bottom-up cases (found by grids, residents' app, riders, devices) apart from 12345 work
+    orders sent down by the centre (issue 13). A work order is on time when it was settled
+    within its own limit (working days from dispatch), whoever held it; bottom-up cases follow
+    the platform rule (every unit kept its limit)."""
+    tiers = c["tier"].to_numpy().astype(str)
+    order = np.char.startswith(tiers, "12345-")
+    bottom = registered & ~order
+    orders = registered & order
+    o_done = orders & done
+    o_on_time = o_done & (c["done_at"].to_numpy() <= c["due_at"].to_numpy() + 1e-9)
+    sat = c["satisfaction"].to_numpy()
+    rated = orders & (sat > 0)
+    contacted = int(f.get("orders_contacted", 0))
+    by_kind: dict[str, dict[str, float | int]] = {}
+    for t in sorted(set(tiers[orders])):
+        sel = orders & (tiers == t)
+        d = int((sel & o_done).sum())
+        by_kind[t.removeprefix("12345-")] = {"orders": int(sel.sum()), "on_time_rate": _r((sel & o_on_time).sum() / max(1, d))}
+    return {
+        "bottom_up": {
+            "cases": int(bottom.sum()),
+            "per_1000_per_day": _r(int(bottom.sum()) * per_1000_day),
+            "on_time_rate": _r((on_time & bottom).sum() / max(1, int((done & bottom).sum()))),
+            "reopened": int((bottom & (c["reopen_count"].to_numpy() > 0)).sum()),
+        },
+        "work_orders_12345": {
+            "orders": int(orders.sum()),
+            "per_1000_per_day": _r(int(orders.sum()) * per_1000_day),
+            "on_time_rate": _r(o_on_time.sum() / max(1, int(o_done.sum()))),
+            "contacted_in_time_rate": None if contacted == 0 else _r(1.0 - int(f.get("orders_contacted_late", 0)) / contacted),
+            "reopened": int((orders & (c["reopen_count"].to_numpy() > 0)).sum()),
+            "repeat_calls": int(f.get("order_repeats", 0)),
+            "satisfaction_share": None if not rated.any() else _r((sat[rated] >= 4).mean()),
+            "by_kind": by_kind,
+        },
     }
 
 
@@ -294,6 +338,7 @@ def summarise(
             "reached_street_or_district": _r(int((real & (c["level"].to_numpy() >= 2)).sum()) / residents * 1000.0 / max(days_obs, 1e-9)),
         },
         "settled_on_the_spot": int(on_spot.sum()),
+        **_channels_apart(c, registered, done, on_time, 1000.0 / residents / max(days_obs, 1e-9), f),
         "on_time_rate": _r(on_time.sum() / n_done),
         "on_time_rate_end_to_end": _r(on_time_e2e.sum() / n_done),
         "unit_on_time_rate": None if stints_all == 0 else _r(1.0 - int(late_stints[registered].sum()) / stints_all),

@@ -238,6 +238,47 @@ class Channels(_Frozen):
     intake_weekend: bool | None = None  # None: as the grid workers
 
 
+class OrderType(_Frozen):
+    """One kind of 12345 work order (工单) and the working days its handling unit has to settle it."""
+
+    share: Share
+    working_days: Pos
+
+
+class Hotline(_Frozen):
+    """12345 work orders, top-down (issue 13).
+
+    A hotline contact is taken by the 12345 centre, round the clock (7×24 human service, 国办发
+    〔2020〕53号), triaged by an operator and sent down to the street and the grid or community
+    of its place as a work order with a limit by kind, in working days from dispatch; the
+    handler contacts the caller within ``contact_working_days`` and answers back up (closure,
+    then the centre's call-back). With ``work_orders`` off, hotline contacts enter at grid
+    level like any other report (the pre-issue-13 model).
+    """
+
+    work_orders: bool = True
+    operator_minutes: Dist = exp_dist(6.0)  # the centre's triage of one ticket
+    forward_hours: Dist = exp_dist(1.0)  # centre → district → street before the unit has it
+    contact_working_days: Pos = 1.0
+    order_types: dict[str, OrderType] = {
+        "help": OrderType(share=0.6, working_days=3.0),
+        "complaint": OrderType(share=0.4, working_days=13.0),
+    }
+
+    @model_validator(mode="after")
+    def _check(self) -> Hotline:
+        if not self.order_types:
+            raise ValueError("order_types: expected at least one kind of work order")
+        total = sum(t.share for t in self.order_types.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"order_types: expected shares summing to 1, got {total:.4g}")
+        return self
+
+    def tier_names(self) -> list[str]:
+        """The engine tier of each kind of order, in the order of ``order_types``."""
+        return [f"12345-{k}" for k in self.order_types]
+
+
 class Riders(_Frozen):
     """Delivery riders' 随手拍 reports with points (Wuhan 江城小蜜蜂)."""
 
@@ -403,6 +444,7 @@ class Scenario(_Frozen):
     staffing: Staffing = Staffing()
     categories: dict[str, Category]
     channels: Channels = Channels()
+    hotline: Hotline = Hotline()
     riders: Riders = Riders()
     party_members: PartyMembers = PartyMembers()
     devices: Devices = Devices()

@@ -39,13 +39,14 @@ SOURCES = tuple(Source(c) for c in CHANNELS)
 S_REPORTED = State.REPORTED
 S_REOPENED = State.REOPENED
 S_DISPATCHED = State.DISPATCHED
+CENTRE_12345 = "12345"  # the city's 12345 centre, the actor that accepts and dispatches work orders
 
 
 class Rows:
     """A day batch as Python lists (fast scalar access in the hot loop)."""
 
     __slots__ = ("time", "raised", "grid", "category", "tier", "channel", "need", "false_alarm", "reporter", "effort", "lead",
-                 "travel", "assess", "triage", "verify", "u_spot", "u_claim", "u_eval", "u_sat", "u_routine", "u_rule", "service_hours")
+                 "travel", "assess", "triage", "verify", "u_spot", "u_claim", "u_eval", "u_sat", "u_routine", "u_rule", "service_hours", "order")
 
     def __init__(self, b: DayBatch) -> None:
         for name in self.__slots__:
@@ -148,20 +149,34 @@ class CaseFlow:
         self.scores_grid: list[int] = []
         self.scores: list[int] = []
         self.on_report: Callable[[Case], None] | None = None  # hook: called for every new case
+        # 12345 work orders (issue 13): tier of each kind, the contact limit, tallies
+        hl = sc.hotline
+        self.order_tiers = hl.tier_names()
+        self.contact_minutes = hl.contact_working_days * engine.sla.calendar.per_day if engine.sla.calendar is not None else 0.0
+        self.orders = 0
+        self.orders_contacted = 0
+        self.orders_contacted_late = 0
+        self.order_repeats = 0
+        self.warm = sc.run.warmup_days * 1440.0
 
     # ------------------------------------------------------------------ arrival
     def arrive(self, rows: Rows, row: int) -> Case:
         ch = rows.channel[row]
         rep = rows.reporter[row]
         reporter = None if rep < 0 else (f"R{rep}" if ch == 4 else f"H{rep}")
+        order = rows.order[row]
         case = self.engine.report(
             category=self.cat_names[rows.category[row]],
-            tier=TIER_NAMES[rows.tier[row]],
+            tier=TIER_NAMES[rows.tier[row]] if order < 0 else self.order_tiers[order],
             place=self.places[rows.grid[row]],
             source=SOURCES[ch],
             reporter=reporter,
-            actor=CHANNELS[ch],
+            actor=CHANNELS[ch] if order < 0 else CENTRE_12345,
         )
+        if order >= 0:
+            # the 12345 centre has taken the call (受理) and sends the order down (派单, in enter)
+            case = self.engine.accept(case.id, case.version, CENTRE_12345)
+            self.orders += 1
         job = Job(case, rows, row)
         self.active[case.id] = job
         if rows.tier[row] == 0:
@@ -257,6 +272,8 @@ class CaseFlow:
         r, row = job.rows, job.row
         lv = job.level
         need = r.need[row]
+        if r.order[row] >= 0 and job.case.replied_at is None:
+            self._contact(job, st)
         if lv == 0:
             job.resolves = job.rework or (need == 0 and r.u_spot[row] < self.on_spot)
             work = r.travel[row] + (r.effort[row][0] if job.resolves else r.assess[row])
@@ -357,6 +374,22 @@ class CaseFlow:
         # the on-site check (核查) happens in the grid worker's working hours, not at 02:00
         at = self.workers.calendar.open_at(self.env.now + job.rows.verify[job.row])
         heapq.heappush(self._verify, (at, self._seq, job))
+
+    def _contact(self, job: Job, st: Station) -> None:
+        """The unit holding a 12345 work order calls the caller when it takes the order up
+        (联系诉求人): recorded as the engine's reply; the limit is ``contact_working_days``
+        of the platform's working time from dispatch."""
+        c = job.case
+        eng = self.engine
+        cal = eng.sla.calendar
+        now = self._epoch + self.env.now
+        if c.reported_at - self._epoch < self.warm:
+            eng.reply(c.id, c.version, st.name, "contacted the caller")
+            return  # the summary counts orders reported after the warm-up
+        self.orders_contacted += 1
+        if cal is not None and c.dispatched_at is not None and cal.worked_between(c.dispatched_at, now) > self.contact_minutes:
+            self.orders_contacted_late += 1
+        eng.reply(c.id, c.version, st.name, "contacted the caller")
 
     # ------------------------------------------------------------------ time rules (issue 12)
     def _dispatcher(self, job: Job) -> str:
@@ -544,6 +577,8 @@ class CaseFlow:
                              reporter=c.reporter, actor="hotline", description="repeat complaint")
             eng.merge(dup.id, dup.version, "hotline", c.id)
             r, row = job.rows, job.row
+            if r.order[row] >= 0:
+                self.order_repeats += 1  # a repeat call on an open work order (重复件)
             self.repeats.append((self.env.now, r.grid[row], r.category[row], r.tier[row], self.serial_of(dup.id), c.id))
             grids.append(r.grid[row])
         self.residents.complain(np.asarray(grids, dtype=np.int64), 1.0)

@@ -77,6 +77,12 @@ def sla_policy(sc: Scenario, days: float | None = None) -> SlaPolicy:
     base = SlaPolicy().tiers
     for k, v in base.items():
         tiers.setdefault(k, v)
+    hl = sc.hotline
+    if hl.work_orders:
+        # a 12345 work order's limit, in working days from dispatch, for whichever unit holds it
+        none = (None, None, None, None)
+        for name, t in zip(hl.tier_names(), hl.order_types.values(), strict=True):
+            tiers[name] = TierRule(name, t.working_days, none, f"12345 work order: {t.working_days:g} working days", none, "working", True)
     span = int(math.ceil(sc.run.days if days is None else days)) + 2
     # the engine's clock is Unix-epoch minutes; limits may run past the horizon, hence the margin
     cal = WorkTime([tuple(w) for w in sc.policy.working_hours], ClockKind.WORKING, start=sc.run.start_date, days=span, margin_days=120)
