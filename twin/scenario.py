@@ -279,6 +279,28 @@ class Hotline(_Frozen):
         return [f"12345-{k}" for k in self.order_types]
 
 
+class PropertyMgmt(_Frozen):
+    """Property management (物业) as an actor (issue 13): see ``agents/property.py``.
+
+    ``matters``: per category, the share of its matters that lie in a compound's common parts
+    (a property matter when the compound has a property company); the rest are public space
+    or private and go to the grid as before.
+    """
+
+    managed_share: Share = 0.0  # households in compounds with a property company (0: no 物业 actor)
+    staff_per_community: Annotated[int, Field(ge=0)] = 3
+    hours: list[Hours] = [(8.0, 12.0), (13.5, 18.0)]
+    weekend: bool = True  # property companies keep their service desk open every day
+    settle_share: Share = 0.8  # of matters within its remit (grid- or community-level), settled by 物业
+    matters: dict[str, Share] = {}
+    dispute_categories: list[str] = []  # property and neighbour disputes (their share of what reaches the street is reported)
+
+    @model_validator(mode="after")
+    def _check(self) -> PropertyMgmt:
+        _check_windows(self.hours, "hours")
+        return self
+
+
 class Riders(_Frozen):
     """Delivery riders' 随手拍 reports with points (Wuhan 江城小蜜蜂)."""
 
@@ -445,6 +467,7 @@ class Scenario(_Frozen):
     categories: dict[str, Category]
     channels: Channels = Channels()
     hotline: Hotline = Hotline()
+    property_management: PropertyMgmt = PropertyMgmt()
     riders: Riders = Riders()
     party_members: PartyMembers = PartyMembers()
     devices: Devices = Devices()
@@ -469,6 +492,12 @@ class Scenario(_Frozen):
                 raise ValueError(
                     f"categories.{name}.department: expected one of {sorted(self.staffing.departments)}, got {c.department!r}"
                 )
+        for name in self.property_management.matters:
+            if name not in self.categories:
+                raise ValueError(f"property_management.matters.{name}: expected one of {sorted(self.categories)}, got {name!r}")
+        for name in self.property_management.dispute_categories:
+            if name not in self.categories:
+                raise ValueError(f"property_management.dispute_categories: expected names from {sorted(self.categories)}, got {name!r}")
         for field, cat in (
             ("devices.elder_category", self.devices.elder_category),
             ("devices.facility_category", self.devices.facility_category),

@@ -46,7 +46,8 @@ class Rows:
     """A day batch as Python lists (fast scalar access in the hot loop)."""
 
     __slots__ = ("time", "raised", "grid", "category", "tier", "channel", "need", "false_alarm", "reporter", "effort", "lead",
-                 "travel", "assess", "triage", "verify", "u_spot", "u_claim", "u_eval", "u_sat", "u_routine", "u_rule", "service_hours", "order")
+                 "travel", "assess", "triage", "verify", "u_spot", "u_claim", "u_eval", "u_sat", "u_routine", "u_rule", "service_hours", "order",
+                 "prop", "u_prop")
 
     def __init__(self, b: DayBatch) -> None:
         for name in self.__slots__:
@@ -158,6 +159,12 @@ class CaseFlow:
         self.orders_contacted_late = 0
         self.order_repeats = 0
         self.warm = sc.run.warmup_days * 1440.0
+        # property management (物业): one desk per community, None where no compound has one
+        self.properties: list[Station | None] = [None] * len(offices)
+        self.property_settle = sc.property_management.settle_share
+        self.property_received = 0
+        self.property_escalated = 0
+        self.property_settled: set[str] = set()
 
     # ------------------------------------------------------------------ arrival
     def arrive(self, rows: Rows, row: int) -> Case:
@@ -181,6 +188,8 @@ class CaseFlow:
         self.active[case.id] = job
         if rows.tier[row] == 0:
             self._on_call(job)
+        elif rows.prop[row] and (pm := self.properties[self.community_of_grid[rows.grid[row]]]) is not None:
+            self._to_property(job, pm)
         else:
             self.enter(job, 0)
         if self.on_report is not None:
@@ -199,6 +208,35 @@ class CaseFlow:
         team.busy += work
         team.served += 1
         self.env.timeout(work).callbacks.append(partial(self._on_call_done, job))
+
+    def _to_property(self, job: Job, st: Station) -> None:
+        """A property matter of a managed compound: the property company's desk takes it first
+        (level -1: outside the platform's ladder until it hands the matter in)."""
+        job.level = -1
+        if job.case.reported_at - self._epoch >= self.warm:
+            self.property_received += 1
+        self._request(job, st)
+
+    def _property_done(self, job: Job, st: Station) -> None:
+        """物业 settled it — recorded and closed by the company, never registered on the platform —
+        or hands it in through the community, whose limit starts now (Xiangyang: unresolved →
+        城运 dispatch)."""
+        c = job.case
+        counted = c.reported_at - self._epoch >= self.warm
+        if not job.resolves:
+            if counted:
+                self.property_escalated += 1
+            self.enter(job, 1)
+            return
+        eng = self.engine
+        name = st.name
+        c = eng.accept(c.id, c.version, name)
+        c = eng.dispatch(c.id, c.version, name, (name,))
+        c = eng.resolve(c.id, c.version, name)
+        c = eng.verify(c.id, c.version, name)
+        eng.close(c.id, c.version, name)
+        del self.active[c.id]
+        self.property_settled.add(c.id)
 
     def _on_call_done(self, job: Job, _event: object = None) -> None:
         eng = self.engine
@@ -274,7 +312,10 @@ class CaseFlow:
         need = r.need[row]
         if r.order[row] >= 0 and job.case.replied_at is None:
             self._contact(job, st)
-        if lv == 0:
+        if lv < 0:  # the property company (物业): settles what is within its remit, else assesses
+            job.resolves = need <= 1 and r.u_prop[row] < self.property_settle
+            work = r.travel[row] + (r.effort[row][0] if job.resolves else r.assess[row])
+        elif lv == 0:
             job.resolves = job.rework or (need == 0 and r.u_spot[row] < self.on_spot)
             work = r.travel[row] + (r.effort[row][0] if job.resolves else r.assess[row])
             # a worker in the middle of routine work (a visit, a patrol stretch, data entry)
@@ -322,6 +363,9 @@ class CaseFlow:
         job.req = None
         c = job.case
         lv = job.level
+        if lv < 0:
+            self._property_done(job, st)
+            return
         if lv >= 2 and job.stage == 0:
             job.stage = 1
             target = self._station(job, lv, 1)

@@ -24,6 +24,7 @@ from agents.departments import Board, Department
 from agents.devices import DeviceGroups
 from agents.grid_workers import GridWorkers
 from agents.party_members import VolunteerPool, members_per_community
+from agents.property import PropertyCompany, managed_grids
 from agents.residents import Residents
 from agents.riders import RiderFleet
 from twin.engine import CaseEngine, MemoryStore, SlaPolicy, TierRule
@@ -34,7 +35,9 @@ from twin.model.stations import Station
 from twin.model.territory import build_territory
 from twin.scenario import Scenario
 
-ROLES: tuple[str, ...] = ("grid_worker", "community_staff", "volunteer", "street_dispatcher", "board", "district_dispatcher", "department")
+ROLES: tuple[str, ...] = (
+    "grid_worker", "community_staff", "volunteer", "street_dispatcher", "board", "district_dispatcher", "department", "property",
+)
 
 
 def stream_rng(seed: int, name: str) -> np.random.Generator:
@@ -197,6 +200,20 @@ class DistrictModel(mesa.Model):
             self.boards, self.district, self.departments, rngs["repeat"],
         )
         self.flow._epoch = epoch
+        # property management (物业, issue 13): one company desk per community with managed compounds
+        pm = sc.property_management
+        self.properties: list[PropertyCompany | None] = [None] * terr.n_communities
+        if pm.managed_share > 0.0 and pm.staff_per_community > 0:
+            managed = managed_grids(terr.n_grids, pm.managed_share, stream_rng(self.seed_value, "property"))
+            self.incidents.managed = managed
+            cal_pm = WorkCalendar(pm.hours, pm.weekend, wd)
+            has = np.zeros(terr.n_communities, dtype=bool)
+            has[terr.grid_community[managed]] = True
+            for i in np.flatnonzero(has):
+                st_pm = PropertyCompany(self, env, f"WY-{terr.community_names[i]}", pm.staff_per_community, cal_pm)
+                st_pm.street = int(terr.community_street[i])
+                self.properties[i] = st_pm
+        self.flow.properties = self.properties
         self.flow.serial_of = lambda cid: int(cid.rsplit("-", 1)[1])  # type: ignore[method-assign]
         # outputs
         self.record_stream = True  # keep the incident stream for the outputs (off for benchmarks)
