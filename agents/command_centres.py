@@ -7,7 +7,7 @@ each ticket (~6 minutes, Beijing 12345) and dispatch it to one of the street's f
 
 from __future__ import annotations
 
-from twin.model.stations import Station
+from twin.sim.stations import Station
 
 
 class CommunityOffice(Station):

@@ -7,7 +7,7 @@ the district centre (吹哨派单). Head counts and working hours come from the 
 
 from __future__ import annotations
 
-from twin.model.stations import Station
+from twin.sim.stations import Station
 
 
 class Board(Station):

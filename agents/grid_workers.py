@@ -3,7 +3,7 @@
 Full-time workers are derived per community from ``staffing.households_per_worker``: a
 community of H households has round(H / households_per_worker) workers (at least one).
 With more workers than grids, grids get teams of several; with fewer, one worker covers
-several neighbouring grids. A team is a :class:`~twin.model.stations.Station` (a
+several neighbouring grids. A team is a :class:`~twin.sim.stations.Station` (a
 ``simpy.Resource`` that cases compete for). Patrols and visits find latent needs: a public
 space need is noticed per patrol pass with the category's visibility, a household need
 when its household is visited (visit quota per worker-day, Daiwei 10 households a day);
@@ -16,10 +16,10 @@ import mesa
 import numpy as np
 import simpy
 
-from twin.model.calendar import WorkCalendar
-from twin.model.stations import Station
-from twin.model.territory import Territory
 from twin.scenario import Scenario
+from twin.sim.calendar import WorkCalendar
+from twin.sim.stations import Station
+from twin.sim.territory import Territory
 
 #: A grid worker's routine activities, in the order they give way when the day is full:
 #: household visits are the flexible part and are cut first (cases come before all of it).

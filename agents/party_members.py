@@ -13,8 +13,8 @@ import mesa
 import numpy as np
 import simpy
 
-from twin.model.calendar import WorkCalendar
-from twin.model.stations import Station
+from twin.sim.calendar import WorkCalendar
+from twin.sim.stations import Station
 
 
 class VolunteerPool(Station):

@@ -7,9 +7,9 @@ import copy
 import pytest
 
 from twin.emergency.declared import ResponseBoard
-from twin.emergency.schema import Response
 from twin.model import DistrictModel
 from twin.scenario import scenario_from_dict
+from twin.scenario.emergency import Response
 
 from .conftest import raw
 

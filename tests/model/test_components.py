@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from twin.model import DistrictModel
-from twin.model.calendar import WorkCalendar
 from twin.scenario import load_scenario
+from twin.sim.calendar import WorkCalendar
 
 SHIFTS = [(8.5, 12.0), (14.0, 17.5)]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from twin.study.seeds import replication_seed, replication_seeds
+from twin.rng import replication_seed, replication_seeds
 
 
 def test_seed_by_index_equals_spawned_child() -> None:

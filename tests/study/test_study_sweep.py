@@ -14,9 +14,9 @@ import psutil
 import pytest
 from mmc_double import MODEL, write_scenario
 
+from twin.rng import replication_seed
 from twin.study.errors import StudyError
 from twin.study.executors import DaskExecutor, InlineExecutor, ProcessExecutor
-from twin.study.seeds import replication_seed
 from twin.study.spec import parse_target, parse_vary
 from twin.study.sweep import run_sweep
 from twin.study.tasks import Model, Task, code_fingerprint, run_task

@@ -28,7 +28,7 @@ from twin.modes import ModeChange
 
 if TYPE_CHECKING:  # pragma: no cover
     from twin.emergency.component import EmergencyComponent
-    from twin.emergency.schema import Duration
+    from twin.scenario.emergency import Duration
 
 
 class DrillActionError(ValueError):

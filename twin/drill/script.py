@@ -55,8 +55,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from twin.emergency.schema import Duration
 from twin.scenario import Scenario, ScenarioError, apply_overrides, default_scenario_path, validate
+from twin.scenario.emergency import Duration
 
 WHAT: tuple[str, ...] = ("incident", "surge", "marker", "warning", "lift_warning")
 
@@ -241,7 +241,7 @@ def default_speed(sc: Scenario, script: DrillScript) -> float:
 
 
 def place_names(sc: Scenario) -> tuple[list[str], list[str], list[str]]:
-    """Street, community and grid names the territory will have (as :mod:`twin.model.territory` names them)."""
+    """Street, community and grid names the territory will have (as :mod:`twin.sim.territory` names them)."""
     t = sc.territory
     streets = [f"S{s + 1:02d}" for s in range(t.streets)]
     comms = [f"{streets[s]}-C{c + 1:02d}" for s in range(t.streets) for c in range(t.communities_per_street)]

@@ -37,10 +37,11 @@ from twin.drill.effects import (
     switch_mode,
 )
 from twin.drill.script import DrillScript
-from twin.emergency.schema import Area
-from twin.model.model import DistrictModel, stream_rng
+from twin.model.model import DistrictModel
 from twin.modes import MODES, ModeError
+from twin.rng import stream_rng
 from twin.scenario import Scenario
+from twin.scenario.emergency import Area
 
 #: Minutes between two rows of the drill's series (page sparkline, report timeline).
 SAMPLE_MINUTES = 10.0

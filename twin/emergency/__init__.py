@@ -5,6 +5,6 @@ duty to check vulnerable residents, and the ``modes`` block of ``summary.json``.
 The mode controller itself (legal steps, triggers, the manual API) is :mod:`twin.modes`.
 """
 
-from twin.emergency.schema import Emergency
+from twin.scenario.emergency import Emergency
 
 __all__ = ["Emergency"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin.emergency.schema import Emergency
+from twin.scenario.emergency import Emergency
 
 
 @dataclass

@@ -30,10 +30,11 @@ from agents.mobilised import EN_ROUTE, HOME, ON_SITE, RETURNING, EmergencyTeam, 
 from twin.emergency.arrivals import Arrivals, generate
 from twin.emergency.declared import LEVEL_LABELS, ResponseBoard
 from twin.emergency.roster import ROLE_INDEX, build_roster
-from twin.emergency.schema import Area, Emergency
 from twin.engine import SlaPolicy, Source, State, TierRule
-from twin.model.stations import Station
 from twin.modes import MODES, ROLES, ModeChange, ModeController, Rule, RuleMonitor, mobilised_roles, path_to
+from twin.rng import stream_rng
+from twin.scenario.emergency import Area, Emergency
+from twin.sim.stations import Station
 
 if TYPE_CHECKING:  # pragma: no cover
     from twin.model.model import DistrictModel
@@ -77,8 +78,6 @@ class EmergencyComponent:
     """Everything the ``[emergency]`` section adds to one run."""
 
     def __init__(self, model: DistrictModel) -> None:
-        from twin.model.model import stream_rng  # the model module imports this one lazily
-
         self.m = model
         sc = model.scenario
         if getattr(model, "partitions", 1) > 1:  # each partition would raise the whole emergency again

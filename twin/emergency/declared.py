@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from twin.emergency.schema import Response
+from twin.scenario.emergency import Response
 
 #: Most severe last: Ⅰ级 is the highest response.
 LEVELS: tuple[str, ...] = ("IV", "III", "II", "I")

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents.mobilised import UnitInfo
-from twin.emergency.schema import Emergency
 from twin.modes import ROLES, mobilised_roles
+from twin.scenario.emergency import Emergency
 
 ROLE_INDEX = {r: i for i, r in enumerate(ROLES)}
 

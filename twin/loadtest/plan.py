@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from twin.model.calendar import WorkCalendar
+from twin.sim.calendar import WorkCalendar
 
 PLAN_ENV = "GRIDTWIN_LOADTEST_PLAN"
 #: How an incident's reference travels in the case description (the 12345 ticket number of

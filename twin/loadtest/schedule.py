@@ -26,6 +26,7 @@ import pandas as pd
 
 from twin.loadtest.plan import Arrival, Plan
 from twin.model.model import DistrictModel
+from twin.rng import loadtest_rng
 from twin.run import with_emergency_cases
 from twin.scenario import LEVELS, Scenario
 
@@ -161,7 +162,7 @@ def arrivals_in(sc: Scenario, incidents: pd.DataFrame, win: Window, speedup: flo
         return []
     t = incidents["t_min"].to_numpy(dtype=float)
     df = incidents[(t >= win.start_min) & (t < win.end_min)].reset_index(drop=True)
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x10AD,)))
+    rng = loadtest_rng(seed)
     h = _handling(sc, df, rng)
     out = []
     for i, r in enumerate(df.itertuples(index=False)):

@@ -31,9 +31,9 @@ from agents.residents import Residents
 from twin.engine import CaseEngine, Source, State
 from twin.engine.types import Case
 from twin.model.incidents import APP, CHANNELS, HOTLINE, TIER_NAMES, DayBatch
-from twin.model.stations import Station
-from twin.model.territory import Territory
 from twin.scenario import Scenario
+from twin.sim.stations import Station
+from twin.sim.territory import Territory
 
 SOURCES = tuple(Source(c) for c in CHANNELS)
 S_REPORTED = State.REPORTED

@@ -20,9 +20,9 @@ from agents.devices import DeviceGroups
 from agents.grid_workers import GridWorkers
 from agents.residents import Residents
 from agents.riders import RiderFleet
-from twin.model.calendar import WorkCalendar
-from twin.model.territory import Territory
 from twin.scenario import LEVELS, Scenario
+from twin.sim.calendar import WorkCalendar
+from twin.sim.territory import Territory
 
 #: Channel codes in the stream (names match twin.engine.Source values).
 CHANNELS: tuple[str, ...] = ("app", "hotline", "patrol", "device", "rider")

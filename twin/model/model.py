@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import math
-import zlib
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -31,19 +30,14 @@ from twin.engine import CaseEngine, MemoryStore, SlaPolicy, TierRule
 from twin.engine.worktime import ClockKind, WorkTime
 from twin.model.flow import CaseFlow, Rows
 from twin.model.incidents import DayBatch, IncidentSource
-from twin.model.stations import Station
-from twin.model.territory import build_territory
+from twin.rng import stream_rng
 from twin.scenario import Scenario
+from twin.sim.stations import Station
+from twin.sim.territory import build_territory
 
 ROLES: tuple[str, ...] = (
     "grid_worker", "community_staff", "volunteer", "street_dispatcher", "board", "district_dispatcher", "department", "property",
 )
-
-
-def stream_rng(seed: int, name: str) -> np.random.Generator:
-    """A component's own random stream: spawned from the run seed by the component's name,
-    so adding a component never shifts the others' streams."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(zlib.crc32(name.encode()),)))
 
 
 @contextmanager

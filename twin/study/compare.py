@@ -16,12 +16,12 @@ from typing import Any
 import pandas as pd
 
 import twin
+from twin.rng import replication_seed
 from twin.study.errors import StudyError
 from twin.study.execution import execute
 from twin.study.executors import Executor, make_executor
 from twin.study.kpi import flatten, ordered
 from twin.study.policy import Policy, load_policy, slug
-from twin.study.seeds import replication_seed
 from twin.study.spec import study_key
 from twin.study.stats import compare_units, describe
 from twin.study.store import StudyDir

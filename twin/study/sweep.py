@@ -17,11 +17,11 @@ from typing import Any
 import pandas as pd
 
 import twin
+from twin.rng import replication_seed
 from twin.study.errors import StudyError
 from twin.study.execution import execute
 from twin.study.executors import Executor, make_executor
 from twin.study.kpi import flatten, ordered
-from twin.study.seeds import replication_seed
 from twin.study.spec import Point, Target, Vary, format_value, grid_points, study_key
 from twin.study.stats import TargetFinding, describe, find_target
 from twin.study.store import StudyDir, write_json_atomic

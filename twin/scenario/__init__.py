@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from twin.dists import Dist, Frozen, NonNeg, Pos, Share
-from twin.emergency.schema import Emergency, check_against  # the [emergency] section (issue 4)
+from twin.scenario.emergency import Emergency, check_against  # the [emergency] section: 常急转换
 
 LEVELS: tuple[str, ...] = ("grid", "community", "street", "district")
 TIERS: tuple[str, ...] = ("T0", "T1", "T2", "T3")
@@ -541,7 +541,7 @@ def default_scenario_path() -> Path:
             return p
     except ModuleNotFoundError:  # pragma: no cover - the package is always installed with twin
         pass
-    return Path(__file__).resolve().parents[1] / "scenarios" / "street.toml"
+    return Path(__file__).resolve().parents[2] / "scenarios" / "street.toml"
 
 
 def _parse_value(text: str) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 import mesa
 import simpy
 
-from twin.model.calendar import WorkCalendar
+from twin.sim.calendar import WorkCalendar
 
 
 class Slot:

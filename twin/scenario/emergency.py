@@ -7,7 +7,7 @@ enterprises and institutions with 双报到 registrations; staff by role), the d
 automatic teams, the community duty desks that answer emergencies in normal mode, and the
 duty to check every vulnerable resident within a deadline after the switch.
 
-This module imports nothing from :mod:`twin.scenario` (which imports it), so it carries its
+This module imports nothing from the rest of :mod:`twin.scenario` (whose ``__init__`` imports it), so it carries its
 own small duration model; checks that need the rest of the scenario (street indices,
 community names, station and category names) are in :func:`check_against`.
 """
