@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from twin.model.stations import Station
+from twin.sim.stations import Station
 
 
 class PropertyCompany(Station):
