@@ -3,19 +3,16 @@ property company first; it settles what it can in its own hours and hands the re
 
 from __future__ import annotations
 
-from functools import cache
-
 import numpy as np
 
-from twin.run import RunResult, simulate
-from twin.scenario import load_scenario
+from tests.model.cached_runs import street_run
+from twin.run import RunResult
 
 DAYS = 8
 
 
-@cache
 def _run(*overrides: str) -> RunResult:
-    return simulate(load_scenario(None, list(overrides)), seed=4, days=DAYS)
+    return street_run(4, DAYS, *overrides)
 
 
 def test_property_companies_settle_some_matters_and_hand_the_rest_in() -> None:

@@ -165,6 +165,8 @@ class CaseFlow:
         self.property_received = 0
         self.property_escalated = 0
         self.property_settled: set[str] = set()
+        self.duty: list[Station] = []  # the communities' duty rosters (值班), set by the model
+        self.duty_travel = 1.0
 
     # ------------------------------------------------------------------ arrival
     def arrive(self, rows: Rows, row: int) -> Case:
@@ -197,14 +199,18 @@ class CaseFlow:
         return case
 
     def _on_call(self, job: Job) -> None:
-        """T0: the on-call worker goes straight to the scene (no queue behind routine work)."""
+        """T0: the grid's worker goes straight to the scene (no queue behind routine work); off
+        duty hours, the community's person on duty (值班) does, from further away."""
         r, row = job.rows, job.row
-        team = self.workers.teams[self.team_of_grid[r.grid[row]]]
+        team: Station = self.workers.teams[self.team_of_grid[r.grid[row]]]
+        travel = r.travel[row]
+        if self.duty and not team.calendar.is_working(self.env.now):
+            team = self.duty[self.community_of_grid[r.grid[row]]]
+            travel *= self.duty_travel
         job.station = team
+        work = travel  # the emergency is answered when the one on call is on site …
         if r.false_alarm[row]:
-            work = r.travel[row] + float(self.check_dist.sample(self.rng_repeat, 1)[0])
-        else:
-            work = r.travel[row]  # the emergency is answered when the worker is on site
+            work += float(self.check_dist.sample(self.rng_repeat, 1)[0])  # … a false alarm once checked
         team.busy += work
         team.served += 1
         self.env.timeout(work).callbacks.append(partial(self._on_call_done, job))
@@ -388,7 +394,9 @@ class CaseFlow:
                 if job.suspend:
                     # waiting on another party (materials, a court date, a season): 挂账
                     eng.suspend(c.id, c.version, st.name, "waiting on another party")
-                self.env.timeout(lead).callbacks.append(partial(self._resolve, job))
+                # the other party is done after ``lead``; the unit closes it in its working hours
+                now = self.env.now
+                self.env.timeout(st.calendar.open_at(now + lead) - now).callbacks.append(partial(self._resolve, job))
             else:
                 self._resolve(job)
             return
@@ -547,9 +555,12 @@ class CaseFlow:
         """Verify and close resolved cases whose on-site check is due (hourly)."""
         heap = self._verify
         eng = self.engine
+        on_duty = self.workers.calendar.is_working
         while True:
             yield self.env.timeout(every)
             now = self.env.now
+            if not on_duty(now):  # checks due late in the afternoon wait for the next working hour
+                continue
             while heap and heap[0][0] <= now:
                 _, _, job = heapq.heappop(heap)
                 c = job.case

@@ -18,7 +18,7 @@ import mesa
 import numpy as np
 import simpy
 
-from agents.command_centres import CommunityOffice, DistrictCentre, StreetCentre
+from agents.command_centres import CommunityOffice, DistrictCentre, DutyRoster, StreetCentre
 from agents.departments import Board, Department
 from agents.devices import DeviceGroups
 from agents.grid_workers import GridWorkers
@@ -36,7 +36,7 @@ from twin.sim.stations import Station
 from twin.sim.territory import build_territory
 
 ROLES: tuple[str, ...] = (
-    "grid_worker", "community_staff", "volunteer", "street_dispatcher", "board", "district_dispatcher", "department", "property",
+    "grid_worker", "community_staff", "volunteer", "street_dispatcher", "board", "district_dispatcher", "department", "property", "duty",
 )
 
 
@@ -208,6 +208,15 @@ class DistrictModel(mesa.Model):
                 st_pm.street = int(terr.community_street[i])
                 self.properties[i] = st_pm
         self.flow.properties = self.properties
+        # the duty roster (值班): emergencies while the grid workers are off duty (issue 13)
+        duty = st.duty
+        if duty.per_community > 0:
+            off = WorkCalendar([(0.0, 24.0)], True, wd)
+            self.duty = [DutyRoster(self, env, f"DUTY-{n}", duty.per_community, off) for n in terr.community_names]
+            for i, d in enumerate(self.duty):
+                d.street = int(terr.community_street[i])
+            self.flow.duty = self.duty
+            self.flow.duty_travel = duty.travel_factor
         self.flow.serial_of = lambda cid: int(cid.rsplit("-", 1)[1])  # type: ignore[method-assign]
         # outputs
         self.record_stream = True  # keep the incident stream for the outputs (off for benchmarks)

@@ -132,6 +132,19 @@ class MatterTiers(_Frozen):
         return (self.grid, self.community, self.street, self.district)
 
 
+class Duty(_Frozen):
+    """The duty roster (值班) for emergencies outside the grid workers' hours (issue 13).
+
+    ``per_community``: people on duty per community at night and on rest days; an emergency
+    (T0) raised while its grid worker is off duty goes to them, and they come from further
+    away (``travel_factor`` × the in-grid travel time). 0: the grid's own worker answers at
+    any hour (the model before issue 13).
+    """
+
+    per_community: Annotated[int, Field(ge=0)] = 0
+    travel_factor: Pos = 2.0
+
+
 class Staffing(_Frozen):
     """Who handles cases at each rung of the ladder."""
 
@@ -156,6 +169,7 @@ class Staffing(_Frozen):
     departments: dict[str, Unit] = {"urban_management": Unit(staff=10)}
     travel_minutes: Dist = exp_dist(8.0)
     worker_day: WorkerDay = WorkerDay()
+    duty: Duty = Duty()
 
     @model_validator(mode="after")
     def _windows(self) -> Staffing:
