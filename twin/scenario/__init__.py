@@ -151,6 +151,10 @@ class Staffing(_Frozen):
     households_per_worker: Pos = 400.0  # full-time grid workers are derived from it, per community
     part_time_per_grid: NonNeg = 0.0  # part-time workers (兼职) add household visits
     part_time_visit_share: Share = 0.3
+    part_time_patrol_share: Share = 0.0  # a part-timer's patrol passes as a share of a full-timer's (issue 13)
+    building_heads_per_grid: NonNeg = 0.0  # 楼栋长: residents who pass on what they see in their building
+    building_head_households: Pos = 65.0  # households in a building head's building (Jiangbei micro-grids: 50–80)
+    building_head_report_prob: Share = 0.2  # daily chance a building head notices and passes on a need there
     worker_hours: list[Hours] = [(8.5, 12.0), (14.0, 17.5)]
     worker_weekend: bool = True
     community_staff: Annotated[int, Field(ge=1)] = 6  # per community
