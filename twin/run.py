@@ -18,12 +18,27 @@ import numpy as np
 import pandas as pd
 
 import twin
+from twin.emergency.component import EmergencyComponent
 from twin.engine import State
-from twin.model import ACTIVITIES, ROLES, DistrictModel
+from twin.model import ACTIVITIES, ROLES, ComponentFactory, DistrictModel
 from twin.model.incidents import CHANNELS, TIER_NAMES
 from twin.scenario import LEVELS, Scenario
 
 CLOSED = (State.CLOSED, State.EVALUATED)
+
+
+def components_for(scenario: Scenario) -> list[ComponentFactory]:
+    """The components a run composes onto the model: the emergency switchover (modes,
+    mobilisation, emergency incidents) when the scenario has an ``[emergency]`` section."""
+    return [EmergencyComponent] if scenario.emergency is not None else []
+
+
+def build_model(
+    scenario: Scenario, seed: int | None = None, days: float | None = None, keep_events: bool | None = None, part: int = 0
+) -> DistrictModel:
+    """The model of one run (or partition) with the scenario's components — what runs, drills
+    and the load test's staffing all build."""
+    return DistrictModel(scenario, seed=seed, days=days, keep_events=keep_events, part=part, components=components_for(scenario))
 
 
 @dataclass
@@ -447,7 +462,7 @@ def _collect(m: DistrictModel, tables: bool) -> PartResult:
 def _run_part(scenario: Scenario, seed: int | None, days: float | None, keep_events: bool | None, tables: bool,
               part: int, progress_queue: Any = None) -> PartResult:
     """Run one partition (in this process or a child process)."""
-    m = DistrictModel(scenario, seed=seed, days=days, keep_events=keep_events, part=part)
+    m = build_model(scenario, seed=seed, days=days, keep_events=keep_events, part=part)
     m.record_stream = tables
     if progress_queue is not None:
         m.progress = lambda d: progress_queue.put((part, d))
@@ -509,7 +524,7 @@ def _part_process(scenario: Scenario, seed: int | None, days: float | None, keep
     import traceback
 
     try:
-        m = DistrictModel(scenario, seed=seed, days=days, keep_events=keep_events, part=part)
+        m = build_model(scenario, seed=seed, days=days, keep_events=keep_events, part=part)
         m.record_stream = tables
         m.progress = lambda d: out.put(("progress", part, d))
         m.run_model()
@@ -576,7 +591,7 @@ def simulate(
     n_days = float(scenario.run.days if days is None else days)
     m: DistrictModel | None = None
     if n == 1:
-        m = DistrictModel(scenario, seed=seed, days=days, keep_events=keep_events)
+        m = build_model(scenario, seed=seed, days=days, keep_events=keep_events)
         m.record_stream = tables
         m.progress = progress
         m.run_model()
@@ -595,11 +610,12 @@ def simulate(
     wall = time.perf_counter() - t0
     summary = summarise(scenario, seed_value, n_days, r.grids, r.residents, r.grid_workers, r.facts, r.cases, r.kpi, r.stations, wall)
     modes = None
-    if m is not None and getattr(m, "emergency", None) is not None:  # issue 4: the modes block and series
+    comp = m.component(EmergencyComponent) if m is not None else None
+    if comp is not None:  # the [emergency] section: the modes block and series
         from twin.emergency.summary import modes_block, series_frame
 
-        summary["modes"] = modes_block(m.emergency, r.cases, m.horizon)
-        modes = series_frame(m.emergency)
+        summary["modes"] = modes_block(comp, r.cases, m.horizon)  # type: ignore[union-attr]
+        modes = series_frame(comp)
     return RunResult(scenario, seed_value, n_days, summary, r.incidents, r.cases if tables else pd.DataFrame(), r.kpi, r.events, r.stations, modes)
 
 

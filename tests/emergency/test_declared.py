@@ -6,8 +6,10 @@ import copy
 
 import pytest
 
+from twin.emergency.component import emergency_of
 from twin.emergency.declared import ResponseBoard
 from twin.model import DistrictModel
+from twin.run import build_model
 from twin.scenario import scenario_from_dict
 from twin.scenario.emergency import Response
 
@@ -47,7 +49,7 @@ def _flood(days: float = 6.0, **emergency: object) -> DistrictModel:
     d["run"]["days"] = days
     d["run"]["warmup_days"] = 0
     d["emergency"].update(emergency)
-    m = DistrictModel(scenario_from_dict(d, label="flood"))
+    m = build_model(scenario_from_dict(d, label="flood"))
     m.start()
     m.env.run(until=days * 24 * H)
     return m
@@ -55,7 +57,7 @@ def _flood(days: float = 6.0, **emergency: object) -> DistrictModel:
 
 def test_flood_switches_on_the_declared_warning_and_back_when_the_level_is_lifted() -> None:
     m = _flood()
-    ctl = m.emergency.controller
+    ctl = emergency_of(m).controller
     got = [(c.at / H, c.from_mode, c.to_mode, c.source) for c in ctl.history]
     assert got == [(73.0, "normal", "emergency", "declared"), (122.0, "emergency", "normal", "declared")]
     assert "rain-orange" in ctl.history[0].cause and "Ⅱ级响应" in ctl.history[0].cause
@@ -69,15 +71,15 @@ def test_a_red_warning_without_skipping_climbs_rung_by_rung_at_the_same_minute()
     m = _flood(
         days=0.5, warnings=red, responses=[], response={**raw("flood")["emergency"]["response"], "allow_skip": False}
     )
-    got = [(c.at / H, c.to_mode) for c in m.emergency.controller.history]
+    got = [(c.at / H, c.to_mode) for c in emergency_of(m).controller.history]
     assert got == [(5.0, "emergency"), (5.0, "extreme"), (10.0, "emergency"), (10.0, "normal")]
     m = _flood(days=0.5, warnings=red, responses=[])
-    assert [(c.at / H, c.to_mode) for c in m.emergency.controller.history] == [(5.0, "extreme"), (10.0, "normal")]
+    assert [(c.at / H, c.to_mode) for c in emergency_of(m).controller.history] == [(5.0, "extreme"), (10.0, "normal")]
 
 
 def test_issue_and_lift_at_run_time_and_manual_trigger_only_advises() -> None:
     m = _flood(days=0.1, warnings=[], responses=[], response={"trigger": "manual", "warning_levels": {"red": "I"}})
-    comp = m.emergency
+    comp = emergency_of(m)
     st = comp.issue_warning("drill-red", "red", "flood")
     assert st["calls_for"] == "extreme" and comp.controller.mode == "normal"
     adv = comp.controller.advisories[-1]
@@ -90,7 +92,7 @@ def test_issue_and_lift_at_run_time_and_manual_trigger_only_advises() -> None:
 
 def test_trapped_people_go_to_fire_and_rescue_not_to_mobilised_cadres() -> None:
     m = _flood()
-    comp = m.emergency
+    comp = emergency_of(m)
     k = comp.cat_names.index("trapped_people")
     rows = comp.arrivals.category[: len(comp.e_specialist)] == k
     assert rows.sum() > 0
@@ -119,7 +121,7 @@ def test_the_report_lists_warnings_levels_advisories_and_specialists() -> None:
     from reports.modes_report import declared_tables
     from twin.emergency.summary import specialist_responses
 
-    comp = _flood().emergency
+    comp = emergency_of(_flood())
     mb = {
         "trigger": "declared",
         "response_mapping": {"source": "[A]"},

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from agents.mobilised import HOME, ON_SITE
+from twin.emergency.component import emergency_of
 from twin.model import DistrictModel
 from twin.modes import ROLES
+from twin.run import build_model
 
 from .conftest import scheduled_flood
 
@@ -19,7 +21,7 @@ ROLE = {r: i for i, r in enumerate(ROLES)}
 @pytest.fixture(scope="module")
 def drill() -> DistrictModel:
     """normal → emergency at 10 h → extreme at 20 h → emergency at 30 h → normal at 40 h; run in steps."""
-    m = DistrictModel(scheduled_flood(days=4.0))
+    m = build_model(scheduled_flood(days=4.0))
     m.start()
     return m
 
@@ -30,7 +32,7 @@ def _at(m: DistrictModel, hours: float) -> None:
 
 def test_exemptions_in_each_mode(drill: DistrictModel) -> None:
     m = drill
-    em = m.emergency
+    em = emergency_of(m)
     mem = em.members
     role = mem.role
     sendable = mem.destination >= 0
@@ -68,8 +70,8 @@ def test_home_units_lose_capacity_while_away_and_get_it_back() -> None:
     """Each station of a unit keeps headcount × (share of the unit's staff present) heads on
     average — fractional shares by hourly error diffusion, so a 2-head board at 0.575 is staffed
     57.5 % of the hours — and gets its full head count back once everyone has returned."""
-    m = DistrictModel(scheduled_flood(days=3.0, steps=[(10.0, "emergency"), (40.0, "normal")]))
-    em = m.emergency
+    m = build_model(scheduled_flood(days=3.0, steps=[(10.0, "emergency"), (40.0, "normal")]))
+    em = emergency_of(m)
     stations = [*m.boards[0], *m.departments]
     full = [s.headcount for s in stations]
     m.start()
@@ -92,29 +94,29 @@ def test_home_units_lose_capacity_while_away_and_get_it_back() -> None:
 
 
 def test_destinations_are_residence_registrations_when_present() -> None:
-    m = DistrictModel(scheduled_flood(days=1.0, redirect_registered_outside_area=False))
-    mem = m.emergency.members
+    m = build_model(scheduled_flood(days=1.0, redirect_registered_outside_area=False))
+    mem = emergency_of(m).members
     reg = (mem.residence >= 0) & (mem.destination >= 0)
     assert reg.sum() > 50
     assert np.array_equal(mem.destination[reg], mem.residence[reg])
     # everyone else goes by need: only to communities with need (the flooded ones)
     by_need = (mem.residence < 0) & (mem.destination >= 0)
-    assert m.emergency.hazard_comm[mem.destination[by_need]].all()
+    assert emergency_of(m).hazard_comm[mem.destination[by_need]].all()
 
 
 def test_redirect_sends_registered_members_outside_the_area_by_need() -> None:
-    m = DistrictModel(scheduled_flood(days=1.0))
-    em = m.emergency
+    m = build_model(scheduled_flood(days=1.0))
+    em = emergency_of(m)
     mem = em.members
     assert em.hazard_comm[mem.destination[mem.destination >= 0]].all()
 
 
 def test_teams_follow_their_shares_in_each_community() -> None:
     """While 应下尽下 is in force, each community's team sizes are within one of share × members there."""
-    m = DistrictModel(scheduled_flood(days=1.0, steps=[(1.0, "emergency")]))
+    m = build_model(scheduled_flood(days=1.0, steps=[(1.0, "emergency")]))
     m.start()
     _at(m, 12.0)
-    em = m.emergency
+    em = emergency_of(m)
     for c in np.flatnonzero(em.hazard_comm):
         sizes = np.array([em.teams[i].assigned for i in em.mob_team_at[c]])
         assert sizes.sum() == int(((em.members.destination == c) & (em.members.role == ROLE["other"])).sum()) > 0
@@ -122,11 +124,11 @@ def test_teams_follow_their_shares_in_each_community() -> None:
 
 
 def test_every_vulnerable_resident_is_checked_after_the_switch() -> None:
-    m = DistrictModel(scheduled_flood(days=2.0, steps=[(10.0, "emergency")]))
+    m = build_model(scheduled_flood(days=2.0, steps=[(10.0, "emergency")]))
     m.run_model()
-    d = m.emergency.duty
+    d = emergency_of(m).duty
     assert d is not None and d.start == 10.0 * H
-    assert d.done_at.size == m.emergency.vulnerable.size > 100
+    assert d.done_at.size == emergency_of(m).vulnerable.size > 100
     assert not np.isnan(d.done_at).any() and (d.done_at >= d.start).all()
 
 
@@ -139,7 +141,7 @@ def test_mode_is_recorded_on_every_case_event(drill: DistrictModel) -> None:
     t = np.array([e.at - m.epoch for e in ev])
     recorded = np.array([e.mode for e in ev], dtype=object)
     assert set(recorded) == {"normal", "emergency", "extreme"}
-    assert np.array_equal(recorded, mode_at(m.emergency, t))
+    assert np.array_equal(recorded, mode_at(emergency_of(m), t))
     e_cases = {e.case_id for e in ev if e.action == "report" and e.data.get("tier") == "E"}
     assert e_cases  # the storm produced tier-E cases through the engine
 
@@ -148,9 +150,9 @@ def test_manual_commands_drive_the_run_and_illegal_ones_are_typed() -> None:
     """The drill console's path: commands at the current simulated time, legal steps only."""
     from twin.modes import IllegalModeChange
 
-    m = DistrictModel(scheduled_flood(days=2.0, steps=[], response={"allow_skip": False}))
+    m = build_model(scheduled_flood(days=2.0, steps=[], response={"allow_skip": False}))
     m.start()
-    em = m.emergency
+    em = emergency_of(m)
     _at(m, 5.0)
     with pytest.raises(IllegalModeChange) as exc:
         em.command("extreme", "skip a rung", actor="trainer")
@@ -167,10 +169,10 @@ def test_manual_commands_drive_the_run_and_illegal_ones_are_typed() -> None:
 
 
 def test_inject_reports_and_dispatches_an_extra_emergency_case() -> None:
-    m = DistrictModel(scheduled_flood(days=1.0, steps=[]))
+    m = build_model(scheduled_flood(days=1.0, steps=[]))
     m.start()
     _at(m, 3.0)
-    em = m.emergency
+    em = emergency_of(m)
     n = len(em.arrivals)
     cid = em.inject(em.cat_names.index("waterlogging"), grid=0, travel=5.0, effort=30.0)
     assert len(em.arrivals) == n + 1 and em.e_case_id[-1] == cid

@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from twin.model import DistrictModel
-from twin.run import simulate, write_run_dir
+from twin.emergency.component import emergency_of
+from twin.run import build_model, simulate, write_run_dir
 from twin.scenario import load_scenario
 
 from .conftest import SCENARIOS, scheduled_flood
@@ -44,18 +44,18 @@ def test_switch_does_not_change_the_storm_or_the_ordinary_stream(flood7: object)
     happens, and so is the ordinary incident stream up to the day of the first switch. After it
     the ordinary stream may differ, and should: what grid workers find on patrols and visits
     depends on how much of their day cases leave them (issue 13), which the switch changes."""
-    on = DistrictModel(flood7, seed=11)  # type: ignore[arg-type]
+    on = build_model(flood7, seed=11)  # type: ignore[arg-type]
     off_sc = load_scenario(SCENARIOS / "flood.toml", ["run.days=6", "emergency.switching=false"])
-    off = DistrictModel(off_sc, seed=11)
+    off = build_model(off_sc, seed=11)
     on.run_model()
     off.run_model()
     for k in ("time", "grid", "category", "effort", "travel"):
-        assert (getattr(on.emergency.arrivals, k) == getattr(off.emergency.arrivals, k)).all()
-    first_day = int(on.emergency.controller.history[0].at // 1440.0)  # simulation minutes
+        assert (getattr(emergency_of(on).arrivals, k) == getattr(emergency_of(off).arrivals, k)).all()
+    first_day = int(emergency_of(on).controller.history[0].at // 1440.0)  # simulation minutes
     assert first_day >= 1
     for d1, d2 in zip(on.stream_days[: first_day + 1], off.stream_days[: first_day + 1], strict=True):
         assert (d1.time == d2.time).all() and (d1.category == d2.category).all()
-    assert off.emergency.controller.history == [] and off.emergency.controller.suppressed
+    assert emergency_of(off).controller.history == [] and emergency_of(off).controller.suppressed
 
 
 def test_run_directory_and_report(tmp_path: object, flood7: object) -> None:

@@ -37,9 +37,10 @@ from twin.drill.effects import (
     switch_mode,
 )
 from twin.drill.script import DrillScript
-from twin.model.model import DistrictModel
+from twin.emergency.component import emergency_of
 from twin.modes import MODES, ModeError
 from twin.rng import stream_rng
+from twin.run import build_model
 from twin.scenario import Scenario
 from twin.scenario.emergency import Area
 
@@ -137,8 +138,8 @@ class DrillSession:
         self.label = label or sc.meta.name
         self.team = team
         self.until_day = float(script.until_day if script.until_day is not None else sc.run.days)
-        self.model = m = DistrictModel(sc, seed=seed, days=self.until_day)
-        self.comp = m.emergency
+        self.model = m = build_model(sc, seed=seed, days=self.until_day)
+        self.comp = emergency_of(m)
         self.env: simpy.Environment = m.env
         self.places = Places.of(self.comp)
         self.horizon = m.horizon

@@ -1,7 +1,7 @@
 """The emergency component of the district model: mode controller, mobilisation, emergency
 incidents, vulnerable-resident checks, and the series behind the ``modes`` block.
 
-Started by :class:`twin.model.DistrictModel` when the scenario has an ``[emergency]``
+Composed onto :class:`twin.model.DistrictModel` by the run (:func:`twin.run.build_model`) when the scenario has an ``[emergency]``
 section. It adds SimPy processes through ``model.add_process`` (emergency arrivals, the
 schedule, the rules, a sampler) and a rate modifier through
 ``IncidentSource.add_rate_modifier`` (surges of ordinary categories), and changes the head
@@ -72,6 +72,15 @@ class Duty:
     deadline: float
     households: np.ndarray
     done_at: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+
+def emergency_of(model: DistrictModel) -> EmergencyComponent:
+    """The emergency component a model was built with (by :func:`twin.run.build_model` for a
+    scenario with an ``[emergency]`` section)."""
+    comp = model.component(EmergencyComponent)
+    if comp is None:
+        raise LookupError("the model has no emergency component (the scenario has no [emergency] section)")
+    return comp
 
 
 class EmergencyComponent:

@@ -25,9 +25,8 @@ import numpy as np
 import pandas as pd
 
 from twin.loadtest.plan import Arrival, Plan
-from twin.model.model import DistrictModel
 from twin.rng import loadtest_rng
-from twin.run import with_emergency_cases
+from twin.run import build_model, with_emergency_cases
 from twin.scenario import LEVELS, Scenario
 
 #: The API's four boards (板块) for the scenario's board keys (Jiangbei's four).
@@ -202,7 +201,7 @@ def arrivals_in(sc: Scenario, incidents: pd.DataFrame, win: Window, speedup: flo
 def staff_units(sc: Scenario, seed: int) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
     """One entry per person on duty, per role, from the model's own staffing rules; and the
     territory (district, streets, communities, grids) the tokens are made for."""
-    m = DistrictModel(sc, seed=seed, days=1.0)
+    m = build_model(sc, seed=seed, days=1.0)
     terr = m.terr
     teams: dict[int, list[str]] = {}
     for g, t in enumerate(m.workers.team_of_grid.tolist()):

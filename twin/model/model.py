@@ -1,18 +1,21 @@
 """The district model: a mesa.Model whose clock is a simpy.Environment (minutes).
 
 Minute 0 is midnight, China time, of the scenario's start date; the engine's clock is that
-instant in minutes since the Unix epoch plus ``env.now``. Components (incident source,
-stations, sweeps, KPI sampler) each start their own SimPy processes in :meth:`start`, so
-that another component (the mode controller) can be added beside them.
+instant in minutes since the Unix epoch plus ``env.now``. The model's own parts (incident
+source, stations, sweeps, KPI sampler) each start their own SimPy processes in :meth:`start`.
+Other components are handed to the model by whoever builds it (the run composes the emergency
+switchover when the scenario has an ``[emergency]`` section): each is a factory called with the
+model at the end of construction, which adds its processes through :meth:`add_process` and
+its rate modifiers to the incident source. The model never imports them.
 """
 
 from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import mesa
 import numpy as np
@@ -34,6 +37,12 @@ from twin.rng import stream_rng
 from twin.scenario import Scenario
 from twin.sim.stations import Station
 from twin.sim.territory import build_territory
+
+C = TypeVar("C")
+
+#: Builds a component onto a model under construction and returns it; the model keeps it in
+#: :attr:`DistrictModel.components` (the emergency component's class is such a factory).
+ComponentFactory = Callable[["DistrictModel"], object]
 
 ROLES: tuple[str, ...] = (
     "grid_worker", "community_staff", "volunteer", "street_dispatcher", "board", "district_dispatcher", "department", "property", "duty",
@@ -97,6 +106,7 @@ class DistrictModel(mesa.Model):
         days: float | None = None,
         keep_events: bool | None = None,
         part: int = 0,
+        components: Sequence[ComponentFactory] = (),
     ) -> None:
         self.scenario = sc = scenario
         self.seed_value = int(sc.run.seed if seed is None else seed)
@@ -226,16 +236,18 @@ class DistrictModel(mesa.Model):
         self.progress: Callable[[float], None] | None = None
         self._processes: list[Callable[[], Generator[simpy.Event, Any, None]]] = []
         self.started = False
-        # the [emergency] section (issue 4): mode controller, mobilisation, emergency incidents
-        self.emergency: Any = None
-        if sc.emergency is not None:
-            from twin.emergency.component import EmergencyComponent
-
-            self.emergency = EmergencyComponent(self)
+        # components the builder composes (last, so that they see every part of the model)
+        self.components: list[object] = []
+        for build in components:
+            self.components.append(build(self))
 
     # ------------------------------------------------------------------ structure
     def stations(self) -> list[Station]:
         return [a for a in self.agents if isinstance(a, Station)]
+
+    def component(self, kind: type[C]) -> C | None:
+        """The component of type ``kind`` the model was built with, if any."""
+        return next((c for c in self.components if isinstance(c, kind)), None)
 
     def own_stations(self) -> list[Station]:
         """Stations this partition simulates (its streets' units and its share of the district's)."""

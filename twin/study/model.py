@@ -101,8 +101,10 @@ DISTRICT_SOURCES: tuple[str, ...] = (
     "twin.engine",
     "twin.model",
     "twin.modes",
+    "twin.rng",
     "twin.run",
     "twin.scenario",
+    "twin.sim",
     "twin.study.model",
 )
 
