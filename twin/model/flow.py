@@ -357,7 +357,7 @@ class CaseFlow:
         st.served += 1
         now = self.env.now
         end = st.calendar.finish(now, work)
-        if job.resolves:
+        if job.resolves and lv >= 0:  # the platform's time rules, not the property desk's
             self._time_rules(job, st, end)
         self.env.timeout(end - now).callbacks.append(partial(self._done, job))
 
