@@ -88,7 +88,7 @@ class GridWorkers:
         self.public = np.array([c.public_space for c in cats])
         self.visibility = np.array([c.visibility for c in cats])
         self.weekday_minutes = max(cal.worked_between(d * 1440.0, (d + 1) * 1440.0) for d in range(7))
-        # the working day's routine, per team (issue 13; figures in the scenario's staffing.worker_day)
+        # the working day's routine, per team (figures in the scenario's staffing.worker_day)
         wd = st.worker_day
         hh_team = np.bincount(self.team_of_grid, weights=self.households, minlength=len(self.teams))
         self.interrupt_after = wd.interrupt_after_minutes
@@ -155,7 +155,7 @@ class GridWorkers:
         passes = np.maximum(self.workers_per_grid, 1.0) * self.patrol_factor * duty * self.passes * self.patrol_share_of_grid
         passes = passes + self.part_time_per_grid * self.part_time_patrol_share * duty * self.passes  # part-timers' rounds
         public = 1.0 - (1.0 - self.visibility[None, :]) ** passes[:, None]
-        # full-time workers make the visits their day left room for yesterday (issue 13)
+        # full-time workers make the visits their working day left room for yesterday
         visits = (w * self.visit_share_of_grid + self.part_time_per_grid * self.part_time_visit_share * duty) * self.visit_quota
         visited = np.minimum(1.0, visits / self.households) * self.visit_detect
         # … and building heads, who live there, pass on what they see any day

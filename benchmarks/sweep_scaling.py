@@ -44,11 +44,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sweep-scaling-") as tmp:
         # start the local fork server (which imports the model once) before timing either run
         run_sweep(None, [parse_vary("staffing.street_dispatchers=2")], 1, Path(tmp) / "warm-up", days=3.0,
-                  overrides=sets, executor=ProcessExecutor(1), report=False)
+                  overrides=sets, executor=ProcessExecutor(1))
         for workers in (1, args.workers):
             t0 = time.perf_counter()
             r = run_sweep(None, varies, args.reps, Path(tmp) / f"w{workers}", days=args.days, overrides=sets,
-                          executor=ProcessExecutor(workers), report=False)
+                          executor=ProcessExecutor(workers))
             timings[workers] = time.perf_counter() - t0
             model_s[workers] = sum(json.loads(p.read_text())["wall_seconds"] for p in r.out.rglob("summary.json"))
             tables[workers] = r.results

@@ -1,14 +1,16 @@
 """The after-action report of a drill: the actions on the timeline beside their effects, and
 the outcome compared with the same scenario, seed and script run without the trainee.
 
-Built from two :class:`twin.drill.session.DrillSession` objects at the same simulated
-minute: the drill itself and the baseline (:func:`twin.drill.session.replay` with no
-trainer actions). Figure labels are Chinese with English beside them when a CJK font is installed; the tables may
+Rendered from a plain :class:`twin.drill.record.DrillRecord` read from the drill's run directory
+(the drill and its baseline — the same scenario, seed and script without the trainee — to the
+same simulated minute); ``twin drill`` calls :func:`write_drill_report` when the drill ends, and
+:func:`drill_compare_report` renders ``twin drill-compare``. Figure labels are Chinese with English beside them when a CJK font is installed; the tables may
 use Chinese.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
@@ -17,34 +19,17 @@ import pandas as pd
 from matplotlib.patches import Rectangle
 
 from reports.html import Figure, Report, Section, Table, figure, zh
+from twin.drill.record import OUTCOME_ROWS, DrillRecord, read_drill_record
+from twin.modes import MODE_LABELS, MODE_NAMES_ZH
+from twin.simtime import clock_text
 
 if TYPE_CHECKING:  # pragma: no cover
-    from twin.drill.session import Action, DrillSession
+    from twin.drill.session import Action
 
 MODE_COLOURS = {"emergency": "#f2b134", "extreme": "#d1495b"}
-MODE_FIG_LABELS = {"emergency": zh("应下尽下", "emergency"), "extreme": zh("全员下沉", "extreme")}
 EFFECT_WINDOW_MIN = 120.0
 #: Action kinds drawn on the timeline figure.
 LABELLED = frozenset({"mode", "incident", "surge", "team", "marker", "warning", "lift_warning"})
-
-#: (key, label, which way is better: "more", "less", or "" — no verdict). Counts of cases are
-#: load, not merit: the trainee's injects add to them, so they get no verdict.
-OUTCOME_ROWS: tuple[tuple[str, str, str], ...] = (
-    ("emergency_reported", "emergency cases reported (load, including the trainee's injects)", ""),
-    ("emergency_resolved", "emergency cases resolved", ""),
-    ("emergency_open", "emergency cases still open", "less"),
-    ("emergency_on_time_share", "emergency cases resolved within the SLA (of those due)", "more"),
-    ("emergency_minutes_to_scene_p50", "minutes from report to help on the scene, median", "less"),
-    ("emergency_minutes_to_scene_p90", "minutes from report to help on the scene, 90th percentile", "less"),
-    ("vulnerable_checked", "vulnerable residents checked", "more"),
-    ("vulnerable_checked_in_time", "vulnerable residents checked before the deadline", "more"),
-    ("normal_open", "ordinary cases open", "less"),
-    ("normal_overdue", "ordinary cases overdue", "less"),
-    ("mobilised_on_site", "mobilised members on site at the end", ""),
-    ("peak_on_site", "mobilised members on site, peak", ""),
-    ("member_hours_on_site", "member-hours on site (the cost in people's time)", ""),
-)
-
 
 def human(value: Any, key: str = "", signed: bool = False) -> str:
     """A figure as people read it: thousands separators, shares as per cent, at most one
@@ -62,10 +47,10 @@ def human(value: Any, key: str = "", signed: bool = False) -> str:
     return f"{sign}{v:,.1f}"
 
 
-def injected_by_trainee(drill: DrillSession) -> int:
+def injected_by_trainee(drill: DrillRecord) -> int:
     """Emergency cases the trainee added (incident injects made, surge arrivals planned)."""
     n = 0
-    for a in drill.log:
+    for a in drill.actions:
         if a.source == "trainer" and a.ok and a.kind == "incident":
             n += len(a.result.get("cases", []))
         elif a.source == "trainer" and a.ok and a.kind == "surge":
@@ -73,24 +58,19 @@ def injected_by_trainee(drill: DrillSession) -> int:
     return n
 
 
-def series_frame(s: DrillSession) -> pd.DataFrame:
-    return pd.DataFrame(s.series)
-
-
-def _bands(ax: Any, s: DrillSession) -> None:
-    hist = s.comp.controller.history
+def _bands(ax: Any, s: DrillRecord) -> None:
+    hist = s.mode_history
     for i, ch in enumerate(hist):
-        end = hist[i + 1].at if i + 1 < len(hist) else s.now
+        end = hist[i + 1].at if i + 1 < len(hist) else s.ended_at_min
         colour = MODE_COLOURS.get(ch.to_mode)
         if colour is not None:
             ax.axvspan(ch.at / 60.0, end / 60.0, color=colour, alpha=0.2, lw=0)
 
 
-def timeline_figure(drill: DrillSession, base: DrillSession, t0: float) -> Figure:
+def timeline_figure(drill: DrillRecord, t0: float) -> Figure:
     """Four panels over simulated hours from the live start: people, emergency backlog,
     overdue cases, vulnerable checks — drill solid, baseline dashed; actions as numbered lines."""
-    d = series_frame(drill)
-    b = series_frame(base)
+    d, b = drill.series, drill.baseline_series
     d, b = d[d["t_min"] >= t0 - 60.0], b[b["t_min"] >= t0 - 60.0]
     fig, axes = plt.subplots(4, 1, figsize=(9, 9), sharex=True)
     h_d, h_b = d["t_min"] / 60.0, b["t_min"] / 60.0
@@ -116,7 +96,7 @@ def timeline_figure(drill: DrillSession, base: DrillSession, t0: float) -> Figur
         ax.legend(fontsize=7, frameon=False, loc="upper left")
     lo, hi = axes[0].get_xlim()
     groups: list[list[Action]] = []  # actions closer than 4 % of the axis share one label (no overlap)
-    for a in drill.log:
+    for a in drill.actions:
         if a.kind not in LABELLED or a.sim_min < t0 - 60.0:
             continue
         x = a.sim_min / 60.0
@@ -141,7 +121,7 @@ def timeline_figure(drill: DrillSession, base: DrillSession, t0: float) -> Figur
             va="bottom",
         )
     handles = [Rectangle((0, 0), 1, 1, color=c, alpha=0.3) for c in MODE_COLOURS.values()]
-    fig.legend(handles, list(MODE_FIG_LABELS.values()), loc="upper center", ncol=2, fontsize=8, frameon=False)
+    fig.legend(handles, [zh(MODE_NAMES_ZH[m], m) for m in MODE_COLOURS], loc="upper center", ncol=2, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     return figure(
         fig,
@@ -152,10 +132,9 @@ def timeline_figure(drill: DrillSession, base: DrillSession, t0: float) -> Figur
     )
 
 
-def _value_at(rows: list[dict[str, Any]], t: float, key: str) -> Any:
-    ts = np.array([r["t_min"] for r in rows])
-    k = int(np.searchsorted(ts, t, side="right")) - 1
-    return None if k < 0 else rows[k][key]
+def _value_at(rows: pd.DataFrame, t: float, key: str) -> Any:
+    k = int(np.searchsorted(rows["t_min"].to_numpy(), t, side="right")) - 1
+    return None if k < 0 else rows[key].iloc[k].item()
 
 
 def describe(a: Action) -> str:
@@ -195,19 +174,20 @@ def _result_text(a: Action) -> str:
     return ""
 
 
-def actions_table(drill: DrillSession, base: DrillSession, clock: Any) -> Table:
+def actions_table(drill: DrillRecord, clock: Any) -> Table:
     rows = []
-    for a in drill.log:
+    now = drill.ended_at_min
+    for a in drill.actions:
         t, t2 = a.sim_min, a.sim_min + EFFECT_WINDOW_MIN
         eff = "—" if a.ok else "none (refused)"
         if a.ok and a.kind in ("mode", "incident", "surge", "team"):
             on0, on1 = _value_at(drill.series, t, "on_site"), _value_at(drill.series, t2, "on_site")
             e0, e1 = _value_at(drill.series, t, "emergency_backlog"), _value_at(drill.series, t2, "emergency_backlog")
-            eb = _value_at(base.series, t2, "emergency_backlog")
-            if t2 <= drill.now:
+            eb = _value_at(drill.baseline_series, t2, "emergency_backlog")
+            if t2 <= now:
                 eff = f"on site {on0} → {on1}; emergency open {e0} → {e1} (baseline {eb})"
             else:
-                eff = f"on site {on0} → {_value_at(drill.series, drill.now, 'on_site')} by the end"
+                eff = f"on site {on0} → {_value_at(drill.series, now, 'on_site')} by the end"
         rows.append([a.seq, clock(a.sim_min), a.wall, a.source, describe(a), _result_text(a), eff])
     return Table(
         [
@@ -238,41 +218,41 @@ def outcome_table(o_drill: dict[str, Any], o_base: dict[str, Any], injected: int
     return Table(["outcome", "with the trainee's actions", "without (baseline)", "difference", ""], rows)
 
 
-def build_drill_report(drill: DrillSession, base: DrillSession, meta: dict[str, Any]) -> Report:
+def build_drill_report(drill: DrillRecord) -> Report:
     """The report: summary, outcome comparison, timeline figure, actions with effects, modes, markers."""
-    from twin.drill.session import MODE_LABELS, clock_text
 
     def clock(m: float) -> str:
-        return clock_text(drill.scenario, m)
+        return clock_text(drill.start_date, m)
 
-    t0 = float(meta.get("live_from_min", 0.0))
-    rep = Report(f"After-action report — {drill.label}" + (f" — team {drill.team}" if drill.team else ""), meta=meta)
+    t0 = drill.live_from_min
+    rep = Report(f"After-action report — {drill.label}" + (f" — team {drill.team}" if drill.team else ""),
+                 meta=dict(drill.meta))
     n_tr = sum(
-        1 for a in drill.log if a.source == "trainer" and a.kind in ("mode", "incident", "surge", "team", "marker")
+        1 for a in drill.actions if a.source == "trainer" and a.kind in ("mode", "incident", "surge", "team", "marker")
     )
-    n_sc = sum(1 for a in drill.log if a.source == "script")
+    n_sc = sum(1 for a in drill.actions if a.source == "script")
     rep.add(
         Section(
             "Summary",
             [
-                f"Scenario {drill.label}, seed {drill.seed}, script “{drill.script.name}”. Live from {clock(t0)} "
-                f"to {clock(drill.now)}; {n_tr} trainee action(s) and {n_sc} scripted inject(s).",
+                f"Scenario {drill.label}, seed {drill.seed}, script “{drill.script}”. Live from {clock(t0)} "
+                f"to {clock(drill.ended_at_min)}; {n_tr} trainee action(s) and {n_sc} scripted inject(s).",
                 "The baseline is the same scenario, seed and script run to the same simulated minute without the "
                 "trainee's actions; both runs draw the same random numbers, so the differences are the actions' effects. "
                 "Incidents injected from the console count in the drill only; put the exercise's own injects in the "
                 "script so that every team and the baseline face them alike.",
-                f"Mode at the end: {MODE_LABELS[drill.comp.controller.mode]}.",
+                f"Mode at the end: {MODE_LABELS[drill.mode_at_end]}.",
             ],
         )
     )
-    o_d, o_b = drill.outcome(), base.outcome()
+    o_d, o_b = dict(drill.outcome), dict(drill.baseline_outcome)
     rep.add(
         Section(
             "Outcome: with and without the trainee's actions",
             tables=[outcome_table(o_d, o_b, injected_by_trainee(drill))],
         )
     )
-    rep.add(Section("Timeline", figures=[timeline_figure(drill, base, t0)]))
+    rep.add(Section("Timeline", figures=[timeline_figure(drill, t0)]))
     rep.add(
         Section(
             "Actions and their effects",
@@ -280,10 +260,10 @@ def build_drill_report(drill: DrillSession, base: DrillSession, meta: dict[str, 
                 "Every action with its simulated and wall time. Effects compare the drill with itself two simulated "
                 "hours later and with the baseline at the same moment."
             ],
-            tables=[actions_table(drill, base, clock)],
+            tables=[actions_table(drill, clock)],
         )
     )
-    hist = drill.comp.controller.history
+    hist = drill.mode_history
     rep.add(
         Section(
             "Mode history",
@@ -291,7 +271,7 @@ def build_drill_report(drill: DrillSession, base: DrillSession, meta: dict[str, 
                 Table(
                     ["simulated time", "from", "to", "cause", "by"],
                     [
-                        [clock(c.at), MODE_LABELS[c.from_mode], MODE_LABELS[c.to_mode], c.cause, c.actor or c.source]
+                        [clock(c.at), MODE_LABELS[c.from_mode], MODE_LABELS[c.to_mode], c.cause, c.by]
                         for c in hist
                     ],
                 )
@@ -308,9 +288,38 @@ def build_drill_report(drill: DrillSession, base: DrillSession, meta: dict[str, 
                 tables=[
                     Table(
                         ["simulated time", "place", "note", "by"],
-                        [[clock(m["sim_min"]), m["place"] or "—", m["note"], m["source"]] for m in drill.markers],
+                        [[clock(m.sim_min), m.place or "—", m.note, m.source] for m in drill.markers],
                     )
                 ],
             )
         )
+    return rep
+
+
+def write_drill_report(out: Path) -> Path:
+    """Render ``report.html`` (figures beside it) into a drill run directory: the ``on_record``
+    hook ``twin drill`` hands to the drill console."""
+    out = Path(out)
+    return build_drill_report(read_drill_record(out)).write(out / "report.html", out / "figures")
+
+
+def drill_compare_report(cols: list[str], rows: list[list[Any]], runs: list[dict[str, Any]]) -> Report:
+    """The page of ``twin drill-compare``: the teams' table (:func:`twin.drill.compare.compare_runs`)."""
+    scenario, seed, script = runs[0]["exercise"]
+    rep = Report(
+        f"Drill comparison — {script}", meta={"scenario": scenario, "seed": seed, "script": script, "teams": len(runs)}
+    )
+    ends = {r["ended_at_min"] for r in runs}
+    note = (
+        "All teams ended at the same simulated minute."
+        if len(ends) == 1
+        else "Teams ended at different simulated minutes; counts up to the end are not directly comparable, shares and times are."
+    )
+    rep.add(
+        Section(
+            "Teams side by side",
+            [note, "The baseline is the first run's: the same scenario, seed and script without console actions."],
+            tables=[Table(cols, rows)],
+        )
+    )
     return rep

@@ -11,16 +11,12 @@ import pandas as pd
 from matplotlib.patches import Rectangle
 
 from reports.html import Figure, Section, Table, figure, zh
+from twin.modes import MODE_NAMES_ZH
 
 if TYPE_CHECKING:  # pragma: no cover
     from twin.run import RunResult
 
 MODE_COLOURS = {"normal": None, "emergency": "#f2b134", "extreme": "#d1495b"}
-MODE_LABELS = {
-    "normal": "normal",
-    "emergency": "emergency (ying xia jin xia)",
-    "extreme": "extreme (quan yuan xia chen)",
-}
 
 
 def _bands(ax: Any, timeline: list[dict[str, Any]]) -> None:
@@ -73,7 +69,7 @@ def timeline_figure(series: pd.DataFrame, modes: dict[str, Any]) -> Figure:
     handles = [Rectangle((0, 0), 1, 1, color=c, alpha=0.3) for m, c in MODE_COLOURS.items() if c is not None]
     fig.legend(
         handles,
-        [MODE_LABELS[m] for m, c in MODE_COLOURS.items() if c is not None],
+        [zh(MODE_NAMES_ZH[m], m) for m, c in MODE_COLOURS.items() if c is not None],
         loc="upper center",
         ncol=2,
         fontsize=8,

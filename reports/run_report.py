@@ -4,6 +4,7 @@ workers and departments, and the channel mix."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
@@ -14,6 +15,7 @@ from reports.html import Figure, Report, Section, Table, figure, zh
 
 if TYPE_CHECKING:
     from twin.run import RunResult
+    from twin.summary_types import RunSummary
 
 LEVEL_NAMES = {0: "grid", 1: "community", 2: "street", 3: "district", -1: "replied, not yet resolved"}
 CHANNEL_COLOURS = {"app": "#4c72b0", "hotline": "#dd8452", "patrol": "#55a868", "device": "#c44e52", "rider": "#8172b3"}
@@ -48,7 +50,7 @@ def _backlog(kpi: Any) -> Figure:
     return figure(fig, "backlog", "Backlog over time", "Open (unresolved) cases, sampled at the KPI interval.")
 
 
-def _on_time_by_tier(summary: dict[str, Any]) -> Figure:
+def _on_time_by_tier(summary: RunSummary) -> Figure:
     fig, ax = plt.subplots(figsize=(5, 3))
     by = summary.get("on_time_by_tier", {})
     tiers = list(by)
@@ -82,7 +84,7 @@ def _lateness_by(cases: Any, column: str, title: str, name: str) -> Figure | Non
     return figure(fig, name, title, "Share of done cases in which at least one handling unit went past its own limit.")
 
 
-def _worker_day(summary: dict[str, Any]) -> Figure | None:
+def _worker_day(summary: RunSummary) -> Figure | None:
     day = summary.get("grid_worker_day") or {}
     if not day:
         return None
@@ -106,7 +108,7 @@ def _worker_day(summary: dict[str, Any]) -> Figure | None:
                   "Share of grid workers' working time: cases, then routine (meetings and ledgers, tasks from above, information collection, patrols, household visits — visits give way first when the day is full).")
 
 
-def _levels(summary: dict[str, Any]) -> Figure:
+def _levels(summary: RunSummary) -> Figure:
     fig, ax = plt.subplots(figsize=(5, 3))
     lv = summary["closed_at_level"]
     names = list(lv)
@@ -117,7 +119,7 @@ def _levels(summary: dict[str, Any]) -> Figure:
     return figure(fig, "closed_at_level", "Share closed at each level", "小事不出网、大事不出村、难事不出街: where cases were finally resolved.")
 
 
-def _utilisation(summary: dict[str, Any]) -> Figure:
+def _utilisation(summary: RunSummary) -> Figure:
     fig, ax = plt.subplots(figsize=(6, 3))
     u = {k: v for k, v in summary["utilisation"].items() if v is not None}
     ax.barh(list(u), list(u.values()), color="#dd8452")
@@ -127,7 +129,7 @@ def _utilisation(summary: dict[str, Any]) -> Figure:
                   "Working time in use divided by head-minutes on duty; for grid workers it counts routine work (patrols, visits, data collection, tasks, meetings) as well as cases.")
 
 
-def _channels(summary: dict[str, Any]) -> Figure:
+def _channels(summary: RunSummary) -> Figure:
     fig, ax = plt.subplots(figsize=(5, 3))
     mix = summary["channel_mix"]
     ax.bar(list(mix), list(mix.values()), color=[CHANNEL_COLOURS[k] for k in mix])
@@ -236,3 +238,10 @@ def build_run_report(result: RunResult) -> Report:
 
         rep.add(modes_section(result))
     return rep
+
+
+def write_run_report(result: RunResult, out: Path) -> Path:
+    """Render ``report.html`` (figures beside it) into the run directory ``out``; the CLI calls this
+    after ``simulate`` + ``write_run_dir``, so the core never depends on the renderer."""
+    out = Path(out)
+    return build_run_report(result).write(out / "report.html", out / "figures")

@@ -10,8 +10,10 @@ In practice the switch follows a *declared* emergency: a response level (Ⅳ→�
 warnings (蓝/黄/橙/红). The simulation drives the controller from those declarations
 (source ``declared``, see :mod:`twin.emergency.declared`), from a plain schedule, or from
 :class:`RuleMonitor` observations — which by default only *advise* the commander (an
-:class:`Advisory`, a drill decision point) instead of switching. The drill console and the
-HTTP service call :meth:`ModeController.command` (the manual API).
+:class:`Advisory`, a drill decision point) instead of switching. The drill console calls
+:meth:`ModeController.command` (the manual API, through the emergency component). The HTTP
+service keeps no controller: ``POST /mode`` checks the same step rule (:func:`check_step`),
+records the change in its own mode log and sets its engine's ``mode``.
 
 The controller knows nothing of SimPy or the engine: it reads time from an injected clock,
 allows only legal steps, records every change with its time, cause and source, and tells
@@ -234,17 +236,6 @@ class ModeController:
         }
 
 
-def engine_follower(engine: Any) -> Listener:
-    """A listener that keeps a case engine's ``mode`` (recorded on every case event) equal to the
-    controller's applied mode — for the HTTP service: ``ctl.subscribe(engine_follower(engine))``."""
-
-    def follow(change: ModeChange) -> None:
-        if change.applied:
-            engine.mode = change.to_mode
-
-    return follow
-
-
 def check_schedule(steps: Sequence[tuple[float, str]], initial: str = "normal", allow_skip: bool = False) -> None:
     """Raise IllegalModeChange if a schedule (time, target), taken in time order, leaves a legal path."""
     mode = initial
@@ -331,3 +322,10 @@ class RuleMonitor:
                 if ch is not None:
                     out.append(ch)
         return out
+
+
+#: The modes' Chinese names (the words of the source, 党员生活 2023-12-04).
+MODE_NAMES_ZH: dict[str, str] = {"normal": "常态", "emergency": "应下尽下", "extreme": "全员下沉"}
+#: The one label of each mode for people: the Chinese name with an English gloss, so a page or a
+#: report reads on machines without CJK fonts too (drill console, reports, service messages).
+MODE_LABELS: dict[str, str] = {m: f"{MODE_NAMES_ZH[m]} {m}" for m in MODES}

@@ -20,9 +20,12 @@ import pandas as pd
 import twin
 from twin.emergency.component import EmergencyComponent
 from twin.engine import State
+from twin.engine.kpi import by_due
+from twin.engine.kpi import on_time as kpi_on_time
 from twin.model import ACTIVITIES, ROLES, ComponentFactory, DistrictModel
 from twin.model.incidents import CHANNELS, TIER_NAMES
 from twin.scenario import LEVELS, Scenario
+from twin.summary_types import RunSummary, TierTimes
 
 CLOSED = (State.CLOSED, State.EVALUATED)
 
@@ -41,14 +44,15 @@ def build_model(
     return DistrictModel(scenario, seed=seed, days=days, keep_events=keep_events, part=part, components=components_for(scenario))
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunResult:
-    """What a run produced."""
+    """What a run produced: the run directory's contents as a frozen record (the run report
+    renders it; nothing here is a live model)."""
 
     scenario: Scenario
     seed: int
     days: float
-    summary: dict[str, Any]
+    summary: RunSummary
     incidents: pd.DataFrame  # the incident stream, in arrival order
     cases: pd.DataFrame
     kpi: pd.DataFrame
@@ -226,7 +230,7 @@ def _facts(m: DistrictModel) -> dict[str, Any]:
         "device_events_missed": int(m.devices.missed),
         "trust_sum": float(m.residents.trust[own].sum()),
         "events_processed": int(m.simpy_events()),
-        "engine_transitions": int(m.store._seq),
+        "engine_transitions": int(m.store.transitions),
     }
 
 
@@ -299,7 +303,7 @@ def _disputes_share(c: pd.DataFrame, real: np.ndarray, categories: list[str]) ->
 def summarise(
     sc: Scenario, seed: int, days: float, grids: int, residents: float, grid_workers: int,
     facts: dict[str, Any], cases: pd.DataFrame, kpi: pd.DataFrame, stations: pd.DataFrame, wall: float,
-) -> dict[str, Any]:
+) -> RunSummary:
     """The run's summary.json: KPIs over cases reported after the warm-up."""
     warm = sc.run.warmup_days * 1440.0
     T = days * 1440.0
@@ -323,15 +327,15 @@ def summarise(
     done_at = c["done_at"].to_numpy()
     done = registered & ~np.isnan(done_at)
     late_stints = c["late_stints"].to_numpy()
-    on_time = done & (late_stints == 0)
-    on_time_e2e = done & (done_at <= c["due_at"].to_numpy() + 1e-9)
+    on_time = kpi_on_time(done, late_stints)  # the engine's rule, applied to the run's arrays
+    on_time_e2e = done & by_due(done_at, c["due_at"].to_numpy())
     n_done = max(1, int(done.sum()))
     stints_all = int(c.loc[registered, "stints"].sum())
     sat = c["satisfaction"].to_numpy()
     rated = sat > 0
     lvl = c["resolved_level"].to_numpy()
     tiers = c["tier"].to_numpy()
-    h2c: dict[str, dict[str, float | None]] = {}
+    h2c: dict[str, TierTimes] = {}
     hours = (c["closed_at"].to_numpy() - c["reported_at"].to_numpy()) / 60.0
     for t in TIER_NAMES:
         sel = closed & (tiers == t)
@@ -619,7 +623,7 @@ def simulate(
     return RunResult(scenario, seed_value, n_days, summary, r.incidents, r.cases if tables else pd.DataFrame(), r.kpi, r.events, r.stations, modes)
 
 
-def summary_json(summary: dict[str, Any]) -> str:
+def summary_json(summary: RunSummary) -> str:
     return json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
@@ -692,9 +696,9 @@ def write_stream(incidents: pd.DataFrame, path: Path) -> int:
     return n
 
 
-def write_run_dir(result: RunResult, out: Path, csv: bool | None = None, report: bool = True) -> Path:
+def write_run_dir(result: RunResult, out: Path, csv: bool | None = None) -> Path:
     """Write the run directory: resolved scenario, run info, Parquet tables (CSV on request),
-    KPI series, ``summary.json`` and ``report.html``."""
+    KPI series and ``summary.json``. The report is the CLI's to add: the core never renders."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sc = result.scenario
@@ -716,8 +720,4 @@ def write_run_dir(result: RunResult, out: Path, csv: bool | None = None, report:
         if want_csv:
             df.to_csv(out / f"{name}.csv", index=False)
     (out / "summary.json").write_text(summary_json(result.summary), encoding="utf-8")
-    if report:
-        from reports.run_report import build_run_report
-
-        build_run_report(result).write(out / "report.html", out / "figures")
     return out

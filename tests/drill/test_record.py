@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports.drill_report import human
+from reports.drill_report import human, write_drill_report
 from tests.drill.conftest import fake_wall
 from twin.drill.record import read_actions, write_drill_dir
 from twin.drill.script import DrillScript
@@ -32,8 +32,10 @@ def test_run_directory_and_report(flood_short: tuple[Scenario, DrillScript], tmp
     s.act("mode", {"to": "normal"})  # refused: already normal (skipping a rung is allowed by default)
     s.advance(T0 + 8 * 60.0)
     out = tmp_path / "run"
-    path = write_drill_dir(s, out, live_from_min=T0)
-    assert path == out / "report.html" and s.ended
+    assert write_drill_dir(s, out, live_from_min=T0) == out and s.ended
+    assert not (out / "report.html").exists()  # the drill writes data; the report is its caller's
+    path = write_drill_report(out)
+    assert path == out / "report.html"
     for name in (
         "drill.json",
         "actions.jsonl",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from reports.drill_report import write_drill_report
 from twin.drill.effects import DrillActionError
 from twin.drill.runner import LiveRunner
 from twin.drill.server import DrillConsole, create_app
@@ -27,7 +28,7 @@ class FakeWall:
 @pytest.fixture
 def client(live: DrillSession, tmp_path: Path) -> tuple[TestClient, DrillConsole]:
     runner = LiveRunner(live, speed=30.0, wall=FakeWall())
-    dc = DrillConsole(live, runner, tmp_path / "run", live_from_min=live.now)
+    dc = DrillConsole(live, runner, tmp_path / "run", live_from_min=live.now, on_record=write_drill_report)
     return TestClient(create_app(dc)), dc
 
 

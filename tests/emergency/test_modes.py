@@ -194,27 +194,3 @@ def test_any_command_sequence_stays_on_legal_paths(targets: list[str]) -> None:
         assert ch.from_mode == mode and ch.to_mode in LEGAL[mode]
         mode = ch.to_mode
     assert mode == ctl.mode
-
-
-def test_engine_follows_the_controller_and_records_the_mode_on_events() -> None:
-    """The service's wiring: a wall-clock engine whose events carry the controller's mode."""
-    from twin.engine import CaseEngine, MemoryStore, Place
-    from twin.modes import engine_follower
-
-    clock = Clock()
-    engine = CaseEngine(MemoryStore(), clock=clock)
-    ctl = ModeController(clock)
-    ctl.subscribe(engine_follower(engine))
-    place = Place("G1", "C1", "S1", "D1")
-    a = engine.report(category="waterlogging", tier="E", place=place, source="app")
-    clock.now = 5.0
-    ctl.command("emergency", "storm", actor="duty chief")
-    b = engine.report(category="waterlogging", tier="E", place=place, source="app")
-    engine.accept(a.id, a.version, "desk")
-    modes = [(e.case_id, e.action, e.mode) for e in engine.store.events()]
-    assert modes == [(a.id, "report", "normal"), (b.id, "report", "emergency"), (a.id, "accept", "emergency")]
-    off = ModeController(clock, enabled=False)
-    off.subscribe(engine_follower(engine))
-    engine.mode = "normal"
-    off.command("emergency", "suppressed")
-    assert engine.mode == "normal"

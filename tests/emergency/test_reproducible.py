@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import pytest
 
+from reports.run_report import write_run_report
 from twin.emergency.component import emergency_of
 from twin.run import build_model, simulate, write_run_dir
 from twin.scenario import load_scenario
@@ -62,6 +63,7 @@ def test_run_directory_and_report(tmp_path: object, flood7: object) -> None:
     sc = scheduled_flood(days=4.0, steps=[(76.0, "emergency"), (88.0, "extreme"), (92.0, "emergency")])
     r = simulate(sc, seed=3)
     out = write_run_dir(r, tmp_path)  # type: ignore[arg-type]
+    write_run_report(r, out)
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert [s["mode"] for s in summary["modes"]["timeline"]] == ["normal", "emergency", "extreme", "emergency"]
     series = pd.read_parquet(out / "modes.parquet")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from reports.run_report import write_run_report
 from twin.run import simulate, stream_lines, summary_json, write_run_dir
 from twin.scenario import load_scenario
 
@@ -68,6 +69,8 @@ def test_summary_has_the_issue_keys_and_sane_values() -> None:
 def test_run_directory(tmp_path: Path) -> None:
     r = simulate(load_scenario(), days=4)
     out = write_run_dir(r, tmp_path / "run", csv=True)
+    assert not (out / "report.html").exists()  # the core writes data only; the CLI adds the report
+    write_run_report(r, out)
     for name in ("summary.json", "scenario.json", "run.json", "incidents.parquet", "cases.parquet", "events.parquet",
                  "kpi.parquet", "incidents.csv", "report.html"):
         assert (out / name).is_file(), name

@@ -40,8 +40,7 @@ def test_overlay_policy_becomes_overrides(tmp_path: Path) -> None:
 
 def test_compare_pairs_seeds_and_names_the_better_policy(tmp_path: Path) -> None:
     base, more, same = _policies(tmp_path)
-    r = run_compare([base, more, same], 8, tmp_path / "cmp", model=MODEL, seed=3, executor=InlineExecutor(),
-                    report=False)
+    r = run_compare([base, more, same], 8, tmp_path / "cmp", model=MODEL, seed=3, executor=InlineExecutor())
     assert r.units == ("base", "three-desks", "same")
     for k in range(8):  # the same seed for every policy
         seeds = {json.loads((r.out / "reps" / u / f"r{k:04d}" / "summary.json").read_text())["seed"] for u in r.units}
@@ -58,13 +57,13 @@ def test_compare_pairs_seeds_and_names_the_better_policy(tmp_path: Path) -> None
 def test_compare_rejects_too_few_and_clashing(tmp_path: Path) -> None:
     base, more, _ = _policies(tmp_path)
     with pytest.raises(StudyError, match="at least two"):
-        run_compare([base], 5, tmp_path / "x", model=MODEL, report=False)
+        run_compare([base], 5, tmp_path / "x", model=MODEL)
     with pytest.raises(StudyError, match="also used by"):
-        run_compare([more, more], 5, tmp_path / "x", model=MODEL, report=False)
+        run_compare([more, more], 5, tmp_path / "x", model=MODEL)
     broken = tmp_path / "pol" / "broken.toml"
     broken.write_text('[overlay]\nbase = "../base.toml"\n[overlay.set]\nqueue.servers = 0\n')
     with pytest.raises(StudyError, match="broken.toml.*queue.servers"):
-        run_compare([base, broken], 5, tmp_path / "x", model=MODEL, report=False)
+        run_compare([base, broken], 5, tmp_path / "x", model=MODEL)
 
 
 def test_overlay_values_become_toml_literals(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ def _sweep(tmp: Path, out: str, reps: int = 3, **kw: Any) -> Any:
     scenario = write_scenario(tmp, arrival_rate=1.0, service_mean=1.6, minutes=300.0)
     kw.setdefault("executor", InlineExecutor())
     model = kw.pop("model", MODEL)
-    return run_sweep(scenario, kw.pop("varies", VARY), reps, tmp / out, model=model, seed=11, report=False, **kw)
+    return run_sweep(scenario, kw.pop("varies", VARY), reps, tmp / out, model=model, seed=11, **kw)
 
 
 def _kpis(df: pd.DataFrame) -> pd.DataFrame:

@@ -51,12 +51,14 @@ def drill(
     """Run a drill live: switch modes, inject incidents, send teams; get an after-action report."""
     import uvicorn
 
+    from reports.drill_report import write_drill_report
     from twin.drill.effects import DrillActionError
     from twin.drill.runner import MAX_SPEED, LiveRunner
     from twin.drill.script import DrillScriptError, default_speed, load_drill
     from twin.drill.server import DrillConsole, create_app
-    from twin.drill.session import DrillSession, clock_text
+    from twin.drill.session import DrillSession
     from twin.scenario import ScenarioError
+    from twin.simtime import clock_text
 
     if speed is not None and not 0.0 < speed <= MAX_SPEED:
         console.print(
@@ -81,7 +83,7 @@ def drill(
         raise typer.Exit(2) from None
     start = spec.start_hours * 60.0
     if start > 0:
-        with console.status(f"fast-forwarding to {clock_text(session.scenario, start)} …"):
+        with console.status(f"fast-forwarding to {clock_text(session.scenario.run.start_date, start)} …"):
             session.advance(start)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -94,7 +96,7 @@ def drill(
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
     server: uvicorn.Server | None = None
     runner = LiveRunner(session, speed=speed)
-    dc = DrillConsole(session, runner, out, live_from_min=session.now)
+    dc = DrillConsole(session, runner, out, live_from_min=session.now, on_record=write_drill_report)
     runner.on_finish = lambda: threading.Thread(target=dc.end, name="drill-end", daemon=True).start()
 
     def ended() -> None:
@@ -106,8 +108,8 @@ def drill(
     server = uvicorn.Server(uvicorn.Config(create_app(dc), log_level="warning", access_log=False))
     wall_min = (session.horizon - session.now) / speed / 60.0
     console.print(
-        f"drill console: {url}  ({session.label}, live from {clock_text(session.scenario, session.now)} "
-        f"to {clock_text(session.scenario, session.horizon)}, {speed:g} simulated min/s ≈ {wall_min:.0f} wall minutes; "
+        f"drill console: {url}  ({session.label}, live from {clock_text(session.scenario.run.start_date, session.now)} "
+        f"to {clock_text(session.scenario.run.start_date, session.horizon)}, {speed:g} simulated min/s ≈ {wall_min:.0f} wall minutes; "
         "Ctrl-C ends the drill)",
         soft_wrap=True,
         markup=False,
@@ -134,12 +136,13 @@ def drill_compare(
     """Compare teams that ran the same scripted drill: decisions and outcomes side by side."""
     from rich.table import Table
 
+    from reports.drill_report import drill_compare_report
     from reports.html import format_cell
-    from twin.drill.compare import DrillCompareError, compare_report, compare_runs
+    from twin.drill.compare import DrillCompareError, compare_runs
 
     checks.out_file(out)
     try:
-        cols, rows, _ = compare_runs(runs)
+        cols, rows, teams = compare_runs(runs)
     except DrillCompareError as exc:
         console.print(f"drill-compare error: {exc}", soft_wrap=True, markup=False, style="red")
         raise typer.Exit(2) from None
@@ -147,7 +150,7 @@ def drill_compare(
     for r in rows:
         t.add_row(*[format_cell(v) for v in r])
     console.print(t)
-    compare_report(runs).write(out)
+    drill_compare_report(cols, rows, teams).write(out)
     console.print(f"comparison: [bold]{out}[/bold]")
 
 

@@ -88,6 +88,9 @@ def loadtest(
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         raise checks.Interrupted("every process started was stopped") from None
+    from reports.loadtest_report import build_loadtest_report
+
+    build_loadtest_report(result).write(out / "report.html", out / "figures")
     s = result["system"]
     k = (result["kpis"] or {}).get("load_test") or {}
     p = (result["kpis"] or {}).get("pure_simulation") or {}

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from twin.cli import checks
 from twin.scenario import ScenarioError, load_scenario
+from twin.summary_types import RunSummary
 
 console = Console()
 
@@ -60,7 +61,7 @@ def _pct(x: Any) -> str:
     return "—" if x is None else f"{100 * x:.1f} %"
 
 
-def summary_table(s: dict[str, Any]) -> Table:
+def summary_table(s: RunSummary) -> Table:
     t = Table(title=f"{s['scenario']} · seed {s['seed']} · {s['days']:g} days", show_header=True)
     t.add_column("KPI")
     t.add_column("value", justify="right")
@@ -131,7 +132,11 @@ def run(
         result = _simulate(sc, seed, days)
     except KeyboardInterrupt:
         raise checks.Interrupted(f"the simulation was stopped; nothing written to {out}") from None
-    write_run_dir(result, out, csv=csv or None, report=report)
+    write_run_dir(result, out, csv=csv or None)
+    if report:
+        from reports.run_report import write_run_report
+
+        write_run_report(result, out)
     console.print(summary_table(result.summary))
     console.print(f"run directory: [bold]{out}[/bold]" + ("  (report.html)" if report else ""))
 

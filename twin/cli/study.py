@@ -1,18 +1,25 @@
-"""``twin sweep`` and ``twin compare``: staffing sweeps and policy comparisons.
+"""``twin sweep``, ``twin compare`` and ``twin switch-effect``: staffing sweeps, policy
+comparisons, and what an emergency switch buys.
 
-Both write a study directory (``--out``; by default ``studies/<name>-<hash>`` from the study's
-definition, so running the same command again resumes it) with every replication's
-``summary.json``, tidy tables (Parquet + CSV) and ``report.html``.
+Sweeps and comparisons write a study directory (``--out``; by default ``studies/<name>-<hash>``
+from the study's definition, so running the same command again resumes it) with every
+replication's ``summary.json``, tidy tables (Parquet + CSV) and ``report.html``, rendered here
+after the study. ``switch-effect`` is its own command, not an option of ``compare``: it pairs one
+scenario with itself (the switch on and off) on the ``modes`` block's metrics, where ``compare``
+pairs policy files on the headline KPIs.
 """
 
 from __future__ import annotations
 
 import importlib
+import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from twin.cli import checks
@@ -46,7 +53,7 @@ def _executor(dask: str | None, workers: int | None, key: str) -> Executor:
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+    err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True)  # "[emergency]" is text
     return typer.Exit(2)
 
 
@@ -75,6 +82,7 @@ def sweep(
     model_ref: str = typer.Option(DEFAULT_MODEL, "--model", hidden=True, help="module:attribute of a study Model."),
 ) -> None:
     """Sweep scenario fields over a grid; CIs per point; the least staffing meeting a target."""
+    from reports.study_report import sweep_report
     from twin.study.sweep import run_sweep
 
     try:
@@ -90,8 +98,9 @@ def sweep(
         out_dir = checks.out_dir(out or Path("studies") / f"sweep-{scenario.stem if scenario else 'street'}-{key}")
         result = run_sweep(
             scenario, varies, reps, out_dir, seed=seed, days=days, overrides=set_, target=tgt, model=model,
-            executor=_executor(dask, workers, key), progress=True, more_staff_when_higher=msw, report=not no_report,
+            executor=_executor(dask, workers, key), progress=True, more_staff_when_higher=msw,
         )
+        report = None if no_report else sweep_report(result)
     except StudyError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:
@@ -119,7 +128,7 @@ def sweep(
                           highlight=False)
     console.print(
         f"{result.ran} replications run, {result.reused} reused; study directory {result.out}"
-        + (f"; report {result.report}" if result.report else ""), highlight=False,
+        + (f"; report {report}" if report else ""), highlight=False,
     )
 
 
@@ -136,6 +145,7 @@ def compare(
     model_ref: str = typer.Option(DEFAULT_MODEL, "--model", hidden=True, help="module:attribute of a study Model."),
 ) -> None:
     """Compare policies on the same seeds: paired differences, 95 % CIs, t-tests, a verdict per KPI."""
+    from reports.study_report import compare_report
     from twin.study.compare import run_compare
 
     try:
@@ -144,8 +154,9 @@ def compare(
         out_dir = checks.out_dir(out or Path("studies") / f"compare-{'-vs-'.join(p.stem for p in policies)[:60]}-{key}")
         result = run_compare(
             policies, reps, out_dir, seed=seed, days=days, overrides=set_, model=model,
-            executor=_executor(dask, workers, key), progress=True, report=not no_report,
+            executor=_executor(dask, workers, key), progress=True,
         )
+        report = None if no_report else compare_report(result)
     except StudyError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:
@@ -168,8 +179,59 @@ def compare(
                       "and the report", highlight=False)
     console.print(
         f"{result.ran} replications run, {result.reused} reused; study directory {result.out}"
-        + (f"; report {result.report}" if result.report else ""), highlight=False,
+        + (f"; report {report}" if report else ""), highlight=False,
     )
+
+
+def _fmt(x: float | None) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4g}"
+
+
+def switch_table(rows: list[dict[str, Any]]) -> str:
+    """The rows of :func:`twin.study.switch_effect.compare_arms` as a fixed-width text table."""
+    head = f"{'metric':38} {'with switch [95% CI]':>28} {'without [95% CI]':>28} {'with − without [95% CI]':>30}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        w = f"{_fmt(r['with_switch'])} [{_fmt(r['with_ci'][0])}, {_fmt(r['with_ci'][1])}]"
+        o = f"{_fmt(r['without'])} [{_fmt(r['without_ci'][0])}, {_fmt(r['without_ci'][1])}]"
+        d = f"{_fmt(r['diff'])} [{_fmt(r['diff_ci'][0])}, {_fmt(r['diff_ci'][1])}]"
+        lines.append(f"{r['metric']:38} {w:>28} {o:>28} {d:>30}")
+    return "\n".join(lines)
+
+
+def switch_effect(
+    scenario: Path = typer.Argument(..., help="Scenario TOML with an [emergency] section."),
+    reps: int = typer.Option(10, "--reps", min=2, help="Paired replications (seeds 1..reps)."),
+    sets: list[str] = typer.Option([], "--set", help="Override dotted.path=value in both arms; repeatable."),
+    baseline: list[str] = typer.Option(
+        [], "--baseline-set",
+        help="dotted.path=value for the baseline arm instead of emergency.switching=false; repeatable.",
+    ),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the rows as JSON to this file."),
+) -> None:
+    """What the emergency switch buys and costs: the scenario with and without it, paired by seed."""
+    import json
+
+    from twin.scenario import ScenarioError, load_scenario
+    from twin.study.switch_effect import compare_arms, switch_effect
+
+    if json_out is not None:
+        checks.out_file(json_out, "--json")
+    seeds = list(range(1, reps + 1))
+    try:
+        sc = load_scenario(scenario, sets)
+        if baseline:
+            rows = compare_arms(sc, load_scenario(scenario, [*sets, *baseline]), seeds)
+            what = "baseline: " + ", ".join(baseline)
+        else:
+            rows = switch_effect(sc, seeds)
+            what = "baseline: emergency.switching=false"
+    except (ScenarioError, StudyError) as exc:
+        raise _fail(exc) from None
+    print(f"{sc.meta.name}: {reps} paired replications (seeds 1..{reps}), {sc.run.days:g} days; {what}")
+    print(switch_table(rows))
+    if json_out is not None:
+        json_out.write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def register(app: typer.Typer) -> None:
@@ -177,3 +239,4 @@ def register(app: typer.Typer) -> None:
 
     app.command("sweep", rich_help_panel=PLANNER)(sweep)
     app.command("compare", rich_help_panel=PLANNER)(compare)
+    app.command("switch-effect", rich_help_panel=PLANNER)(switch_effect)

@@ -3,7 +3,7 @@
 Each run directory (written by :func:`twin.drill.record.write_drill_dir`) carries its team,
 scenario, seed and script; runs of the same exercise share the last three, so their
 baselines are the same run and their outcomes can be set side by side. The comparison is a
-table (one column per team) and one HTML page.
+table (one column per team); :func:`reports.drill_report.drill_compare_report` renders it.
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reports.drill_report import OUTCOME_ROWS
-from reports.html import Report, Section, Table
-from twin.drill.record import read_actions
+from twin.drill.record import OUTCOME_ROWS, read_actions
 
 
 class DrillCompareError(ValueError):
@@ -75,24 +73,3 @@ def compare_runs(paths: list[Path]) -> tuple[list[str], list[list[Any]], list[di
         rows.append([label, *[r["drill"].get(key) for r in runs], first["baseline"].get(key)])
     return cols, rows, runs
 
-
-def compare_report(paths: list[Path]) -> Report:
-    cols, rows, runs = compare_runs(paths)
-    scenario, seed, script = runs[0]["exercise"]
-    rep = Report(
-        f"Drill comparison — {script}", meta={"scenario": scenario, "seed": seed, "script": script, "teams": len(runs)}
-    )
-    ends = {r["ended_at_min"] for r in runs}
-    note = (
-        "All teams ended at the same simulated minute."
-        if len(ends) == 1
-        else "Teams ended at different simulated minutes; counts up to the end are not directly comparable, shares and times are."
-    )
-    rep.add(
-        Section(
-            "Teams side by side",
-            [note, "The baseline is the first run's: the same scenario, seed and script without console actions."],
-            tables=[Table(cols, rows)],
-        )
-    )
-    return rep

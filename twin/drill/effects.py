@@ -1,12 +1,13 @@
 """What a trainer's action does to the district model: the effects, nothing about logging or wall time.
 
 The mode switch goes through the emergency component's manual API
-(:meth:`EmergencyComponent.command`). Two hooks the drill needs are missing from the
-component, so they are built here around its public objects:
+(:meth:`EmergencyComponent.command`), and an injected incident through its
+:meth:`EmergencyComponent.inject` (which appends a row to its arrival and record arrays and
+reports and dispatches the case exactly as its arrival process does); what the drill adds
+around the component's public objects is:
 
-* **inject an emergency incident** — the component draws its whole emergency up front and
-  has no ``inject()``; :func:`inject_incident` appends a row to its arrival and record
-  arrays and reports and dispatches the case exactly as its arrival process does;
+* **inject an emergency incident** — :func:`inject_incident` draws the case's travel and
+  effort from the action's own stream and hands it to ``inject``;
 * **send a team to a community** — the component places members once (by registration and
   need); :func:`send_team` moves mobilised members (on site or on the way) from the
   communities with the least waiting work to the chosen one, through the component's own

@@ -195,7 +195,7 @@ def load_drill(
 LEAD_HOURS = 1.0
 #: After the last warning or level is lifted, the exercise runs on this long (the stand-down) [A].
 TAIL_HOURS = 2.0
-#: The wall time a default drill should take (issue 14: ≈ 45–90 wall minutes) [A].
+#: The wall time a default drill should take (a trainer's session: ≈ 45–90 wall minutes) [A].
 TARGET_WALL_MINUTES = 60.0
 
 

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from twin.drill.effects import DrillActionError
 from twin.drill.page import PAGE
-from twin.drill.record import write_drill_dir
+from twin.drill.record import OnRecord, write_drill_dir
 from twin.drill.runner import LiveRunner
 from twin.drill.session import Action, DrillSession
 
@@ -67,22 +67,26 @@ class MarkerBody(_Body):
 class DrillConsole:
     """The session, its runner and the run directory; ends once (page, horizon or Ctrl-C)."""
 
-    def __init__(self, session: DrillSession, runner: LiveRunner, out: Path, live_from_min: float) -> None:
+    def __init__(
+        self, session: DrillSession, runner: LiveRunner, out: Path, live_from_min: float, on_record: OnRecord | None = None
+    ) -> None:
         self.session = session
         self.runner = runner
         self.out = Path(out)
         self.live_from_min = live_from_min
+        self.on_record = on_record  # renders report.html into the run directory (the CLI's renderer)
         self.report: Path | None = None
         self.error: str = ""
         self._end_lock = threading.Lock()
         self.on_ended: Callable[[], None] | None = None
 
     def end(self) -> Path:
-        """Stop the clock, run the baseline and write the run directory (idempotent)."""
+        """Stop the clock, run the baseline, write the run directory and hand it to ``on_record``
+        (idempotent); returns the after-action report's path."""
         with self._end_lock:
             if self.report is None:
                 self.runner.stop()
-                self.report = write_drill_dir(self.session, self.out, self.live_from_min)
+                self.report = write_drill_dir(self.session, self.out, self.live_from_min, self.on_record) / "report.html"
                 if self.on_ended is not None:
                     self.on_ended()
             return self.report

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -38,11 +38,12 @@ from twin.drill.effects import (
 )
 from twin.drill.script import DrillScript
 from twin.emergency.component import emergency_of
-from twin.modes import MODES, ModeError
+from twin.modes import MODE_LABELS, MODES, ModeError
 from twin.rng import stream_rng
 from twin.run import build_model
 from twin.scenario import Scenario
 from twin.scenario.emergency import Area
+from twin.simtime import clock_text
 
 #: Minutes between two rows of the drill's series (page sparkline, report timeline).
 SAMPLE_MINUTES = 10.0
@@ -62,14 +63,6 @@ KINDS: tuple[str, ...] = (
     "lift_warning",
     "end",
 )
-#: Chinese names with an English gloss (the page must read on machines without CJK fonts).
-MODE_LABELS: dict[str, str] = {
-    "normal": "常态 normal",
-    "emergency": "应下尽下 emergency",
-    "extreme": "全员下沉 extreme",
-}
-
-
 @dataclass
 class Action:
     """One logged action: what, by whom, when (simulated minute and wall time), and what it did."""
@@ -113,10 +106,15 @@ def drill_scenario(sc: Scenario, script: DrillScript) -> Scenario:
     return sc.model_copy(update={"emergency": em})
 
 
-def clock_text(sc: Scenario, minute: float) -> str:
-    """``day 3 · Wed 07-03 14:20`` for a simulated minute (minute 0 = the start date's midnight)."""
-    d = datetime(sc.run.start_date.year, sc.run.start_date.month, sc.run.start_date.day) + timedelta(minutes=minute)
-    return f"day {int(minute // 1440) + 1} · {d:%a %m-%d %H:%M}"
+class UrgentTimeout(simpy.Event):
+    """SimPy's ``Timeout`` with URGENT priority: it fires ``delay`` minutes from now, before
+    the ordinary events of that instant (a trainee's action lands before the model moves on)."""
+
+    def __init__(self, env: simpy.Environment, delay: float) -> None:
+        super().__init__(env)
+        self._ok = True
+        self._value = None
+        env.schedule(self, URGENT, delay)
 
 
 class DrillSession:
@@ -169,15 +167,12 @@ class DrillSession:
 
     def at(self, t: float, fn: Callable[[], object]) -> None:
         """Call ``fn`` at simulated minute ``t``, before the model's ordinary events at ``t``."""
-        ev = simpy.Event(self.env)
-        ev._ok = True
-        ev._value = None
+        ev = UrgentTimeout(self.env, max(0.0, t - self.now))
 
         def fire(_e: simpy.Event) -> None:
             fn()
 
         ev.callbacks.append(fire)
-        self.env.schedule(ev, URGENT, max(0.0, t - self.now))
 
     def advance(self, to: float) -> bool:
         """Run the model to simulated minute ``to`` (capped at the horizon); True when the end is reached."""
@@ -228,6 +223,10 @@ class DrillSession:
         kind = params.pop("what")
         params.pop("at_hours", None)
         self._apply(kind, params, "script", f"drill.script.{i}", "script")
+
+    def reapply(self, kind: str, params: dict[str, Any], stream: str) -> Action:
+        """Apply a logged trainer action again with the random stream it had (for replays)."""
+        return self._apply(kind, params, "trainer", stream, "trainer")
 
     def _apply(self, kind: str, params: dict[str, Any], source: str, stream: str, actor: str) -> Action:
         if kind not in KINDS or kind in ("start", "pause", "resume", "speed", "end"):
@@ -317,33 +316,24 @@ class DrillSession:
             yield env.timeout(SAMPLE_MINUTES)
 
     def _reported_total(self) -> int:
-        return int(self.model._counter[0]) + len(self.comp._report_times)
+        return self.model.cases_reported + self.comp.emergency_reported
 
     def kpis(self, full: bool = True) -> dict[str, Any]:
         """The live figures: incoming, backlog, overdue, mobilised on site / on the way, checks."""
         comp = self.comp
-        m = self.model
-        now = self.now
-        now_e = m.epoch + now
-        active = m.flow.active
-        n_overdue = sum(1 for j in active.values() if j.case.due_at < now_e)
-        rep, res = comp.e_reported, comp.e_resolved
-        open_e = ~np.isnan(rep) & np.isnan(res)
-        e_over = int((open_e & (rep + comp.em.sla_due_hours * 60.0 < now)).sum())
-        mem = comp.members
-        d = comp.duty
+        s = comp.snapshot()
         row: dict[str, Any] = {
-            "t_min": now,
-            "mode": comp.controller.mode,
-            "reported_total": self._reported_total(),
-            "normal_backlog": len(active),
-            "normal_overdue": n_overdue,
-            "emergency_backlog": int(open_e.sum()),
-            "emergency_overdue": e_over,
-            "on_site": mem.on_site(),
-            "en_route": mem.en_route(),
-            "checks_done": 0 if d is None else int((~np.isnan(d.done_at)).sum()),
-            "checks_total": int(comp.vulnerable.size),
+            "t_min": self.now,
+            "mode": s.mode,
+            "reported_total": s.reported,
+            "normal_backlog": s.normal.open,
+            "normal_overdue": s.normal.overdue,
+            "emergency_backlog": s.emergency.open,
+            "emergency_overdue": s.emergency.overdue,
+            "on_site": s.on_site,
+            "en_route": s.en_route,
+            "checks_done": s.checks_done,
+            "checks_total": s.checks_total,
         }
         if full:
             row["incoming_per_hour"] = self.incoming_per_hour()
@@ -423,22 +413,22 @@ class DrillSession:
             open_, over = self.grid_state()
             return {
                 "sim_min": self.now,
-                "clock": clock_text(self.scenario, self.now),
+                "clock": clock_text(self.scenario.run.start_date, self.now),
                 "horizon_min": self.horizon,
                 "finished": self.finished,
                 "ended": self.ended,
                 "mode": ctl.mode,
                 "mode_label": MODE_LABELS[ctl.mode],
                 "legal_targets": ctl.legal_targets(),
-                "mode_history": [{**c.to_dict(), "clock": clock_text(self.scenario, c.at)} for c in ctl.history],
-                "advisories": [{**a.to_dict(), "clock": clock_text(self.scenario, a.at)} for a in ctl.advisories[-10:]],
+                "mode_history": [{**c.to_dict(), "clock": clock_text(self.scenario.run.start_date, c.at)} for c in ctl.history],
+                "advisories": [{**a.to_dict(), "clock": clock_text(self.scenario.run.start_date, a.at)} for a in ctl.advisories[-10:]],
                 "declared": self.comp.board.state(),
                 "kpis": self.kpis(),
                 "grid_open": open_,
                 "grid_overdue": over,
                 "markers": list(self.markers),
                 "series": self.series[-144:],
-                "log": [{**a.to_dict(), "clock": clock_text(self.scenario, a.sim_min)} for a in self.log[-40:]],
+                "log": [{**a.to_dict(), "clock": clock_text(self.scenario.run.start_date, a.sim_min)} for a in self.log[-40:]],
             }
 
     def outcome(self) -> dict[str, Any]:
@@ -502,6 +492,6 @@ def replay(
     for a in actions:
         if a["source"] != "trainer" or a["kind"] not in MODEL_KINDS | {"marker"} or not a["ok"]:
             continue
-        s.at(float(a["sim_min"]), partial(s._apply, a["kind"], dict(a["params"]), "trainer", a["stream"], "trainer"))
+        s.at(float(a["sim_min"]), partial(s.reapply, a["kind"], dict(a["params"]), a["stream"]))
     s.advance(until_min)
     return s

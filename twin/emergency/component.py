@@ -31,6 +31,7 @@ from twin.emergency.arrivals import Arrivals, generate
 from twin.emergency.declared import LEVEL_LABELS, ResponseBoard
 from twin.emergency.roster import ROLE_INDEX, build_roster
 from twin.engine import SlaPolicy, Source, State, TierRule
+from twin.model.flow import Backlog
 from twin.modes import MODES, ROLES, ModeChange, ModeController, Rule, RuleMonitor, mobilised_roles, path_to
 from twin.rng import stream_rng
 from twin.scenario.emergency import Area, Emergency
@@ -42,8 +43,23 @@ if TYPE_CHECKING:  # pragma: no cover
 E_TIER = "E"
 
 
+@dataclass(frozen=True, slots=True)
+class EmergencyState:
+    """One observation of the switchover — what the drill's KPIs show and the rules watch."""
+
+    t_min: float
+    mode: str
+    normal: Backlog  # ordinary cases
+    emergency: Backlog  # tier-E cases (overdue: past the emergency SLA)
+    reported: int  # ordinary and emergency cases reported so far
+    on_site: int
+    en_route: int
+    checks_done: int
+    checks_total: int  # vulnerable residents to check
+
+
 @dataclass
-class Job:
+class EmergencyWork:
     """One piece of emergency work: a tier-E case (kind < K) or a vulnerable-resident check (kind K)."""
 
     kind: int
@@ -175,7 +191,7 @@ class EmergencyComponent:
                     )
                 )
             self.team_at.append(idx)
-        self.queues: list[list[deque[Job]]] = [[deque() for _ in range(self.K + 1)] for _ in range(n_comm)]
+        self.queues: list[list[deque[EmergencyWork]]] = [[deque() for _ in range(self.K + 1)] for _ in range(n_comm)]
         # ---------------------------------------------------------------- controller
         self.controller = ModeController(
             clock=lambda: self.env.now, enabled=em.switching, allow_skip=em.response.allow_skip
@@ -237,6 +253,11 @@ class EmergencyComponent:
             model.add_process(self._heads_process)
 
     # ------------------------------------------------------------------ structure
+    @property
+    def emergency_reported(self) -> int:
+        """Emergency cases reported so far."""
+        return len(self._report_times)
+
     def community_mask(self, area: Area | None) -> np.ndarray:
         terr = self.terr
         if area is None or (not area.streets and not area.communities):
@@ -312,7 +333,7 @@ class EmergencyComponent:
         self.e_open += 1
         self._report_times.append(now)
         self._dispatch(
-            Job(
+            EmergencyWork(
                 int(a.category[i]),
                 int(self.terr.grid_community[g]),
                 now,
@@ -443,16 +464,10 @@ class EmergencyComponent:
             self._set_heads(s, int(np.floor(self.heads_residual[key] + self.heads_target[key] + 1e-9)))
 
     def _set_heads(self, s: Station, n: int) -> None:
-        """Heads on duty at a station; 0 closes it to new cases (cases in hand finish).
-
-        ``Station.set_capacity`` keeps at least one head; a unit whose fractional share is
-        below one is on duty only part of the time (see :meth:`_heads_process`), so zero is
-        written to the SimPy resource's capacity the same way ``set_capacity`` does.
-        """
-        if n >= 1:
-            s.set_capacity(n)
-        else:
-            s.res._capacity = 0
+        """Heads on duty at a station; 0 closes it to new cases (cases in hand finish). A unit
+        whose fractional share is below one is on duty only part of the time (see
+        :meth:`_heads_process`)."""
+        s.set_capacity(n, floor=0)
 
     def _heads_process(self) -> Generator[simpy.Event, Any, None]:
         """Hourly: a station with a fractional head count (e.g. 0.3 of a case officer) is staffed
@@ -485,7 +500,7 @@ class EmergencyComponent:
             ep.t90 = now - ep.at
 
     # ------------------------------------------------------------------ work
-    def _dispatch(self, job: Job) -> None:
+    def _dispatch(self, job: EmergencyWork) -> None:
         j = self.special_of.get(job.kind)
         if j is not None:
             sr = self.specialists[j]
@@ -501,12 +516,12 @@ class EmergencyComponent:
                 return
         self.queues[job.community][job.kind].append(job)
 
-    def _next(self, team: EmergencyTeam) -> Job | None:
+    def _next(self, team: EmergencyTeam) -> EmergencyWork | None:
         if team.community < 0:  # a specialist responder: the oldest of its cases in any community
             waiting = [q for qs in self.queues for k in team.kinds if (q := qs[k])]
             return min(waiting, key=lambda q: q[0].t).popleft() if waiting else None
         qs = self.queues[team.community]
-        best: deque[Job] | None = None
+        best: deque[EmergencyWork] | None = None
         for k in team.kinds:
             if k == self.CHECK:
                 continue
@@ -526,7 +541,7 @@ class EmergencyComponent:
                 return
             self._start(team, job)
 
-    def _start(self, team: EmergencyTeam, job: Job) -> None:
+    def _start(self, team: EmergencyTeam, job: EmergencyWork) -> None:
         team.busy += 1
         team.served += 1
         team.busy_minutes += job.travel + job.effort
@@ -548,14 +563,14 @@ class EmergencyComponent:
             self.e_by_desk[job.index] = team.fixed is not None
         env.timeout(job.travel).callbacks.append(partial(self._on_scene, team, job))
 
-    def _on_scene(self, team: EmergencyTeam, job: Job, _event: object = None) -> None:
+    def _on_scene(self, team: EmergencyTeam, job: EmergencyWork, _event: object = None) -> None:
         eng = self.m.engine
         c = job.case
         job.case = eng.start(c.id, c.version, team.name)
         self.e_on_site[job.index] = self.env.now
         self.env.timeout(job.effort).callbacks.append(partial(self._case_done, team, job))
 
-    def _case_done(self, team: EmergencyTeam, job: Job, _event: object = None) -> None:
+    def _case_done(self, team: EmergencyTeam, job: EmergencyWork, _event: object = None) -> None:
         eng = self.m.engine
         c = job.case
         c = eng.resolve(c.id, c.version, team.name)
@@ -566,7 +581,7 @@ class EmergencyComponent:
         team.busy -= 1
         self._pull(team)
 
-    def _check_done(self, team: EmergencyTeam, job: Job, _event: object = None) -> None:
+    def _check_done(self, team: EmergencyTeam, job: EmergencyWork, _event: object = None) -> None:
         assert self.duty is not None
         self.duty.done_at[job.index] = self.env.now
         team.busy -= 1
@@ -577,7 +592,7 @@ class EmergencyComponent:
         self.duty = Duty(now, now + self.em.checks.deadline_hours * 60.0, self.vulnerable, np.full(n, np.nan))
         for i in range(n):
             self._dispatch(
-                Job(
+                EmergencyWork(
                     self.CHECK,
                     int(self.vulnerable_comm[i]),
                     now,
@@ -668,18 +683,39 @@ class EmergencyComponent:
                 yield env.timeout(t - env.now)
             fire()
 
+    def emergency_backlog(self) -> Backlog:
+        """Tier-E cases open now, and those past the emergency SLA."""
+        if not self.e_open:
+            return Backlog(0, 0)
+        rep = self.e_reported
+        open_ = np.isnan(self.e_resolved) & ~np.isnan(rep)
+        return Backlog(self.e_open, int((open_ & (rep + self.em.sla_due_hours * 60.0 < self.env.now)).sum()))
+
+    def snapshot(self) -> EmergencyState:
+        """The state of the switchover now (see :class:`EmergencyState`)."""
+        m = self.m
+        d = self.duty
+        return EmergencyState(
+            t_min=float(self.env.now),
+            mode=self.controller.mode,
+            normal=m.flow.backlog(m.epoch + self.env.now),
+            emergency=self.emergency_backlog(),
+            reported=m.cases_reported + self.emergency_reported,
+            on_site=self.members.on_site(),
+            en_route=self.members.en_route(),
+            checks_done=0 if d is None else int((~np.isnan(d.done_at)).sum()),
+            checks_total=int(self.vulnerable.size),
+        )
+
     def metrics(self, window: float) -> dict[str, float]:
         """The observed state the rules watch."""
         now = self.env.now
         k = len(self._report_times) - bisect.bisect_right(self._report_times, now - window)
-        due = self.em.sla_due_hours * 60.0
-        rep = self.e_reported
-        open_ = np.isnan(self.e_resolved) & ~np.isnan(rep)
-        overdue = int((open_ & (rep + due < now)).sum()) if self.e_open else 0
+        e = self.emergency_backlog()
         return {
             "emergency_reports_per_hour": k / (window / 60.0),
-            "emergency_backlog": float(self.e_open),
-            "emergency_overdue": float(overdue),
+            "emergency_backlog": float(e.open),
+            "emergency_overdue": float(e.overdue),
         }
 
     def _rule_process(self) -> Generator[simpy.Event, Any, None]:

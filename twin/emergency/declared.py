@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from twin.modes import MODE_NAMES_ZH
 from twin.scenario.emergency import Response
 
 #: Most severe last: Ⅰ级 is the highest response.
 LEVELS: tuple[str, ...] = ("IV", "III", "II", "I")
 LEVEL_LABELS: dict[str, str] = {"IV": "Ⅳ级响应", "III": "Ⅲ级响应", "II": "Ⅱ级响应", "I": "Ⅰ级响应"}
 COLOUR_LABELS: dict[str, str] = {"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"}
-MODE_LABELS: dict[str, str] = {"normal": "常态", "emergency": "应下尽下", "extreme": "全员下沉"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +98,7 @@ class ResponseBoard:
         if lv is None:
             return "normal", "no warning or response level in force"
         mode = self.policy.level_modes[lv]  # type: ignore[index]
-        return mode, f"{why} → {MODE_LABELS[mode]}"
+        return mode, f"{why} → {MODE_NAMES_ZH[mode]}"
 
     def state(self) -> dict[str, Any]:
         """JSON-ready: the warnings and levels in force, the level and the mode it calls for."""

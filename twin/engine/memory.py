@@ -92,6 +92,11 @@ class MemoryStore:
         """Rows in the audit log (0 when events are not kept)."""
         return len(self._events)
 
+    @property
+    def transitions(self) -> int:
+        """Transitions committed so far (counted whether or not events are kept)."""
+        return self._seq
+
     def count(self) -> int:
         return len(self._cases)
 

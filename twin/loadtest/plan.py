@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from twin.engine.kpi import by_due
 from twin.sim.calendar import WorkCalendar
 
 PLAN_ENV = "GRIDTWIN_LOADTEST_PLAN"
@@ -202,8 +203,9 @@ class Plan:
         return float(due.get(tier, due.get("E", 60.0)))
 
     def on_time(self, reported_engine: float, resolved_engine: float, tier: str) -> bool:
-        """On time in simulated terms: the compressed resolution time against the scenario's SLA."""
-        return (resolved_engine - reported_engine) * self.speedup <= self.tier_due(tier) + 1e-9
+        """Resolved by the due time in simulated terms: the compressed resolution time stretched
+        back by the speedup against the scenario's SLA (the engine's :func:`by_due`)."""
+        return bool(by_due((resolved_engine - reported_engine) * self.speedup, self.tier_due(tier)))
 
     def satisfaction(self, a: Arrival, on_time: bool, rework: bool = False) -> int:
         """The resident's score 1–5 drawn as the model draws it (from the arrival's uniform)."""

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from twin.engine.kpi import by_due
 from twin.loadtest.plan import Plan, ref_of
 
 ACTIVE = {"reported", "accepted", "dispatched", "in_progress", "reopened"}
@@ -174,7 +175,7 @@ def sim_kpis(cases: pd.DataFrame, start_min: float, arrivals_end: float, end_min
     rejected = ~np.isnan(rej) & (rej <= end_min)
     real = ~merged & ~rejected
     done = real & ~np.isnan(res) & (res <= end_min)
-    on_time = done & (res <= c["due_at"].to_numpy(dtype=float) + 1e-9)
+    on_time = done & by_due(res, c["due_at"].to_numpy(dtype=float))
     lv = c["resolved_level"].to_numpy()
     hours = (res[done] - c["reported_at"].to_numpy(dtype=float)[done]) / 60.0
     n = int(done.sum())

@@ -246,7 +246,4 @@ def run(opts: Options, log: Any = print) -> tuple[dict[str, Any], int]:
         "exit_code": 1 if failed else 0,
     }
     (out / "loadtest.json").write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    from reports.loadtest_report import build_loadtest_report
-
-    build_loadtest_report(result).write(out / "report.html", out / "figures")
     return result, 1 if failed else 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -54,8 +55,18 @@ class Rows:
             setattr(self, name, getattr(b, name).tolist())
 
 
-class Job:
-    """The simulation's handle on one case while it is being worked on."""
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Cases open at one instant, and how many of them are past their deadline (督办's red):
+    the one definition the model's KPI series, the emergency rules and the drill's KPIs share."""
+
+    open: int
+    overdue: int
+
+
+class CaseJob:
+    """The simulation's handle on one ordinary case while the model's stations work on it
+    (the emergency component's work items are :class:`twin.emergency.component.EmergencyWork`)."""
 
     __slots__ = ("case", "rows", "row", "level", "stage", "req", "station", "token", "work", "resolves", "rework", "volunteer", "suspend")
 
@@ -93,8 +104,14 @@ class CaseFlow:
         district: DistrictCentre,
         departments: list[Department],
         rng_repeat: np.random.Generator,
+        epoch: float = 0.0,
+        serial_of: Callable[[str], int] | None = None,
     ) -> None:
+        """``epoch``: the engine's clock at minute 0 (minutes since the Unix epoch);
+        ``serial_of``: a case id's serial number (for the repeat complaints' table; -1 if unknown)."""
         self.env = env
+        self._epoch = epoch
+        self.serial_of: Callable[[str], int] = serial_of if serial_of is not None else _no_serial
         self.engine = engine
         self.sc = sc
         self.terr = terr
@@ -123,7 +140,7 @@ class CaseFlow:
         self.approve_share = pol.extension_approval_share
         self.suspend_after = pol.suspend_after_lead_hours * 60.0
         self.misdispatch_share = pol.misdispatch_share
-        self._warn: list[tuple[float, int, Job, float, int]] = []
+        self._warn: list[tuple[float, int, CaseJob, float, int]] = []
         self.allow: list[list[float | None]] = []
         for t in TIER_NAMES:
             a = sc.policy.tiers[t].allowance_hours
@@ -134,11 +151,11 @@ class CaseFlow:
         self.street_of_grid = terr.grid_street.tolist()
         self.places = terr.places
         self.sat_cdf = (np.cumsum(sc.policy.satisfaction_on_time).tolist(), np.cumsum(sc.policy.satisfaction_late).tolist())
-        self.active: dict[str, Job] = {}
+        self.active: dict[str, CaseJob] = {}
         self.rejected_at: dict[str, float] = {}
-        self._lapse: list[tuple[float, int, Job, int]] = []
-        self._verify: list[tuple[float, int, Job]] = []
-        self._evaluate: list[Job] = []
+        self._lapse: list[tuple[float, int, CaseJob, int]] = []
+        self._verify: list[tuple[float, int, CaseJob]] = []
+        self._evaluate: list[CaseJob] = []
         self._seq = 0
         # tallies
         self.on_spot_resolved = 0
@@ -186,7 +203,7 @@ class CaseFlow:
             # the 12345 centre has taken the call (受理) and sends the order down (派单, in enter)
             case = self.engine.accept(case.id, case.version, CENTRE_12345)
             self.orders += 1
-        job = Job(case, rows, row)
+        job = CaseJob(case, rows, row)
         self.active[case.id] = job
         if rows.tier[row] == 0:
             self._on_call(job)
@@ -198,7 +215,7 @@ class CaseFlow:
             self.on_report(case)
         return case
 
-    def _on_call(self, job: Job) -> None:
+    def _on_call(self, job: CaseJob) -> None:
         """T0: the grid's worker goes straight to the scene (no queue behind routine work); off
         duty hours, the community's person on duty (值班) does, from further away."""
         r, row = job.rows, job.row
@@ -215,7 +232,7 @@ class CaseFlow:
         team.served += 1
         self.env.timeout(work).callbacks.append(partial(self._on_call_done, job))
 
-    def _to_property(self, job: Job, st: Station) -> None:
+    def _to_property(self, job: CaseJob, st: Station) -> None:
         """A property matter of a managed compound: the property company's desk takes it first
         (level -1: outside the platform's ladder until it hands the matter in)."""
         job.level = -1
@@ -223,7 +240,7 @@ class CaseFlow:
             self.property_received += 1
         self._request(job, st)
 
-    def _property_done(self, job: Job, st: Station) -> None:
+    def _property_done(self, job: CaseJob, st: Station) -> None:
         """物业 settled it — recorded and closed by the company, never registered on the platform —
         or hands it in through the community, whose limit starts now (Xiangyang: unresolved →
         城运 dispatch)."""
@@ -244,7 +261,7 @@ class CaseFlow:
         del self.active[c.id]
         self.property_settled.add(c.id)
 
-    def _on_call_done(self, job: Job, _event: object = None) -> None:
+    def _on_call_done(self, job: CaseJob, _event: object = None) -> None:
         eng = self.engine
         c = job.case
         name = job.station.name  # type: ignore[union-attr]
@@ -261,7 +278,7 @@ class CaseFlow:
         self._resolved(job)
 
     # ------------------------------------------------------------------ stations
-    def enter(self, job: Job, level: int) -> None:
+    def enter(self, job: CaseJob, level: int) -> None:
         job.level = level
         job.stage = 0
         job.token += 1
@@ -275,7 +292,7 @@ class CaseFlow:
                 heapq.heappush(self._lapse, (cal.finish(self.env.now, allowance), self._seq, job, job.token))
         if level <= 1:
             # the platform puts the case on the unit's list at once (派遣): its limit runs from
-            # now, queue included (issue 12)
+            # now, queue included (the platform's working-time limit per unit)
             eng = self.engine
             c = job.case
             if c.state is S_REPORTED:
@@ -285,7 +302,7 @@ class CaseFlow:
             self._watch(job)
         self._request(job, st)
 
-    def _station(self, job: Job, level: int, stage: int) -> Station:
+    def _station(self, job: CaseJob, level: int, stage: int) -> Station:
         r, row = job.rows, job.row
         g = r.grid[row]
         if level == 0:
@@ -304,13 +321,13 @@ class CaseFlow:
             return self.centres[s] if stage == 0 else self.boards[s][self.board_of_cat[r.category[row]]]
         return self.district if stage == 0 else self.departments[self.dept_of_cat[r.category[row]]]
 
-    def _request(self, job: Job, st: Station) -> None:
+    def _request(self, job: CaseJob, st: Station) -> None:
         job.station = st
         job.req = None
         token = st.acquire(partial(self._granted, job), job.case.due_at)
         job.req = token
 
-    def _granted(self, job: Job, _event: object = None) -> None:
+    def _granted(self, job: CaseJob, _event: object = None) -> None:
         st = job.station
         assert st is not None
         r, row = job.rows, job.row
@@ -325,7 +342,7 @@ class CaseFlow:
             job.resolves = job.rework or (need == 0 and r.u_spot[row] < self.on_spot)
             work = r.travel[row] + (r.effort[row][0] if job.resolves else r.assess[row])
             # a worker in the middle of routine work (a visit, a patrol stretch, data entry)
-            # finishes that stretch first: the wait is uniform over it (issue 13)
+            # finishes that stretch first: the wait is uniform over it (the grid worker's day)
             p = st.routine_share  # type: ignore[attr-defined]
             u = r.u_routine[row]
             if u < p:
@@ -361,7 +378,7 @@ class CaseFlow:
             self._time_rules(job, st, end)
         self.env.timeout(end - now).callbacks.append(partial(self._done, job))
 
-    def _done(self, job: Job, _event: object = None) -> None:
+    def _done(self, job: CaseJob, _event: object = None) -> None:
         eng = self.engine
         st = job.station
         assert st is not None
@@ -404,7 +421,7 @@ class CaseFlow:
         eng.escalate(c.id, c.version, st.name, "beyond this level")
         self.enter(job, lv + 1)
 
-    def _resolve(self, job: Job, _event: object = None) -> None:
+    def _resolve(self, job: CaseJob, _event: object = None) -> None:
         st = job.station
         assert st is not None
         c = job.case
@@ -420,14 +437,14 @@ class CaseFlow:
                 self.on_spot_resolved += 1
         self._resolved(job)
 
-    def _resolved(self, job: Job) -> None:
+    def _resolved(self, job: CaseJob) -> None:
         del self.active[job.case.id]
         self._seq += 1
         # the on-site check (核查) happens in the grid worker's working hours, not at 02:00
         at = self.workers.calendar.open_at(self.env.now + job.rows.verify[job.row])
         heapq.heappush(self._verify, (at, self._seq, job))
 
-    def _contact(self, job: Job, st: Station) -> None:
+    def _contact(self, job: CaseJob, st: Station) -> None:
         """The unit holding a 12345 work order calls the caller when it takes the order up
         (联系诉求人): recorded as the engine's reply; the limit is ``contact_working_days``
         of the platform's working time from dispatch."""
@@ -443,14 +460,14 @@ class CaseFlow:
             self.orders_contacted_late += 1
         eng.reply(c.id, c.version, st.name, "contacted the caller")
 
-    # ------------------------------------------------------------------ time rules (issue 12)
-    def _dispatcher(self, job: Job) -> str:
+    # ------------------------------------------------------------------ the platform's time rules: limits, stints, 督办
+    def _dispatcher(self, job: CaseJob) -> str:
         """The level that dispatched the case to its unit: the street centre, or the district's."""
         if job.level >= 3:
             return self.district.name
         return self.centres[self.street_of_grid[job.rows.grid[job.row]]].name
 
-    def _time_rules(self, job: Job, st: Station, end: float) -> None:
+    def _time_rules(self, job: CaseJob, st: Station, end: float) -> None:
         """When the unit that will settle the matter takes it up: a reply matter gets its
         answer (答复); a handler who can see the limit will not hold asks for more time (延期),
         which the dispatching level approves or refuses; a long wait on another party will be
@@ -477,7 +494,7 @@ class CaseFlow:
         else:
             eng.refuse_extension(c.id, c.version, self._dispatcher(job), "the limit stands")
 
-    def _misdispatch(self, job: Job, lv: int) -> Station | None:
+    def _misdispatch(self, job: CaseJob, lv: int) -> Station | None:
         """The unit a command centre sends the case to by mistake, or None (most cases)."""
         u = (job.rows.u_rule[job.row] * 7919.0) % 1.0
         if job.rework or u >= self.misdispatch_share:
@@ -494,13 +511,13 @@ class CaseFlow:
             return None
         return units[(right + 1) % len(units)]
 
-    def _reassign(self, job: Job, centre: str, target: Station, _event: object = None) -> None:
+    def _reassign(self, job: CaseJob, centre: str, target: Station, _event: object = None) -> None:
         c = job.case
         self.engine.reassign(c.id, c.version, centre, (target.name,), "wrong dispatch: not this unit's matter")
         self._watch(job)
         self._request(job, target)
 
-    def _watch(self, job: Job) -> None:
+    def _watch(self, job: CaseJob) -> None:
         """Note when the new stint's yellow and red warnings (督办) fall due."""
         c = job.case
         yellow, red = self.engine.warning_at(c)
@@ -587,7 +604,7 @@ class CaseFlow:
         eng = self.engine
         day_start = (self.env.now // 1440.0) * 1440.0 + self._epoch
         todo = self._evaluate
-        keep: list[Job] = []
+        keep: list[CaseJob] = []
         grids: list[int] = []
         scores: list[int] = []
         on_cdf, late_cdf = self.sat_cdf
@@ -638,5 +655,11 @@ class CaseFlow:
             grids.append(r.grid[row])
         self.residents.complain(np.asarray(grids, dtype=np.int64), 1.0)
 
-    _epoch = 0.0
-    serial_of: Callable[[str], int] = staticmethod(lambda cid: -1)  # type: ignore[assignment]
+
+    def backlog(self, now_epoch: float) -> Backlog:
+        """Ordinary cases open now, and those past their deadline (``now_epoch``: the engine's clock)."""
+        active = self.active
+        return Backlog(len(active), sum(1 for j in active.values() if j.case.due_at < now_epoch))
+
+def _no_serial(_case_id: str) -> int:
+    return -1

@@ -35,6 +35,7 @@ from twin.model.flow import CaseFlow, Rows
 from twin.model.incidents import DayBatch, IncidentSource
 from twin.rng import stream_rng
 from twin.scenario import Scenario
+from twin.sim.environment import ModelEnvironment
 from twin.sim.stations import Station
 from twin.sim.territory import build_territory
 
@@ -95,6 +96,11 @@ def sla_policy(sc: Scenario, days: float | None = None) -> SlaPolicy:
     return SlaPolicy(tiers, cal)
 
 
+def case_serial(case_id: str) -> int:
+    """The serial number in a case id the model makes (``{tag}-{serial:08d}``)."""
+    return int(case_id.rsplit("-", 1)[1])
+
+
 class DistrictModel(mesa.Model):
     """Residents, grid workers, devices, riders, party members, command centres and
     departments producing and handling incidents through the case engine."""
@@ -113,7 +119,7 @@ class DistrictModel(mesa.Model):
         super().__init__(seed=self.seed_value)
         self.days = float(sc.run.days if days is None else days)
         self.horizon = self.days * 1440.0
-        self.env = env = simpy.Environment()
+        self.env = env = ModelEnvironment()
         self.epoch = sc.start_epoch_minutes
         self.start_weekday = sc.run.start_date.weekday()
         self.partitions = n_parts = max(1, min(sc.run.partitions, sc.territory.streets))
@@ -139,7 +145,7 @@ class DistrictModel(mesa.Model):
 
         self._counter = counter
         epoch = self.epoch
-        self.engine = CaseEngine(self.store, clock=lambda: epoch + env._now, sla=sla_policy(sc, self.days), id_factory=next_id, auto_escalate=False)
+        self.engine = CaseEngine(self.store, clock=env.epoch_clock(epoch), sla=sla_policy(sc, self.days), id_factory=next_id, auto_escalate=False)
         st = sc.staffing
         wd = self.start_weekday
         span = int(np.ceil(self.days)) + 2
@@ -201,9 +207,8 @@ class DistrictModel(mesa.Model):
             self.incidents.add_rate_modifier(lambda day: own_rates)
         self.flow = CaseFlow(
             env, self.engine, sc, terr, self.residents, self.workers, self.offices, self.pools, self.centres,
-            self.boards, self.district, self.departments, rngs["repeat"],
+            self.boards, self.district, self.departments, rngs["repeat"], epoch=epoch, serial_of=case_serial,
         )
-        self.flow._epoch = epoch
         # property management (物业, issue 13): one company desk per community with managed compounds
         pm = sc.property_management
         self.properties: list[PropertyCompany | None] = [None] * terr.n_communities
@@ -227,7 +232,6 @@ class DistrictModel(mesa.Model):
                 d.street = int(terr.community_street[i])
             self.flow.duty = self.duty
             self.flow.duty_travel = duty.travel_factor
-        self.flow.serial_of = lambda cid: int(cid.rsplit("-", 1)[1])  # type: ignore[method-assign]
         # outputs
         self.record_stream = True  # keep the incident stream for the outputs (off for benchmarks)
         self.stream_days: list[DayBatch] = []
@@ -244,6 +248,11 @@ class DistrictModel(mesa.Model):
     # ------------------------------------------------------------------ structure
     def stations(self) -> list[Station]:
         return [a for a in self.agents if isinstance(a, Station)]
+
+    @property
+    def cases_reported(self) -> int:
+        """Cases the engine has opened so far (the serial of the last case id)."""
+        return self._counter[0]
 
     def component(self, kind: type[C]) -> C | None:
         """The component of type ``kind`` the model was built with, if any."""
@@ -284,7 +293,7 @@ class DistrictModel(mesa.Model):
         counter = self._counter
         workers = self.workers
         for day in range(n_days):
-            workers.close_day(day - 1)  # yesterday's routine takes what its cases left (issue 13)
+            workers.close_day(day - 1)  # yesterday's routine takes the working time its cases left
             b = self.incidents.day(day)
             if carry is not None and len(carry):
                 b = DayBatch.concat(carry, b)
@@ -319,15 +328,15 @@ class DistrictModel(mesa.Model):
         users = {r: [s.res.users for s in ss] for r, ss in by_role.items()}
         while True:
             yield env.timeout(every)
+            bl = self.flow.backlog(self.epoch + env.now)
             row: dict[str, float] = {
                 "t_min": env.now,
-                "backlog": float(len(self.flow.active)),
+                "backlog": float(bl.open),
                 "cases_reported": float(self._counter[0]),
                 "trust_sum": float(self.residents.trust[self.own_grids].sum()),
                 "latent_needs": float(self.incidents.latent.sum()),
             }
-            now_e = self.epoch + env.now
-            row["overdue"] = float(sum(1 for j in self.flow.active.values() if j.case.due_at < now_e))
+            row["overdue"] = float(bl.overdue)
             for role in by_role:
                 row[f"queue_{role}"] = float(sum(map(len, queues[role])))
                 row[f"busy_{role}"] = float(sum(map(len, users[role])))
@@ -347,5 +356,4 @@ class DistrictModel(mesa.Model):
 
     def simpy_events(self) -> int:
         """Events SimPy has processed so far (scheduled minus still queued)."""
-        scheduled = next(self.env._eid)  # type: ignore[attr-defined]
-        return int(scheduled - len(self.env._queue))  # type: ignore[attr-defined]
+        return self.env.events_processed()

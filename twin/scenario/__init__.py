@@ -101,7 +101,7 @@ class Unit(_Frozen):
 
 
 class WorkerDay(_Frozen):
-    """A grid worker's working day beyond case handling (issue 13): every activity takes
+    """A grid worker's working day beyond case handling (routine visits, patrol, data entry): every activity takes
     time from the same budget of working minutes, so a worker with more households visits
     less, finds less early, and breaks off routine work later for a case.
 
@@ -380,7 +380,7 @@ class LevelLimits(_Frozen):
 
 
 class Tier(_Frozen):
-    """A matter's time rule (issue 12).
+    """A matter's time rule on the platform: each unit's working-time limit, extensions, suspensions.
 
     ``limit_hours``: each handling unit's limit, from the moment it receives the case
     (dispatch), in hours of ``clock`` — ``working`` (the platform's working hours, public

@@ -49,7 +49,7 @@ from twin.engine.sla import SlaPolicy
 from twin.engine.transitions import new_case
 from twin.engine.types import Action, Case, Level, Notice, Place, State
 from twin.engine.worktime import ClockKind, WorkTime
-from twin.modes import IllegalModeChange, check_step
+from twin.modes import MODE_LABELS, IllegalModeChange, check_step
 from twin.service import models as m
 from twin.service.auth import (
     COMMAND_ROLES,
@@ -80,7 +80,6 @@ DEFAULT_SOURCE: dict[Role, str] = {
 ALLOWED_SOURCES: dict[Role, tuple[str, ...]] = {Role.RESIDENT: ("app", "hotline", "rider"), Role.DEVICE: ("device",)}
 MASK = "***"
 _MISS = object()
-MODE_LABELS = {"normal": "normal", "emergency": "应下尽下", "extreme": "全员下沉"}
 
 
 @dataclass

@@ -24,7 +24,11 @@ from twin.service.auth import Principal, Role, ScopeKind
 
 
 @dataclass(frozen=True, slots=True)
-class ModeChange:
+class ModeRecord:
+    """A row of the service's mode log (``POST /mode``): its sequence number, the mode set,
+    when (wall-clock minutes since the epoch), by whom and why. The model's own record of a change
+    (clock minutes, from → to, source, applied or only advised) is :class:`twin.modes.ModeChange`."""
+
     seq: int
     mode: str
     at: float
@@ -87,9 +91,9 @@ class ServiceStore(Protocol):
     def idem_abort(self, key: str) -> None: ...
     def record_mode(
         self, mode: str, at: float, actor: str, reason: str, check: Callable[[str], None] | None = None
-    ) -> ModeChange: ...
-    def modes(self) -> list[ModeChange]: ...
-    def current_mode(self) -> ModeChange | None: ...
+    ) -> ModeRecord: ...
+    def modes(self) -> list[ModeRecord]: ...
+    def current_mode(self) -> ModeRecord | None: ...
     def close(self) -> None: ...
 
 
@@ -274,7 +278,7 @@ class _SqlServiceStore:
 
     def record_mode(
         self, mode: str, at: float, actor: str, reason: str, check: Callable[[str], None] | None = None
-    ) -> ModeChange:
+    ) -> ModeRecord:
         """Record a change to ``mode``. ``check(current mode)`` runs first in the same transaction,
         with changes serialised, and may raise to refuse the change (nothing is recorded)."""
         with self._tx() as cur:
@@ -287,17 +291,17 @@ class _SqlServiceStore:
             cur.execute("SELECT coalesce(max(seq), 0) + 1 FROM svc_modes")
             seq = int(cur.fetchone()[0])
             cur.execute(self._q("INSERT INTO svc_modes VALUES (?, ?, ?, ?, ?)"), (seq, mode, at, actor, reason))
-        return ModeChange(seq, mode, at, actor, reason)
+        return ModeRecord(seq, mode, at, actor, reason)
 
-    def modes(self) -> list[ModeChange]:
+    def modes(self) -> list[ModeRecord]:
         with self._read() as cur:
             cur.execute("SELECT seq, mode, at, actor, reason FROM svc_modes ORDER BY seq")
             rows = cur.fetchall()
-        return [ModeChange(int(r[0]), r[1], float(r[2]), r[3], r[4]) for r in rows]
+        return [ModeRecord(int(r[0]), r[1], float(r[2]), r[3], r[4]) for r in rows]
 
-    def current_mode(self) -> ModeChange | None:
+    def current_mode(self) -> ModeRecord | None:
         r = self._one("SELECT seq, mode, at, actor, reason FROM svc_modes ORDER BY seq DESC LIMIT 1")
-        return None if r is None else ModeChange(int(r[0]), r[1], float(r[2]), r[3], r[4])
+        return None if r is None else ModeRecord(int(r[0]), r[1], float(r[2]), r[3], r[4])
 
 
 class SQLiteServiceStore(_SqlServiceStore):

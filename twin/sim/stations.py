@@ -23,58 +23,77 @@ class Slot:
     triggered = True
 
 
+class Headcount(simpy.PriorityResource):
+    """A ``simpy.PriorityResource`` whose capacity is the heads on duty, which may change while
+    the run goes on — to 0 included (a station closed to new cases; cases in hand finish).
+
+    SimPy's own extension point: a subclass owns the storage of ``capacity`` and calls
+    ``_trigger_put`` after changing it, as ``BaseResource`` does after a release. It also
+    takes a head without an event when one is free and nobody queues (:meth:`take`), the hot
+    path of every case step.
+    """
+
+    def set_capacity(self, n: int) -> None:
+        """Heads on duty from now on; queued requests are granted as heads become free."""
+        self._capacity = n
+        self._trigger_put(None)
+
+    def take(self, granted: Callable[[Any], None], due: float = 0.0) -> Any:
+        """A head at once (a :class:`Slot`, ``granted`` called now) if one is free and nobody
+        queues, else a ``PriorityRequest`` (earliest ``due`` first) whose grant calls ``granted``."""
+        if len(self.users) < self._capacity and not self.put_queue:
+            slot = Slot()
+            self.users.append(slot)  # type: ignore[arg-type]
+            granted(None)
+            return slot
+        req = self.request(priority=due)  # type: ignore[arg-type]
+        req.callbacks.append(granted)
+        return req
+
+    def give_back(self, token: Any) -> None:
+        """Return a head taken by :meth:`take`; the next queued request (if any) is granted."""
+        self.users.remove(token)
+        if self.put_queue:
+            self._trigger_put(None)
+
+
 class Station(mesa.Agent):
-    """A Mesa agent owning a ``simpy.PriorityResource`` whose capacity is its head count on
+    """A Mesa agent owning a :class:`Headcount` resource whose capacity is its head count on
     duty. Queued cases are taken up earliest due first (督办: an overdue case — red — before
     one close to its limit — yellow — before the rest), ties in order of arrival."""
 
     role: str = "station"
     level: int = 0
+    #: Take a head for a case due at ``due`` (:meth:`Headcount.take`); returns the token to release.
+    acquire: Callable[[Callable[[Any], None], float], Any]
+    #: Give a head back (:meth:`Headcount.give_back`).
+    release: Callable[[Any], None]
 
     def __init__(self, model: mesa.Model, env: simpy.Environment, name: str, capacity: int, calendar: WorkCalendar) -> None:
         super().__init__(model)
         self.name = name
         self.env = env
-        self.res = simpy.PriorityResource(env, capacity=max(1, capacity))
+        self.res = Headcount(env, capacity=max(1, capacity))
         self.calendar = calendar
         self.busy = 0.0  # working minutes of effort done
         self.served = 0
-        self.headcount = capacity  # may differ from res.capacity while people are away (issue 4)
+        self.headcount = capacity  # may differ from res.capacity while people are away (mobilisation)
         self.street = -1  # the street it belongs to (-1: the district level)
+        # the hot path calls the resource's methods directly (no extra frame per case step)
+        self.acquire = self.res.take
+        self.release = self.res.give_back
 
     @property
     def capacity(self) -> int:
-        return self.res.capacity
+        return int(self.res.capacity)
 
-    def set_capacity(self, n: int) -> None:
-        """Change the heads on duty (mobilisation takes people away, demobilisation returns them).
+    def set_capacity(self, n: int, floor: int = 1) -> None:
+        """Change the heads on duty (mobilisation takes people away, demobilisation returns them),
+        keeping at least ``floor`` (0 closes the station to new cases).
 
         Cases being handled finish; queued cases start as soon as a head is free.
         """
-        self.res._capacity = max(1, int(n))  # simpy keeps capacity read-only; this is its storage
-        self.res._trigger_put(None)
-
-    def acquire(self, granted: Callable[[Any], None], due: float = 0.0) -> Any:
-        """Take a head: at once if one is free and nobody queues (no SimPy event needed),
-        else through a ``Request`` that waits its turn (earliest ``due`` first); ``granted``
-        is called on the grant.
-        Returns the token to :meth:`release` (or to cancel while it is still queued)."""
-        res = self.res
-        if len(res.users) < res._capacity and not res.put_queue:
-            slot = Slot()
-            res.users.append(slot)
-            granted(None)
-            return slot
-        req = res.request(priority=due)
-        req.callbacks.append(granted)
-        return req
-
-    def release(self, token: Any) -> None:
-        """Give the head back; the next queued request (if any) is granted."""
-        res = self.res
-        res.users.remove(token)
-        if res.put_queue:
-            res._trigger_put(None)
+        self.res.set_capacity(max(floor, int(n)))
 
     def available_minutes(self, until: float) -> float:
         """Head-minutes of working time from minute 0 to ``until``."""

@@ -9,7 +9,7 @@ whether higher or lower is better for that KPI (:func:`twin.study.kpi.direction`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,6 @@ class CompareResult:
     kpis: tuple[str, ...]
     reused: int = 0
     ran: int = 0
-    report: Path | None = None
     executor: str = ""
 
     def verdicts(self) -> pd.DataFrame:
@@ -77,7 +76,6 @@ def run_compare(
     model: Model | None = None,
     executor: Executor | None = None,
     progress: bool = False,
-    report: bool = True,
 ) -> CompareResult:
     """Run (or resume) a comparison of two or more policy files in ``out``."""
     if len(policy_files) < 2:
@@ -141,8 +139,4 @@ def run_compare(
         results=results, stats=stats, paired=paired, kpis=kpis, reused=ex.reused, ran=ex.ran,
         executor=executor.describe(),
     )
-    if report:
-        from reports.study_report import compare_report
-
-        result = replace(result, report=compare_report(result))
     return result

@@ -12,14 +12,12 @@ counterpart of the Erlang C sojourn time for the street dispatchers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from twin.study.errors import StudyError
 from twin.study.tasks import Model, SingleQueue
+from twin.summary_types import RunSummary
 
 #: Station-name prefix of the street command centres (agents.command_centres.StreetCentre).
 STREET_CENTRE_PREFIX = "SC-"
@@ -42,14 +40,14 @@ def street_centre_minutes(events: pd.DataFrame | None, prefix: str = STREET_CENT
     return round(float(np.mean(ev.loc[sel, "t_min"].to_numpy() - prev_t[sel].to_numpy())), 6)
 
 
-def run_district(path: str | None, overrides: tuple[str, ...], seed: int, days: float | None) -> Mapping[str, Any]:
+def run_district(path: str | None, overrides: tuple[str, ...], seed: int, days: float | None) -> RunSummary:
     """One replication of the district model: its ``summary.json`` content plus ``derived``."""
     from twin.run import simulate
     from twin.scenario import load_scenario
 
     scenario = load_scenario(path, overrides)
     result = simulate(scenario, seed=seed, days=days)
-    summary = dict(result.summary)
+    summary = result.summary.copy()
     sojourn = street_centre_minutes(result.events)
     if sojourn is not None:
         summary["derived"] = {"street_centre_minutes": sojourn}

@@ -48,7 +48,6 @@ class SweepResult:
     findings: tuple[TargetFinding, ...] = ()
     reused: int = 0
     ran: int = 0
-    report: Path | None = None
     executor: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -102,7 +101,6 @@ def run_sweep(
     executor: Executor | None = None,
     progress: bool = False,
     more_staff_when_higher: bool | None = None,
-    report: bool = True,
 ) -> SweepResult:
     """Run (or resume) a sweep in ``out`` and return its tables, statistics and target findings."""
     if reps < 1:
@@ -161,17 +159,7 @@ def run_sweep(
         overrides=overrides, model=model.name, results=results, stats=stats, kpis=kpis, target=target,
         findings=findings, reused=ex.reused, ran=ex.ran, executor=executor.describe(),
     )
-    if report:
-        from reports.study_report import sweep_report
-
-        result = _with_report(result, sweep_report(result))
     return result
-
-
-def _with_report(result: SweepResult, path: Path) -> SweepResult:
-    from dataclasses import replace
-
-    return replace(result, report=path)
 
 
 def spec_fields(varies: Sequence[Vary]) -> list[str]:
