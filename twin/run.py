@@ -25,7 +25,7 @@ from twin.engine.kpi import on_time as kpi_on_time
 from twin.model import ACTIVITIES, ROLES, ComponentFactory, DistrictModel
 from twin.model.incidents import CHANNELS, TIER_NAMES
 from twin.scenario import LEVELS, Scenario
-from twin.summary_types import RunSummary, TierTimes
+from twin.summary_types import BottomUp, OrderKind, PropertyBlock, RunSummary, TierTimes, WorkOrders
 
 CLOSED = (State.CLOSED, State.EVALUATED)
 
@@ -236,7 +236,7 @@ def _facts(m: DistrictModel) -> dict[str, Any]:
 
 def _channels_apart(
     c: pd.DataFrame, registered: np.ndarray, done: np.ndarray, on_time: np.ndarray, per_1000_day: float, f: dict[str, Any]
-) -> dict[str, Any]:
+) -> tuple[BottomUp, WorkOrders]:
     """Bottom-up cases (found by grids, residents' app, riders, devices) apart from 12345 work
     orders sent down by the centre (issue 13). A work order is on time when it was settled
     within its own limit (working days from dispatch), whoever held it; bottom-up cases follow
@@ -249,55 +249,55 @@ def _channels_apart(
     o_on_time = o_done & (c["done_at"].to_numpy() <= c["due_at"].to_numpy() + 1e-9)
     sat = c["satisfaction"].to_numpy()
     rated = orders & (sat > 0)
+    reopened = c["reopen_count"].to_numpy() > 0
     contacted = int(f.get("orders_contacted", 0))
-    by_kind: dict[str, dict[str, float | int]] = {}
+    by_kind: dict[str, OrderKind] = {}
     for t in sorted(set(tiers[orders])):
         sel = orders & (tiers == t)
         d = int((sel & o_done).sum())
-        by_kind[t.removeprefix("12345-")] = {"orders": int(sel.sum()), "on_time_rate": _r((sel & o_on_time).sum() / max(1, d))}
-    return {
-        "bottom_up": {
-            "cases": int(bottom.sum()),
-            "per_1000_per_day": _r(int(bottom.sum()) * per_1000_day),
-            "on_time_rate": _r((on_time & bottom).sum() / max(1, int((done & bottom).sum()))),
-            "reopened": int((bottom & (c["reopen_count"].to_numpy() > 0)).sum()),
-        },
-        "work_orders_12345": {
-            "orders": int(orders.sum()),
-            "per_1000_per_day": _r(int(orders.sum()) * per_1000_day),
-            "on_time_rate": _r(o_on_time.sum() / max(1, int(o_done.sum()))),
-            "contacted_in_time_rate": None if contacted == 0 else _r(1.0 - int(f.get("orders_contacted_late", 0)) / contacted),
-            "reopened": int((orders & (c["reopen_count"].to_numpy() > 0)).sum()),
-            "repeat_calls": int(f.get("order_repeats", 0)),
-            "satisfaction_share": None if not rated.any() else _r((sat[rated] >= 4).mean()),
-            "by_kind": by_kind,
-        },
-    }
+        by_kind[t.removeprefix("12345-")] = OrderKind(orders=int(sel.sum()), on_time_rate=_r((sel & o_on_time).sum() / max(1, d)))
+    bottom_up = BottomUp(
+        cases=int(bottom.sum()),
+        per_1000_per_day=_r(int(bottom.sum()) * per_1000_day),
+        on_time_rate=_r((on_time & bottom).sum() / max(1, int((done & bottom).sum()))),
+        reopened=int((bottom & reopened).sum()),
+    )
+    work_orders = WorkOrders(
+        orders=int(orders.sum()),
+        per_1000_per_day=_r(int(orders.sum()) * per_1000_day),
+        on_time_rate=_r(o_on_time.sum() / max(1, int(o_done.sum()))),
+        contacted_in_time_rate=None if contacted == 0 else _r(1.0 - int(f.get("orders_contacted_late", 0)) / contacted),
+        reopened=int((orders & reopened).sum()),
+        repeat_calls=int(f.get("order_repeats", 0)),
+        satisfaction_share=None if not rated.any() else _r((sat[rated] >= 4).mean()),
+        by_kind=by_kind,
+    )
+    return bottom_up, work_orders
 
 
-def _property_summary(f: dict[str, Any], settled: int, per_1000_day: float) -> dict[str, Any]:
+def _property_summary(
+    f: dict[str, Any], settled: int, per_1000_day: float, c: pd.DataFrame, real: np.ndarray, disputes: list[str]
+) -> PropertyBlock:
     """Matters the property companies (物业) heard of first, what they settled themselves and the
-    share they handed into the platform (after the warm-up)."""
+    share they handed into the platform (after the warm-up); and property and neighbour
+    disputes among the residents' matters (app, phone) that reached the street or district —
+    the model's nearest to Cuntan's petitions (信访), of which they are over half there
+    (半月谈 2024-03-14)."""
     received = int(f.get("property_received", 0))
     escalated = int(f.get("property_escalated", 0))
-    return {
-        "received": received,
-        "settled": settled,
-        "escalated": escalated,
-        "escalated_share": None if received == 0 else _r(escalated / received),
-        "settled_per_1000_per_day": _r(settled * per_1000_day),
-    }
-
-
-def _disputes_share(c: pd.DataFrame, real: np.ndarray, categories: list[str]) -> float | None:
-    """Property and neighbour disputes among the residents' matters (app, phone) that reached
-    the street or district — the model's nearest to Cuntan's petitions (信访), of which they
-    are over half there (半月谈 2024-03-14)."""
-    if not categories:
-        return None
-    up = real & np.isin(c["source"].to_numpy().astype(str), ["app", "hotline"]) & (c["level"].to_numpy() >= 2)
-    n = int(up.sum())
-    return None if n == 0 else _r(int((up & np.isin(c["category"].to_numpy().astype(str), categories)).sum()) / n)
+    share: float | None = None
+    if disputes:
+        up = real & np.isin(c["source"].to_numpy().astype(str), ["app", "hotline"]) & (c["level"].to_numpy() >= 2)
+        n = int(up.sum())
+        share = None if n == 0 else _r(int((up & np.isin(c["category"].to_numpy().astype(str), disputes)).sum()) / n)
+    return PropertyBlock(
+        received=received,
+        settled=settled,
+        escalated=escalated,
+        escalated_share=None if received == 0 else _r(escalated / received),
+        settled_per_1000_per_day=_r(settled * per_1000_day),
+        disputes_share_reaching_street=share,
+    )
 
 
 def summarise(
@@ -354,6 +354,8 @@ def summarise(
         worker_day |= {a: _r(v / gw_avail) for a, v in routine.items()}
         worker_day["idle"] = _r(max(0.0, 1.0 - sum(v for v in worker_day.values() if v is not None)))
     days_obs = (T - warm) / 1440.0
+    per_1000_day = 1000.0 / residents / max(days_obs, 1e-9)
+    bottom_up, work_orders = _channels_apart(c, registered, done, on_time, per_1000_day, facts)
     real_total = int(real.sum())
     src = c.loc[real, "source"].value_counts()
     channel_mix = {ch: _r(src.get(ch, 0) / max(1, real_total)) for ch in CHANNELS}
@@ -388,9 +390,9 @@ def summarise(
             "reached_street_or_district": _r(int((real & (c["level"].to_numpy() >= 2)).sum()) / residents * 1000.0 / max(days_obs, 1e-9)),
         },
         "settled_on_the_spot": int(on_spot.sum()),
-        **_channels_apart(c, registered, done, on_time, 1000.0 / residents / max(days_obs, 1e-9), f),
-        "property": _property_summary(f, int(by_property.sum()), 1000.0 / residents / max(days_obs, 1e-9))
-        | {"disputes_share_reaching_street": _disputes_share(c, real, sc.property_management.dispute_categories)},
+        "bottom_up": bottom_up,
+        "work_orders_12345": work_orders,
+        "property": _property_summary(f, int(by_property.sum()), per_1000_day, c, real, sc.property_management.dispute_categories),
         "on_time_rate": _r(on_time.sum() / n_done),
         "on_time_rate_end_to_end": _r(on_time_e2e.sum() / n_done),
         "unit_on_time_rate": None if stints_all == 0 else _r(1.0 - int(late_stints[registered].sum()) / stints_all),
