@@ -98,3 +98,15 @@ def test_a_short_contact_limit_is_missed_and_a_short_order_limit_makes_orders_la
     assert o["contacted_in_time_rate"] < 0.99  # those queued behind other work miss 4 working minutes
     assert o["on_time_rate"] < 0.9
     assert np.isfinite(s["bottom_up"]["on_time_rate"])
+
+
+def test_the_run_report_shows_orders_and_property_apart() -> None:
+    from reports.run_report import _bottom_up_and_orders, _property_section
+
+    s = _run().summary
+    orders = _bottom_up_and_orders(s)
+    assert orders is not None
+    assert orders.tables[0].rows[0][1:] == (s["bottom_up"]["cases"], s["work_orders_12345"]["orders"])
+    prop = _property_section(s)
+    assert prop is not None and prop.tables[0].rows[0][1] == s["property"]["received"]
+    assert _property_section(_run("property_management.managed_share=0").summary) is None
