@@ -233,7 +233,7 @@ def build_run_report(result: RunResult) -> Report:
     rep.add(Section("Where cases close", figures=[_levels(s)]))
     wd = _worker_day(s)
     rep.add(Section("Utilisation", figures=[_utilisation(s)] + ([wd] if wd is not None else [])))
-    if "modes" in s:  # the [emergency] section (issue 4)
+    if "modes" in s:  # the [emergency] section
         from reports.modes_report import modes_section
 
         rep.add(modes_section(result))

@@ -58,7 +58,7 @@ class RunResult:
     kpi: pd.DataFrame
     events: pd.DataFrame | None = None
     stations: pd.DataFrame = field(default_factory=pd.DataFrame)
-    modes: pd.DataFrame | None = None  # the [emergency] section's mode series (issue 4)
+    modes: pd.DataFrame | None = None  # the [emergency] section's mode series
 
 
 # --------------------------------------------------------------------------- tables
@@ -156,7 +156,7 @@ def _cases(m: DistrictModel) -> pd.DataFrame:
         "satisfaction": num(lambda c: 0 if c.satisfaction is None else c.satisfaction, np.int8),
         "volunteer": label(lambda c: c.volunteer or ""),
         "points": num(lambda c: nan if c.points is None else c.points),
-        # time rules (issue 12): done = replied (reply matters) or resolved; unit stints
+        # platform time rules: done = replied (reply matters) or resolved; unit stints
         "done_at": num(lambda c: nan if c.done_at is None else c.done_at - ep),
         "stints": num(lambda c: c.stints, np.int16),
         "late_stints": num(lambda c: c.late_stints, np.int16),
@@ -315,7 +315,7 @@ def summarise(
     closed = np.isin(state, ["closed", "evaluated"])
     res_at = c["resolved_at"].to_numpy()
     # what the platform counts (立案): a matter a grid worker found on patrol and settled on the
-    # spot goes into the worker's log (台账), not onto the platform as a case (issue 13)
+    # spot goes into the worker's log (台账), not onto the platform as a case
     src_all = c["source"].to_numpy()
     on_spot = (src_all == "patrol") & (c["resolved_level"].to_numpy() == 0) & (c["escalations"].to_numpy() == 0) & (c["reopen_count"].to_numpy() == 0)
     # … nor does a matter the property company settled in its compound (物业, issue 13)

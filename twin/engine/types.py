@@ -134,7 +134,7 @@ class Case:
     service_hours: float | None = None
     points: float | None = None
     mode: str = "normal"
-    # --- time rules (issue 12): the current handling unit's stint and its counters.
+    # --- platform time rules: the current handling unit's stint and its counters.
     # A stint runs from when a unit receives the case (dispatch, escalate, return, reassign,
     # decline, rework) until the case leaves it or is done; ``late_stints`` counts stints that
     # ended after their unit's limit. ``warning``: 0/1/2 = none/yellow/red issued this stint.

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 Direction = Literal["higher", "lower", "neutral"]
 
-#: Top-level summary keys that ``summary.json`` carries (issue 3); a --target must name one.
+#: Top-level summary keys that ``summary.json`` carries; a --target must name one.
 SUMMARY_KPIS: tuple[str, ...] = (
     "cases_total",
     "cases_closed",
@@ -82,7 +82,7 @@ def direction(kpi: str) -> Direction:
     """
     if kpi.startswith("hours_to_close.") and kpi.endswith(".n"):
         return "neutral"  # a count of closed cases per tier, not a duration
-    if kpi.startswith("modes."):  # the emergency switchover's block (issue 4)
+    if kpi.startswith("modes."):  # the emergency switchover's block
         leaf = kpi.rsplit(".", 1)[-1]
         if leaf in _MODES_HIGHER_LEAVES:
             return "higher"
