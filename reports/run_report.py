@@ -138,7 +138,7 @@ def _channels(summary: RunSummary) -> Figure:
 
 
 def _bottom_up_and_orders(s: dict[str, Any]) -> Section | None:
-    """Bottom-up cases beside 12345 work orders sent down by the centre (issue 13)."""
+    """Bottom-up cases beside 12345 work orders sent down by the centre."""
     b, o = s.get("bottom_up"), s.get("work_orders_12345")
     if b is None or o is None:
         return None

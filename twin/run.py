@@ -238,7 +238,7 @@ def _channels_apart(
     c: pd.DataFrame, registered: np.ndarray, done: np.ndarray, on_time: np.ndarray, per_1000_day: float, f: dict[str, Any]
 ) -> tuple[BottomUp, WorkOrders]:
     """Bottom-up cases (found by grids, residents' app, riders, devices) apart from 12345 work
-    orders sent down by the centre (issue 13). A work order is on time when it was settled
+    orders sent down by the centre. A work order is on time when it was settled
     within its own limit (working days from dispatch), whoever held it; bottom-up cases follow
     the platform rule (every unit kept its limit)."""
     tiers = c["tier"].to_numpy().astype(str)
@@ -318,7 +318,7 @@ def summarise(
     # spot goes into the worker's log (台账), not onto the platform as a case
     src_all = c["source"].to_numpy()
     on_spot = (src_all == "patrol") & (c["resolved_level"].to_numpy() == 0) & (c["escalations"].to_numpy() == 0) & (c["reopen_count"].to_numpy() == 0)
-    # … nor does a matter the property company settled in its compound (物业, issue 13)
+    # … nor does a matter the property company settled in its compound (物业)
     by_property = c["property_settled"].to_numpy() if "property_settled" in c else np.zeros(len(c), dtype=bool)
     registered = real & ~on_spot & ~by_property
     resolved_all = real & ~np.isnan(res_at)

@@ -53,7 +53,7 @@ class OrderKind(TypedDict):
 
 
 class WorkOrders(TypedDict):
-    """12345 work orders sent down by the centre (issue 13)."""
+    """12345 work orders sent down by the centre."""
 
     orders: int
     per_1000_per_day: float

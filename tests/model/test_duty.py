@@ -1,4 +1,4 @@
-"""Night and duty rules (issue 13): non-emergency handling happens in the units' working hours;
+"""Night and duty rules: non-emergency handling happens in the units' working hours;
 the duty roster (值班) answers emergencies at night and on rest days."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Building heads (楼栋长) and part-time grid workers as finders (issue 13)."""
+"""Building heads (楼栋长) and part-time grid workers as finders."""
 
 from __future__ import annotations
 

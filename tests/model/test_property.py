@@ -1,4 +1,4 @@
-"""Property management (物业) as an actor (issue 13): managed compounds' matters reach the
+"""Property management (物业) as an actor: managed compounds' matters reach the
 property company first; it settles what it can in its own hours and hands the rest in."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""12345 work orders top-down (issue 13): accepted by the centre, sent down with a limit in
+"""12345 work orders top-down: accepted by the centre, sent down with a limit in
 working days, the caller contacted, the summary keeping them apart from bottom-up cases."""
 
 from __future__ import annotations

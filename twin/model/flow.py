@@ -167,7 +167,7 @@ class CaseFlow:
         self.scores_grid: list[int] = []
         self.scores: list[int] = []
         self.on_report: Callable[[Case], None] | None = None  # hook: called for every new case
-        # 12345 work orders (issue 13): tier of each kind, the contact limit, tallies
+        # 12345 work orders: tier of each kind, the contact limit, tallies
         hl = sc.hotline
         self.order_tiers = hl.tier_names()
         self.contact_minutes = hl.contact_working_days * engine.sla.calendar.per_day if engine.sla.calendar is not None else 0.0

@@ -266,7 +266,7 @@ class IncidentSource:
         return batch.take(np.argsort(batch.time, kind="stable"))
 
     def _work_orders(self, b: DayBatch, rng: np.random.Generator) -> None:
-        """Make today's hotline contacts 12345 work orders (issue 13): the centre answers round
+        """Make today's hotline contacts 12345 work orders: the centre answers round
         the clock, an operator triages the call and the order goes down to the street (natural
         time), so the platform receives it then — not in the grid's intake windows. Emergencies
         go to the on-call worker as before (12345 hands them to 110/120). Draws come after every
@@ -282,7 +282,7 @@ class IncidentSource:
         b.time[sel] = b.raised[sel] + delay
 
     def _property(self, b: DayBatch, rng: np.random.Generator) -> None:
-        """Mark the property matters of managed compounds (issue 13): residents' reports (app, or
+        """Mark the property matters of managed compounds: residents' reports (app, or
         a phone call — to the property desk rather than 12345) and the compound's facility
         sensors about its common parts reach the property company first; patrol finds stay
         with the grid worker; emergencies go to the on-call worker. No draws without a

@@ -209,7 +209,7 @@ class DistrictModel(mesa.Model):
             env, self.engine, sc, terr, self.residents, self.workers, self.offices, self.pools, self.centres,
             self.boards, self.district, self.departments, rngs["repeat"], epoch=epoch, serial_of=case_serial,
         )
-        # property management (物业, issue 13): one company desk per community with managed compounds
+        # property management (物业): one company desk per community with managed compounds
         pm = sc.property_management
         self.properties: list[PropertyCompany | None] = [None] * terr.n_communities
         if pm.managed_share > 0.0 and pm.staff_per_community > 0:
@@ -223,7 +223,7 @@ class DistrictModel(mesa.Model):
                 st_pm.street = int(terr.community_street[i])
                 self.properties[i] = st_pm
         self.flow.properties = self.properties
-        # the duty roster (值班): emergencies while the grid workers are off duty (issue 13)
+        # the duty roster (值班): emergencies while the grid workers are off duty
         duty = st.duty
         if duty.per_community > 0:
             off = WorkCalendar([(0.0, 24.0)], True, wd)

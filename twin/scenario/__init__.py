@@ -133,12 +133,12 @@ class MatterTiers(_Frozen):
 
 
 class Duty(_Frozen):
-    """The duty roster (值班) for emergencies outside the grid workers' hours (issue 13).
+    """The duty roster (值班) for emergencies outside the grid workers' hours.
 
     ``per_community``: people on duty per community at night and on rest days; an emergency
     (T0) raised while its grid worker is off duty goes to them, and they come from further
     away (``travel_factor`` × the in-grid travel time). 0: the grid's own worker answers at
-    any hour (the model before issue 13).
+    any hour (no separate night duty).
     """
 
     per_community: Annotated[int, Field(ge=0)] = 0
@@ -151,7 +151,7 @@ class Staffing(_Frozen):
     households_per_worker: Pos = 400.0  # full-time grid workers are derived from it, per community
     part_time_per_grid: NonNeg = 0.0  # part-time workers (兼职) add household visits
     part_time_visit_share: Share = 0.3
-    part_time_patrol_share: Share = 0.0  # a part-timer's patrol passes as a share of a full-timer's (issue 13)
+    part_time_patrol_share: Share = 0.0  # a part-timer's patrol passes as a share of a full-timer's
     building_heads_per_grid: NonNeg = 0.0  # 楼栋长: residents who pass on what they see in their building
     building_head_households: Pos = 65.0  # households in a building head's building (Jiangbei micro-grids: 50–80)
     building_head_report_prob: Share = 0.2  # daily chance a building head notices and passes on a need there
@@ -264,7 +264,7 @@ class OrderType(_Frozen):
 
 
 class Hotline(_Frozen):
-    """12345 work orders, top-down (issue 13).
+    """12345 work orders, top-down.
 
     A hotline contact is taken by the 12345 centre, round the clock (7×24 human service, 国办发
     〔2020〕53号), triaged by an operator and sent down to the street and the grid or community
@@ -298,7 +298,7 @@ class Hotline(_Frozen):
 
 
 class PropertyMgmt(_Frozen):
-    """Property management (物业) as an actor (issue 13): see ``agents/property.py``.
+    """Property management (物业) as an actor: see ``agents/property.py``.
 
     ``matters``: per category, the share of its matters that lie in a compound's common parts
     (a property matter when the compound has a property company); the rest are public space
