@@ -58,7 +58,7 @@ HEADERS = {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json
 # Bodies encoded once: the load generator shares this machine's two cores with the server, so
 # its own work per request is kept as small as it can be (the same reason the ids and versions
 # are read from the Location and ETag headers rather than by parsing each response).
-REPORT = json.dumps({"category": "bench", "tier": "T1", "grid": "G1", "community": "C1", "street": "S1", "district": "D"}).encode()
+REPORT = json.dumps({"category": "environment", "tier": "T1", "grid": "G1", "community": "C1", "street": "S1", "district": "D"}).encode()
 STEPS = tuple(
     (action, json.dumps(body or {}).encode())
     for action, body in (
@@ -183,7 +183,7 @@ def sequential_cpu(proc: subprocess.Popen[bytes], url: str, token: str, cases: i
     c1 = server_cpu_seconds(proc)
     n = 0
     for _ in range(cases):
-        st, body = call("POST", "/cases", {"category": "bench", "tier": "T1", "grid": "G1", "community": "C1", "street": "S1", "district": "D"}, auth)
+        st, body = call("POST", "/cases", {"category": "environment", "tier": "T1", "grid": "G1", "community": "C1", "street": "S1", "district": "D"}, auth)
         n += 1
         assert st == 201, body
         case = json.loads(body)

@@ -8,7 +8,8 @@ when; the target adapter (twin.loadtest.targets) says how. Users:
 - DeviceUser — SOS callers, water meters, sensors: alerts retried on timeouts, lost replies
   (``--device-lost-replies``) and 409/429/503 with the *same* Idempotency-Key;
 - GridWorkerUser (claim, handle, resolve; verify and close; now and then ask for an extension,
-  延期), CommunityUser (also approves or refuses the extensions its grids ask for),
+  延期, or answer the reporter, 答复), CommunityUser (also approves or refuses the extensions its
+  grids ask for; now and then suspends and resumes (挂账) or reassigns (改派) a case it handles),
   StreetDispatcherUser (派单 to boards), BoardUser and DepartmentUser (handle, or return the
   case with ``decline``), DistrictDispatcherUser — one user per person on duty, handling times
   compressed by the plan's speedup.
@@ -50,6 +51,13 @@ SESSIONS = Group()  # arrival sessions in flight in this process (they outlive a
 EXTEND_ONE_IN = 20
 REFUSE_ONE_IN = 4
 EXTENSION_POLL = 5
+#: The other time actions (issue 12), each on one case in this many [A]: a community handling its
+#: own case puts it on hold (挂账) for SUSPEND_SIM_MINUTES and resumes it, or adds a deputy (改派);
+#: a grid worker answers the reporter (答复) while on it.
+SUSPEND_ONE_IN = 20
+SUSPEND_SIM_MINUTES = 30.0
+REASSIGN_ONE_IN = 20
+REPLY_ONE_IN = 20
 
 
 def chosen(case: dict[str, Any], salt: str, one_in: int) -> bool:
@@ -258,6 +266,20 @@ class StaffUser(ApiUser):
                 self.act(key, case, "resolve")
             CLAIMS.release(cid)
 
+    def time_actions(self, key: str, case: dict[str, Any], level: int, me: str) -> dict[str, Any]:
+        """Now and then (a fixed choice per incident): at the community, the dispatching level of
+        its own cases, suspend and resume, or reassign to add a deputy; at the grid, reply."""
+        if level == 1 and chosen(case, "suspend", SUSPEND_ONE_IN):
+            held = self.act(key, case, "suspend", {"reason": "waiting for the owner to be at home"})
+            if held is not None:
+                self.sleep_sim(SUSPEND_SIM_MINUTES)
+                case = self.act(key, held, "resume", {}) or held
+        if level == 1 and chosen(case, "reassign", REASSIGN_ONE_IN):
+            case = self.act(key, case, "reassign", {"assignees": [me, f"{me}-deputy"], "reason": "two hands needed"}) or case
+        if level == 0 and chosen(case, "reply", REPLY_ONE_IN):
+            case = self.act(key, case, "reply", {"text": "a grid worker is on it"}) or case
+        return case
+
     def handle(self, key: str, case: dict[str, Any], level: int, me: str) -> None:
         """Claim (dispatch to oneself), handle for the compressed effort, then resolve or pass up."""
         a = PLAN.arrival(ref_of(case.get("description")))
@@ -276,6 +298,7 @@ class StaffUser(ApiUser):
             if chosen(case, "extend", EXTEND_ONE_IN) and case.get("unit_due_at") is not None:
                 body = {"minutes": 60, "reason": "waiting for the owner / materials"}
                 case = self.act(key, case, "extend", body) or case
+            case = self.time_actions(key, case, level, me)
             rework = int(case.get("reopen_count", 0)) > 0
             res = resolves_at(a, level, rework, PLAN.policy["on_the_spot_share"])
             self.sleep_sim(work_minutes(a, level, res))

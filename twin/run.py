@@ -210,7 +210,7 @@ def _facts(m: DistrictModel) -> dict[str, Any]:
     """The counters a partition contributes to the summary (summed over partitions)."""
     flow = m.flow
     own = m.own_grids
-    return {
+    out: dict[str, Any] = {
         "backlog_end": len(flow.active),
         "needs_arisen": int(m.incidents.needs_total),
         "needs_unreported_lost": int(m.incidents.unreported_lost),
@@ -232,6 +232,10 @@ def _facts(m: DistrictModel) -> dict[str, Any]:
         "events_processed": int(m.simpy_events()),
         "engine_transitions": int(m.store.transitions),
     }
+    if m.scenario.policy.supervision.bulletin_units:  # only with the lever on: default results unchanged
+        out["bulletins"] = flow.bulletins if m.part == 0 else 0  # every partition issues the same rounds
+        out["bulletin_units_named"] = flow.units_named
+    return out
 
 
 def _channels_apart(
@@ -404,6 +408,8 @@ def summarise(
         "returned_cases": int((c["returns"].to_numpy() > 0).sum()),
         "warnings_yellow": int(c["warnings_yellow"].sum()),
         "warnings_red": int(c["warnings_red"].sum()),
+        # the weekly bulletin (一周一通报), only when the scenario turns it on
+        **({"bulletins": int(f["bulletins"]), "bulletin_units_named": int(f["bulletin_units_named"])} if "bulletins" in f else {}),
         "closure_rate": _r(closed.sum() / max(1, real_total)),
         "satisfaction_mean": None if not rated.any() else _r(sat[rated].mean()),
         "satisfaction_share": None if not rated.any() else _r((sat[rated] >= 4).mean()),

@@ -136,3 +136,5 @@ class RunSummary(TypedDict):
     wall_seconds: float
     modes: NotRequired[dict[str, Any]]  # the [emergency] section's block (twin.emergency.summary.modes_block)
     derived: NotRequired[dict[str, Any]]  # figures a study model derives from the summary
+    bulletins: NotRequired[int]  # weekly bulletins (一周一通报), only with policy.supervision.bulletin_units > 0
+    bulletin_units_named: NotRequired[int]  # units they named, summed over bulletins (and partitions)

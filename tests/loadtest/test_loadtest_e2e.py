@@ -170,6 +170,9 @@ def test_thresholds_set_the_exit_code_and_results_are_complete(main_run: tuple) 
     lt, ps = r["kpis"]["load_test"], r["kpis"]["pure_simulation"]
     assert lt["cases"] == r["arrivals"]["scheduled_total"] == ps["cases"]
     assert lt["resolved"] > 0 and lt["on_time_rate"] is not None and r["kpis"]["engine_kpis_endpoint"]["cases_total"] == lt["cases"]
+    ta = lt["time_actions"]
+    assert set(ta) == {"extensions_requested", "extensions_approved", "suspensions", "reassignments", "replies"}
+    assert all(v >= 0 for v in ta.values()) and ta["extensions_approved"] <= ta["extensions_requested"]
     assert r["comparison"] and (out / "report.html").stat().st_size > 10_000
     assert_nothing_left(out)
 

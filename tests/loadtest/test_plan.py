@@ -137,6 +137,32 @@ def test_adapters_build_requests(street: tuple) -> None:
     assert Reference.case_id(201, '{"id": "c9"}') == "c9" and Reference.case_id(503, "{}") is None
 
 
+def test_plans_send_only_categories_the_service_knows(street: tuple) -> None:
+    """The service refuses categories outside its catalogue (the street scenario's by default):
+    every report the reference plan sends, and every Open311 service the facade plan names,
+    is one it offers."""
+    from twin.service.catalogue import resolve
+    from twin.service.open311 import SERVICE_BY_CODE, offered
+
+    sc, sim = street
+    known = resolve("street")
+    plan, _, _ = build_plan(sc, sim.incidents, seed=7, duration_s=60.0, speedup=1440.0, start_day=1.0, users=5)
+    assert plan.arrivals and {a.category for a in plan.arrivals} <= known
+    facade, _, _ = build_plan(sc, sim.incidents, seed=7, duration_s=60.0, speedup=1440.0, start_day=1.0, users=5, target="open311")
+    codes = {Open311(facade).service_code(a) for a in facade.arrivals} | set(facade.open311_services.values())
+    assert codes <= {s.code for s in offered(known)} and all(c in SERVICE_BY_CODE for c in codes)
+
+
+def test_time_actions_are_counted_from_the_cases() -> None:
+    cases = [
+        {"extensions_requested": 2, "extensions_approved": 1, "suspensions": 1, "reassignments": 0, "replied_at": "2026-12-03T09:00:00.000+08:00"},
+        {"extensions_requested": 0, "extensions_approved": 0, "suspensions": 0, "reassignments": 1, "replied_at": None},
+    ]
+    assert res.time_action_counts(cases) == {
+        "extensions_requested": 2, "extensions_approved": 1, "suspensions": 1, "reassignments": 1, "replies": 1,
+    }
+
+
 def test_thresholds_parse_and_judge() -> None:
     t = res.parse_threshold("p99_ms>200")
     assert t.violated({"p99_ms": 201.0}) is True and t.violated({"p99_ms": 200.0}) is False

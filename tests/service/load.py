@@ -61,7 +61,7 @@ class Writer:
                 if key is None:
                     n += 1
                     key = f"{name}-{n}"
-                body = {"category": "crash", "tier": "T1", **PLACE, "description": key, "contact": f"tel-{key}"}
+                body = {"category": "facility", "tier": "T1", **PLACE, "description": key, "contact": f"tel-{key}"}
                 try:
                     r = client.post("/cases", json=body, headers={"Idempotency-Key": key})
                 except httpx.HTTPError:

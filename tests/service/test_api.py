@@ -78,7 +78,7 @@ def test_idempotent_report_replays_bytes_conflicts_and_in_flight(sqlite_server: 
         try:
             body = ReportIn(category="environment", tier="T1", **PLACE)
             fp = body_fingerprint(Principal("device", Role.DEVICE, ScopeKind.GRID, "G1"), body.model_dump())
-            state = store.idem_begin("device|evt-2", fp, "case-x", None, time.time(), 10.0)
+            state = store.idem_begin("device|evt-2", fp, "case-x", time.time(), 10.0)
             assert state.outcome == "new"
         finally:
             store.close()
@@ -128,11 +128,11 @@ def test_server_owned_fields_are_refused(sqlite_server: Server, field: str) -> N
 def test_queries_pagination_and_filters(sqlite_server: Server) -> None:
     t = sqlite_server.tokens
     with sqlite_server.client(t["grid_worker"]) as gw:
-        made = {report(gw, category="paging").json()["id"] for _ in range(7)}
+        made = {report(gw, category="security_clue").json()["id"] for _ in range(7)}
         seen: list[str] = []
         after = None
         while True:
-            params: dict[str, Any] = {"category": "paging", "limit": 3}
+            params: dict[str, Any] = {"category": "security_clue", "limit": 3}
             if after:
                 params["after"] = after
             page = gw.get("/cases", params=params).json()
@@ -143,7 +143,7 @@ def test_queries_pagination_and_filters(sqlite_server: Server) -> None:
         assert seen == sorted(made)
         assert gw.get("/cases", params={"limit": 10_000}).status_code == 422
         accepted = act(gw, gw.get(f"/cases/{seen[0]}").json(), "accept").json()
-        ids = [c["id"] for c in gw.get("/cases", params={"category": "paging", "state": "accepted"}).json()["items"]]
+        ids = [c["id"] for c in gw.get("/cases", params={"category": "security_clue", "state": "accepted"}).json()["items"]]
         assert ids == [accepted["id"]]
         assert gw.get("/cases", params={"grid": "G2"}).json()["items"] == []
 

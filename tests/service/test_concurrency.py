@@ -53,7 +53,7 @@ def _resend_until_acknowledged(client: httpx.Client, key: str, body: dict[str, A
 
 def test_concurrent_device_resends_create_one_case_per_event(multi_server: Server) -> None:
     t = multi_server.tokens
-    events = [(f"meter-{i}", {"category": "elderly_care", "description": f"no water use, meter {i}"}) for i in range(25)]
+    events = [(f"meter-{i}", {"category": "livelihood", "description": f"no water use, meter {i}"}) for i in range(25)]
     sends = [e for e in events for _ in range(4)]
     random.Random(7).shuffle(sends)
     clients = [multi_server.client(t["device"]) for _ in range(16)]
@@ -71,7 +71,7 @@ def test_concurrent_device_resends_create_one_case_per_event(multi_server: Serve
     ids = {k: __import__("json").loads(next(iter(b)))["id"] for k, b in bodies.items()}
     assert len(set(ids.values())) == len(events)
     with multi_server.client(t["grid_worker"]) as gw:
-        listed = gw.get("/cases", params={"category": "elderly_care", "limit": 200}).json()["items"]
+        listed = gw.get("/cases", params={"category": "livelihood", "limit": 200}).json()["items"]
     mine = [c for c in listed if c["reporter"] == "device" or c["id"] in ids.values()]
     assert sorted(c["id"] for c in mine) == sorted(ids.values())
 

@@ -1,16 +1,15 @@
-"""No personal data left behind: a reporter's contact is stored only for a case that is
-created — never for an idempotent replay, a request refused for a conflicting body under the
-same key, or a report the engine refuses — and contacts whose case never came (a crash between
-storing the contact and committing the case, or rows earlier versions left) are swept away.
-Over a real ``twin serve`` on SQLite and on PostgreSQL."""
+"""No personal data left behind: a reporter's contact is committed in its case's transaction,
+so it is stored only for a case that is created — never for an idempotent replay, a request
+refused for a conflicting body under the same key, or a report the engine refuses — and the
+orphans earlier versions left are dropped when the service opens the database. Over a real
+``twin serve`` on SQLite and on PostgreSQL (the crash run's count is in test_crash)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from twin.service.app import Service, ServiceConfig, build_service
-from twin.service.storage import ORPHAN_GRACE_SECONDS, open_stores
+from twin.engine import CaseEngine
+from twin.service.storage import migrate_contacts, open_stores
 
 from .helpers import Server, report
 
@@ -19,7 +18,7 @@ def _counts(db: str) -> tuple[int, int]:
     """(cases, contact rows) in the database."""
     store, sstore = open_stores(db)
     try:
-        return store.count(), sstore.contact_count()
+        return store.count(), store.contact_count()
     finally:
         store.close()
         sstore.close()
@@ -40,55 +39,35 @@ def test_replays_and_conflicts_store_no_contact(any_server: Server) -> None:
     assert (cases - cases0, contacts - contacts0) == (2, 2)
     store, sstore = open_stores(any_server.db)
     try:
-        stored = {sstore.contact(c.id) for c in store.all_cases()}
+        stored = {store.contact(c.id) for c in store.all_cases()}
         assert "13999999999" not in stored and {"13800000001", "13800000002"} <= stored
     finally:
         store.close()
         sstore.close()
 
 
-def _service(db: str) -> Service:
-    return build_service(ServiceConfig(db=db, group_commit=False))
-
-
-def test_sweep_removes_old_orphans_only(tmp_path: Path) -> None:
-    """Rows an earlier version left (created_at 0 after the migration) and rows older than the
-    grace period without a case go; a contact of an existing case, or a fresh one whose case may
-    still be committing, stays."""
-    db = str(tmp_path / "sweep.db")
-    svc = _service(db)
-    try:
-        now = time.time()
-        svc.sstore.put_contact("legacy-orphan", "13800000009", 0.0)
-        svc.sstore.put_contact("old-orphan", "13800000008", now - ORPHAN_GRACE_SECONDS - 5)
-        svc.sstore.put_contact("in-flight", "13800000007", now)
-        from twin.engine.types import Place
-
-        svc.engine.id_factory = lambda: "kept"  # type: ignore[method-assign]
-        case = svc.engine.report(category="environment", tier="T1", place=Place("G1", "C1", "S1", "D"), source="app", reporter="r", actor="r")
-        assert case.id == "kept"
-        svc.sstore.put_contact("kept", "13800000006", 0.0)
-        assert svc.sweep_contacts(now) == 2
-        assert svc.sstore.contact("kept") == "13800000006" and svc.sstore.contact("in-flight") == "13800000007"
-        assert svc.sstore.contact("legacy-orphan") is None and svc.sstore.contact("old-orphan") is None
-        assert svc.sweep_contacts(now) == 0  # nothing new since
-        assert svc.sweep_contacts(now + ORPHAN_GRACE_SECONDS + 1) == 1  # the fresh row is now an orphan
-    finally:
-        svc.engine.store.close()
-        svc.sstore.close()
-
-
-def test_migration_adds_created_at_to_an_old_contacts_table(tmp_path: Path) -> None:
-    """A database from before the column: opening it adds ``created_at`` (0: old enough to sweep)."""
+def test_migration_moves_contacts_beside_their_cases_and_drops_orphans(tmp_path: Path) -> None:
+    """A database from before contacts moved into the case's transaction: the contact of an
+    existing case moves beside it, the orphans (a replay's, a refused request's, a crash's) go
+    with the old table, and opening it again changes nothing."""
     import sqlite3
 
+    from twin.engine.types import Place
+
     db = str(tmp_path / "old.db")
+    store, sstore = open_stores(db)
+    case = CaseEngine(store, lambda: 0.0).report(category="environment", tier="T1", place=Place("G1", "C1", "S1", "D"), source="app", case_id="kept")
+    store.close()
+    sstore.close()
     with sqlite3.connect(db) as conn:
-        conn.execute("CREATE TABLE svc_contacts (case_id TEXT PRIMARY KEY, contact TEXT NOT NULL)")
-        conn.execute("INSERT INTO svc_contacts VALUES ('gone', '13800000005')")
-    svc = _service(db)
-    try:
-        assert svc.sweep_contacts() == 1 and svc.sstore.contact_count() == 0
-    finally:
-        svc.engine.store.close()
-        svc.sstore.close()
+        conn.execute("CREATE TABLE svc_contacts (case_id TEXT PRIMARY KEY, contact TEXT NOT NULL, created_at REAL NOT NULL DEFAULT 0)")
+        conn.executemany("INSERT INTO svc_contacts (case_id, contact) VALUES (?, ?)", [(case.id, "13800000006"), ("orphan", "13800000009")])
+    for moved in (1, 0):
+        store, sstore = open_stores(db)
+        try:
+            assert migrate_contacts(store, sstore) == moved
+            assert store.contact("kept") == "13800000006" and store.contact("orphan") is None
+            assert store.contact_count() == 1 and sstore.legacy_contacts() == []
+        finally:
+            store.close()
+            sstore.close()

@@ -127,11 +127,13 @@ def test_open311_public_reads_and_address_string(sqlite_server: Server) -> None:
         assert one.status_code == 200 and one.json()[0]["address"] == "D/S1/C1/G1"
         assert "13800000042" not in one.text and "resident" not in one.text
         assert rid in {x["service_request_id"] for x in c.get("/open311/v2/requests.json").json()}
-        assert one.json()[0]["requested_datetime"].endswith("+00:00")
+        assert one.json()[0]["requested_datetime"].endswith("+08:00")
         bad = c.post("/open311/v2/requests.json", data={**form, "address_string": "somewhere"})
         assert bad.status_code == 400 and bad.json()[0]["description"].startswith("address_string:")
-        none = c.post("/open311/v2/requests.json", data={k: v for k, v in form.items() if k != "address_string"})
+        none = c.post("/open311/v2/requests.json", data={k: v for k, v in form.items() if k not in ("address_string", "lat", "long")})
         assert none.status_code == 400 and none.json()[0]["description"].startswith("attribute[grid]:")
+        outside = c.post("/open311/v2/requests.json", data={k: v for k, v in form.items() if k != "address_string"})
+        assert outside.status_code == 400 and outside.json()[0]["description"].startswith("lat/long: the point 31.2,121.4 lies outside the territory")
         far = c.post("/open311/v2/requests.json", data={**form, "lat": "95"})
         assert far.status_code == 400 and far.json()[0]["description"].startswith("lat:")
         assert c.post("/open311/v2/requests.json", data={k: v for k, v in form.items() if k != "api_key"}).status_code == 401
@@ -161,24 +163,68 @@ def test_third_party_georeport_client_session(sqlite_server: Server, monkeypatch
     assert rid in {r["service_request_id"] for r in client.get_service_requests(service_code="facility", status="open")}
     xml = GeoReport(root, output_format="xml").get_service_request(rid)
     assert xml["service_request_id"] == rid
+    # spec-minimal: service_code, lat/long, description — the place comes from the grid holding the point
+    citizen = new_token()
+    store = open_service_store(sqlite_server.db)
+    try:
+        store.add_token(token_hash(citizen), Principal("citizen", Role.RESIDENT, ScopeKind.DISTRICT, "Jiangbei"), time.time())
+    finally:
+        store.close()
+    minimal = {"api_key": citizen, "service_code": "environment", "lat": "29.5899", "long": "106.5201", "description": "litter by the gate"}
+    posted = requests.post(f"{root}/requests.json", data=minimal, timeout=30)
+    assert posted.status_code == 201, posted.text
+    got = client.get_service_request(posted.json()[0]["service_request_id"])
+    assert got["address"] == "Jiangbei/S01/S01-C01/S01-C01-G01" and got["long"] == 106.5201
 
 
 def test_unknown_category_is_422_naming_it_on_both_lanes(tmp_path: Path) -> None:
-    """With a catalogue (``--categories``) a typo is refused, whether the report takes the fast
-    lane (no key, no contact) or FastAPI's (an Idempotency-Key), with the same answer."""
+    """By default the catalogue is the street scenario's: a typo is refused, whether the report
+    takes the fast lane (no key) or FastAPI's (an Idempotency-Key), with the same answer that
+    lists the known categories; ``--any-category`` switches the check off; ``--categories``
+    names another scenario (flood adds its emergency incidents)."""
     from .helpers import make_tokens, start_server
 
     db = str(tmp_path / "cat.db")
     tokens = make_tokens(db)
-    srv = start_server(db, tmp_path / "serve.log", "--categories", "environment,facility")
-    try:
-        with srv.client(tokens["grid_worker"]) as gw:
-            fast = report(gw, category="environmnet")
-            slow = report(gw, category="environmnet", key="cat-1", contact="13800000000")
-            for r in (fast, slow):
-                assert r.status_code == 422 and r.json()["reason"].startswith("category: unknown 'environmnet'"), r.text
-                assert "'facility'" in r.json()["reason"]
-            assert fast.json() == slow.json()
-            assert report(gw, category="facility").status_code == 201
-    finally:
-        srv.stop()
+    for extra, typo_ok in (((), False), (("--any-category",), True), (("--categories", "flood"), False)):
+        srv = start_server(db, tmp_path / "serve.log", *extra)
+        try:
+            with srv.client(tokens["grid_worker"]) as gw:
+                spec = gw.get("/openapi.json").json()["components"]["schemas"]["ReportIn"]["properties"]["category"]
+                assert ("enum" not in spec) if typo_ok else ("environment" in spec["enum"] and "environmnet" not in spec["enum"])
+                fast = report(gw, category="environmnet")
+                slow = report(gw, category="environmnet", key=f"cat-{len(extra)}", contact="13800000000")
+                if typo_ok:
+                    assert fast.status_code == slow.status_code == 201
+                    continue
+                for r in (fast, slow):
+                    assert r.status_code == 422 and r.json()["reason"].startswith("category: unknown 'environmnet'"), r.text
+                    assert "'environment'" in r.json()["reason"] and "'street_order'" in r.json()["reason"]
+                assert fast.json() == slow.json()
+                assert report(gw, category="facility").status_code == 201
+                assert (report(gw, category="waterlogging").status_code == 201) == ("flood" in extra)
+        finally:
+            srv.stop()
+
+
+def test_times_are_iso_8601_with_offset_in_every_body(sqlite_server: Server) -> None:
+    """Case, events, notices and mode answer times as ISO 8601 with +08:00 (the engine keeps
+    minutes inside): the case's report time is the report event's, and both parse back."""
+    from datetime import datetime
+
+    from twin.service.times import minutes_of
+
+    t = sqlite_server.tokens
+    with sqlite_server.client(t["grid_worker"]) as gw:
+        case = report(gw).json()
+        events = gw.get(f"/cases/{case['id']}/events").json()
+    for v in (case["reported_at"], case["due_at"], case["level_since"], events[0]["at"]):
+        assert isinstance(v, str) and v.endswith("+08:00") and datetime.fromisoformat(v).utcoffset() is not None, v
+    assert case["accepted_at"] is None and events[0]["at"] == case["reported_at"]
+    assert isinstance(events[0]["data"]["due_at"], str) and events[0]["data"]["due_at"] == case["due_at"]
+    rep, due = minutes_of(case["reported_at"], "reported_at"), minutes_of(case["due_at"], "due_at")
+    assert rep is not None and due is not None and due > rep
+    assert minutes_of(rep, "x") == rep  # numeric minutes are accepted as they are
+    with sqlite_server.client(t["admin"]) as adm:
+        mode = adm.get("/mode").json()
+        assert mode["since"] is None or mode["since"].endswith("+08:00")

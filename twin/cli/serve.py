@@ -32,7 +32,18 @@ def serve(
         0, "--committers", min=0, max=16,
         help="Group-commit threads per worker (0: 1 for SQLite, which has one writer at a time; 2 for PostgreSQL).",
     ),
-    categories: str = typer.Option("", "--categories", help="Comma-separated catalogue of report categories (others: 422). Default: any."),
+    categories: str = typer.Option(
+        "street", "--categories",
+        help="The catalogue of report categories (others: 422): a bundled scenario (street, district, flood …), a scenario .toml file, or a comma-separated list.",
+    ),
+    any_category: bool = typer.Option(False, "--any-category", help="Accept any report category (no catalogue)."),
+    territory: str = typer.Option(
+        "street", "--territory",
+        help="The grids' geometry, for Open311 reports that give only lat/long: a bundled scenario or .toml (its grids as a lattice over --territory-bbox), or a .geojson of grid polygons.",
+    ),
+    territory_bbox: str = typer.Option(
+        "29.57,106.52,29.59,106.545", "--territory-bbox", help="south,west,north,east (decimal degrees) of the scenario's grid lattice.",
+    ),
     log_level: str = typer.Option(
         "warning", "--log-level", help="uvicorn log level: critical, error, warning, info, debug or trace."
     ),
@@ -43,12 +54,31 @@ def serve(
     if log_level not in LOG_LEVELS:
         raise checks.BadInput(f"--log-level {log_level!r}: expected one of {', '.join(LOG_LEVELS)}")
 
+    if not any_category:
+        from twin.service.catalogue import resolve
+
+        try:
+            resolve(categories)
+        except ValueError as e:
+            raise checks.BadInput(f"--categories: {e}") from None
+    if (territory, territory_bbox) != ("street", "29.57,106.52,29.59,106.545"):
+        from twin.service.geometry import parse_bbox, territory_map
+
+        try:
+            parse_bbox(territory_bbox)
+        except ValueError as e:
+            raise checks.BadInput(f"--territory-bbox: {e}") from None
+        try:
+            territory_map(territory, territory_bbox)
+        except ValueError as e:
+            raise checks.BadInput(f"--territory: {e}") from None
     checks.database(db)
     if port:
         checks.port_free(host, port)
     config = ServiceConfig(
         db=db, max_body_bytes=max_body, max_page=max_page, rate_per_second=rate_limit, rate_burst=burst, max_in_flight=max_in_flight,
-        group_commit=group_commit, committers=committers, categories=categories,
+        group_commit=group_commit, committers=committers, categories=categories, any_category=any_category,
+        territory=territory, territory_bbox=territory_bbox,
     )
     run(config, host=host, port=port, workers=workers, log_level=log_level)
 

@@ -25,7 +25,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from twin.engine.transitions import apply
 from twin.engine.types import ACTIVE_STATES, Action, Case, Event, Notice
 
 #: The schema version this code writes; a file with a newer version is refused.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Statements that bring a file from version ``v - 1`` to version ``v``.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -99,6 +99,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             payload TEXT NOT NULL
         )""",
     ),
+    # The reporter's contact, written in the same transaction as its case (personal data kept
+    # out of the case document and the audit log; one row per case at most).
+    2: ("CREATE TABLE contacts (case_id TEXT PRIMARY KEY, contact TEXT NOT NULL)",),
 }
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -251,7 +254,9 @@ class SQLiteStore:
             raise
 
     # ----------------------------------------------------------------- writes
-    def commit(self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None) -> None:
+    def commit(
+        self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None, contact: str | None = None
+    ) -> None:
         """Apply ``event`` to ``case`` and persist both in one transaction (see Store.commit).
 
         ``case`` is changed only after the write succeeded. A second row for an idempotency
@@ -297,6 +302,8 @@ class SQLiteStore:
                     )
                 except sqlite3.IntegrityError:
                     raise DuplicateKey("case id", new.id) from None
+                if contact is not None:
+                    conn.execute("INSERT INTO contacts (case_id, contact) VALUES (?, ?)", (new.id, contact))
             else:
                 cur = conn.execute(
                     _UPDATE_CASE, (new.version, new.state.value, int(new.level), doc, new.id, event.version - 1)
@@ -381,6 +388,21 @@ class SQLiteStore:
         """A fresh copy of the stored case, or None."""
         row = self._conn().execute("SELECT doc FROM cases WHERE id = ?", (case_id,)).fetchone()
         return None if row is None else _case(row[0])
+
+    def contact(self, case_id: str) -> str | None:
+        row = self._conn().execute("SELECT contact FROM contacts WHERE case_id = ?", (case_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def contact_count(self) -> int:
+        return int(self._conn().execute("SELECT count(*) FROM contacts").fetchone()[0])
+
+    def adopt_contacts(self, rows: Sequence[tuple[str, str]]) -> int:
+        with self._tx() as conn:
+            cur = conn.executemany(
+                "INSERT INTO contacts (case_id, contact) SELECT id, ? FROM cases WHERE id = ? ON CONFLICT (case_id) DO NOTHING",
+                [(c, cid) for cid, c in rows],
+            )
+            return max(cur.rowcount, 0)
 
     def find_idempotency(self, key: str) -> IdempotencyRecord | None:
         row = self._conn().execute("SELECT key, fingerprint, case_id FROM idempotency WHERE key = ?", (key,)).fetchone()

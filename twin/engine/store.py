@@ -71,7 +71,9 @@ class Store(Protocol):
     def get(self, case_id: str) -> Case | None:
         """The current case, or None. Durable stores return a fresh copy."""
 
-    def commit(self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None) -> None:
+    def commit(
+        self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None, contact: str | None = None
+    ) -> None:
         """Apply ``event`` to ``case`` and persist both atomically.
 
         For a REPORT event ``case`` is the new case (already built from the event) and the
@@ -82,7 +84,21 @@ class Store(Protocol):
         replays the stored record) and DuplicateKey("case id", id) for a reused case id.
         On any error nothing is persisted and ``case`` is unchanged; on success
         ``event.seq`` is set.
+
+        ``contact`` (a REPORT only): the reporter's contact, personal data kept apart from the
+        case's document and audit log, stored in the same transaction as the case — so a case
+        never lacks its contact and no contact outlives a refused or replayed report.
         """
+
+    def contact(self, case_id: str) -> str | None:
+        """The reporter's contact stored with a case, or None."""
+
+    def contact_count(self) -> int:
+        """Number of contacts stored (one per case at most)."""
+
+    def adopt_contacts(self, rows: Sequence[tuple[str, str]]) -> int:
+        """Store (case id, contact) pairs for cases that exist and have no contact yet (a
+        migration from where earlier versions kept them); others are dropped. How many stored."""
 
     def find_idempotency(self, key: str) -> IdempotencyRecord | None:
         """The record stored for an idempotency key, or None."""

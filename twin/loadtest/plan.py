@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from twin.engine.kpi import by_due
+from twin.service.times import minutes_of
 from twin.sim.calendar import WorkCalendar
 
 PLAN_ENV = "GRIDTWIN_LOADTEST_PLAN"
@@ -42,6 +43,13 @@ def describe(ref: str, category: str) -> str:
 def ref_of(description: str | None) -> str | None:
     m = REF_RE.search(description or "")
     return m.group(1) if m else None
+
+
+def engine_minutes(t: float | str) -> float:
+    """A time from the service (ISO 8601 with offset) or the engine (minutes) as engine minutes."""
+    m = minutes_of(t, "time")
+    assert m is not None
+    return m
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,9 +162,10 @@ class Plan:
         """The simulated minute now."""
         return self.start_min + self.wall_s(now) * self.speedup / 60.0
 
-    def sim_of_engine(self, engine_minutes: float) -> float:
-        """An engine time (wall minutes since the Unix epoch) as a simulated minute."""
-        return self.start_min + (engine_minutes * 60.0 - self.t0_epoch) * self.speedup / 60.0
+    def sim_of_engine(self, engine_time: float | str) -> float:
+        """An engine time (wall minutes since the Unix epoch, or the ISO 8601 the service answers
+        with) as a simulated minute."""
+        return self.start_min + (engine_minutes(engine_time) * 60.0 - self.t0_epoch) * self.speedup / 60.0
 
     def wall_seconds_for(self, sim_minutes: float) -> float:
         """How long ``sim_minutes`` of simulated time last on the wall clock."""
@@ -202,10 +211,12 @@ class Plan:
         due = self.policy["tier_due_min"]
         return float(due.get(tier, due.get("E", 60.0)))
 
-    def on_time(self, reported_engine: float, resolved_engine: float, tier: str) -> bool:
+    def on_time(self, reported_engine: float | str, resolved_engine: float | str, tier: str) -> bool:
         """Resolved by the due time in simulated terms: the compressed resolution time stretched
-        back by the speedup against the scenario's SLA (the engine's :func:`by_due`)."""
-        return bool(by_due((resolved_engine - reported_engine) * self.speedup, self.tier_due(tier)))
+        back by the speedup against the scenario's SLA (the engine's :func:`by_due`); times as
+        engine minutes or as the service's ISO 8601."""
+        elapsed = engine_minutes(resolved_engine) - engine_minutes(reported_engine)
+        return bool(by_due(elapsed * self.speedup, self.tier_due(tier)))
 
     def satisfaction(self, a: Arrival, on_time: bool, rework: bool = False) -> int:
         """The resident's score 1–5 drawn as the model draws it (from the arrival's uniform)."""

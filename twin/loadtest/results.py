@@ -21,6 +21,7 @@ import pandas as pd
 
 from twin.engine.kpi import by_due
 from twin.loadtest.plan import Plan, ref_of
+from twin.service.times import CASE_TIME_FIELDS, minutes_of
 
 ACTIVE = {"reported", "accepted", "dispatched", "in_progress", "reopened"}
 
@@ -112,6 +113,16 @@ def get_json(url: str, token: str | None = None, timeout: float = 30.0) -> Any:
         return json.loads(r.read().decode("utf-8"))
 
 
+def case_minutes(case: dict[str, Any]) -> dict[str, Any]:
+    """A case from the service with its times (ISO 8601) as engine minutes, for the arithmetic
+    and the comparison with the simulation's records below."""
+    for k in CASE_TIME_FIELDS:
+        v = case.get(k)
+        if v is not None:
+            case[k] = minutes_of(v, k)
+    return case
+
+
 def fetch_cases(url: str, token: str, page: int = 200, max_pages: int = 10_000) -> list[dict[str, Any]]:
     """Every case in the token's scope, page by page (bounded)."""
     out: list[dict[str, Any]] = []
@@ -121,7 +132,7 @@ def fetch_cases(url: str, token: str, page: int = 200, max_pages: int = 10_000) 
         if after:
             params["after"] = after
         body = get_json(f"{url}/cases?{urllib.parse.urlencode(params)}", token)
-        out += body["items"]
+        out += [case_minutes(c) for c in body["items"]]
         after = body.get("next_after")
         if not after:
             break
@@ -152,7 +163,20 @@ def load_kpis(plan: Plan, cases: list[dict[str, Any]]) -> dict[str, Any]:
         "closed_at_level": {lv: (levels.get(i, 0) / n_lv if n_lv else None) for i, lv in enumerate(("grid", "community", "street", "district"))},
         "evaluated": sum(c["state"] == "evaluated" for c in cases),
         "on_time_rate_by_tier": _by_tier([(c["tier"], ok) for c, ok in zip(resolved, on_time, strict=True)]),
+        "time_actions": time_action_counts(cases),
     }
+
+
+#: The time actions (issue 12) a case body counts: extensions asked and granted, suspensions
+#: (挂账), reassignments (改派); replies (答复) are the cases with a reply time.
+TIME_ACTION_FIELDS = ("extensions_requested", "extensions_approved", "suspensions", "reassignments")
+
+
+def time_action_counts(cases: list[dict[str, Any]]) -> dict[str, int]:
+    """How many of each time action the staff users took, read back from the cases."""
+    out = {f: sum(int(c.get(f) or 0) for c in cases) for f in TIME_ACTION_FIELDS}
+    out["replies"] = sum(c.get("replied_at") is not None for c in cases)
+    return out
 
 
 def _by_tier(pairs: list[tuple[str, bool]]) -> dict[str, dict[str, float | int]]:

@@ -143,7 +143,9 @@ def run(opts: Options, log: Any = print) -> tuple[dict[str, Any], int]:
             if opts.host is None:
                 db = _service_db(opts.db, out)
                 tokens = create_tokens(db, territory, plan.units)
-                url = start_service(procs, db, out / "service.log", workers=opts.serve_workers)
+                # the service's catalogue is the played scenario's: every category the plan sends is known
+                catalogue = ("--categories", str(opts.scenario)) if opts.scenario is not None else ()
+                url = start_service(procs, db, out / "service.log", workers=opts.serve_workers, extra=catalogue)
                 log(f"twin serve at {url} (db {db})")
             else:
                 url = opts.host.rstrip("/")

@@ -28,19 +28,12 @@ from twin.loadtest.plan import Arrival, Plan
 from twin.rng import loadtest_rng
 from twin.run import build_model, with_emergency_cases
 from twin.scenario import LEVELS, Scenario
+from twin.service.models import board_for
 
-#: The API's four boards (板块) for the scenario's board keys (Jiangbei's four).
-BOARD_API: dict[str, str] = {
-    "party_building": "党的建设",
-    "economy": "经济发展",
-    "livelihood": "民生服务",
-    "safety_law": "平安法治",
-}
-API_BOARDS: tuple[str, ...] = ("党的建设", "经济发展", "民生服务", "平安法治")
 #: Scenario categories → Open311 service codes of the facade (T0 incidents go to "emergency").
 OPEN311_SERVICES: dict[str, str] = {
     "environment": "environment",
-    "street_order": "environment",
+    "street_order": "street_order",
     "other": "environment",
     "safety": "safety_hazard",
     "facility": "facility",
@@ -218,7 +211,7 @@ def staff_units(sc: Scenario, seed: int) -> tuple[dict[str, list[dict[str, Any]]
         for k in range(st.street_dispatchers):
             units["street_dispatcher"].append({"street": s, "member": k})
         for i, (b, u) in enumerate(st.boards.items()):
-            api = BOARD_API.get(b, API_BOARDS[i % len(API_BOARDS)])
+            api = board_for(b, i)
             for k in range(u.staff):
                 units["board"].append({"street": s, "board": b, "assignee": f"board:{api}", "member": k})
     for k in range(st.district_dispatchers):
@@ -274,7 +267,7 @@ def policy_of(sc: Scenario) -> dict[str, Any]:
         "satisfaction_on_time": list(pol.satisfaction_on_time),
         "satisfaction_late": list(pol.satisfaction_late),
         "tier_due_min": {**{t: r.due_hours * 60.0 for t, r in pol.tiers.items()}, "E": _emergency_due_min(sc)},
-        "board_of_category": {c: BOARD_API.get(v.board, API_BOARDS[list(sc.staffing.boards).index(v.board) % 4]) for c, v in sc.categories.items()},
+        "board_of_category": {c: board_for(v.board, list(sc.staffing.boards).index(v.board)) for c, v in sc.categories.items()},
         "department_of_category": {c: v.department for c, v in sc.categories.items()},
     }
 

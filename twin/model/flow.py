@@ -140,6 +140,18 @@ class CaseFlow:
         self.approve_share = pol.extension_approval_share
         self.suspend_after = pol.suspend_after_lead_hours * 60.0
         self.misdispatch_share = pol.misdispatch_share
+        # the weekly bulletin (一周一通报): red warnings per unit this week, the units named last
+        sup = pol.supervision
+        self.bulletin_units = sup.bulletin_units
+        self.bulletin_factor = 1.0 / (1.0 + sup.bulletin_effort_boost)
+        self.reds_week: dict[str, int] = {}
+        self.reds_by_unit: dict[str, int] = {}  # the run's red warnings per unit (with the bulletin on)
+        self.named: frozenset[str] = frozenset()
+        self.named_weeks: dict[str, int] = {}  # how many bulletins named each unit
+        self.bulletins = 0
+        self.units_named = 0
+        self.named_taken = 0  # cases a unit took up while named (the lever's reach)
+        self.named_reds = 0  # red warnings on units while they were named (what it should lower)
         self._warn: list[tuple[float, int, CaseJob, float, int]] = []
         self.allow: list[list[float | None]] = []
         for t in TIER_NAMES:
@@ -341,6 +353,9 @@ class CaseFlow:
         elif lv == 0:
             job.resolves = job.rework or (need == 0 and r.u_spot[row] < self.on_spot)
             work = r.travel[row] + (r.effort[row][0] if job.resolves else r.assess[row])
+            if self.named and st.name in self.named:  # named in last week's bulletin: more effort
+                work *= self.bulletin_factor
+                self.named_taken += 1
             # a worker in the middle of routine work (a visit, a patrol stretch, data entry)
             # finishes that stretch first: the wait is uniform over it (the grid worker's day)
             p = st.routine_share  # type: ignore[attr-defined]
@@ -369,6 +384,9 @@ class CaseFlow:
             job.resolves = job.rework or need <= lv
             # a matter escalated past its own level still takes the effort of that level
             work = r.effort[row][min(need, lv)] if job.resolves else r.assess[row]
+        if self.named and lv and st.name in self.named:
+            work *= self.bulletin_factor
+            self.named_taken += 1
         job.work = work
         st.busy += work
         st.served += 1
@@ -547,6 +565,24 @@ class CaseFlow:
                 if color == 2 and now <= c.unit_due_at:  # an extension moved the limit
                     continue
                 eng.warn(c.id, c.version, self._dispatcher(job), "red" if color == 2 else "yellow")
+                if color == 2 and self.bulletin_units and job.station is not None:
+                    unit = job.station.name
+                    self.reds_week[unit] = self.reds_week.get(unit, 0) + 1
+                    self.reds_by_unit[unit] = self.reds_by_unit.get(unit, 0) + 1
+                    self.named_reds += unit in self.named
+
+    def bulletin(self, every: float) -> Generator[simpy.Event, Any, None]:
+        """一周一通报: every ``every`` minutes, name the ``bulletin_units`` units with the most red
+        warnings since the last bulletin (ties by name); they put in more effort until the next."""
+        while True:
+            yield self.env.timeout(every)
+            worst = sorted(self.reds_week.items(), key=lambda kv: (-kv[1], kv[0]))[: self.bulletin_units]
+            self.named = frozenset(unit for unit, _ in worst)
+            for unit in self.named:
+                self.named_weeks[unit] = self.named_weeks.get(unit, 0) + 1
+            self.bulletins += 1
+            self.units_named += len(self.named)
+            self.reds_week = {}
 
     # ------------------------------------------------------------------ sweeps
     def lapse_sweep(self, every: float) -> Generator[simpy.Event, Any, None]:

@@ -134,7 +134,7 @@ class DistrictModel(mesa.Model):
         self.own_grids = self.own_streets[terr.grid_street]
         share = float(self.own_streets.sum()) / terr.n_streets
         keep = sc.outputs.case_events if keep_events is None else keep_events
-        self.store = MemoryStore(keep_events=keep)
+        self.store = MemoryStore(keep_events=keep, threadsafe=False)  # one thread: no lock per transition
         tag = "".join(f"{b:02x}" for b in rngs["ids"].integers(0, 256, 3)) + ("" if n_parts == 1 else f"p{part}")
         self.id_tag = tag
         counter = [0]
@@ -279,6 +279,8 @@ class DistrictModel(mesa.Model):
             env.process(self.flow.lapse_sweep(sc.run.lapse_check_minutes))
         env.process(self.flow.verify_sweep(60.0))
         env.process(self.flow.supervise_sweep(60.0))
+        if sc.policy.supervision.bulletin_units:
+            env.process(self.flow.bulletin(sc.policy.supervision.bulletin_every_days * 1440.0))
         env.process(self.flow.daily())
         env.process(self._sampler(sc.run.kpi_interval_hours * 60.0))
         for fn in self._processes:

@@ -412,6 +412,22 @@ def _check_matter_tiers(m: MatterTiers, where: str) -> None:
             raise ValueError(f"{where}.{lv}: expected one of {list(TIERS[1:])}, got {t!r}")
 
 
+class Supervision(_Frozen):
+    """督办 beyond the single case: a weekly bulletin (一周一通报) naming the units with the most
+    red warnings (cases overdue at that unit) that week; for the next week each named unit works
+    its cases harder — its handling takes 1 / (1 + ``bulletin_effort_boost``) of the working time.
+
+    Publicly naming the units red-carded most (红黄绿督办: red cards to slow units, their heads
+    interviewed after three in a row — Longchang, Sichuan, reported 2020-03-13) is practice;
+    how much harder a named unit works is assumed [A]. Off by default (``bulletin_units = 0``):
+    a lever a study compares (scenarios/policies/bulletin_boost.toml), not a calibrated behaviour.
+    """
+
+    bulletin_units: Annotated[int, Field(ge=0)] = 0  # units each bulletin names (0: no bulletin) [A]
+    bulletin_effort_boost: NonNeg = 0.1  # a named unit's extra effort the week after [A]
+    bulletin_every_days: Pos = 7.0  # 一周一通报: weekly
+
+
 class Policy(_Frozen):
     """Rules of the loop: on-the-spot handling, SLA tiers and allowances, checks, evaluation."""
 
@@ -441,6 +457,7 @@ class Policy(_Frozen):
     satisfaction_on_time: list[Share] = [0.01, 0.01, 0.03, 0.20, 0.75]  # P(score = 1..5)
     satisfaction_late: list[Share] = [0.06, 0.08, 0.16, 0.35, 0.35]
     repeat_complaint_daily_prob: Share = 0.3  # an overdue case's resident calls 12345 again, per day
+    supervision: Supervision = Supervision()  # the weekly bulletin (一周一通报); off by default
 
     @model_validator(mode="after")
     def _check(self) -> Policy:

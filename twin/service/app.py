@@ -28,7 +28,7 @@ from typing import Any
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -44,28 +44,36 @@ from twin.engine.errors import (
     StoreError,
     VersionConflict,
 )
-from twin.engine.kpi import compute_kpis
 from twin.engine.sla import SlaPolicy
 from twin.engine.transitions import new_case
-from twin.engine.types import Action, Case, Level, Notice, Place, State
+from twin.engine.types import Action, Case, Level, Place, State
 from twin.engine.worktime import ClockKind, WorkTime
-from twin.modes import MODE_LABELS, IllegalModeChange, check_step
 from twin.service import models as m
 from twin.service.auth import (
-    COMMAND_ROLES,
     DISPATCHING_ACTIONS,
     REPORTING_ROLES,
-    SUPERVISING_ROLES,
     Principal,
     Role,
-    ScopeKind,
     token_hash,
 )
+from twin.service.catalogue import DEFAULT_CATALOGUE
+from twin.service.catalogue import resolve as resolve_catalogue
+from twin.service.edge import (
+    BEARER,
+    MAX_ID,
+    MAX_IF_MATCH,
+    action_path,
+    bearer_token,
+    rate_limited,
+    scoped,
+)
 from twin.service.fastpath import FastPath
+from twin.service.geometry import DEFAULT_BBOX, TerritoryMap, territory_map
 from twin.service.groupcommit import GroupCommitStore
 from twin.service.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware, NulGuardMiddleware, RateLimiter
 from twin.service.open311 import open311_error
-from twin.service.storage import ORPHAN_GRACE_SECONDS, ServiceStore, open_stores, sweep_orphan_contacts
+from twin.service.storage import ServiceStore, migrate_contacts, open_stores
+from twin.service.times import case_times, iso_times
 
 log = logging.getLogger("twin.service")
 
@@ -95,7 +103,10 @@ class ServiceConfig:
     idempotency_lease_seconds: float = 10.0
     tick_seconds: float = 5.0
     supervision_seconds: float = 60.0
-    categories: str = ""  # the catalogue a report's category must be in (comma-separated); "": any
+    categories: str = DEFAULT_CATALOGUE  # the catalogue a report's category must be in (twin.service.catalogue)
+    any_category: bool = False  # accept any category (no catalogue)
+    territory: str = "street"  # the grids' geometry for Open311 points: a scenario (lattice over the box) or a .geojson
+    territory_bbox: str = ",".join(f"{x:g}" for x in DEFAULT_BBOX)  # south,west,north,east of the lattice
     open311_public_reads: bool = True  # GeoReport v2: reading requests needs no api_key
     token_cache_seconds: float = 1.0  # how long a revocation may take to reach this process
     group_commit: bool = True
@@ -161,17 +172,26 @@ class Service:
     rate: RateLimiter
     _tokens: dict[str, tuple[Principal, float]] = field(default_factory=dict)
     _contacts: dict[str, str | None] = field(default_factory=dict)
-    _next_id: threading.local = field(default_factory=threading.local)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
-    _swept_until: float = float("-inf")  # contacts older than this were checked for orphans
+    _next_supervision: float | None = None  # monotonic seconds of the loop's next supervision round
 
     @functools.cached_property
     def catalogue(self) -> frozenset[str]:
         """The categories a report may name (empty: any), from ``config.categories``."""
-        return frozenset(c.strip() for c in self.config.categories.split(",") if c.strip())
+        return frozenset() if self.config.any_category else resolve_catalogue(self.config.categories)
+
+    @functools.cached_property
+    def territory(self) -> TerritoryMap:
+        """The grids' geometry: which grid a reported point lies in (Open311 lat/long)."""
+        return territory_map(self.config.territory, self.config.territory_bbox)
 
     # ------------------------------------------------------------- principals
+    def over_rate(self, who: Principal) -> ApiError | None:
+        """The 429 for ``who`` when over its rate (every lane answers it alike), else None."""
+        wait = self.rate.take(who.id)
+        return None if wait is None else ApiError(*rate_limited(wait, self.config.rate_per_second))
+
     def cached_principal(self, token: str) -> Principal | object:
         """The cached principal of a valid token, or ``_MISS`` when the store must be asked.
         Only valid tokens are cached (no negative cache: a token created a moment ago is
@@ -213,11 +233,11 @@ class Service:
 
     # ---------------------------------------------------------------- views
     def contact(self, case_id: str) -> str | None:
-        """The reporter's contact of a case. Cached in-process: a contact is stored before its
-        case is committed and never changes, so once a case exists its answer is final."""
+        """The reporter's contact of a case. Cached in-process: a contact is committed with its
+        case and never changes, so once a case exists its answer is final."""
         if case_id in self._contacts:
             return self._contacts[case_id]
-        contact = self.sstore.contact(case_id)
+        contact = self.engine.store.contact(case_id)
         self.remember_contact(case_id, contact)
         return contact
 
@@ -239,7 +259,7 @@ class Service:
         if not who.sees_contact_of(case) and out["reporter"] is not None:
             out["reporter"] = MASK
         out["contact"] = contact if known else self.contact_view(case, who)
-        return out
+        return case_times(out)
 
     def visible(self, who: Principal, case_id: str) -> Case:
         case = self.engine.store.get(case_id)
@@ -258,32 +278,33 @@ class Service:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def sweep_contacts(self, now: float | None = None) -> int:
-        """Remove orphan contacts stored since the last sweep and older than the grace period
-        (the first sweep of a process looks at every old row). How many went."""
-        before = (time.time() if now is None else now) - ORPHAN_GRACE_SECONDS
-        if before <= self._swept_until:
-            return 0
-        gone = sweep_orphan_contacts(self.engine.store, self.sstore, self._swept_until, before)
-        self._swept_until = before
-        if gone:
-            log.info("removed %d orphan contact(s)", gone)
-        return gone
-
     def refresh_mode(self) -> None:
         cur = self.sstore.current_mode()
         self.engine.mode = "normal" if cur is None else cur.mode
 
+    def supervise(self) -> tuple[int, int]:
+        """Emit the supervision notices due now (each stored once, whichever worker runs it) and
+        the yellow/red warnings (督办) due on cases' current units (each once per unit stint), as
+        the model's supervision does; (new notices, new warnings)."""
+        notices = Supervisor(self.engine.store, self.engine.clock).run()
+        return len(notices), len(self.engine.warn_due())
+
+    def beat(self, monotonic: float) -> None:
+        """One round of the background loop at ``monotonic`` seconds: the mode, the engine's
+        timers, and supervision when its period has come round (the first within 5 s)."""
+        self.refresh_mode()
+        self.engine.tick()
+        if self._next_supervision is None:
+            self._next_supervision = monotonic + min(self.config.supervision_seconds, 5.0)
+        if monotonic >= self._next_supervision:
+            self.supervise()
+            self._next_supervision = monotonic + self.config.supervision_seconds
+
     def _loop(self) -> None:
-        next_supervision = time.monotonic() + min(self.config.supervision_seconds, 5.0)
+        self._next_supervision = time.monotonic() + min(self.config.supervision_seconds, 5.0)
         while not self._stop.wait(min(1.0, self.config.tick_seconds)):
             try:
-                self.refresh_mode()
-                self.engine.tick()
-                if time.monotonic() >= next_supervision:
-                    self.sweep_contacts()
-                    Supervisor(self.engine.store, self.engine.clock).run()
-                    next_supervision = time.monotonic() + self.config.supervision_seconds
+                self.beat(time.monotonic())
             except Exception:  # the database may be away for a moment; the next tick retries
                 log.exception("engine timers: tick failed; retrying")
 
@@ -314,7 +335,7 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _errs(*codes: int) -> dict[int | str, dict[str, Any]]:
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     desc = {
         403: "your role may not do this",
         404: "no such case in your scope",
@@ -349,24 +370,19 @@ def body_fingerprint(principal: Principal, body: dict[str, Any]) -> str:
 
 def build_service(config: ServiceConfig) -> Service:
     store, sstore = open_stores(config.db, group_commit=config.group_commit, committers=config.committers)
-    next_id = threading.local()
-
-    def id_factory() -> str:
-        """The id the request allocated before the engine commits (see do_report), else a new one."""
-        nid: str | None = getattr(next_id, "value", None)
-        if nid is not None:
-            next_id.value = None
-            return nid
-        return str(uuid.uuid4())
-
+    moved = migrate_contacts(store, sstore)
+    if moved:
+        log.info("moved %d contact(s) beside their cases; orphans dropped", moved)
     sla = SlaPolicy(calendar=service_calendar())
-    engine = CaseEngine(store, wall_clock_minutes, sla=sla, id_factory=id_factory, auto_escalate=config.auto_escalate)
-    svc = Service(config, engine, sstore, RateLimiter(config.rate_per_second, config.rate_burst), _next_id=next_id)
+    engine = CaseEngine(store, wall_clock_minutes, sla=sla, auto_escalate=config.auto_escalate)
+    svc = Service(config, engine, sstore, RateLimiter(config.rate_per_second, config.rate_burst))
+    _ = svc.catalogue  # resolved now: a bad --categories stops the start, not the first report
     return svc
 
 
-def create_app(config: ServiceConfig | None = None, service: Service | None = None) -> ServiceApp:
-    """The application over ``config.db`` (or an already built ``service``)."""
+def create_app(config: ServiceConfig | None = None, service: Service | None = None, fast_lane: bool = True) -> ServiceApp:
+    """The application over ``config.db`` (or an already built ``service``). ``fast_lane``
+    off: every request goes through FastAPI (the other lane, for the lanes' differential test)."""
     config = config or (service.config if service is not None else ServiceConfig())
     svc = service or build_service(config)
 
@@ -386,13 +402,14 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         description=(
             "The grid-governance case engine (网格化管理 事件处置闭环) over HTTP. Bearer tokens from "
             "`twin token create`; every change of a case carries `If-Match: \"<version>\"`; reports take an "
-            "`Idempotency-Key`. Times are minutes since the Unix epoch. An Open311 GeoReport v2 facade "
+            "`Idempotency-Key`. Times are ISO 8601 with offset (+08:00, e.g. `2026-12-03T20:15:07.250+08:00`); "
+            "durations are minutes. An Open311 GeoReport v2 facade "
             "lives at /open311/v2."
         ),
         lifespan=lifespan,
     )
     app.state.service = svc
-    bearer = HTTPBearer(auto_error=False, description="a token from `twin token create`")
+    bearer = BEARER
 
     # --------------------------------------------------------------- errors
     @app.exception_handler(ApiError)
@@ -472,30 +489,30 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         app.add_exception_handler(failed, _db_failed)
 
     # ----------------------------------------------------------------- auth
-    async def authenticate(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+    async def authenticate(request: Request, _doc: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
         """Async on purpose: a cached token costs no trip to the thread pool; a miss reads the
-        store in a worker thread."""
-        if creds is None or creds.scheme.lower() != "bearer":
+        store in a worker thread. The header is read as the fast lane reads it
+        (:func:`~twin.service.edge.bearer_token`); ``bearer`` only declares the scheme in OpenAPI."""
+        token = bearer_token(request.headers.get("authorization"))
+        if token is None:
             raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"})
-        cached = svc.cached_principal(creds.credentials)
+        cached = svc.cached_principal(token)
         if isinstance(cached, Principal):
             p: Principal | None = cached
         else:
-            p, why = await run_in_threadpool(svc.check_token, creds.credentials)
+            p, why = await run_in_threadpool(svc.check_token, token)
             if p is None:
                 raise ApiError(401, "unauthenticated", why, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        wait = svc.rate.take(p.id)
-        if wait is not None:
-            raise ApiError(429, "rate_limited", f"more than {config.rate_per_second:g} requests a second", {"Retry-After": str(wait)})
         assert p is not None
+        limited = svc.over_rate(p)
+        if limited is not None:
+            raise limited
         return p
 
     def authorise(who: Principal) -> Response | None:
         """What :func:`authenticate` does after the token (the rate limit), for the fast path."""
-        wait = svc.rate.take(who.id)
-        if wait is None:
-            return None
-        return _error(429, "rate_limited", f"more than {config.rate_per_second:g} requests a second", {"Retry-After": str(wait)})
+        limited = svc.over_rate(who)
+        return None if limited is None else _error(limited.status, limited.error, limited.reason, limited.headers)
 
     app.state.authenticate = authenticate
 
@@ -518,7 +535,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         "/cases",
         status_code=201,
         response_model=m.CaseOut,
-        responses=_errs(403, 409),
+        responses=error_responses(403, 409),
         tags=["cases"],
     )
     async def report(
@@ -529,9 +546,9 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         """Report a case (立案). With ``Idempotency-Key`` a retry with the same body replays the
         original response byte for byte; the same key with another body is 422; a retry while the
         first is still being handled is 409."""
-        if idempotency_key is None and body.contact is None:  # nothing to store apart: one job in the batch
+        if idempotency_key is None:  # the case (and its contact) in one job of the batch
             return await report_plain(who, body)
-        # the key's claim and the contact are committed first, on their own
+        # the key's claim is committed first, on its own
         status, payload, case_id, replayed = await run_in_threadpool(do_report, svc, who, body, idempotency_key)
         return report_response(status, payload, case_id, replayed)
 
@@ -542,7 +559,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         return JsonResponse(payload, status, headers)
 
     async def report_plain(who: Principal, body: m.ReportIn) -> Response:
-        """A report without Idempotency-Key or contact: one job in the group-commit batch."""
+        """A report without Idempotency-Key: one job in the group-commit batch."""
         status, payload, case_id, replayed = await svc.execute(lambda: do_report(svc, who, body, None))
         return report_response(status, payload, case_id, replayed)
 
@@ -563,23 +580,13 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         limit: int = Query(default=50, ge=1, le=config.max_page),
     ) -> Response:
         """Cases in your scope, ordered by id, one page at a time."""
-        filt: dict[str, Any] = {"grid": grid, "community": community, "street": street, "district": district, "assignee": assignee}
-        own = who.scope_kind.value
-        if filt[own] is not None and filt[own] != who.scope_unit:
+        filt = scoped(who, {"grid": grid, "community": community, "street": street, "district": district, "assignee": assignee})
+        if filt is None:  # a filter outside your scope: nothing to show
             return Response(_dumps({"items": [], "next_after": None}), media_type="application/json")
-        filt[own] = who.scope_unit
-        reporter = None
-        if who.role in (Role.RESIDENT, Role.DEVICE):
-            reporter = who.id
-        if who.role is Role.DEPARTMENT:
-            if assignee is not None and assignee != who.id:
-                return Response(_dumps({"items": [], "next_after": None}), media_type="application/json")
-            filt["assignee"] = who.id
         q = CaseQuery(
             states=frozenset(state) if state else None,
             level=None if level is None else Level(level),
             category=category,
-            reporter=reporter,
             overdue_at=wall_clock_minutes() if overdue else None,
             after_id=after,
             limit=limit + 1,
@@ -591,16 +598,16 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         items = [svc.case_json(c, who) for c in found]
         return Response(_dumps({"items": items, "next_after": found[-1].id if more else None}), media_type="application/json")
 
-    @app.get("/cases/{case_id}", response_model=m.CaseOut, responses=_errs(404), tags=["cases"])
-    def get_case(case_id: str = Path(max_length=64), who: Principal = Depends(authenticate)) -> Response:
+    @app.get("/cases/{case_id}", response_model=m.CaseOut, responses=error_responses(404), tags=["cases"])
+    def get_case(case_id: str = Path(max_length=MAX_ID), who: Principal = Depends(authenticate)) -> Response:
         """One case; its version is in the ETag header and in the body."""
         return case_response(svc.visible(who, case_id), who)
 
-    @app.get("/cases/{case_id}/events", response_model=list[m.EventOut], responses=_errs(404), tags=["cases"])
-    def case_events(case_id: str = Path(max_length=64), who: Principal = Depends(authenticate)) -> Response:
+    @app.get("/cases/{case_id}/events", response_model=list[m.EventOut], responses=error_responses(404), tags=["cases"])
+    def case_events(case_id: str = Path(max_length=MAX_ID), who: Principal = Depends(authenticate)) -> Response:
         """The audit trail of a case, oldest first."""
         case = svc.visible(who, case_id)
-        events = [e.to_dict() for e in svc.engine.store.events(case.id)]
+        events = [event_json(e.to_dict()) for e in svc.engine.store.events(case.id)]
         if not who.sees_contact_of(case):
             for e in events:
                 if e["action"] == "report":
@@ -637,7 +644,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
     fast_transitions: dict[str, tuple[type[m._In], bool, Callable[[str, Principal, str, Any], Response]]] = {}
 
     def _transition(action: Action, body_model: type[m._In]) -> None:
-        path = action.value.replace("_", "-")
+        path = action_path(action)
         do = apply_action[action]
 
         def run(case_id: str, who: Principal, if_match: str | None, body: m._In | None) -> Response:
@@ -668,9 +675,9 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
 
             async def endpoint_empty(
                 body: m.EmptyIn | None = Body(default=None),
-                case_id: str = Path(max_length=64),
+                case_id: str = Path(max_length=MAX_ID),
                 who: Principal = Depends(authenticate),
-                if_match: str | None = Header(default=None, max_length=64),
+                if_match: str | None = Header(default=None, max_length=MAX_IF_MATCH),
             ) -> Response:
                 return await svc.execute(lambda: run(case_id, who, if_match, None), case_id)  # type: ignore[no-any-return]
 
@@ -679,9 +686,9 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
 
             async def endpoint_body(
                 body: body_model,  # type: ignore[valid-type]
-                case_id: str = Path(max_length=64),
+                case_id: str = Path(max_length=MAX_ID),
                 who: Principal = Depends(authenticate),
-                if_match: str | None = Header(default=None, max_length=64),
+                if_match: str | None = Header(default=None, max_length=MAX_IF_MATCH),
             ) -> Response:
                 return await svc.execute(lambda: run(case_id, who, if_match, body), case_id)  # type: ignore[no-any-return]
 
@@ -689,7 +696,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
             endpoint = endpoint_body
         endpoint.__name__ = f"case_{action.value}"
         endpoint.__doc__ = f"Apply `{action.value}` to a case (If-Match: the case version)."
-        app.post(f"/cases/{{case_id}}/{path}", response_model=m.CaseOut, responses=_errs(403, 404, 409, 412, 428), tags=["transitions"], operation_id=f"case_{action.value}")(endpoint)
+        app.post(f"/cases/{{case_id}}/{path}", response_model=m.CaseOut, responses=error_responses(403, 404, 409, 412, 428), tags=["transitions"], operation_id=f"case_{action.value}")(endpoint)
 
     for action, model in ACTION_BODIES.items():
         _transition(action, model)
@@ -699,115 +706,10 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         """The four boards (板块) a case can be dispatched to as ``board:<name>``."""
         return list(m.BOARDS)
 
-    # ------------------------------------------------------------------ KPIs
-    def _scope_cases(who: Principal) -> list[Case]:
-        scope: dict[str, Any] = {who.scope_kind.value: who.scope_unit}
-        q = CaseQuery(**scope)
-        return [c for c in svc.engine.query(q) if who.can_see(c)]
+    from twin.service.routers import modes_router, supervision_router
 
-    @app.get("/kpis", response_model=dict[str, Any], responses=_errs(403), tags=["supervision"])
-    def kpis(who: Principal = Depends(authenticate)) -> Response:
-        """KPIs (按期办结率, closure rate, time per stage, level shares …) over the cases in your scope."""
-        if who.role not in SUPERVISING_ROLES:
-            raise ApiError(403, "forbidden", f"role {who.role.value} does not see KPIs")
-        return Response(_dumps(compute_kpis(_scope_cases(who), wall_clock_minutes())), media_type="application/json")
-
-    # ----------------------------------------------------------- supervision
-    def _notice_visible(who: Principal, n: Notice) -> bool:
-        if who.role is Role.ADMIN or who.scope_kind is ScopeKind.DISTRICT:
-            return True
-        if n.kind == "reminder":
-            if who.scope_kind is ScopeKind.STREET:
-                return bool(n.payload.get("street") == who.scope_unit)
-            case = svc.engine.store.get(str(n.payload.get("case_id")))
-            return case is not None and who.can_see(case)
-        return who.scope_kind is ScopeKind.STREET and n.unit == who.scope_unit
-
-    def _feed(kind: str, who: Principal, after: int, limit: int) -> Response:
-        if who.role not in SUPERVISING_ROLES:
-            raise ApiError(403, "forbidden", f"role {who.role.value} does not see supervision feeds")
-        all_n = svc.engine.store.notices(kind)
-        page: list[dict[str, Any]] = []
-        pos = after
-        for i in range(after, len(all_n)):
-            pos = i + 1
-            n = all_n[i]
-            if _notice_visible(who, n):
-                page.append({"kind": n.kind, "key": n.key, "unit": n.unit, "at": n.at, "payload": json.loads(json.dumps(n.payload, default=str))})
-                if len(page) >= limit:
-                    break
-        more = pos < len(all_n)
-        return Response(_dumps({"items": page, "next_after": pos if more else None}), media_type="application/json")
-
-    for kind, plural, doc in (
-        ("reminder", "reminders", "一天一提醒: one reminder per overdue case per day"),
-        ("bulletin", "bulletins", "一周一通报: one bulletin per street per week"),
-        ("review", "reviews", "一月一点评: one review per street per month"),
-    ):
-
-        def _make_feed(kind: str = kind) -> Callable[..., Response]:
-            def feed(
-                who: Principal = Depends(authenticate),
-                after: int = Query(default=0, ge=0, le=2**31),
-                limit: int = Query(default=50, ge=1, le=config.max_page),
-            ) -> Response:
-                return _feed(kind, who, after, limit)
-
-            return feed
-
-        f = _make_feed()
-        f.__doc__ = f"Supervision feed — {doc}."
-        app.get(f"/supervision/{plural}", response_model=m.NoticePage, responses=_errs(403), tags=["supervision"], operation_id=f"supervision_{plural}")(f)
-
-    @app.post("/supervision/run", response_model=m.SupervisionRunOut, responses=_errs(403), tags=["supervision"])
-    def run_supervision(who: Principal = Depends(authenticate)) -> m.SupervisionRunOut:
-        """Emit the supervision notices due now (each is stored once, whoever runs it), and the
-        yellow/red warnings (督办) due on cases' current units (each once per unit stint)."""
-        if who.role not in COMMAND_ROLES:
-            raise ApiError(403, "forbidden", f"role {who.role.value} may not run supervision")
-        notices = len(Supervisor(svc.engine.store, svc.engine.clock).run())
-        return m.SupervisionRunOut(new_notices=notices, new_warnings=len(svc.engine.warn_due()))
-
-    # ------------------------------------------------------------------ mode
-    def _mode_out() -> m.ModeOut:
-        cur = svc.sstore.current_mode()
-        if cur is None:
-            return m.ModeOut(mode="normal", since=None, actor=None, reason=None, seq=0)
-        return m.ModeOut(mode=cur.mode, since=cur.at, actor=cur.actor, reason=cur.reason, seq=cur.seq)
-
-    @app.get("/mode", response_model=m.ModeOut, responses=COMMON_ERRORS, tags=["modes"])
-    def get_mode(who: Principal = Depends(authenticate)) -> m.ModeOut:
-        """The current mode: normal, emergency (应下尽下) or extreme (全员下沉)."""
-        return _mode_out()
-
-    @app.get("/modes", response_model=list[m.ModeOut], responses=_errs(403), tags=["modes"])
-    def mode_history(who: Principal = Depends(authenticate)) -> list[m.ModeOut]:
-        """Every recorded mode change (常急转换), oldest first."""
-        if who.role not in SUPERVISING_ROLES:
-            raise ApiError(403, "forbidden", f"role {who.role.value} does not see the mode history")
-        return [m.ModeOut(mode=c.mode, since=c.at, actor=c.actor, reason=c.reason, seq=c.seq) for c in svc.sstore.modes()]
-
-    @app.post("/mode", response_model=m.ModeOut, responses=_errs(403, 409), tags=["modes"])
-    def set_mode(body: m.ModeIn, who: Principal = Depends(authenticate)) -> m.ModeOut:
-        """Switch mode (常急转换) one legal step along normal ⇄ emergency (应下尽下) ⇄ extreme (全员下沉);
-        recorded with time, actor and reason. District centre or admin. An illegal step is 409."""
-        if who.role not in COMMAND_ROLES:
-            raise ApiError(403, "forbidden", f"role {who.role.value} may not change the mode")
-
-        def legal(current: str) -> None:
-            """Checked inside the recording transaction (two concurrent changes cannot both pass)."""
-            if current == body.mode:
-                raise ApiError(409, "same_mode", f"already in mode {body.mode} ({MODE_LABELS[body.mode]})")
-            try:
-                check_step(current, body.mode)
-            except IllegalModeChange as exc:
-                raise ApiError(
-                    409, "illegal_mode_change", f"{exc} ({MODE_LABELS.get(current, current)} → {MODE_LABELS[body.mode]}: one step at a time)"
-                ) from None
-
-        svc.sstore.record_mode(body.mode, wall_clock_minutes(), who.id, body.reason, check=legal)
-        svc.engine.mode = body.mode  # recorded on every case event from now on (other workers: next tick)
-        return _mode_out()
+    app.include_router(supervision_router(config.max_page))
+    app.include_router(modes_router())
 
     def openapi_with_links() -> dict[str, Any]:
         """The generated spec plus OpenAPI links (report → get / events / every transition,
@@ -831,8 +733,11 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
                 return out
 
             paths["/cases"]["post"]["responses"]["201"]["links"] = links()
+            if svc.catalogue:  # the catalogue in the spec: clients (and generated tests) see the known categories
+                category = spec["components"]["schemas"]["ReportIn"]["properties"]["category"]
+                category["enum"] = sorted(svc.catalogue)
             for action in ACTION_BODIES:
-                path = f"/cases/{{case_id}}/{action.value.replace('_', '-')}"
+                path = f"/cases/{{case_id}}/{action_path(action)}"
                 paths[path]["post"]["responses"]["200"]["links"] = links()
             ok = paths["/cases/{case_id}"]["get"]["responses"]["200"]
             ok["links"] = links()
@@ -866,9 +771,10 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         report=report_plain,
         handlers=app.exception_handlers,
     )
-    guarded = NulGuardMiddleware(BodyLimitMiddleware(fast, max_bytes=config.max_body_bytes), open311_error=open311_error)
+    lane: Any = fast if fast_lane else app
+    guarded = NulGuardMiddleware(BodyLimitMiddleware(lane, max_bytes=config.max_body_bytes), open311_error=open311_error)
     front = ConcurrencyLimitMiddleware(guarded, max_in_flight=config.max_in_flight)
-    return ServiceApp(app, front)
+    return ServiceApp(app, front, fast if fast_lane else None)
 
 
 class ServiceApp:
@@ -876,9 +782,10 @@ class ServiceApp:
     application. Attribute access (``state``, ``openapi()``, routes…) goes to the FastAPI
     application, so callers can treat it as one."""
 
-    def __init__(self, api: FastAPI, front: Callable[[Any, Any, Any], Any]) -> None:
+    def __init__(self, api: FastAPI, front: Callable[[Any, Any, Any], Any], fast_path: FastPath | None = None) -> None:
         self.api = api
         self.front = front
+        self.fast_path = fast_path
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self.front(scope, receive, send)
@@ -915,8 +822,8 @@ ACTION_BODIES: dict[Action, type[m._In]] = {
 def do_report(svc: Service, who: Principal, body: m.ReportIn, idempotency_key: str | None) -> tuple[int, bytes, str, bool]:
     """Report a case for ``who``: (status, response body, case id, whether it was a replay).
 
-    The reporter's contact is stored apart, under the case id allocated here, *before* the
-    engine commits the case, so an acknowledged case never lacks its contact.
+    The reporter's contact is committed by the engine in the case's own transaction: a replay,
+    a conflicting body or a refused report stores none, and a case never lacks its contact.
     """
     config = svc.config
     if who.role not in REPORTING_ROLES:
@@ -933,7 +840,7 @@ def do_report(svc: Service, who: Principal, body: m.ReportIn, idempotency_key: s
     case_id = str(uuid.uuid4())
     key = None if idempotency_key is None else f"{who.id}|{idempotency_key}"
     if key is not None:
-        st = svc.sstore.idem_begin(key, body_fingerprint(who, body.model_dump()), case_id, body.contact, time.time(), config.idempotency_lease_seconds)
+        st = svc.sstore.idem_begin(key, body_fingerprint(who, body.model_dump()), case_id, time.time(), config.idempotency_lease_seconds)
         if st.outcome == "conflict":
             raise ApiError(422, "idempotency_conflict", f"Idempotency-Key {idempotency_key!r} was used with a different body")
         if st.outcome == "in_flight":
@@ -941,9 +848,6 @@ def do_report(svc: Service, who: Principal, body: m.ReportIn, idempotency_key: s
         if st.outcome == "done":
             assert st.body is not None and st.status is not None and st.case_id is not None
             return st.status, st.body, st.case_id, True
-    elif body.contact is not None:
-        svc.sstore.put_contact(case_id, body.contact, time.time())
-    svc._next_id.value = case_id
     try:
         case = svc.engine.report(
             category=body.category,
@@ -956,24 +860,27 @@ def do_report(svc: Service, who: Principal, body: m.ReportIn, idempotency_key: s
             lon=body.lon,
             actor=who.id,
             idempotency_key=key,
+            case_id=case_id,
+            contact=body.contact,
         )
-    except BaseException as exc:
+    except BaseException:
         if key is not None:
             svc.sstore.idem_abort(key)
-        if body.contact is not None and isinstance(exc, EngineError):  # refused: no case will own it
-            svc.sstore.delete_contacts([case_id])
         raise
-    finally:
-        svc._next_id.value = None
-    if case.id == case_id:  # a new case: its contact is the one stored (or none) before the commit
+    if case.id == case_id:  # a new case (not one a takeover found already made): its contact is final
         svc.remember_contact(case_id, body.contact)
-    elif body.contact is not None:  # a takeover found the case already made: its contact is stored
-        svc.sstore.delete_contacts([case_id])
     first = case if case.version == 1 else _first_picture(svc, case)
     payload = _dumps(svc.case_json(first, who))
     if key is not None:
         svc.sstore.idem_finish(key, case.id, 201, payload)
     return 201, payload, case.id, case.id != case_id
+
+
+def event_json(e: dict[str, Any]) -> dict[str, Any]:
+    """An audit event's body: its time, and the times in its data, as ISO 8601 with offset."""
+    out = iso_times(e)
+    out["data"] = iso_times(out["data"])
+    return out
 
 
 def _first_picture(svc: Service, case: Case) -> Case:

@@ -3,7 +3,7 @@
 Profiling the service showed most of a request's CPU in FastAPI's machinery around the work
 (dependency solving, parameter models, four middleware layers, exception wrapping), not in
 the work. :class:`FastPath` sits inside the limits (concurrency, body size) and serves the
-common, well-formed case of ``POST /cases`` (no Idempotency-Key, no contact) and
+common, well-formed case of ``POST /cases`` (no Idempotency-Key) and
 ``POST /cases/{id}/{action}`` itself: a cached bearer token, a JSON body that the endpoint's
 own pydantic model accepts, headers within their limits. It then does exactly what the
 FastAPI endpoint does — the same model validation, the same authentication and rate limit,
@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twin.engine.jsoncodec import loads
 from twin.service.auth import Principal
+from twin.service.edge import MAX_ID, MAX_IF_MATCH, bearer_token
 
 #: ``run(case_id, who, if_match, body)`` → the response (on the committer thread).
 TransitionRun = Callable[[str, Principal, str, Any], Response]
@@ -58,6 +59,7 @@ class FastPath:
         self.report_model = report_model
         self.report = report
         self.handlers = handlers
+        self.served = 0  # requests this lane answered itself (the rest went to FastAPI)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -70,7 +72,7 @@ class FastPath:
         elif path.startswith("/cases/"):
             case_id, sep, action = path[7:].partition("/")
             target = self.transitions.get(action) if sep else None
-            if target is None or not case_id or len(case_id) > 64:
+            if target is None or not case_id or len(case_id) > MAX_ID:
                 await self.app(scope, receive, send)
                 return
         else:
@@ -99,6 +101,7 @@ class FastPath:
         if response is None:
             await self.app(scope, _replay(body, None, receive), send)
             return
+        self.served += 1
         await response(scope, receive, send)
 
     async def _serve(
@@ -114,11 +117,12 @@ class FastPath:
         body: bytes,
     ) -> Response | None:
         """The response, or None to hand the request to the application."""
-        if token is None or not token.startswith(b"Bearer ") or ctype is None:
+        bearer = bearer_token(token)
+        if bearer is None or ctype is None:
             return None
         if not ctype.startswith(b"application/json") or not body:
             return None
-        who = self.principal(token[7:].decode("latin-1"))
+        who = self.principal(bearer)
         if not isinstance(who, Principal):  # not cached, or unknown: the application answers
             return None
         try:
@@ -134,11 +138,9 @@ class FastPath:
                 parsed: Any = self.report_model.model_validate(data)
             except ValidationError:
                 return None
-            if getattr(parsed, "contact", None) is not None:
-                return None
         else:
             model, empty, run = target
-            if if_match is None or len(if_match) > 64:
+            if if_match is None or len(if_match) > MAX_IF_MATCH:
                 return None
             try:
                 parsed = model.model_validate(data)

@@ -40,7 +40,7 @@ import itertools
 import queue
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +54,7 @@ class _Pending:
     case: Case
     event: Event
     idempotency: IdempotencyRecord | None
+    contact: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
 
@@ -129,7 +130,7 @@ class _Committer:
                             self._run_job(p)
                         else:
                             try:
-                                self.inner.commit(p.case, p.event, p.idempotency)
+                                self.inner.commit(p.case, p.event, p.idempotency, p.contact)
                             except Exception as exc:  # this change alone failed (savepoint rolled back)
                                 p.error = exc
                             self.cache.pop(p.case.id, None)  # another thread's case object: read afresh
@@ -197,9 +198,9 @@ class _Committer:
             finally:
                 self.memo = None
 
-    def commit_in_job(self, case: Case, event: Event, idempotency: IdempotencyRecord | None) -> None:
+    def commit_in_job(self, case: Case, event: Event, idempotency: IdempotencyRecord | None, contact: str | None) -> None:
         try:
-            self.inner.commit(case, event, idempotency)  # a savepoint in the batch
+            self.inner.commit(case, event, idempotency, contact)  # a savepoint in the batch
         except Exception:
             self.cache.pop(case.id, None)
             raise
@@ -261,14 +262,16 @@ class GroupCommitStore:
         return c if c is not None and c.in_batch else None
 
     # ----------------------------------------------------------------- writes
-    def commit(self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None) -> None:
+    def commit(
+        self, case: Case, event: Event, idempotency: IdempotencyRecord | None = None, contact: str | None = None
+    ) -> None:
         here = self._here()
         if here is not None:
-            here.commit_in_job(case, event, idempotency)
+            here.commit_in_job(case, event, idempotency, contact)
             return
         if self._closed:
             raise RuntimeError("the store is closed")
-        p = _Pending(case, event, idempotency)
+        p = _Pending(case, event, idempotency, contact)
         self._for(case.id).queue.put(p)
         p.done.wait()
         if p.error is not None:
@@ -312,6 +315,15 @@ class GroupCommitStore:
 
     def count(self) -> int:
         return self.inner.count()
+
+    def contact(self, case_id: str) -> str | None:
+        return self.inner.contact(case_id)
+
+    def contact_count(self) -> int:
+        return self.inner.contact_count()
+
+    def adopt_contacts(self, rows: Sequence[tuple[str, str]]) -> int:
+        return self.inner.adopt_contacts(rows)
 
     def all_cases(self) -> Iterator[Case]:
         return self.inner.all_cases()

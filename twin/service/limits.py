@@ -152,7 +152,3 @@ class RateLimiter:
                 return None
             b[0] = tokens
             return max(1, math.ceil((1.0 - tokens) / self.rate))
-
-
-def retry_headers(seconds: int) -> dict[str, Any]:
-    return {"Retry-After": str(seconds)}

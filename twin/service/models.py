@@ -23,12 +23,26 @@ SERVER_OWNED: frozenset[str] = frozenset(
     }
 )
 
-#: The four boards (板块) a street centre dispatches to.
-BOARDS: tuple[str, ...] = ("党的建设", "经济发展", "民生服务", "平安法治")
+#: The four boards (板块) a street centre dispatches to, by the scenario's key for each (Jiangbei's four).
+BOARD_NAMES: dict[str, str] = {
+    "party_building": "党的建设",
+    "economy": "经济发展",
+    "livelihood": "民生服务",
+    "safety_law": "平安法治",
+}
+BOARDS: tuple[str, ...] = tuple(BOARD_NAMES.values())
+
+
+def board_for(key: str, index: int) -> str:
+    """The API's board for a scenario's board ``key``; a key outside the four takes the board at
+    its position ``index`` among the scenario's boards (round the four)."""
+    return BOARD_NAMES.get(key, BOARDS[index % len(BOARDS)])
 #: Kinds of assignee a case can be dispatched to: ``kind:name``.
 ASSIGNEE_KINDS: tuple[str, ...] = ("worker", "board", "department", "member")
 
 Unit = str
+#: A time in a response: ISO 8601 with the service's offset (+08:00), e.g. 2026-12-03T20:15:07.250+08:00.
+Time = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
 
 def nul_in(value: Any) -> bool:
@@ -169,7 +183,7 @@ class ModeIn(_In):
 
 
 class CaseOut(BaseModel):
-    """A case as a caller may see it. Times are minutes since the Unix epoch."""
+    """A case as a caller may see it. Times are ISO 8601 with offset (+08:00); durations are minutes."""
 
     id: str
     category: str
@@ -181,23 +195,23 @@ class CaseOut(BaseModel):
     source: str
     reporter: str | None
     contact: str | None = Field(description="the reporter's contact; '***' when the caller is not entitled to it")
-    reported_at: float
-    due_at: float
+    reported_at: Time
+    due_at: Time
     description: str
     lat: float | None
     lon: float | None
     state: str
     level: int
-    level_since: float
+    level_since: Time
     assignees: list[str]
     version: int
-    accepted_at: float | None
-    dispatched_at: float | None
-    started_at: float | None
-    resolved_at: float | None
-    verified_at: float | None
-    closed_at: float | None
-    evaluated_at: float | None
+    accepted_at: Time | None
+    dispatched_at: Time | None
+    started_at: Time | None
+    resolved_at: Time | None
+    verified_at: Time | None
+    closed_at: Time | None
+    evaluated_at: Time | None
     resolved_level: int | None
     resolved_by: str | None
     satisfaction: int | None
@@ -209,11 +223,11 @@ class CaseOut(BaseModel):
     service_hours: float | None
     points: float | None
     mode: str
-    unit_since: float | None = Field(description="when the current handling unit received the case")
-    unit_due_at: float | None = Field(description="when the current unit's own limit lapses (null: none runs)")
+    unit_since: Time | None = Field(description="when the current handling unit received the case")
+    unit_due_at: Time | None = Field(description="when the current unit's own limit lapses (null: none runs)")
     done_by: str = Field(description="resolve, or reply for matters done by answering the reporter")
-    replied_at: float | None
-    suspended_at: float | None = Field(description="set while the case is suspended (挂账)")
+    replied_at: Time | None
+    suspended_at: Time | None = Field(description="set while the case is suspended (挂账)")
     suspended_minutes: float
     suspensions: int
     extension_pending: float | None = Field(description="minutes asked for by a pending extension request")
@@ -240,7 +254,7 @@ class EventOut(BaseModel):
     action: str
     from_state: str | None
     to_state: str
-    at: float
+    at: Time
     actor: str
     mode: str
     data: dict[str, Any]
@@ -250,7 +264,7 @@ class NoticeOut(BaseModel):
     kind: str
     key: str
     unit: str
-    at: float
+    at: Time
     payload: dict[str, Any]
 
 
@@ -261,7 +275,7 @@ class NoticePage(BaseModel):
 
 class ModeOut(BaseModel):
     mode: str
-    since: float | None
+    since: Time | None
     actor: str | None
     reason: str | None
     seq: int

@@ -29,6 +29,9 @@ from twin.engine.store import CaseQuery
 from twin.engine.types import Case, State
 from twin.service import models as m
 from twin.service.auth import Principal
+from twin.service.edge import bearer_token, scope_filter
+from twin.service.geometry import TerritoryMap
+from twin.service.times import iso, minutes_of
 
 Fmt = Literal["json", "xml"]
 
@@ -43,16 +46,35 @@ class Service311:
     description: str
 
 
-#: The catalogue offered to Open311 clients (category → SLA tier as the engine's defaults).
+#: The services offered to Open311 clients: each files cases of one catalogue category (the
+#: street scenario's) at one SLA tier. A deployment whose catalogue lacks a service's category
+#: does not offer it (see :func:`offered`).
 SERVICES: tuple[Service311, ...] = (
-    Service311("emergency", "Emergency (SOS, fall, gas smell)", "emergency", "T0", "safety", "On site within 30 minutes."),
+    Service311("emergency", "Emergency (SOS, fall, gas smell)", "safety", "T0", "safety", "On site within 30 minutes."),
     Service311("environment", "Litter, sanitation, greenery", "environment", "T1", "environment", "小事: done within 2 hours."),
+    Service311("street_order", "Parking, street vending, blocked pavement", "street_order", "T1", "environment", "小事: 占道经营, 乱停车."),
     Service311("facility", "Broken public facility", "facility", "T2", "infrastructure", "费时事: solved within 2 days."),
-    Service311("safety_hazard", "Safety hazard", "safety_hazard", "T1", "safety", "Fire exits, wires, falling objects."),
-    Service311("elderly_care", "Help for an elder living alone", "elderly_care", "T1", "livelihood", "Visit and help."),
-    Service311("dispute", "Neighbourhood dispute", "dispute", "T3", "rule_of_law", "复杂事: an answer within 7 days."),
+    Service311("safety_hazard", "Safety hazard", "safety", "T1", "safety", "Fire exits, wires, falling objects."),
+    Service311("elderly_care", "Help for an elder living alone", "livelihood", "T1", "livelihood", "Visit and help."),
+    Service311("dispute", "Neighbourhood dispute", "disputes", "T3", "rule_of_law", "复杂事: an answer within 7 days."),
 )
 SERVICE_BY_CODE = {s.code: s for s in SERVICES}
+_SERVICE_BY_KIND = {(s.category, s.tier): s for s in SERVICES}
+_SERVICE_BY_CATEGORY: dict[str, Service311] = {}
+for _s in SERVICES:
+    _SERVICE_BY_CATEGORY.setdefault(_s.category, _s)
+
+
+def offered(catalogue: frozenset[str]) -> tuple[Service311, ...]:
+    """The services whose category the service's catalogue holds (all of them with no catalogue)."""
+    return tuple(s for s in SERVICES if not catalogue or s.category in catalogue)
+
+
+def service_of(c: Case) -> Service311 | None:
+    """The service a case files under: the one of its category and tier, else of its category."""
+    return _SERVICE_BY_KIND.get((c.category, c.tier)) or _SERVICE_BY_CATEGORY.get(c.category)
+
+
 PLACE_ATTRIBUTES = ("grid", "community", "street", "district")
 CLOSED_STATES = frozenset({State.RESOLVED, State.VERIFIED, State.CLOSED, State.EVALUATED, State.REJECTED, State.MERGED})
 STATUS_NOTES = {
@@ -71,24 +93,16 @@ STATUS_NOTES = {
 LEVEL_UNITS = ("grid", "community", "street centre", "district centre")
 
 
-def iso(minutes: float | None) -> str | None:
-    """Engine time (minutes since the Unix epoch) as ISO 8601 with offset."""
-    if minutes is None:
-        return None
-    return datetime.fromtimestamp(minutes * 60.0, tz=UTC).isoformat(timespec="seconds")
-
-
 def _parse_iso(text: str, field: str) -> float:
-    """An RFC 3339 / ISO 8601 date-time (naive: UTC) as engine time; Open311 error 400 if not one."""
-    t = text.strip().upper().replace("Z", "+00:00")
-    t = re.sub(r"(T\d\d:\d\d):60", r"\1:59", t)  # a leap second: the second before it
+    """An RFC 3339 / ISO 8601 date-time (without offset: the service's +08:00) as engine time;
+    Open311 error 400 if not one."""
+    t = re.sub(r"(T\d\d:\d\d):60", r"\1:59", text.strip().upper())  # a leap second: the second before it
     try:
-        dt = datetime.fromisoformat(t)
-    except ValueError:
-        raise Open311Error(400, f"{field}: expected an ISO 8601 date-time, got {text!r}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp() / 60.0
+        minutes = minutes_of(t, field)
+    except ValueError as e:
+        raise Open311Error(400, str(e)) from None
+    assert minutes is not None
+    return minutes
 
 
 class Open311Error(Exception):
@@ -150,10 +164,11 @@ def _field_errors(e: ValidationError) -> str:
 ADDRESS_PATTERN = r"^[^/\s]{1,64}(/[^/\s]{1,64}){3}$"
 
 
-def place_of(form: dict[str, str], fmt: str, s: Service311) -> dict[str, str]:
+def place_of(form: dict[str, str], fmt: str, s: Service311, territory: TerritoryMap) -> dict[str, str]:
     """Where a request belongs: ``attribute[grid]`` … ``attribute[district]`` when all four are
     given, else ``address_string`` written as the requests' own ``address``
-    (``district/street/community/grid``). Open311 error 400 naming the fields otherwise."""
+    (``district/street/community/grid``), else the grid holding the point ``lat``/``long`` in
+    the territory's geometry. Open311 error 400 naming the fields otherwise."""
     attrs = {a: form.get(f"attribute[{a}]", "").strip() for a in PLACE_ATTRIBUTES}
     if all(attrs.values()):
         return attrs
@@ -163,10 +178,27 @@ def place_of(form: dict[str, str], fmt: str, s: Service311) -> dict[str, str]:
             district, street, community, grid = address.split("/")
             return {"grid": grid, "community": community, "street": street, "district": district}
         raise Open311Error(400, f"address_string: expected district/street/community/grid, got {address!r}")
+    if form.get("lat") or form.get("long"):
+        lat, lon = _point(form)
+        p = territory.locate(lat, lon)
+        if p is None:
+            raise Open311Error(400, f"lat/long: the point {lat:g},{lon:g} lies outside the territory ({territory.describe()})")
+        return {"grid": p.grid, "community": p.community, "street": p.street, "district": p.district}
     missing = next(a for a in PLACE_ATTRIBUTES if not attrs[a])
     raise Open311Error(
-        400, f"attribute[{missing}]: required, or address_string as district/street/community/grid (see services/{s.code}.{fmt})"
+        400, f"attribute[{missing}]: required, or address_string as district/street/community/grid, or lat/long (see services/{s.code}.{fmt})"
     )
+
+
+def _point(form: dict[str, str]) -> tuple[float, float]:
+    """The request's ``lat``/``long`` in decimal degrees; Open311 error 400 naming them if not."""
+    try:
+        lat, lon = float(form.get("lat", "")), float(form.get("long", ""))
+    except ValueError:
+        raise Open311Error(400, f"lat/long: expected decimal degrees, got {form.get('lat')!r}/{form.get('long')!r}") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise Open311Error(400, f"lat/long: expected lat within ±90 and long within ±180, got {lat:g}/{lon:g}")
+    return lat, lon
 
 
 def service_json(s: Service311) -> dict[str, Any]:
@@ -199,7 +231,7 @@ def definition_json(s: Service311) -> dict[str, Any]:
 
 def request_json(c: Case) -> dict[str, Any]:
     """One engine case as an Open311 service request."""
-    svc = SERVICE_BY_CODE.get(c.category)
+    svc = service_of(c)
     notes = STATUS_NOTES[c.state]
     if c.state is State.MERGED and c.merged_into:
         notes = f"merged into request {c.merged_into}"
@@ -239,19 +271,15 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
     from twin.service.app import ApiError, do_report
 
     def who_from(request: Request, api_key: str | None) -> Principal:
-        token = api_key
-        if token is None:
-            auth = request.headers.get("authorization", "")
-            if auth.lower().startswith("bearer "):
-                token = auth[7:].strip()
+        token = api_key if api_key is not None else bearer_token(request.headers.get("authorization"))
         if not token:
             raise Open311Error(401, "api_key is required (a token from `twin token create`)")
         p, why = svc.check_token(token)
         if p is None:
             raise Open311Error(401, f"api_key: {why}")
-        wait = svc.rate.take(p.id)
-        if wait is not None:
-            raise ApiError(429, "rate_limited", "rate limit exceeded", {"Retry-After": str(wait)})
+        limited = svc.over_rate(p)
+        if limited is not None:
+            raise limited
         return p
 
     def reader(request: Request, api_key: str | None) -> Principal | None:
@@ -259,7 +287,7 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
         public, every request — when none is and reads are public (GeoReport v2's default; a
         deployment may require a key: ``open311_public_reads`` off). Request bodies carry no
         reporter and no contact, so the public view and a key's view differ only in scope."""
-        has_key = api_key is not None or request.headers.get("authorization", "").lower().startswith("bearer ")
+        has_key = api_key is not None or bearer_token(request.headers.get("authorization")) is not None
         if not has_key and config.open311_public_reads:
             return None
         return who_from(request, api_key)
@@ -275,13 +303,13 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
     @app.get("/open311/v2/services.{fmt}", tags=["open311"], responses={200: {"description": "service list", "content": JSON_OR_XML}, **ERRORS311})
     def services(fmt: Fmt = Path(), jurisdiction_id: str | None = Query(default=None, max_length=64)) -> Response:
         """GeoReport v2 service discovery: the categories that can be reported."""
-        return _render(fmt, "services", "service", [service_json(s) for s in SERVICES])
+        return _render(fmt, "services", "service", [service_json(s) for s in offered(svc.catalogue)])
 
     @app.get("/open311/v2/services/{service_code}.{fmt}", tags=["open311"], responses={200: {"description": "service definition", "content": JSON_OR_XML}, **ERRORS311})
     def service_definition(service_code: str = Path(max_length=64), fmt: Fmt = Path(), jurisdiction_id: str | None = Query(default=None, max_length=64)) -> Response:
         """GeoReport v2 service definition: the attributes a request of this service carries."""
         s = SERVICE_BY_CODE.get(service_code)
-        if s is None:
+        if s is None or s not in offered(svc.catalogue):
             return _errors(fmt, 404, f"no service {service_code!r}; see services.{fmt}")
         d = definition_json(s)
         if fmt == "xml":
@@ -302,7 +330,7 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
         "properties": {
             "api_key": {"type": "string", "maxLength": 200},
             "jurisdiction_id": {"type": "string", "maxLength": 64},
-            "service_code": {"type": "string", "enum": [s.code for s in SERVICES]},
+            "service_code": {"type": "string", "enum": [s.code for s in offered(svc.catalogue)]},
             "lat": {"type": "number", "minimum": -90, "maximum": 90},
             "long": {"type": "number", "minimum": -180, "maximum": 180},
             "address_string": {"type": "string", "maxLength": 200, "pattern": ADDRESS_PATTERN, "description": "district/street/community/grid"},
@@ -361,10 +389,11 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
     def _post(request: Request, fmt: str, form: dict[str, str], idem: str | None) -> Response:
         who = who_from(request, form.get("api_key"))
         code = form.get("service_code")
+        services = offered(svc.catalogue)
         s = SERVICE_BY_CODE.get(code or "")
-        if s is None:
-            raise Open311Error(400, f"service_code: expected one of {[x.code for x in SERVICES]}, got {code!r}")
-        place = place_of(form, fmt, s)
+        if s is None or s not in services:
+            raise Open311Error(400, f"service_code: expected one of {[x.code for x in services]}, got {code!r}")
+        place = place_of(form, fmt, s, svc.territory)
         contact = "; ".join(
             f"{k}={form[k]}" for k in ("first_name", "last_name", "email", "phone") if form.get(k)
         ) or None
@@ -418,24 +447,20 @@ def mount_open311(app: FastAPI, svc: Any, config: Any) -> None:
             start = _parse_iso(start_date, "start_date") if start_date is not None else None
             if start is None:  # the standard's default window: 90 days before the end date
                 start = (end if end is not None else datetime.now(tz=UTC).timestamp() / 60.0) - timedelta(days=90).total_seconds() / 60.0
-            category = None
+            category = wanted = None
             if service_code:
-                s = SERVICE_BY_CODE.get(service_code)
-                if s is None:
+                wanted = SERVICE_BY_CODE.get(service_code)
+                if wanted is None:
                     return _render(fmt, "service_requests", "request", [])
-                category = s.category
-            filt: dict[str, Any] = {}
-            if who is not None:
-                filt[who.scope_kind.value] = who.scope_unit
-                if who.role.value in ("resident", "device"):
-                    filt["reporter"] = who.id
-                if who.role.value == "department":
-                    filt["assignee"] = who.id
+                category = wanted.category
+            filt = {} if who is None else scope_filter(who)
             out = []
             for c in svc.engine.query(CaseQuery(category=category, **filt)):
                 if (who is not None and not who.can_see(c)) or c.reported_at < start or (end is not None and c.reported_at > end):
                     continue
                 if ("closed" if c.state in CLOSED_STATES else "open") not in statuses:
+                    continue
+                if wanted is not None and service_of(c) is not wanted:  # two services share a category
                     continue
                 out.append(request_json(c))
             out.sort(key=lambda r: r["requested_datetime"], reverse=True)

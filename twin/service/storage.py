@@ -1,5 +1,7 @@
-"""Service-only data, kept apart from the cases: tokens, reporters' contacts, idempotent
-responses and the record of mode changes — on the same database as the engine's store.
+"""Service-only data, kept apart from the cases: tokens, idempotent responses and the record
+of mode changes — on the same database as the engine's store. (Reporters' contacts live with
+their cases in the engine's store, written in the case's own transaction; this store only hands
+over the ones earlier versions kept here, see :func:`migrate_contacts`.)
 
 Two implementations of one small interface (SQLite, PostgreSQL). ``open_stores(url)`` opens the
 engine's case store and this one for a database URL:
@@ -81,12 +83,9 @@ class ServiceStore(Protocol):
     def token(self, token_hash: str) -> TokenRecord | None: ...
     def tokens(self) -> list[TokenRecord]: ...
     def revoke_tokens(self, at: float, name: str | None = None, token_id: str | None = None) -> int: ...
-    def put_contact(self, case_id: str, contact: str, at: float) -> None: ...
-    def contact(self, case_id: str) -> str | None: ...
-    def contact_count(self) -> int: ...
-    def contacts_between(self, since: float, before: float) -> list[str]: ...
-    def delete_contacts(self, case_ids: list[str]) -> int: ...
-    def idem_begin(self, key: str, fingerprint: str, case_id: str, contact: str | None, now: float, lease: float) -> IdemState: ...
+    def legacy_contacts(self) -> list[tuple[str, str]]: ...
+    def drop_legacy_contacts(self) -> None: ...
+    def idem_begin(self, key: str, fingerprint: str, case_id: str, now: float, lease: float) -> IdemState: ...
     def idem_finish(self, key: str, case_id: str, status: int, body: bytes) -> None: ...
     def idem_abort(self, key: str) -> None: ...
     def record_mode(
@@ -101,8 +100,6 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS svc_tokens (
         token_hash TEXT PRIMARY KEY, principal TEXT NOT NULL, role TEXT NOT NULL,
         scope_kind TEXT NOT NULL, scope_unit TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS svc_contacts (
-        case_id TEXT PRIMARY KEY, contact TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL DEFAULT 0)""",
     """CREATE TABLE IF NOT EXISTS svc_idempotency (
         key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, state TEXT NOT NULL, case_id TEXT NOT NULL,
         status INTEGER, body BYTEA, updated_at DOUBLE PRECISION NOT NULL)""",
@@ -112,13 +109,13 @@ _SCHEMA = (
 )
 
 #: Columns added after the first release (table, column, type): added where missing when a
-#: store opens. ``created_at`` 0 marks contacts stored before it existed (old enough to sweep).
+#: store opens.
 _ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("svc_contacts", "created_at", "DOUBLE PRECISION NOT NULL DEFAULT 0"),
     ("svc_tokens", "expires_at", "DOUBLE PRECISION"),
     ("svc_tokens", "revoked_at", "DOUBLE PRECISION"),
 )
-_INDEXES = ("CREATE INDEX IF NOT EXISTS svc_contacts_created ON svc_contacts (created_at)",)
+#: Where versions before contacts moved to the engine's store kept them.
+LEGACY_CONTACTS = "svc_contacts"
 
 
 class _SqlServiceStore:
@@ -187,43 +184,23 @@ class _SqlServiceStore:
             cur.execute(self._q(f"UPDATE svc_tokens SET revoked_at = ? WHERE {where} AND revoked_at IS NULL"), (at, arg))
             return max(cur.rowcount, 0)
 
-    def put_contact(self, case_id: str, contact: str, at: float) -> None:
-        with self._tx() as cur:
-            self._insert_contact(cur, case_id, contact, at)
+    def _has_table(self, name: str) -> bool:  # pragma: no cover - overridden
+        raise TypeError("abstract")
 
-    def _insert_contact(self, cur: Any, case_id: str, contact: str, at: float) -> None:
-        cur.execute(
-            self._q("INSERT INTO svc_contacts (case_id, contact, created_at) VALUES (?, ?, ?) ON CONFLICT (case_id) DO NOTHING"),
-            (case_id, contact, at),
-        )
-
-    def contact_count(self) -> int:
-        return int(self._one("SELECT count(*) FROM svc_contacts")[0])
-
-    def contacts_between(self, since: float, before: float) -> list[str]:
-        """Case ids of the contacts stored in ``[since, before)`` (seconds since the epoch)."""
+    def legacy_contacts(self) -> list[tuple[str, str]]:
+        """(case id, contact) rows an earlier version stored here, orphans included; [] when none."""
+        if not self._has_table(LEGACY_CONTACTS):
+            return []
         with self._read() as cur:
-            cur.execute(self._q("SELECT case_id FROM svc_contacts WHERE created_at >= ? AND created_at < ?"), (since, before))
-            return [str(r[0]) for r in cur.fetchall()]
+            cur.execute(f"SELECT case_id, contact FROM {LEGACY_CONTACTS}")
+            return [(str(r[0]), str(r[1])) for r in cur.fetchall()]
 
-    def delete_contacts(self, case_ids: list[str]) -> int:
-        """Remove these contacts (orphans: their case was never created); how many went."""
-        gone = 0
+    def drop_legacy_contacts(self) -> None:
         with self._tx() as cur:
-            for cid in case_ids:
-                cur.execute(self._q("DELETE FROM svc_contacts WHERE case_id = ?"), (cid,))
-                gone += max(cur.rowcount, 0)
-        return gone
+            cur.execute(f"DROP TABLE IF EXISTS {LEGACY_CONTACTS}")
 
-    def contact(self, case_id: str) -> str | None:
-        row = self._one("SELECT contact FROM svc_contacts WHERE case_id = ?", (case_id,))
-        return None if row is None else str(row[0])
-
-    def idem_begin(self, key: str, fingerprint: str, case_id: str, contact: str | None, now: float, lease: float) -> IdemState:
-        """Claim ``key`` for a new request, atomically with storing the contact under the
-        pre-allocated ``case_id`` (so an acknowledged case never lacks its contact). The contact
-        is stored only when the claim is won (``new``, ``takeover``): a replay, a conflicting body
-        or a request still in flight leaves no personal data behind.
+    def idem_begin(self, key: str, fingerprint: str, case_id: str, now: float, lease: float) -> IdemState:
+        """Claim ``key`` for a new request that will create the case ``case_id``.
 
         ``new``: go ahead. ``conflict``: the key was used with another body. ``in_flight``:
         another request holds it (younger than ``lease`` seconds). ``done``: replay ``body``.
@@ -239,8 +216,6 @@ class _SqlServiceStore:
                 (key, fingerprint, case_id, now),
             )
             if cur.rowcount == 1:
-                if contact is not None:
-                    self._insert_contact(cur, case_id, contact, now)
                 return IdemState("new")
             cur.execute(self._q("SELECT fingerprint, state, case_id, status, body, updated_at FROM svc_idempotency WHERE key = ?"), (key,))
             row = cur.fetchone()
@@ -259,8 +234,6 @@ class _SqlServiceStore:
             )
             if cur.rowcount != 1:
                 return IdemState("in_flight", old_case)
-            if contact is not None:
-                self._insert_contact(cur, case_id, contact, now)
             return IdemState("takeover", old_case)
 
     def idem_finish(self, key: str, case_id: str, status: int, body: bytes) -> None:
@@ -323,8 +296,6 @@ class SQLiteServiceStore(_SqlServiceStore):
                 cur.execute(f"PRAGMA table_info({table})")
                 if column not in {r[1] for r in cur.fetchall()}:
                     cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-            for stmt in _INDEXES:
-                cur.execute(stmt)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -337,6 +308,9 @@ class SQLiteServiceStore(_SqlServiceStore):
             with self._lock:
                 self._conns.append(conn)
         return conn
+
+    def _has_table(self, name: str) -> bool:
+        return self._one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)) is not None
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
@@ -396,8 +370,9 @@ class PostgresServiceStore(_SqlServiceStore):
                 conn.execute(stmt)
             for table, column, kind in _ADDED_COLUMNS:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
-            for stmt in _INDEXES:
-                conn.execute(stmt)
+
+    def _has_table(self, name: str) -> bool:
+        return self._one("SELECT to_regclass(?)", (name,))[0] is not None
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
@@ -458,22 +433,16 @@ def _open(url: str) -> tuple[Store, ServiceStore]:
     return SQLiteStore(path), SQLiteServiceStore(path)
 
 
-#: How old (seconds) a contact must be before a sweep may call it an orphan: a contact is stored
-#: just before its case is committed, and a request holds its idempotency claim for at most the
-#: lease (10 s by default); a minute leaves a wide margin for a slow commit.
-ORPHAN_GRACE_SECONDS = 60.0
-
-
-def sweep_orphan_contacts(store: Store, sstore: ServiceStore, since: float, before: float) -> int:
-    """Delete the contacts stored in ``[since, before)`` whose case does not exist (its request
-    crashed or failed between storing the contact and committing the case); how many went.
-
-    The contact and the case live in two stores, so they cannot share one transaction: the
-    contact is stored first (an acknowledged case never lacks it) and this sweep removes what a
-    crash left. ``since = -inf`` sweeps every old row — what a service does once when it starts,
-    which also cleans the orphans earlier versions left behind."""
-    missing = [cid for cid in sstore.contacts_between(since, before) if store.get(cid) is None]
-    return sstore.delete_contacts(missing) if missing else 0
+def migrate_contacts(store: Store, sstore: ServiceStore) -> int:
+    """Hand the contacts earlier versions kept in the service store over to the engine's store
+    (beside their cases) and drop the old table: the contacts whose case was never created —
+    left by replays, refused requests and crashes before contacts moved — go with it. Safe to
+    run again, and from several workers at once (a contact already moved is kept, not doubled).
+    How many were moved."""
+    rows = sstore.legacy_contacts()
+    moved = store.adopt_contacts(rows) if rows else 0
+    sstore.drop_legacy_contacts()
+    return moved
 
 
 def now_seconds() -> float:
