@@ -226,7 +226,10 @@ def redeploy_tables(mb: dict[str, Any]) -> list[Table]:
 
     rows: list[tuple[str, Any]] = [
         ("people on emergency duties at the peak", f"{rd['peak']:,.0f}"),
-        ("… grid workers / community staff", f"{rd['by_role']['grid_worker']:,.0f} / {rd['by_role']['community_staff']:,}"),
+        (
+            "… grid workers / community staff / property staff",
+            f"{rd['by_role']['grid_worker']:,.0f} / {rd['by_role']['community_staff']:,} / {rd['by_role'].get('property_staff', 0):,}",
+        ),
         *[(f"… on {d.replace('_', '-')} (person-equivalents)", f"{v:,.1f}") for d, v in rd["by_duty"].items()],
         ("grid workers' routine waiting: peak", hours(rb["peak_hours"])),
         ("… what they came back to (booked by the return)", hours(rb.get("at_return_hours"))),
@@ -234,8 +237,11 @@ def redeploy_tables(mb: dict[str, Any]) -> list[Table]:
         ("… cleared after the return to routine in", hours(rb["hours_to_clear_after_return"]) if rb["back_to_routine_min"] is not None else "no return"),
     ]
     changes = Table(
-        ["at day", "mode", "grid workers on duties", "community staff on duties"],
-        [(round(c["t_min"] / 1440.0, 3), c["mode"], round(c["grid_worker"], 1), c["community_staff"]) for c in rd["changes"]],
+        ["at day", "mode", "grid workers on duties", "community staff on duties", "property staff on duties"],
+        [
+            (round(c["t_min"] / 1440.0, 3), c["mode"], round(c["grid_worker"], 1), c["community_staff"], c.get("property_staff", 0))
+            for c in rd["changes"]
+        ],
         title="Redeployment by rule: who changed jobs when",
     )
     out = [Table(["what", "value"], rows, title=f"Redeployed grid staff and the routine they left (source: {rd['source']})"), changes]

@@ -104,3 +104,21 @@ def test_redeploy_schema_names_the_field() -> None:
     d["emergency"]["redeploy"]["duties"] = {"patrol": 0.5, "supply": 0.2}
     with pytest.raises(ScenarioError, match="duties: expected shares summing to 1"):
         scenario_from_dict(d, label="flood")
+
+
+def test_property_staff_are_redeployed_where_compounds_have_a_company() -> None:
+    d = copy.deepcopy(raw("flood"))
+    d["run"]["days"] = 2.0
+    d["run"]["warmup_days"] = 0
+    d["property_management"] = {"managed_share": 0.6, "staff_per_community": 3}
+    d["emergency"].update(rules=[], warnings=[], responses=[], schedule=[{"at_hours": 10.0, "to": "emergency"}])
+    m = _run(scenario_from_dict(d, label="flood"), 12.0)
+    rd = emergency_of(m).redeployment
+    companies = [(c, p) for c, p in enumerate(m.properties) if p is not None]
+    assert companies
+    for c, p in companies:  # half of three (rounded: two) go in the hazard area, one stays; elsewhere all stay
+        assert p.capacity == (1 if rd.area[c] else 3) and rd.property_people[c] == (2 if rd.area[c] else 0)
+    from twin.emergency.summary import modes_block
+
+    by_role = modes_block(emergency_of(m), _no_cases(), m.horizon)["redeployed"]["by_role"]
+    assert by_role["property_staff"] == int(rd.property_people.sum()) > 0 and by_role["community_staff"] == 4

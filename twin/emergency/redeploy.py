@@ -38,6 +38,7 @@ class Redeployment:
         offices: list[Station],
         grid_community: np.ndarray,
         area: np.ndarray,
+        properties: list[Station | None] | None = None,
     ) -> None:
         self.spec = spec
         self.workers = workers
@@ -53,7 +54,12 @@ class Redeployment:
         self.grid_people = np.zeros(n_comm)  # grid workers on emergency duties, per community
         self.grid_day_share = np.zeros(n_comm)  # … weighted by the share of their day
         self.office_people = np.zeros(n_comm, dtype=np.int64)  # community staff sent, per community
-        self.log: list[tuple[float, str, float, int]] = [(0.0, "normal", 0.0, 0)]  # (t, mode, grid, community)
+        #: the communities' property companies (物业) where the compounds have one
+        self.properties: list[Station | None] = list(properties) if properties is not None else [None] * n_comm
+        self.property_staff = np.array([0 if p is None else p.headcount for p in self.properties], dtype=np.int64)
+        self.property_people = np.zeros(n_comm, dtype=np.int64)
+        self.log: list[tuple[float, str, float, int]] = [(0.0, "normal", 0.0, 0)]  # (t, mode, grid, community + property)
+        self.property_log: list[int] = [0]  # property staff within the log's last entry
 
     def scope(self, mode: str) -> np.ndarray:
         """The communities whose staff the rule sends in ``mode``."""
@@ -79,13 +85,22 @@ class Redeployment:
             send = min(max(0, staff - spec.office_keeps), int(round(c_share * staff))) if mask[c] else 0
             self.office_people[c] = send
             office.set_capacity(staff - send)  # at least one head stays (the duty officer)
-        self.log.append((float(now), mode, float(self.grid_people.sum()), int(self.office_people.sum())))
-        return self.grid_people + self.office_people
+        p_share = spec.property_staff_share[mode]  # type: ignore[index]
+        for c, company in enumerate(self.properties):
+            if company is None:
+                continue
+            staff = int(self.property_staff[c])
+            send = min(max(0, staff - spec.office_keeps), int(round(p_share * staff))) if mask[c] else 0
+            self.property_people[c] = send
+            company.set_capacity(staff - send)
+        self.log.append((float(now), mode, float(self.grid_people.sum()), int(self.office_people.sum() + self.property_people.sum())))
+        self.property_log.append(int(self.property_people.sum()))
+        return self.grid_people + self.office_people + self.property_people
 
     # ------------------------------------------------------------------ observation
     def on_duties(self) -> float:
-        """People on emergency duties now (grid workers and community staff)."""
-        return float(self.grid_people.sum() + self.office_people.sum())
+        """People on emergency duties now (grid workers, community and property staff)."""
+        return float(self.grid_people.sum() + self.office_people.sum() + self.property_people.sum())
 
     def routine_backlog_hours(self) -> float:
         """Grid workers' routine work waiting because of emergency duties, in working hours."""
@@ -96,18 +111,20 @@ class Redeployment:
         spec = self.spec
         totals = [g + c for _, _, g, c in self.log]
         i = int(np.argmax(totals))
-        peak_g, peak_c = self.log[i][2], self.log[i][3]
+        peak_g, peak_p = self.log[i][2], self.property_log[i]
+        peak_c = self.log[i][3] - peak_p
         redeployed = {
             "peak": round(totals[i], 3),
             "peak_t_min": round(self.log[i][0], 3),
-            "by_role": {"grid_worker": round(peak_g, 3), "community_staff": int(peak_c)},
+            "by_role": {"grid_worker": round(peak_g, 3), "community_staff": int(peak_c), "property_staff": int(peak_p)},
             "by_duty": {d: round(totals[i] * s, 2) for d, s in spec.duties.items()},
             "grid_worker_share_of_day": {m: float(v) for m, v in spec.grid_worker_share.items()},
             "community_staff_share": {m: float(v) for m, v in spec.community_staff_share.items()},
+            "property_staff_share": {m: float(v) for m, v in spec.property_staff_share.items()},
             "office_keeps": spec.office_keeps,
             "changes": [
-                {"t_min": round(t, 3), "mode": m, "grid_worker": round(g, 3), "community_staff": c}
-                for t, m, g, c in self.log[1:]
+                {"t_min": round(t, 3), "mode": m, "grid_worker": round(g, 3), "community_staff": c - p, "property_staff": p}
+                for (t, m, g, c), p in zip(self.log[1:], self.property_log[1:], strict=True)
             ],
             "source": spec.source,
         }

@@ -221,6 +221,10 @@ def _grid_share() -> dict[ModeName, float]:
 Duty = Literal["patrol", "door_to_door", "evacuation", "supply"]
 
 
+def _property_share() -> dict[ModeName, float]:
+    return {"normal": 0.0, "emergency": 0.5, "extreme": 1.0}
+
+
 def _duties() -> dict[Duty, float]:
     return {"patrol": 0.3, "door_to_door": 0.3, "evacuation": 0.2, "supply": 0.2}
 
@@ -239,6 +243,7 @@ class Redeploy(_Frozen):
     grid_worker_share: dict[ModeName, Share] = Field(default_factory=_grid_share)
     community_staff_share: dict[ModeName, Share] = Field(default_factory=_grid_share)
     office_keeps: Count = 1
+    property_staff_share: dict[ModeName, Share] = Field(default_factory=_property_share)  # 物业 staff, same keeps
     area: Area | None = None  # None: the hazard's area
     extreme_everywhere: bool = True
     handles: list[str] = []
@@ -247,7 +252,11 @@ class Redeploy(_Frozen):
 
     @model_validator(mode="after")
     def _check(self) -> Redeploy:
-        for what, m in (("grid_worker_share", self.grid_worker_share), ("community_staff_share", self.community_staff_share)):
+        for what, m in (
+            ("grid_worker_share", self.grid_worker_share),
+            ("community_staff_share", self.community_staff_share),
+            ("property_staff_share", self.property_staff_share),
+        ):
             missing = [x for x in ("normal", "emergency", "extreme") if x not in m]
             if missing:
                 raise ValueError(f"{what}: expected a share for every mode normal, emergency, extreme; missing {missing}")
