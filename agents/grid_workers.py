@@ -76,6 +76,10 @@ class GridWorkers:
         self.full_time_workers = int(sum(t.headcount for t in self.teams))
         self.part_time_per_grid = st.part_time_per_grid
         self.part_time_visit_share = st.part_time_visit_share
+        self.part_time_patrol_share = st.part_time_patrol_share
+        # building heads (楼栋长) pass on what they see in their own building to the grid worker
+        covered = np.minimum(1.0, st.building_heads_per_grid * st.building_head_households / np.maximum(terr.households, 1.0))
+        self.building_heads_find = covered * st.building_head_report_prob
         self.households = terr.households.astype(float)
         self.visit_quota = sc.policy.visit_quota
         self.visit_detect = sc.policy.visit_detect_prob
@@ -149,8 +153,11 @@ class GridWorkers:
         # every grid of a worker's round gets the round's passes (a worker covering several
         # grids walks them all), as far as yesterday's day left time to patrol
         passes = np.maximum(self.workers_per_grid, 1.0) * self.patrol_factor * duty * self.passes * self.patrol_share_of_grid
+        passes = passes + self.part_time_per_grid * self.part_time_patrol_share * duty * self.passes  # part-timers' rounds
         public = 1.0 - (1.0 - self.visibility[None, :]) ** passes[:, None]
         # full-time workers make the visits their working day left room for yesterday
         visits = (w * self.visit_share_of_grid + self.part_time_per_grid * self.part_time_visit_share * duty) * self.visit_quota
-        household = np.minimum(1.0, visits / self.households)[:, None] * self.visit_detect
+        visited = np.minimum(1.0, visits / self.households) * self.visit_detect
+        # … and building heads, who live there, pass on what they see any day
+        household = (1.0 - (1.0 - visited) * (1.0 - self.building_heads_find))[:, None]
         return np.where(self.public[None, :], public, np.broadcast_to(household, public.shape))

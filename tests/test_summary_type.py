@@ -17,5 +17,5 @@ def test_a_run_writes_the_typed_keys(tmp_path: Path) -> None:
     r = simulate(load_scenario(None, ["run.warmup_days=0"]), days=2)
     written = json.loads((write_run_dir(r, tmp_path) / "summary.json").read_text(encoding="utf-8"))
     assert set(written) == set(RunSummary.__required_keys__)
-    assert set(RunSummary.__optional_keys__) == {"modes", "derived"}
+    assert set(RunSummary.__optional_keys__) == {"modes", "derived", "bulletins", "bulletin_units_named"}
     assert set(SUMMARY_KPIS) <= set(RunSummary.__annotations__)

@@ -15,7 +15,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from typing import Any
 
 from twin.engine.errors import (
@@ -79,7 +79,9 @@ class CaseEngine:
         self._timers: list[tuple[float, int, str, float]] = []
         self._timer_seq = 0
         self._timer_lock = threading.Lock()
-        self._lock: AbstractContextManager[Any] = getattr(store, "lock", None) or nullcontext()
+        # the store's lock, held around each check-and-commit; None: the store is single-threaded
+        self._lock: AbstractContextManager[Any] | None = getattr(store, "lock", None)
+        self._commit_change: Callable[..., None] | None = getattr(store, "commit_change", None)
         if auto_escalate:
             for case in store.active_cases():
                 self._schedule(case)
@@ -449,36 +451,54 @@ class CaseEngine:
     ) -> Case:
         """Validate, then commit one event. ``decide`` (for actions whose effect depends on the
         case) picks the action and its data from the current case, or raises."""
+        lock = self._lock
+        if lock is None:  # a single-threaded store (the simulation): no lock round trip
+            case = self._change(case_id, version, action, actor, data, decide)
+        else:
+            with lock:
+                case = self._change(case_id, version, action, actor, data, decide)
+        return case
+
+    def _change(
+        self,
+        case_id: str,
+        version: int,
+        action: Action,
+        actor: str,
+        data: dict[str, Any] | None,
+        decide: Callable[[Case, float], tuple[Action, dict[str, Any]]] | None,
+    ) -> Case:
+        """The body of :meth:`_do`, run under the store's lock (if it has one)."""
         store = self.store
-        with self._lock:
-            case = store.get(case_id)
-            if case is None:
-                raise CaseNotFound(case_id)
-            if case.version != version:
-                raise VersionConflict(case_id, version, case.version)
-            state = case.state
-            if case.suspended_at is not None and action not in _WHILE_SUSPENDED:
-                raise IllegalTransition(action, state, "the case is suspended (挂账); resume it first")
-            now = self.clock()
-            if decide is not None:
-                if state not in TRANSITIONS[action]:
-                    raise IllegalTransition(action, state)
-                action, data = decide(case, now)
-            to = TRANSITIONS[action].get(state)
-            if to is None:
+        case = store.get(case_id)
+        if case is None:
+            raise CaseNotFound(case_id)
+        if case.version != version:
+            raise VersionConflict(case_id, version, case.version)
+        state = case.state
+        if case.suspended_at is not None and action not in _WHILE_SUSPENDED:
+            raise IllegalTransition(action, state, "the case is suspended (挂账); resume it first")
+        now = self.clock()
+        if decide is not None:
+            if state not in TRANSITIONS[action]:
                 raise IllegalTransition(action, state)
-            assert data is not None
-            if action in _STARTS_STINT:  # the receiving unit's own limit, fixed in the event
-                data["unit_due_at"] = self.sla.unit_due_at(case.tier, data.get("level", case.level), now)
-            if action is _DISPATCH or action is _REASSIGN:
-                if len(data["assignees"]) > 1 and case.level != Level.DISTRICT:
-                    raise IllegalTransition(
-                        action, state, "several departments on one case only at the district centre"
-                    )
-            elif action is _REOPEN and case.reopened_by_evaluation:
-                raise IllegalTransition(action, state, "an unsatisfied evaluation reopens a case only once")
-            event = Event(case_id, version + 1, action, state, to, now, actor, self.mode, data)
-            store.commit(case, event)  # applies the event to ``case`` in place
+            action, data = decide(case, now)
+        to = TRANSITIONS[action].get(state)
+        if to is None:
+            raise IllegalTransition(action, state)
+        assert data is not None
+        if action in _STARTS_STINT:  # the receiving unit's own limit, fixed in the event
+            data["unit_due_at"] = self.sla.unit_due_at(case.tier, data.get("level", case.level), now)
+        if action is _DISPATCH or action is _REASSIGN:
+            if len(data["assignees"]) > 1 and case.level != Level.DISTRICT:
+                raise IllegalTransition(action, state, "several departments on one case only at the district centre")
+        elif action is _REOPEN and case.reopened_by_evaluation:
+            raise IllegalTransition(action, state, "an unsatisfied evaluation reopens a case only once")
+        fast = self._commit_change
+        if fast is not None:  # a store without an audit log: no Event to build (see MemoryStore)
+            fast(case, action, state, to, now, actor, self.mode, data)
+        else:
+            store.commit(case, Event(case_id, version + 1, action, state, to, now, actor, self.mode, data))
         if self.auto_escalate and action in _RESTARTS_ALLOWANCE:
             self._schedule(case)
         return case

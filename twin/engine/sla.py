@@ -114,6 +114,12 @@ class SlaPolicy:
     calendar: WorkTime | None = None
     #: (tier, level) → unit limit in minutes: asked at every stint, computed once
     _unit_limits: dict[tuple[str, int], float | None] = field(default_factory=dict, compare=False, repr=False)
+    #: (tier, level) → (unit limit, its working calendar or None for natural time), for :meth:`unit_due_at`
+    _stints: dict[tuple[str, int], tuple[float | None, WorkTime | None]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    #: tier → (end-to-end limit in minutes of its clock, its working calendar or None), for :meth:`due_at`
+    _due: dict[str, tuple[float, WorkTime | None]] = field(default_factory=dict, compare=False, repr=False)
 
     def rule(self, tier: str) -> TierRule:
         try:
@@ -142,9 +148,15 @@ class SlaPolicy:
         return b - a if cal is None else cal.worked_between(a, b)
 
     def due_at(self, tier: str, reported_at: float) -> float:
-        """The end-to-end due time of a case of ``tier`` reported at ``reported_at``."""
-        rule = self.rule(tier)
-        return self.add(rule, reported_at, self._minutes(rule, rule.due_minutes))
+        """The end-to-end due time of a case of ``tier`` reported at ``reported_at``.
+
+        Asked at every report: the limit and its calendar come from a per-tier table."""
+        try:
+            minutes, cal = self._due[tier]
+        except KeyError:
+            rule = self.rule(tier)
+            minutes, cal = self._due[tier] = (self._minutes(rule, rule.due_minutes), self._working(rule))
+        return reported_at + minutes if cal is None else cal.finish(reported_at, minutes)
 
     def unit_limit(self, tier: str, level: Level | int) -> float | None:
         """The limit, in minutes of the tier's clock, of a unit at ``level`` (None: no limit)."""
@@ -163,11 +175,25 @@ class SlaPolicy:
         return None if v is None else self._minutes(rule, v)
 
     def unit_due_at(self, tier: str, level: Level | int, received_at: float) -> float | None:
-        """When the limit of a unit at ``level`` that received the case at ``received_at`` lapses."""
-        limit = self.unit_limit(tier, level)
-        return None if limit is None else self.add(self.rule(tier), received_at, limit)
+        """When the limit of a unit at ``level`` that received the case at ``received_at`` lapses.
+
+        Asked at every stint (several per case): the limit and its calendar come from a
+        per-(tier, level) table rather than three look-ups (a ``Level`` and its int hash alike).
+        """
+        try:
+            limit, cal = self._stints[(tier, level)]
+        except KeyError:
+            limit = self.unit_limit(tier, level)
+            cal = self._working(self.rule(tier))
+            self._stints[(tier, level)] = (limit, cal)
+        if limit is None:
+            return None
+        return received_at + limit if cal is None else cal.finish(received_at, limit)
 
     def yellow_at(self, tier: str, since: float, due: float) -> float:
         """When the yellow warning of a stint from ``since`` to ``due`` is due (its yellow share used)."""
         rule = self.rule(tier)
-        return self.add(rule, since, rule.yellow_share * self.elapsed(rule, since, due))
+        cal = self._working(rule)
+        if cal is None:
+            return since + rule.yellow_share * (due - since)
+        return cal.share_point(since, due, rule.yellow_share)

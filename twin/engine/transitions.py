@@ -284,3 +284,12 @@ def apply(case: Case, event: Event) -> None:
     case.version = event.version
     case.mode = event.mode
     _EFFECTS[event.action](case, event.at, event.data)
+
+
+def apply_change(case: Case, action: Action, to: State, at: float, mode: str, data: dict[str, Any]) -> None:
+    """:func:`apply` of the event (``action`` to ``to`` at ``at``) that would be the case's next
+    version, for a store that keeps no audit record of it (see ``MemoryStore.commit_change``)."""
+    case.state = to
+    case.version += 1
+    case.mode = mode
+    _EFFECTS[action](case, at, data)

@@ -194,8 +194,8 @@ class WorkTime:
             return self.cum_day[d]
         m = u - d * DAY
         i = int(m)
-        p = self.prof
-        return self.cum_day[d] + p[i] + (m - i) * (p[i + 1] - p[i])
+        # the profile rises by 0 or 1 a minute: adding (m - i) inside a window is adding (m - i) × 1
+        return self.cum_day[d] + self.prof[i] + (m - i if self._in_window[i] else 0.0)
 
     def _at_cum(self, target: float) -> float:
         """The earliest clock minute at which the working minutes since the span's start reach ``target``."""
@@ -217,8 +217,38 @@ class WorkTime:
             return start + work
         if work <= 0.0:
             return start
-        t = self._at_cum(self._cum_at(start) + work)
+        return self._finish_from(start, self._cum_at(start), work)
+
+    def _finish_from(self, start: float, cum: float, work: float) -> float:
+        """:meth:`finish` given ``cum`` = ``_cum_at(start)`` and ``work`` > 0.
+
+        The hot path of every time limit (several per case): :meth:`_at_cum` written out in
+        the same float operations, to save a call per limit.
+        """
+        target = cum + work
+        cum_day = self.cum_day
+        d = bisect.bisect_left(cum_day, target) - 1
+        if d >= self.n_days:
+            raise ValueError(
+                f"the calendar's span ({self.start} plus {self.n_days} days) ends before this much working time"
+            )
+        rem = target - cum_day[d]
+        p = self.prof
+        j = bisect.bisect_left(p, rem)
+        t = self.base + d * DAY + (j - 1) + (rem - p[j - 1])
         return t if t > start else start
+
+    def share_point(self, since: float, due: float, share: float) -> float:
+        """``finish(since, share * worked_between(since, due))``: when ``share`` of the working
+        time from ``since`` to ``due`` is used (a yellow warning's time), with one calendar
+        look-up of ``since`` instead of two."""
+        if self.always:
+            return since + share * (due - since)
+        cs = self._cum_at(since)
+        work = share * (self._cum_at(due) - cs)
+        if work <= 0.0:
+            return since
+        return self._finish_from(since, cs, work)
 
     def allowance_deadline(self, start: float, work: float) -> float:
         """When ``work`` working minutes from ``start`` have passed (limits count working time)."""
