@@ -29,3 +29,10 @@ class DistrictCentre(Station):
 
     role = "district_dispatcher"
     level = 3
+
+
+class DutyRoster(Station):
+    """A community's people on duty (值班) at night and on rest days, for emergencies only."""
+
+    role = "duty"
+    level = 1

@@ -76,6 +76,10 @@ class GridWorkers:
         self.full_time_workers = int(sum(t.headcount for t in self.teams))
         self.part_time_per_grid = st.part_time_per_grid
         self.part_time_visit_share = st.part_time_visit_share
+        self.part_time_patrol_share = st.part_time_patrol_share
+        # building heads (楼栋长) pass on what they see in their own building to the grid worker
+        covered = np.minimum(1.0, st.building_heads_per_grid * st.building_head_households / np.maximum(terr.households, 1.0))
+        self.building_heads_find = covered * st.building_head_report_prob
         self.households = terr.households.astype(float)
         self.visit_quota = sc.policy.visit_quota
         self.visit_detect = sc.policy.visit_detect_prob
@@ -107,6 +111,27 @@ class GridWorkers:
         self._day_closed = -1
         #: per-grid factor on patrols (1 = normal); the mode controller lowers it when workers are sent away
         self.patrol_factor = np.ones(terr.n_grids)
+        # redeployment (issue 14): from each minute in the log on, the share of each team's working
+        # day on emergency duties; the routine it displaces waits as a backlog (minutes)
+        self._redeploy_log: list[tuple[float, np.ndarray]] = [(0.0, np.zeros(len(self.teams)))]
+        self.routine_backlog = np.zeros(len(self.teams))
+
+    def redeploy(self, at: float, share: np.ndarray) -> None:
+        """From minute ``at`` on, ``share[t]`` of team ``t``'s working day goes to emergency duties
+        (0: routine as usual). Called by the emergency component when the mode changes."""
+        self._redeploy_log.append((float(at), np.clip(np.asarray(share, dtype=float), 0.0, 1.0)))
+
+    def redeployed_share(self, day: int) -> np.ndarray:
+        """Each team's share of day ``day`` (clock time) on emergency duties."""
+        a, b = day * 1440.0, (day + 1) * 1440.0
+        out = np.zeros(len(self.teams))
+        log = self._redeploy_log
+        for i, (t, share) in enumerate(log):
+            end = log[i + 1][0] if i + 1 < len(log) else float("inf")
+            overlap = min(b, end) - max(a, t)
+            if overlap > 0:
+                out += share * (overlap / 1440.0)
+        return out
 
     def close_day(self, day: int) -> None:
         """Book day ``day``'s routine for every team (called once, when the next day starts)."""
@@ -122,19 +147,28 @@ class GridWorkers:
         day_minutes = heads * working
         # cases took what they took; routine gets the rest, in the order of ACTIVITIES (visits last)
         left = np.maximum(0.0, day_minutes - (busy - self._case_mark))
-        want = self._plan * duty
+        full = self._plan * duty
+        away = self.redeployed_share(day)  # emergency duties take their share of the day first
+        want = full * (1.0 - away)[:, None]
+        left = left * (1.0 - away)
         upto = np.cumsum(want, axis=1)
         got = np.clip(np.minimum(upto, left[:, None]) - (upto - want), 0.0, None)
         self._done += got
         routine = got.sum(axis=1)
+        # the routine the emergency displaced waits; back on routine, spare time works it off
+        self.routine_backlog += (full - want).sum(axis=1)
+        catch_up = np.minimum(self.routine_backlog, np.maximum(0.0, left - routine))
+        self.routine_backlog -= catch_up
+        routine = routine + catch_up
         busy += routine
         self._case_mark = busy
-        share = np.divide(routine, day_minutes, out=np.zeros(n), where=day_minutes > 0)
+        # the chance a case finds its worker busy: routine and emergency duties alike
+        share = np.divide(routine + away * day_minutes, day_minutes, out=np.zeros(n), where=day_minutes > 0)
         for t, b, r, w in zip(teams, busy.tolist(), share.tolist(), (day_minutes > 0).tolist(), strict=True):
             t.busy = b
             if w:
                 t.routine_share = r
-        ratio = np.divide(got, want, out=np.ones_like(got), where=want > 0)
+        ratio = np.divide(got, full, out=np.ones_like(got), where=full > 0)  # of the full plan: redeployed days visit less
         self.visit_share_of_grid = ratio[:, ACTIVITIES.index("visits")][self.team_of_grid]
         self.patrol_share_of_grid = ratio[:, ACTIVITIES.index("patrol")][self.team_of_grid]
 
@@ -149,8 +183,11 @@ class GridWorkers:
         # every grid of a worker's round gets the round's passes (a worker covering several
         # grids walks them all), as far as yesterday's day left time to patrol
         passes = np.maximum(self.workers_per_grid, 1.0) * self.patrol_factor * duty * self.passes * self.patrol_share_of_grid
+        passes = passes + self.part_time_per_grid * self.part_time_patrol_share * duty * self.passes  # part-timers' rounds
         public = 1.0 - (1.0 - self.visibility[None, :]) ** passes[:, None]
         # full-time workers make the visits their working day left room for yesterday
         visits = (w * self.visit_share_of_grid + self.part_time_per_grid * self.part_time_visit_share * duty) * self.visit_quota
-        household = np.minimum(1.0, visits / self.households)[:, None] * self.visit_detect
+        visited = np.minimum(1.0, visits / self.households) * self.visit_detect
+        # … and building heads, who live there, pass on what they see any day
+        household = (1.0 - (1.0 - visited) * (1.0 - self.building_heads_find))[:, None]
         return np.where(self.public[None, :], public, np.broadcast_to(household, public.shape))

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
-#: Member states.
-HOME, EN_ROUTE, ON_SITE, RETURNING = 0, 1, 2, 3
-STATE_NAMES: tuple[str, ...] = ("home", "en_route", "on_site", "returning")
+#: Member states (ON_CALL: sent for one case in normal mode, 有呼必应、因事派人).
+HOME, EN_ROUTE, ON_SITE, RETURNING, ON_CALL = 0, 1, 2, 3, 4
+STATE_NAMES: tuple[str, ...] = ("home", "en_route", "on_site", "returning", "on_call")
 
 
 @dataclass

@@ -155,6 +155,8 @@ def describe(a: Action) -> str:
         return f"warning {p.get('id')} lifted"
     if a.kind == "speed":
         return f"speed {p.get('from')} → {p.get('to')} sim-min/s"
+    if a.kind == "skip":
+        return f"skipped ahead to {p.get('to')}"
     return a.kind
 
 

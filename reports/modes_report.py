@@ -157,7 +157,7 @@ def modes_section(result: RunResult) -> Section:
         ],
         title="Mobilisation",
     )
-    tables = [timeline, *declared_tables(mb), bought, cost, mob]
+    tables = [timeline, *declared_tables(mb), bought, cost, mob, *redeploy_tables(mb)]
     figs = [timeline_figure(result.modes, mb)] if result.modes is not None and len(result.modes) else []
     return Section("Emergency switchover (常急转换)", paragraphs=paras, tables=tables, figures=figs)
 
@@ -204,12 +204,54 @@ def declared_tables(mb: dict[str, Any]) -> list[Table]:
     if mb.get("specialist_responses"):
         out.append(
             Table(
-                ["responder", "crews", "handles", "cases", "minutes to scene, median"],
+                ["responder", "crews", "handles", "cases", "minutes to scene, median", "guided in by grid staff"],
                 [
-                    (name, r["crews"], ", ".join(r["handles"]), r["count"], r["minutes_to_scene_p50"])
+                    (name, r["crews"], ", ".join(r["handles"]), r["count"], r["minutes_to_scene_p50"], r.get("guided_by_grid_staff", "—"))
                     for name, r in mb["specialist_responses"].items()
                 ],
                 title="Specialist responders (not 下沉 members)",
+            )
+        )
+    return out
+
+
+def redeploy_tables(mb: dict[str, Any]) -> list[Table]:
+    """Grid workers and community staff on emergency duties, and the routine work waiting for them."""
+    rd, rb = mb.get("redeployed"), mb.get("routine_backlog")
+    if not rd or not rd.get("changes") or not rb:
+        return []
+
+    def hours(x: float | None) -> str:
+        return "—" if x is None else f"{x:,.1f} h"
+
+    rows: list[tuple[str, Any]] = [
+        ("people on emergency duties at the peak", f"{rd['peak']:,.0f}"),
+        (
+            "… grid workers / community staff / property staff",
+            f"{rd['by_role']['grid_worker']:,.0f} / {rd['by_role']['community_staff']:,} / {rd['by_role'].get('property_staff', 0):,}",
+        ),
+        *[(f"… on {d.replace('_', '-')} (person-equivalents)", f"{v:,.1f}") for d, v in rd["by_duty"].items()],
+        ("grid workers' routine waiting: peak", hours(rb["peak_hours"])),
+        ("… what they came back to (booked by the return)", hours(rb.get("at_return_hours"))),
+        ("… at the end of the run", hours(rb["at_end_hours"])),
+        ("… cleared after the return to routine in", hours(rb["hours_to_clear_after_return"]) if rb["back_to_routine_min"] is not None else "no return"),
+    ]
+    changes = Table(
+        ["at day", "mode", "grid workers on duties", "community staff on duties", "property staff on duties"],
+        [
+            (round(c["t_min"] / 1440.0, 3), c["mode"], round(c["grid_worker"], 1), c["community_staff"], c.get("property_staff", 0))
+            for c in rd["changes"]
+        ],
+        title="Redeployment by rule: who changed jobs when",
+    )
+    out = [Table(["what", "value"], rows, title=f"Redeployed grid staff and the routine they left (source: {rd['source']})"), changes]
+    oc = mb.get("on_call")
+    if oc and oc["calls"]:
+        out.append(
+            Table(
+                ["calls", "answered", "in vain (taken up meanwhile)", "nobody at home", "people sent", "minutes call → scene, median"],
+                [(oc["calls"], oc["answered"], oc["in_vain"], oc["unanswered"], oc["people_sent"], oc["minutes_call_to_scene_p50"])],
+                title="Normal mode: calls for help answered by the units (有呼必应、因事派人)",
             )
         )
     return out
@@ -231,6 +273,8 @@ def comparison_rows(with_switch: dict[str, Any], without: dict[str, Any]) -> lis
         ("normal backlog peak", ("normal_backlog", "peak")),
         ("normal backlog mean", ("normal_backlog", "mean")),
         ("home-unit backlog peak", ("home_unit_backlog", "peak")),
+        ("people on emergency duties, peak", ("redeployed", "peak")),
+        ("grid workers' routine waiting, peak (h)", ("routine_backlog", "peak_hours")),
     ]
     rows = [(label, get(with_switch, *p), get(without, *p)) for label, p in keys]
     for m in ("normal", "emergency", "extreme"):
@@ -246,4 +290,4 @@ def comparison_rows(with_switch: dict[str, Any], without: dict[str, Any]) -> lis
     return rows
 
 
-__all__ = ["comparison_rows", "modes_section", "timeline_figure"]
+__all__ = ["comparison_rows", "modes_section", "redeploy_tables", "timeline_figure"]

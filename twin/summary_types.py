@@ -36,6 +36,46 @@ class LittleLaw(TypedDict):
     lambda_W: float
 
 
+class BottomUp(TypedDict):
+    """Registered cases found bottom-up (grid workers, residents' app, riders, devices)."""
+
+    cases: int
+    per_1000_per_day: float
+    on_time_rate: float
+    reopened: int
+
+
+class OrderKind(TypedDict):
+    """One kind of 12345 work order."""
+
+    orders: int
+    on_time_rate: float
+
+
+class WorkOrders(TypedDict):
+    """12345 work orders sent down by the centre."""
+
+    orders: int
+    per_1000_per_day: float
+    on_time_rate: float
+    contacted_in_time_rate: float | None
+    reopened: int
+    repeat_calls: int
+    satisfaction_share: float | None
+    by_kind: dict[str, OrderKind]
+
+
+class PropertyBlock(TypedDict):
+    """What property companies (物业) heard of first, settled and handed into the platform."""
+
+    received: int
+    settled: int
+    escalated: int
+    escalated_share: float | None
+    settled_per_1000_per_day: float
+    disputes_share_reaching_street: float | None
+
+
 class RunSummary(TypedDict):
     """``summary.json``: KPIs over the cases reported after the warm-up, and the run's facts."""
 
@@ -55,6 +95,9 @@ class RunSummary(TypedDict):
     cases_per_1000_per_day: float
     volume_per_1000_per_day: Volume
     settled_on_the_spot: int
+    bottom_up: BottomUp
+    work_orders_12345: WorkOrders
+    property: PropertyBlock
     on_time_rate: float
     on_time_rate_end_to_end: float
     unit_on_time_rate: float | None

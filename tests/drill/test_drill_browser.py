@@ -1,8 +1,9 @@
 """End to end in a real browser: ``twin drill`` as a subprocess, Playwright driving Debian's Chromium.
 
-Switches to 应下尽下 through the page (with its confirmation dialog), sees the mobilised
-head count rise on the page, ends the drill and finds the action in the after-action
-report. Every process it starts is stopped in ``finally``.
+Skips ahead to the next warning or inject, sees the script's red warning put to the
+trainee as advice, switches to 应下尽下 through the page (with its confirmation dialog), sees
+the mobilised head count and the redeployed grid staff on the page, ends the drill and finds
+the action in the after-action report. Every process it starts is stopped in ``finally``.
 """
 
 from __future__ import annotations
@@ -94,9 +95,16 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
                 expect(page.locator("#mode")).to_have_text(re.compile("normal"), timeout=15_000)
                 expect(page.locator("#g-S01-C01-G01")).to_be_visible()
                 assert _int(page, "#kpi-onsite") == 0 and _int(page, "#kpi-enroute") == 0
-                # the declared orange warning is put to the trainee as advice, not switched automatically
-                expect(page.locator("#advisory")).to_contain_text("rain-orange", timeout=30_000)
-                expect(page.locator("#advisory")).to_contain_text("应下尽下")
+                # the trainer skips ahead to the next warning or inject (the button says what comes next)
+                expect(page.locator("#kpi-next")).not_to_have_text("—", timeout=15_000)
+                page.click("#btn-skip")
+                expect(page.locator("#log")).to_contain_text("skipped ahead to", timeout=10_000)
+                # the script issues a red flood warning; it is put to the trainee as advice, not switched
+                expect(page.locator("#log")).to_contain_text("red flood warning drill-red issued at S01-C02", timeout=30_000)
+                expect(page.locator("#advisory")).to_contain_text("drill-red", timeout=30_000)
+                expect(page.locator("#advisory")).to_contain_text("全员下沉")
+                expect(page.locator("#mode")).to_have_text(re.compile("normal"))
+                assert _int(page, "#kpi-redeployed") == 0
                 # the switch asks for confirmation first; cancelling changes nothing
                 page.click("#mode-emergency")
                 expect(page.locator("#confirm")).to_be_visible()
@@ -115,6 +123,8 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
                 )
                 on_site = _int(page, "#kpi-onsite")
                 assert on_site > 0
+                # the hazard area's grid workers and community staff are on emergency duties
+                assert _int(page, "#kpi-redeployed") > 0
                 # the live chart's labels sit above its lines (the highest line point is at the maximum)
                 gap = page.evaluate(
                     """() => {
@@ -157,7 +167,8 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
         modes = [a for a in actions if a["kind"] == "mode"]
         assert len(modes) == 1 and modes[0]["ok"] and modes[0]["source"] == "trainer"
         kinds = [a["kind"] for a in actions if a["source"] == "trainer"]
-        assert kinds == ["start", "mode", "team", "incident", "marker", "end"]
+        assert kinds == ["start", "skip", "mode", "team", "incident", "marker", "end"]
+        assert any(a["kind"] == "warning" and a["source"] == "script" and a["params"]["id"] == "drill-red" for a in actions)
         assert modes[0]["params"]["to"] == "emergency" and modes[0]["sim_min"] >= 73 * 60
         assert any(a["kind"] == "end" for a in actions)
         outcome = json.loads((out / "outcome.json").read_text(encoding="utf-8"))

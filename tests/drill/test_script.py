@@ -21,7 +21,8 @@ def test_short_script_loads() -> None:
     sc, script, label = load_drill(FLOOD, (), SHORT)
     assert script.name == "rainstorm, first night"
     assert script.start_hours == 73 and script.until_day == 4 and not script.automatic_switching
-    assert [i.what for i in script.injects] == ["incident", "surge", "marker"]
+    assert [i.what for i in script.injects] == ["incident", "surge", "marker", "warning"]
+    assert (script.injects[3].id, script.injects[3].colour) == ("drill-red", "red")
     assert script.injects[1].per_hour == 4.0 and script.injects[1].hours == 2.0
     assert sc.emergency is not None and label == str(FLOOD)
 

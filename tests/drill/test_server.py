@@ -62,6 +62,8 @@ def test_switch_needs_confirmation_then_mobilises(client: tuple[TestClient, Dril
     assert r.status_code == 200 and r.json()["result"]["to"] == "emergency"
     st = c.get("/api/state").json()
     assert st["mode"] == "emergency" and st["kpis"]["en_route"] == st["kpis"]["mobilisable"]["emergency"] > 0
+    assert st["kpis"]["redeployed"] > 0  # the hazard area's grid workers and community staff change jobs at once
+    assert 'id="kpi-redeployed"' in c.get("/").text
     assert st["mode_history"][0]["cause"] == "water rising" and st["legal_targets"] == ["extreme", "normal"]
     assert len(st["grid_open"]) == len(st["grid_overdue"]) == 60
     r = c.post("/api/mode", json={"to": "emergency", "confirm": True})
@@ -143,3 +145,33 @@ def test_runner_thread_reaches_the_end_and_calls_back(live: DrillSession) -> Non
     with pytest.raises(DrillActionError, match="speed"):
         LiveRunner(s, speed=-1.0)
     assert runner._thread is not None and not runner._thread.is_alive()
+
+
+def test_skip_ahead_to_the_next_warning_level_or_inject(client: tuple[TestClient, DrillConsole]) -> None:
+    """Issue 14: the trainer jumps to the next declared event or scripted inject (button and HTTP)."""
+    c, dc = client
+    s = dc.session
+    assert 'id="btn-skip"' in c.get("/").text
+    nxt = c.get("/api/state").json()["next_event"]
+    assert nxt == {"at_min": 73.3 * 60, "what": "scripted warning at S01-C02", "clock": nxt["clock"]}
+    assert c.post("/api/control", json={"action": "skip"}).status_code == 200
+    assert s.now == 73.3 * 60
+    st = c.get("/api/state").json()
+    # the script's red warning was issued at that minute: the page shows it as advice (the trainee decides)
+    assert [w["id"] for w in st["declared"]["warnings"]] == ["rain-orange", "drill-red"]
+    assert st["advisories"][-1]["to_mode"] == "extreme" and "drill-red" in st["advisories"][-1]["cause"]
+    assert st["log"][-1]["kind"] == "skip" and st["log"][-1]["params"]["to"] == "scripted warning at S01-C02"
+    assert c.get("/api/state").json()["next_event"]["what"] == "level II response declared"
+    c.post("/api/control", json={"action": "skip"})
+    assert s.now == 73.5 * 60 and c.get("/api/state").json()["declared"]["levels"] == {"response-0": "II"}
+    assert c.get("/api/state").json()["next_event"]["what"] == "scripted incident at S01-C02"
+    c.post("/api/control", json={"action": "skip"})
+    assert s.now == 74.5 * 60
+    scripted = [a for a in s.log if a.source == "script" and a.kind == "incident"]
+    assert len(scripted) == 1 and scripted[0].ok and len(scripted[0].result["cases"]) == 2
+    for _ in range(2):  # the surge at 75 h, the marker at 76 h
+        assert c.post("/api/control", json={"action": "skip"}).status_code == 200
+    assert s.now == 76 * 60 and s.markers and c.get("/api/state").json()["next_event"] is None
+    r = c.post("/api/control", json={"action": "skip"})  # nothing left before the end of the exercise
+    assert r.status_code == 400 and "nothing ahead" in r.json()["detail"]
+    assert s.now == 76 * 60

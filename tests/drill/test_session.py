@@ -34,8 +34,10 @@ def test_declarations_only_advise_unless_the_script_keeps_automatic_switching(
     assert (first.at, first.to_mode) == (73 * 60.0, "emergency") and "橙色 rainstorm warning" in first.cause
     kept = DrillSession(sc, script.model_copy(update={"automatic_switching": True}))
     kept.advance(4 * 1440.0 - 1)
-    assert [(c.source, c.at) for c in kept.comp.controller.history] == [("declared", 73 * 60.0)]
-    assert "rain-orange" in kept.comp.controller.history[0].cause
+    hist = kept.comp.controller.history
+    # the scenario's orange warning, then the script's red one (全员下沉 under the flood plan)
+    assert [(c.source, c.at, c.to_mode) for c in hist] == [("declared", 73 * 60.0, "emergency"), ("declared", 73.3 * 60.0, "extreme")]
+    assert "rain-orange" in hist[0].cause and "drill-red" in hist[1].cause
 
 
 def test_switch_mobilises_and_is_logged(live: DrillSession) -> None:
@@ -160,11 +162,13 @@ def test_script_injects_fire_at_their_times(live: DrillSession) -> None:
     s.advance(77 * 60.0)
     scripted = [a for a in s.log if a.source == "script"]
     assert [(a.kind, a.sim_min) for a in scripted] == [
+        ("warning", 73.3 * 60),
         ("incident", 74.5 * 60),
         ("surge", 75 * 60.0),
         ("marker", 76 * 60.0),
     ]
-    assert all(a.ok for a in scripted) and [a.stream for a in scripted] == [f"drill.script.{i}" for i in range(3)]
+    assert all(a.ok for a in scripted)
+    assert [a.stream for a in scripted] == [f"drill.script.{i}" for i in (3, 0, 1, 2)]  # by position in the script
     assert s.markers[0]["source"] == "script" and "status report" in s.markers[0]["note"]
 
 

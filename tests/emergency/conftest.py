@@ -19,6 +19,15 @@ def raw(name: str) -> dict[str, Any]:
     return tomllib.loads((SCENARIOS / f"{name}.toml").read_text(encoding="utf-8"))
 
 
+def flood(days: float, **emergency: Any) -> Scenario:
+    """The flood scenario for ``days`` without warm-up, its ``[emergency]`` fields updated."""
+    d = copy.deepcopy(raw("flood"))
+    d["run"]["days"] = days
+    d["run"]["warmup_days"] = 0
+    d["emergency"].update(emergency)
+    return scenario_from_dict(d, label="flood")
+
+
 def scheduled_flood(days: float = 3.0, steps: list[tuple[float, str]] | None = None, **emergency: Any) -> Scenario:
     """The flood scenario driven by a schedule (hours → mode) instead of its warnings, declarations and rule."""
     d = copy.deepcopy(raw("flood"))

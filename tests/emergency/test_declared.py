@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 
 from twin.emergency.component import emergency_of
@@ -13,7 +14,7 @@ from twin.run import build_model
 from twin.scenario import scenario_from_dict
 from twin.scenario.emergency import Response
 
-from .conftest import raw
+from .conftest import flood, raw
 
 H = 60.0
 
@@ -45,11 +46,7 @@ def test_board_takes_the_most_severe_level_and_names_it() -> None:
 
 
 def _flood(days: float = 6.0, **emergency: object) -> DistrictModel:
-    d = copy.deepcopy(raw("flood"))
-    d["run"]["days"] = days
-    d["run"]["warmup_days"] = 0
-    d["emergency"].update(emergency)
-    m = build_model(scenario_from_dict(d, label="flood"))
+    m = build_model(flood(days, **emergency))
     m.start()
     m.env.run(until=days * 24 * H)
     return m
@@ -90,20 +87,34 @@ def test_issue_and_lift_at_run_time_and_manual_trigger_only_advises() -> None:
         comp.lift_warning("drill-red")
 
 
-def test_trapped_people_go_to_fire_and_rescue_not_to_mobilised_cadres() -> None:
-    m = _flood()
-    comp = emergency_of(m)
-    k = comp.cat_names.index("trapped_people")
-    rows = comp.arrivals.category[: len(comp.e_specialist)] == k
-    assert rows.sum() > 0
-    assert (comp.e_specialist[rows] == "fire_rescue").all() and not comp.e_by_desk[rows].any()
-    assert (comp.e_specialist[~rows] == "").all()  # nothing else goes to them
-    for t in comp.teams:
-        assert k not in t.kinds  # neither the mobilised teams nor the desks take trapped people
+def test_specialist_cases_go_to_their_service_not_to_mobilised_cadres() -> None:
+    """Trapped people → fire and rescue, medical emergencies → 120, public order → 110 (issue 14),
+    each with its own crews and response times; neither mobilised teams nor desks take them."""
     from twin.emergency.summary import specialist_responses
 
-    sr = specialist_responses(comp)["fire_rescue"]
-    assert sr["count"] == int(rows.sum()) and sr["crews"] == 4 and sr["minutes_to_scene_p50"] > 0
+    m = _flood()
+    comp = emergency_of(m)
+    n = len(comp.e_specialist)
+    cats = comp.arrivals.category[:n]
+    owner = {"trapped_people": "fire_rescue", "medical_emergency": "medical", "public_order": "police"}
+    taken = np.zeros(n, dtype=bool)
+    summary = specialist_responses(comp)
+    for cat, service in owner.items():
+        k = comp.cat_names.index(cat)
+        rows = cats == k
+        assert rows.sum() > 0, cat
+        assert (comp.e_specialist[rows] == service).all() and not comp.e_by_desk[rows].any()
+        for t in comp.teams:
+            assert k not in t.kinds  # neither the mobilised teams nor the desks take them
+        sr = summary[service]
+        assert sr["count"] == int(rows.sum()) and sr["minutes_to_scene_p50"] > 0
+        # in the flooded area during 应下尽下 the redeployed grid staff report and guide the crews in
+        assert 0 < sr["guided_by_grid_staff"] <= sr["count"]
+        taken |= rows
+    assert (comp.e_specialist[~taken] == "").all()  # nothing else goes to them
+    assert summary["fire_rescue"]["crews"] == 4
+    # police are a service of their own, not 下沉 members on the roster
+    assert not any(u.name.startswith("public_security") for u in comp.units)
 
 
 def test_a_category_has_one_specialist() -> None:

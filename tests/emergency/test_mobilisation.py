@@ -72,7 +72,9 @@ def test_home_units_lose_capacity_while_away_and_get_it_back() -> None:
     57.5 % of the hours — and gets its full head count back once everyone has returned."""
     m = build_model(scheduled_flood(days=3.0, steps=[(10.0, "emergency"), (40.0, "normal")]))
     em = emergency_of(m)
-    stations = [*m.boards[0], *m.departments]
+    # the roster units' stations (the police station is not one: police are a specialist responder)
+    stations = [s for s in [*m.boards[0], *m.departments] if any(s in ss for ss in em.unit_stations)]
+    assert len(stations) == len(m.boards[0]) + len(m.departments) - 1
     full = [s.headcount for s in stations]
     m.start()
     _at(m, 10.2)

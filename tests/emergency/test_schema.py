@@ -83,6 +83,7 @@ def test_emergency_category_may_not_shadow_an_ordinary_one() -> None:
     def m(e: dict[str, Any]) -> None:
         e["categories"]["safety"] = e["categories"].pop("waterlogging")
         e["teams"]["patrol"]["handles"] = ["safety", "trapped_people"]
+        e["redeploy"]["handles"] = ["safety", "supply_requests"]
 
     assert "emergency.categories.safety" in bad(m)
 

@@ -28,7 +28,10 @@ def _rows(seeds: list[int], days: float) -> dict[str, dict[str, Any]]:
 
 
 def _assert_bought_and_cost(rows: dict[str, dict[str, Any]], n: int) -> None:
-    for name in ("emergency response mean, min", "emergency response p50, min"):
+    # mean and p90: since the specialist services (fire/rescue, 120, 110) take their categories off
+    # the desks, without the switch a desk keeps up with most cases in some seeds, so the median
+    # alone swings between ~8 and ~380 minutes across seeds; the tail and the mean do not
+    for name in ("emergency response mean, min", "emergency response p90, min"):
         r = rows[name]
         assert r["n"] == n and r["diff_ci"][1] < 0.0, r  # bought: the whole CI of (with − without) below zero
     for name in ("normal backlog, mean", "home-unit backlog, mean"):

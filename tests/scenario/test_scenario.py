@@ -56,6 +56,8 @@ def test_override_changes_the_field() -> None:
         ('run.start_date="yesterday"', "run.start_date", "expected a date"),
         ("categories.environment.level_mix.grid=0.9", "categories.environment.level_mix", "summing to 1"),
         ('categories.environment.board="nope"', "categories.environment.board", "expected one of"),
+        ("hotline.order_types.help.share=0.9", "hotline.order_types", "summing to 1"),
+        ("hotline.contact_working_days=0", "hotline.contact_working_days", "expected a number > 0"),
     ],
 )
 def test_errors_name_file_field_and_expectation(override: str, field: str, expected: str) -> None:

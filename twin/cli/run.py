@@ -72,6 +72,13 @@ def summary_table(s: RunSummary) -> Table:
     t.add_row("cases per 1,000 residents per day", f"{s['cases_per_1000_per_day']:.2f}")
     t.add_row("closed (share of cases neither rejected nor merged)", f"{s['cases_closed']:,}  ({_pct(s['closure_rate'])})")
     t.add_row("on time (按期办结率)", _pct(s["on_time_rate"]))
+    if s.get("work_orders_12345") and s.get("bottom_up"):
+        b, o = s["bottom_up"], s["work_orders_12345"]
+        t.add_row("  bottom-up cases: count, on time", f"{b['cases']:,}, {_pct(b['on_time_rate'])}")
+        t.add_row("  12345 work orders: count, on time, re-opened", f"{o['orders']:,}, {_pct(o['on_time_rate'])}, {o['reopened']:,}")
+    pm = s.get("property") or {}
+    if pm.get("received"):
+        t.add_row("property (物业): heard of first, settled, handed in", f"{pm['received']:,}, {pm['settled']:,}, {_pct(pm['escalated_share'])}")
     t.add_row("satisfied (score ≥ 4)", _pct(s["satisfaction_share"]))
     t.add_row("satisfaction mean (1–5)", "—" if s["satisfaction_mean"] is None else f"{s['satisfaction_mean']:.2f}")
     lv = s["closed_at_level"]

@@ -32,6 +32,10 @@ def serve(
         0, "--committers", min=0, max=16,
         help="Group-commit threads per worker (0: 1 for SQLite, which has one writer at a time; 2 for PostgreSQL).",
     ),
+    mode_skip: bool = typer.Option(
+        True, "--mode-skip/--no-mode-skip",
+        help="POST /mode may skip a rung (normal → 全员下沉); --no-mode-skip: one rung at a time.",
+    ),
     categories: str = typer.Option(
         "street", "--categories",
         help="The catalogue of report categories (others: 422): a bundled scenario (street, district, flood …), a scenario .toml file, or a comma-separated list.",
@@ -78,7 +82,7 @@ def serve(
     config = ServiceConfig(
         db=db, max_body_bytes=max_body, max_page=max_page, rate_per_second=rate_limit, rate_burst=burst, max_in_flight=max_in_flight,
         group_commit=group_commit, committers=committers, categories=categories, any_category=any_category,
-        territory=territory, territory_bbox=territory_bbox,
+        territory=territory, territory_bbox=territory_bbox, mode_allow_skip=mode_skip,
     )
     run(config, host=host, port=port, workers=workers, log_level=log_level)
 

@@ -71,6 +71,7 @@ PAGE = r"""<!doctype html>
       <option value="60">1 h/s</option><option value="120">2 h/s</option><option value="360">6 h/s</option>
     </select></span>
   <button id="btn-pause">Pause</button><button id="btn-resume">Resume</button>
+  <button id="btn-skip" title="run on to the next warning, response level or scripted inject">Skip to next ⏭</button>
   <button id="btn-end">End drill</button>
   <a id="report-link" href="/report" target="_blank" style="color:#ffd27a">After-action report →</a>
 </header>
@@ -124,6 +125,9 @@ PAGE = r"""<!doctype html>
       <div class="kpi"><div class="v" id="kpi-onsite">0</div><div class="l">mobilised on site</div></div>
       <div class="kpi"><div class="v" id="kpi-enroute">0</div><div class="l">mobilised on the way</div></div>
       <div class="kpi"><div class="v" id="kpi-checked">—</div><div class="l">vulnerable residents checked</div></div>
+      <div class="kpi"><div class="v" id="kpi-redeployed">0</div><div class="l">grid staff on emergency duties</div></div>
+      <div class="kpi"><div class="v" id="kpi-routine">0</div><div class="l">grid workers' routine waiting, h</div></div>
+      <div class="kpi"><div class="v" id="kpi-next" style="font-size:13px;font-weight:600">—</div><div class="l">next warning or inject</div></div>
     </div>
     <div class="card" style="margin-top:12px">
       <h2>Last 24 simulated hours</h2>
@@ -234,6 +238,7 @@ function describe(a) {
     case "lift_warning": return `warning ${p.id} lifted`;
     case "speed": return `speed ${p.from} → ${p.to} min/s`;
     case "start": return `drill live at ${p.speed} min/s`;
+    case "skip": return `skipped ahead to ${p.to}`;
     default: return a.kind;
   }
 }
@@ -249,9 +254,14 @@ function render(s) {
   $("kpi-onsite").textContent = k.on_site;
   $("kpi-enroute").textContent = k.en_route;
   $("kpi-checked").textContent = k.checks_total ? `${k.checks_done} / ${k.checks_total}` : "—";
+  $("kpi-redeployed").textContent = k.redeployed;
+  $("kpi-routine").textContent = k.routine_backlog_hours.toLocaleString("en", {maximumFractionDigits: 1});
+  $("kpi-next").textContent = s.next_event ? `${s.next_event.clock}: ${s.next_event.what}` : "—";
   const sp = $("speed");
   if (![...sp.options].some(o => parseFloat(o.value) === s.speed)) { const o = document.createElement("option"); o.value = String(s.speed); o.textContent = `${s.speed} min/s`; sp.appendChild(o); }
   if (document.activeElement !== sp) sp.value = [...sp.options].find(o => parseFloat(o.value) === s.speed).value;
+  const nx = s.next_event; $("btn-skip").disabled = !nx || s.ended;
+  $("btn-skip").title = nx ? `run on to ${nx.clock}: ${nx.what}` : "nothing ahead to skip to";
   $("btn-pause").disabled = !s.running; $("btn-resume").disabled = s.running || s.ended || s.finished;
   const maxOpen = Math.max(...s.grid_open);
   const names = Object.keys(gridIndex);
@@ -309,6 +319,7 @@ function wire() {
   $("confirm-no").addEventListener("click", () => { $("confirm").style.display = "none"; pendingMode = null; msg("Mode switch cancelled.", true); });
   $("btn-pause").addEventListener("click", () => act("/api/control", {action: "pause"}, () => "Paused."));
   $("btn-resume").addEventListener("click", () => act("/api/control", {action: "resume"}, () => "Resumed."));
+  $("btn-skip").addEventListener("click", () => act("/api/control", {action: "skip"}, () => "Skipped ahead" + (lastState && lastState.next_event ? ` to ${lastState.next_event.clock}: ${lastState.next_event.what}.` : ".")));
   $("speed").addEventListener("change", () => act("/api/control", {action: "speed", speed: parseFloat($("speed").value)}, (r) => `Speed ${r.speed} simulated minutes per second.`));
   $("inj-what").addEventListener("change", () => { const s = $("inj-what").value === "surge"; $("inj-surge").style.display = s ? "" : "none"; $("inj-incident").style.display = s ? "none" : ""; });
   $("btn-inject").addEventListener("click", () => {

@@ -44,6 +44,8 @@ OUTCOME_ROWS: tuple[tuple[str, str, str], ...] = (
     ("mobilised_on_site", "mobilised members on site at the end", ""),
     ("peak_on_site", "mobilised members on site, peak", ""),
     ("member_hours_on_site", "member-hours on site (the cost in people's time)", ""),
+    ("redeployed_peak", "grid workers and community staff on emergency duties, peak", ""),
+    ("routine_backlog_hours", "grid workers' routine work waiting (hours)", "less"),
 )
 #: drill.json keys shown in a report's header.
 META_KEYS: tuple[str, ...] = ("scenario", "seed", "script", "team", "live_from_min", "ended_at_min", "gridtwin")

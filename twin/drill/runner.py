@@ -77,6 +77,13 @@ class LiveRunner:
             self.session.note("speed", {"from": self.speed, "to": s})
             self.speed = s
 
+    def skip_ahead(self) -> None:
+        """Jump to the next warning, response level or scripted inject; the clock runs on from there."""
+        with self.session.lock:
+            self._catch_up()
+            self.session.skip_ahead()
+            self._last = self.wall()
+
     def stop(self) -> None:
         """Stop the thread (the model stays where it is)."""
         self._stop.set()

@@ -5,7 +5,8 @@ a second and posts the trainer's actions. Endpoints:
 
 * ``GET /api/layout`` — the territory (streets → communities → grids), categories, modes;
 * ``GET /api/state`` — clock, mode and history, KPIs, open/overdue cases per grid, markers, log;
-* ``POST /api/control`` — ``{"action": "pause" | "resume" | "speed", "speed": x}``;
+* ``POST /api/control`` — ``{"action": "pause" | "resume" | "speed" | "skip", "speed": x}``
+  (``skip``: on to the next warning, response level or scripted inject);
 * ``POST /api/mode`` — ``{"to": mode, "confirm": true, "cause": "…"}`` (refused without confirm);
 * ``POST /api/inject`` — ``{"what": "incident" | "surge", "place", "category", "count" | "per_hour", "hours"}``;
 * ``POST /api/team`` — ``{"community", "size"}``; ``POST /api/marker`` — ``{"place", "note"}``;
@@ -35,7 +36,7 @@ class _Body(BaseModel):
 
 
 class Control(_Body):
-    action: Literal["pause", "resume", "speed"]
+    action: Literal["pause", "resume", "speed", "skip"]
     speed: float | None = None
 
 
@@ -131,6 +132,8 @@ def create_app(console: DrillConsole) -> FastAPI:
                 r.pause()
             elif body.action == "resume":
                 r.resume()
+            elif body.action == "skip":
+                r.skip_ahead()
             else:
                 if body.speed is None:
                     raise DrillActionError("speed: expected simulated minutes per second")

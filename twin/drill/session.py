@@ -61,6 +61,7 @@ KINDS: tuple[str, ...] = (
     "marker",
     "warning",
     "lift_warning",
+    "skip",
     "end",
 )
 @dataclass
@@ -181,6 +182,44 @@ class DrillSession:
             if target > self.env.now:
                 self.env.run(until=target)
             return self.finished
+
+    def upcoming(self) -> list[tuple[float, str]]:
+        """The scenario's warnings and response levels (issued, lifted) and the script's injects
+        still ahead, as (simulated minute, what), soonest first — what skip-ahead jumps to."""
+        em = self.scenario.emergency
+        assert em is not None
+        ev: list[tuple[float, str]] = []
+        for i, w in enumerate(em.warnings):
+            wid = w.id or f"{w.type}-{w.colour}-{i}"
+            ev.append((w.issued_hours * 60.0, f"{w.colour} {w.type} warning {wid} issued"))
+            if w.lifted_hours is not None:
+                ev.append((w.lifted_hours * 60.0, f"{w.type} warning {wid} lifted"))
+        for d in em.responses:
+            ev.append((d.declared_hours * 60.0, f"level {d.level} response declared"))
+            if d.lifted_hours is not None:
+                ev.append((d.lifted_hours * 60.0, f"level {d.level} response lifted"))
+        for st in em.schedule:
+            ev.append((st.at_hours * 60.0, f"scheduled switch to {st.to}"))
+        for inj in self.script.injects:
+            ev.append((inj.at_hours * 60.0, f"scripted {inj.what} at {inj.place}"))
+        return sorted((t, what) for t, what in ev if self.now < t <= self.horizon)
+
+    def skip_ahead(self, source: str = "trainer") -> Action:
+        """Run the model on to the next warning, response level or scripted inject and through
+        everything due at that minute (so the page shows it); logged as ``skip``. The model's
+        events in between happen as they would live, so a replay is unchanged."""
+        with self.lock:
+            if self.ended:
+                raise DrillActionError("the drill has ended")
+            ahead = self.upcoming()
+            if not ahead:
+                raise DrillActionError("nothing ahead to skip to: no warning, response level or inject is still to come")
+            t, what = ahead[0]
+            frm = self.now
+            self.advance(t)
+            while self.env.peek() <= t:  # the events of minute t too (the warning itself)
+                self.env.step()
+            return self._record("skip", source, {"from_min": frm, "to_min": t, "to": what})
 
     # ------------------------------------------------------------------ actions
     def _record(self, kind: str, source: str, params: dict[str, Any], stream: str = "") -> Action:
@@ -334,6 +373,8 @@ class DrillSession:
             "en_route": s.en_route,
             "checks_done": s.checks_done,
             "checks_total": s.checks_total,
+            "redeployed": int(round(s.redeployed)),
+            "routine_backlog_hours": round(s.routine_backlog_hours, 1),
         }
         if full:
             row["incoming_per_hour"] = self.incoming_per_hour()
@@ -423,6 +464,10 @@ class DrillSession:
                 "mode_history": [{**c.to_dict(), "clock": clock_text(self.scenario.run.start_date, c.at)} for c in ctl.history],
                 "advisories": [{**a.to_dict(), "clock": clock_text(self.scenario.run.start_date, a.at)} for a in ctl.advisories[-10:]],
                 "declared": self.comp.board.state(),
+                "next_event": next(
+                    ({"at_min": t, "what": what, "clock": clock_text(self.scenario.run.start_date, t)} for t, what in self.upcoming()),
+                    None,
+                ),
                 "kpis": self.kpis(),
                 "grid_open": open_,
                 "grid_overdue": over,
@@ -475,6 +520,8 @@ def outcome_of(s: DrillSession) -> dict[str, Any]:
         # from the component's log of every arrival and stand-down, not the sampled series: the
         # peak is exact, never below a count the live page showed
         "peak_on_site": max((n for t, n in comp.on_site_log if t <= now), default=0),
+        "redeployed_peak": max((round(g + c) for t, _, g, c in comp.redeployment.log if t <= now), default=0),
+        "routine_backlog_hours": k["routine_backlog_hours"],
     }
 
 

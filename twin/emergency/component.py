@@ -29,6 +29,8 @@ import simpy
 from agents.mobilised import EN_ROUTE, HOME, ON_SITE, RETURNING, EmergencyTeam, Members, UnitInfo
 from twin.emergency.arrivals import Arrivals, generate
 from twin.emergency.declared import LEVEL_LABELS, ResponseBoard
+from twin.emergency.on_call import OnCall
+from twin.emergency.redeploy import Redeployment
 from twin.emergency.roster import ROLE_INDEX, build_roster
 from twin.engine import SlaPolicy, Source, State, TierRule
 from twin.model.flow import Backlog
@@ -56,9 +58,11 @@ class EmergencyState:
     en_route: int
     checks_done: int
     checks_total: int  # vulnerable residents to check
+    redeployed: float  # grid workers and community staff on emergency duties
+    routine_backlog_hours: float  # grid workers' routine waiting because of those duties
 
 
-@dataclass
+@dataclass(eq=False)  # identity: a call for help finds *its* case in a queue (twin.emergency.on_call)
 class EmergencyWork:
     """One piece of emergency work: a tier-E case (kind < K) or a vulnerable-resident check (kind K)."""
 
@@ -168,6 +172,16 @@ class EmergencyComponent:
         ]
         self.rng_special = stream_rng(model.seed_value, "emergency.specialists")
         team_specs = list(em.teams.items())
+        self.grid_staff_team: list[int] = []  # community → its grid-staff team
+        redeploy_kinds = [self.cat_names.index(h) for h in em.redeploy.handles if self.cat_names.index(h) not in self.special_of]
+        self.redeployment = Redeployment(
+            em.redeploy,
+            model.workers,
+            model.offices,
+            terr.grid_community,
+            self.community_mask(em.redeploy.area if em.redeploy.area is not None else em.area),
+            model.properties,
+        )
         self.team_share = np.array([t.share for _, t in team_specs])
         for c, cname in enumerate(terr.community_names):
             idx: list[int] = []
@@ -177,6 +191,10 @@ class EmergencyComponent:
                 idx.append(len(self.teams))
                 self.teams.append(EmergencyTeam(model, f"ET-{cname}-{name}", c, name, kinds, None, em.on_duty_share))
             self.mob_team_at.append(list(idx))
+            # the community's own grid workers and staff on emergency duties (head count set by the rule)
+            self.grid_staff_team.append(len(self.teams))
+            idx.append(len(self.teams))
+            self.teams.append(EmergencyTeam(model, f"GRID-{cname}", c, "grid_staff", [*redeploy_kinds, self.CHECK], 0, 1.0))
             if em.desk.staff_per_community > 0:
                 idx.append(len(self.teams))
                 self.teams.append(
@@ -192,6 +210,11 @@ class EmergencyComponent:
                 )
             self.team_at.append(idx)
         self.queues: list[list[deque[EmergencyWork]]] = [[deque() for _ in range(self.K + 1)] for _ in range(n_comm)]
+        self.on_call = OnCall(
+            self,
+            [EmergencyTeam(model, f"CALL-{cname}", c, "on_call", [], 0, 1.0) for c, cname in enumerate(terr.community_names)],
+            stream_rng(model.seed_value, "emergency.on_call"),
+        )
         # ---------------------------------------------------------------- controller
         self.controller = ModeController(
             clock=lambda: self.env.now, enabled=em.switching, allow_skip=em.response.allow_skip
@@ -364,6 +387,17 @@ class EmergencyComponent:
                 self._stand_down(int(k))
         if ch.to_mode == "emergency" and ch.from_mode == "normal" and self.duty is None:
             self._start_duty(now)
+        self._redeploy(ch.to_mode, now)
+
+    def _redeploy(self, mode: str, now: float) -> None:
+        """Grid workers and community staff change jobs by the mode's rule; in each community the
+        people on emergency duties (on duty by the shift share) staff its grid-staff team."""
+        people = self.redeployment.apply(mode, now)
+        for c, i in enumerate(self.grid_staff_team):
+            team = self.teams[i]
+            n = float(people[c])
+            team.fixed = 0 if n <= 0 else max(1, int(n * self.em.on_duty_share))
+            self._pull(team)
 
     def _pick_team(self, c: int) -> int:
         idx = self.mob_team_at[c]
@@ -377,7 +411,7 @@ class EmergencyComponent:
         if st in (EN_ROUTE, ON_SITE):
             return
         if st == HOME:
-            self._away(int(mem.unit[k]), +1)
+            self.unit_away(int(mem.unit[k]), +1)
         mem.state[k] = EN_ROUTE
         mem.token[k] += 1
         mem.ever_mobilised[k] = True
@@ -428,7 +462,7 @@ class EmergencyComponent:
     def _stand_down(self, k: int) -> None:
         mem = self.members
         st = mem.state[k]
-        if st in (HOME, RETURNING):
+        if st not in (EN_ROUTE, ON_SITE):  # at home, on the way back, or out on a call (有呼必应)
             return
         team = self.teams[int(mem.team[k])]
         team.assigned -= 1
@@ -448,9 +482,9 @@ class EmergencyComponent:
         if mem.token[k] != tok or mem.state[k] != RETURNING:
             return
         mem.state[k] = HOME
-        self._away(int(mem.unit[k]), -1)
+        self.unit_away(int(mem.unit[k]), -1)
 
-    def _away(self, u: int, delta: int) -> None:
+    def unit_away(self, u: int, delta: int) -> None:
         """A member of unit ``u`` left (+1) or came back (−1): its stations' heads follow the
         share of the unit's staff present (``headcount × present``, fractional)."""
         unit = self.units[u]
@@ -505,16 +539,18 @@ class EmergencyComponent:
         if j is not None:
             sr = self.specialists[j]
             if sr.free:
-                self._start(sr, job)
+                self.start_work(sr, job)
             else:
                 self.queues[job.community][job.kind].append(job)
             return
         for i in self.team_at[job.community]:
             team = self.teams[i]
             if job.kind in team.kinds and team.free:
-                self._start(team, job)
+                self.start_work(team, job)
                 return
         self.queues[job.community][job.kind].append(job)
+        if job.kind != self.CHECK:
+            self.on_call.queued(job)  # normal mode: the community may call for help (有呼必应)
 
     def _next(self, team: EmergencyTeam) -> EmergencyWork | None:
         if team.community < 0:  # a specialist responder: the oldest of its cases in any community
@@ -539,9 +575,11 @@ class EmergencyComponent:
             job = self._next(team)
             if job is None:
                 return
-            self._start(team, job)
+            self.start_work(team, job)
 
-    def _start(self, team: EmergencyTeam, job: EmergencyWork) -> None:
+    def start_work(self, team: EmergencyTeam, job: EmergencyWork) -> None:
+        """``team`` takes ``job`` now (a free head is the caller's business): a check runs its
+        course; a case is accepted, dispatched and its responders set off for the scene."""
         team.busy += 1
         team.served += 1
         team.busy_minutes += job.travel + job.effort
@@ -560,7 +598,7 @@ class EmergencyComponent:
             job.travel = float(list(self.em.specialists.values())[j].response_minutes.sample(self.rng_special, 1)[0])
             self.e_specialist[job.index] = team.team
         else:
-            self.e_by_desk[job.index] = team.fixed is not None
+            self.e_by_desk[job.index] = team.team == "desk"
         env.timeout(job.travel).callbacks.append(partial(self._on_scene, team, job))
 
     def _on_scene(self, team: EmergencyTeam, job: EmergencyWork, _event: object = None) -> None:
@@ -705,6 +743,8 @@ class EmergencyComponent:
             en_route=self.members.en_route(),
             checks_done=0 if d is None else int((~np.isnan(d.done_at)).sum()),
             checks_total=int(self.vulnerable.size),
+            redeployed=self.redeployment.on_duties(),
+            routine_backlog_hours=self.redeployment.routine_backlog_hours(),
         )
 
     def metrics(self, window: float) -> dict[str, float]:
@@ -755,6 +795,8 @@ class EmergencyComponent:
                 "normal_backlog": float(len(self.m.flow.active)),
                 "home_unit_backlog": float(self.home_unit_backlog()),
                 "home_unit_capacity": float(sum(s.capacity for s in self.home_stations)),
+                "redeployed": self.redeployment.on_duties(),
+                "routine_backlog_hours": self.redeployment.routine_backlog_hours(),
                 "checks_done": float(0 if d is None else int((~np.isnan(d.done_at)).sum())),
                 "checks_total": float(0 if d is None else d.done_at.size),
             }

@@ -75,6 +75,12 @@ def series_frame(comp: EmergencyComponent) -> pd.DataFrame:
 def specialist_responses(comp: EmergencyComponent) -> dict[str, Any]:
     """Cases each specialist responder took: count and median minutes from report to the scene."""
     out: dict[str, Any] = {}
+    n = len(comp.e_specialist)
+    comm = comp.terr.grid_community[comp.arrivals.grid[:n]]
+    # grid staff on emergency duties where and when the case came in report it and guide the crew in
+    guided = np.array(
+        [bool(comp.redeployment.scope(m)[c]) if m else False for m, c in zip(comp.e_mode, comm, strict=True)], dtype=bool
+    )
     for sr in comp.specialists:
         took = comp.e_specialist == sr.team
         arrived = took & ~np.isnan(comp.e_on_site)
@@ -84,6 +90,7 @@ def specialist_responses(comp: EmergencyComponent) -> dict[str, Any]:
             "handles": [comp.cat_names[k] for k in sr.kinds],
             "count": int(took.sum()),
             "minutes_to_scene_p50": _q(mins, 50),
+            "guided_by_grid_staff": int((took & guided).sum()),
         }
     return out
 
@@ -247,6 +254,8 @@ def modes_block(comp: EmergencyComponent, cases: pd.DataFrame, horizon: float) -
         "vulnerable_checked_share_within_deadline": vulnerable["share_within_deadline"],
         "emergency_cases": emergency_cases,
         "specialist_responses": specialist_responses(comp),
+        **comp.redeployment.summary(comp.series),
+        "on_call": comp.on_call.summary(),
         "emergency_response_min_p50": emergency_cases["response_min_p50"],
         "emergency_response_min_p90": emergency_cases["response_min_p90"],
         "normal_backlog": backlog("normal_backlog"),

@@ -40,13 +40,15 @@ SOURCES = tuple(Source(c) for c in CHANNELS)
 S_REPORTED = State.REPORTED
 S_REOPENED = State.REOPENED
 S_DISPATCHED = State.DISPATCHED
+CENTRE_12345 = "12345"  # the city's 12345 centre, the actor that accepts and dispatches work orders
 
 
 class Rows:
     """A day batch as Python lists (fast scalar access in the hot loop)."""
 
     __slots__ = ("time", "raised", "grid", "category", "tier", "channel", "need", "false_alarm", "reporter", "effort", "lead",
-                 "travel", "assess", "triage", "verify", "u_spot", "u_claim", "u_eval", "u_sat", "u_routine", "u_rule", "service_hours")
+                 "travel", "assess", "triage", "verify", "u_spot", "u_claim", "u_eval", "u_sat", "u_routine", "u_rule", "service_hours", "order",
+                 "prop", "u_prop")
 
     def __init__(self, b: DayBatch) -> None:
         for name in self.__slots__:
@@ -177,24 +179,48 @@ class CaseFlow:
         self.scores_grid: list[int] = []
         self.scores: list[int] = []
         self.on_report: Callable[[Case], None] | None = None  # hook: called for every new case
+        # 12345 work orders: tier of each kind, the contact limit, tallies
+        hl = sc.hotline
+        self.order_tiers = hl.tier_names()
+        self.contact_minutes = hl.contact_working_days * engine.sla.calendar.per_day if engine.sla.calendar is not None else 0.0
+        self.orders = 0
+        self.orders_contacted = 0
+        self.orders_contacted_late = 0
+        self.order_repeats = 0
+        self.warm = sc.run.warmup_days * 1440.0
+        # property management (物业): one desk per community, None where no compound has one
+        self.properties: list[Station | None] = [None] * len(offices)
+        self.property_settle = sc.property_management.settle_share
+        self.property_received = 0
+        self.property_escalated = 0
+        self.property_settled: set[str] = set()
+        self.duty: list[Station] = []  # the communities' duty rosters (值班), set by the model
+        self.duty_travel = 1.0
 
     # ------------------------------------------------------------------ arrival
     def arrive(self, rows: Rows, row: int) -> Case:
         ch = rows.channel[row]
         rep = rows.reporter[row]
         reporter = None if rep < 0 else (f"R{rep}" if ch == 4 else f"H{rep}")
+        order = rows.order[row]
         case = self.engine.report(
             category=self.cat_names[rows.category[row]],
-            tier=TIER_NAMES[rows.tier[row]],
+            tier=TIER_NAMES[rows.tier[row]] if order < 0 else self.order_tiers[order],
             place=self.places[rows.grid[row]],
             source=SOURCES[ch],
             reporter=reporter,
-            actor=CHANNELS[ch],
+            actor=CHANNELS[ch] if order < 0 else CENTRE_12345,
         )
+        if order >= 0:
+            # the 12345 centre has taken the call (受理) and sends the order down (派单, in enter)
+            case = self.engine.accept(case.id, case.version, CENTRE_12345)
+            self.orders += 1
         job = CaseJob(case, rows, row)
         self.active[case.id] = job
         if rows.tier[row] == 0:
             self._on_call(job)
+        elif rows.prop[row] and (pm := self.properties[self.community_of_grid[rows.grid[row]]]) is not None:
+            self._to_property(job, pm)
         else:
             self.enter(job, 0)
         if self.on_report is not None:
@@ -202,17 +228,50 @@ class CaseFlow:
         return case
 
     def _on_call(self, job: CaseJob) -> None:
-        """T0: the on-call worker goes straight to the scene (no queue behind routine work)."""
+        """T0: the grid's worker goes straight to the scene (no queue behind routine work); off
+        duty hours, the community's person on duty (值班) does, from further away."""
         r, row = job.rows, job.row
-        team = self.workers.teams[self.team_of_grid[r.grid[row]]]
+        team: Station = self.workers.teams[self.team_of_grid[r.grid[row]]]
+        travel = r.travel[row]
+        if self.duty and not team.calendar.is_working(self.env.now):
+            team = self.duty[self.community_of_grid[r.grid[row]]]
+            travel *= self.duty_travel
         job.station = team
+        work = travel  # the emergency is answered when the one on call is on site …
         if r.false_alarm[row]:
-            work = r.travel[row] + float(self.check_dist.sample(self.rng_repeat, 1)[0])
-        else:
-            work = r.travel[row]  # the emergency is answered when the worker is on site
+            work += float(self.check_dist.sample(self.rng_repeat, 1)[0])  # … a false alarm once checked
         team.busy += work
         team.served += 1
         self.env.timeout(work).callbacks.append(partial(self._on_call_done, job))
+
+    def _to_property(self, job: CaseJob, st: Station) -> None:
+        """A property matter of a managed compound: the property company's desk takes it first
+        (level -1: outside the platform's ladder until it hands the matter in)."""
+        job.level = -1
+        if job.case.reported_at - self._epoch >= self.warm:
+            self.property_received += 1
+        self._request(job, st)
+
+    def _property_done(self, job: CaseJob, st: Station) -> None:
+        """物业 settled it — recorded and closed by the company, never registered on the platform —
+        or hands it in through the community, whose limit starts now (Xiangyang: unresolved →
+        城运 dispatch)."""
+        c = job.case
+        counted = c.reported_at - self._epoch >= self.warm
+        if not job.resolves:
+            if counted:
+                self.property_escalated += 1
+            self.enter(job, 1)
+            return
+        eng = self.engine
+        name = st.name
+        c = eng.accept(c.id, c.version, name)
+        c = eng.dispatch(c.id, c.version, name, (name,))
+        c = eng.resolve(c.id, c.version, name)
+        c = eng.verify(c.id, c.version, name)
+        eng.close(c.id, c.version, name)
+        del self.active[c.id]
+        self.property_settled.add(c.id)
 
     def _on_call_done(self, job: CaseJob, _event: object = None) -> None:
         eng = self.engine
@@ -286,7 +345,12 @@ class CaseFlow:
         r, row = job.rows, job.row
         lv = job.level
         need = r.need[row]
-        if lv == 0:
+        if r.order[row] >= 0 and job.case.replied_at is None:
+            self._contact(job, st)
+        if lv < 0:  # the property company (物业): settles what is within its remit, else assesses
+            job.resolves = need <= 1 and r.u_prop[row] < self.property_settle
+            work = r.travel[row] + (r.effort[row][0] if job.resolves else r.assess[row])
+        elif lv == 0:
             job.resolves = job.rework or (need == 0 and r.u_spot[row] < self.on_spot)
             work = r.travel[row] + (r.effort[row][0] if job.resolves else r.assess[row])
             if self.named and st.name in self.named:  # named in last week's bulletin: more effort
@@ -328,7 +392,7 @@ class CaseFlow:
         st.served += 1
         now = self.env.now
         end = st.calendar.finish(now, work)
-        if job.resolves:
+        if job.resolves and lv >= 0:  # the platform's time rules, not the property desk's
             self._time_rules(job, st, end)
         self.env.timeout(end - now).callbacks.append(partial(self._done, job))
 
@@ -340,6 +404,9 @@ class CaseFlow:
         job.req = None
         c = job.case
         lv = job.level
+        if lv < 0:
+            self._property_done(job, st)
+            return
         if lv >= 2 and job.stage == 0:
             job.stage = 1
             target = self._station(job, lv, 1)
@@ -362,7 +429,9 @@ class CaseFlow:
                 if job.suspend:
                     # waiting on another party (materials, a court date, a season): 挂账
                     eng.suspend(c.id, c.version, st.name, "waiting on another party")
-                self.env.timeout(lead).callbacks.append(partial(self._resolve, job))
+                # the other party is done after ``lead``; the unit closes it in its working hours
+                now = self.env.now
+                self.env.timeout(st.calendar.open_at(now + lead) - now).callbacks.append(partial(self._resolve, job))
             else:
                 self._resolve(job)
             return
@@ -392,6 +461,22 @@ class CaseFlow:
         # the on-site check (核查) happens in the grid worker's working hours, not at 02:00
         at = self.workers.calendar.open_at(self.env.now + job.rows.verify[job.row])
         heapq.heappush(self._verify, (at, self._seq, job))
+
+    def _contact(self, job: CaseJob, st: Station) -> None:
+        """The unit holding a 12345 work order calls the caller when it takes the order up
+        (联系诉求人): recorded as the engine's reply; the limit is ``contact_working_days``
+        of the platform's working time from dispatch."""
+        c = job.case
+        eng = self.engine
+        cal = eng.sla.calendar
+        now = self._epoch + self.env.now
+        if c.reported_at - self._epoch < self.warm:
+            eng.reply(c.id, c.version, st.name, "contacted the caller")
+            return  # the summary counts orders reported after the warm-up
+        self.orders_contacted += 1
+        if cal is not None and c.dispatched_at is not None and cal.worked_between(c.dispatched_at, now) > self.contact_minutes:
+            self.orders_contacted_late += 1
+        eng.reply(c.id, c.version, st.name, "contacted the caller")
 
     # ------------------------------------------------------------------ the platform's time rules: limits, stints, 督办
     def _dispatcher(self, job: CaseJob) -> str:
@@ -525,9 +610,12 @@ class CaseFlow:
         eng = self.engine
         env = self.env
         pop = heapq.heappop
+        on_duty = self.workers.calendar.is_working
         while True:
             yield env.timeout(every)
             now = env.now
+            if not on_duty(now):  # checks due late in the afternoon wait for the next working hour
+                continue
             if not heap or heap[0][0] > now:
                 continue
             teams = self.workers.teams
@@ -606,6 +694,8 @@ class CaseFlow:
                              reporter=c.reporter, actor="hotline", description="repeat complaint")
             eng.merge(dup.id, dup.version, "hotline", c.id)
             r, row = job.rows, job.row
+            if r.order[row] >= 0:
+                self.order_repeats += 1  # a repeat call on an open work order (重复件)
             self.repeats.append((self.env.now, r.grid[row], r.category[row], r.tier[row], self.serial_of(dup.id), c.id))
             grids.append(r.grid[row])
         self.residents.complain(np.asarray(grids, dtype=np.int64), 1.0)

@@ -60,6 +60,9 @@ class DayBatch:
     u_routine: np.ndarray  # where in a stretch of routine work the case finds its grid worker
     u_rule: np.ndarray  # extension approved, wrong dispatch (time rules)
     service_hours: np.ndarray
+    order: np.ndarray  # 12345 work order kind (index into hotline.order_types), -1: not an order
+    prop: np.ndarray  # a property matter in a managed compound: the property company hears of it first
+    u_prop: np.ndarray  # the property company settles it (below property.settle_share)
 
     def __len__(self) -> int:
         return int(self.time.size)
@@ -118,6 +121,10 @@ class IncidentSource:
         self.latent = np.zeros((terr.n_grids, len(cats)), dtype=np.int64)
         self.modifiers: list[RateModifier] = []
         self.own: np.ndarray | None = None  # grids this partition simulates (None: all)
+        hl = sc.hotline
+        self.order_cdf = np.cumsum([t.share for t in hl.order_types.values()]) if hl.work_orders else None
+        self.managed: np.ndarray | None = None  # grids that are compounds with a property company (set by the model)
+        self.prop_share = np.array([sc.property_management.matters.get(n, 0.0) for n in self.names])
         self.elder_cat = self.names.index(sc.devices.elder_category) if sc.devices.elder_category in self.names else 0
         self.facility_cat = self.names.index(sc.devices.facility_category) if sc.devices.facility_category in self.names else 0
         self.unreported_lost = 0
@@ -225,7 +232,7 @@ class IncidentSource:
             if d is not None:
                 lead[:, lv] = d.sample(rng, n) * 60.0
         p = self.sc.policy
-        raised = cols["time"]
+        raised = cols["time"]  # for 12345 work orders, replaced by the centre's dispatch (see _work_orders)
         intake = np.where(kind < 0, self.intake.next_open(raised), raised)
         batch = DayBatch(
             time=intake,
@@ -250,5 +257,40 @@ class IncidentSource:
             u_routine=rng.random(n),
             u_rule=rng.random(n),
             service_hours=self.sc.party_members.service_hours.sample(rng, n),
+            order=np.full(n, -1, dtype=np.int64),
+            prop=np.zeros(n, dtype=bool),
+            u_prop=np.ones(n),
         )
+        self._property(batch, rng)
+        self._work_orders(batch, rng)
         return batch.take(np.argsort(batch.time, kind="stable"))
+
+    def _work_orders(self, b: DayBatch, rng: np.random.Generator) -> None:
+        """Make today's hotline contacts 12345 work orders: the centre answers round
+        the clock, an operator triages the call and the order goes down to the street (natural
+        time), so the platform receives it then — not in the grid's intake windows. Emergencies
+        go to the on-call worker as before (12345 hands them to 110/120). Draws come after every
+        other attribute, so turning orders off leaves the rest of the stream as it was."""
+        if self.order_cdf is None:
+            return
+        sel = np.flatnonzero((b.channel == HOTLINE) & (b.tier > 0) & ~b.prop)
+        k = sel.size
+        hl = self.sc.hotline
+        u = rng.random(k)
+        delay = hl.operator_minutes.sample(rng, k) + hl.forward_hours.sample(rng, k) * 60.0
+        b.order[sel] = np.minimum(np.searchsorted(self.order_cdf, u, side="right"), self.order_cdf.size - 1)
+        b.time[sel] = b.raised[sel] + delay
+
+    def _property(self, b: DayBatch, rng: np.random.Generator) -> None:
+        """Mark the property matters of managed compounds: residents' reports (app, or
+        a phone call — to the property desk rather than 12345) and the compound's facility
+        sensors about its common parts reach the property company first; patrol finds stay
+        with the grid worker; emergencies go to the on-call worker. No draws without a
+        property actor."""
+        if self.managed is None or not self.managed.any():
+            return
+        n = len(b)
+        u = rng.random(n)
+        b.u_prop[:] = rng.random(n)
+        ch = b.channel
+        b.prop[:] = self.managed[b.grid] & (b.tier > 0) & (ch != PATROL) & (ch != RIDER) & (u < self.prop_share[b.category])

@@ -21,11 +21,12 @@ import mesa
 import numpy as np
 import simpy
 
-from agents.command_centres import CommunityOffice, DistrictCentre, StreetCentre
+from agents.command_centres import CommunityOffice, DistrictCentre, DutyRoster, StreetCentre
 from agents.departments import Board, Department
 from agents.devices import DeviceGroups
 from agents.grid_workers import GridWorkers
 from agents.party_members import VolunteerPool, members_per_community
+from agents.property import PropertyCompany, managed_grids
 from agents.residents import Residents
 from agents.riders import RiderFleet
 from twin.engine import CaseEngine, MemoryStore, SlaPolicy, TierRule
@@ -44,7 +45,9 @@ C = TypeVar("C")
 #: :attr:`DistrictModel.components` (the emergency component's class is such a factory).
 ComponentFactory = Callable[["DistrictModel"], object]
 
-ROLES: tuple[str, ...] = ("grid_worker", "community_staff", "volunteer", "street_dispatcher", "board", "district_dispatcher", "department")
+ROLES: tuple[str, ...] = (
+    "grid_worker", "community_staff", "volunteer", "street_dispatcher", "board", "district_dispatcher", "department", "property", "duty",
+)
 
 
 @contextmanager
@@ -81,6 +84,12 @@ def sla_policy(sc: Scenario, days: float | None = None) -> SlaPolicy:
     base = SlaPolicy().tiers
     for k, v in base.items():
         tiers.setdefault(k, v)
+    hl = sc.hotline
+    if hl.work_orders:
+        # a 12345 work order's limit, in working days from dispatch, for whichever unit holds it
+        none = (None, None, None, None)
+        for name, t in zip(hl.tier_names(), hl.order_types.values(), strict=True):
+            tiers[name] = TierRule(name, t.working_days, none, f"12345 work order: {t.working_days:g} working days", none, "working", True)
     span = int(math.ceil(sc.run.days if days is None else days)) + 2
     # the engine's clock is Unix-epoch minutes; limits may run past the horizon, hence the margin
     cal = WorkTime([tuple(w) for w in sc.policy.working_hours], ClockKind.WORKING, start=sc.run.start_date, days=span, margin_days=120)
@@ -200,6 +209,29 @@ class DistrictModel(mesa.Model):
             env, self.engine, sc, terr, self.residents, self.workers, self.offices, self.pools, self.centres,
             self.boards, self.district, self.departments, rngs["repeat"], epoch=epoch, serial_of=case_serial,
         )
+        # property management (物业): one company desk per community with managed compounds
+        pm = sc.property_management
+        self.properties: list[PropertyCompany | None] = [None] * terr.n_communities
+        if pm.managed_share > 0.0 and pm.staff_per_community > 0:
+            managed = managed_grids(terr.n_grids, pm.managed_share, stream_rng(self.seed_value, "property"))
+            self.incidents.managed = managed
+            cal_pm = WorkCalendar(pm.hours, pm.weekend, wd)
+            has = np.zeros(terr.n_communities, dtype=bool)
+            has[terr.grid_community[managed]] = True
+            for i in np.flatnonzero(has):
+                st_pm = PropertyCompany(self, env, f"WY-{terr.community_names[i]}", pm.staff_per_community, cal_pm)
+                st_pm.street = int(terr.community_street[i])
+                self.properties[i] = st_pm
+        self.flow.properties = self.properties
+        # the duty roster (值班): emergencies while the grid workers are off duty
+        duty = st.duty
+        if duty.per_community > 0:
+            off = WorkCalendar([(0.0, 24.0)], True, wd)
+            self.duty = [DutyRoster(self, env, f"DUTY-{n}", duty.per_community, off) for n in terr.community_names]
+            for i, d in enumerate(self.duty):
+                d.street = int(terr.community_street[i])
+            self.flow.duty = self.duty
+            self.flow.duty_travel = duty.travel_factor
         # outputs
         self.record_stream = True  # keep the incident stream for the outputs (off for benchmarks)
         self.stream_days: list[DayBatch] = []

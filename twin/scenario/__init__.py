@@ -132,12 +132,29 @@ class MatterTiers(_Frozen):
         return (self.grid, self.community, self.street, self.district)
 
 
+class Duty(_Frozen):
+    """The duty roster (值班) for emergencies outside the grid workers' hours.
+
+    ``per_community``: people on duty per community at night and on rest days; an emergency
+    (T0) raised while its grid worker is off duty goes to them, and they come from further
+    away (``travel_factor`` × the in-grid travel time). 0: the grid's own worker answers at
+    any hour (no separate night duty).
+    """
+
+    per_community: Annotated[int, Field(ge=0)] = 0
+    travel_factor: Pos = 2.0
+
+
 class Staffing(_Frozen):
     """Who handles cases at each rung of the ladder."""
 
     households_per_worker: Pos = 400.0  # full-time grid workers are derived from it, per community
     part_time_per_grid: NonNeg = 0.0  # part-time workers (兼职) add household visits
     part_time_visit_share: Share = 0.3
+    part_time_patrol_share: Share = 0.0  # a part-timer's patrol passes as a share of a full-timer's
+    building_heads_per_grid: NonNeg = 0.0  # 楼栋长: residents who pass on what they see in their building
+    building_head_households: Pos = 65.0  # households in a building head's building (Jiangbei micro-grids: 50–80)
+    building_head_report_prob: Share = 0.2  # daily chance a building head notices and passes on a need there
     worker_hours: list[Hours] = [(8.5, 12.0), (14.0, 17.5)]
     worker_weekend: bool = True
     community_staff: Annotated[int, Field(ge=1)] = 6  # per community
@@ -156,6 +173,7 @@ class Staffing(_Frozen):
     departments: dict[str, Unit] = {"urban_management": Unit(staff=10)}
     travel_minutes: Dist = exp_dist(8.0)
     worker_day: WorkerDay = WorkerDay()
+    duty: Duty = Duty()
 
     @model_validator(mode="after")
     def _windows(self) -> Staffing:
@@ -236,6 +254,69 @@ class Channels(_Frozen):
     latent_decay_per_day: Share = 0.15  # unreported needs that go away or are forgotten per day
     intake_hours: list[Hours] | None = None  # when non-emergency reports are taken in (None: grid workers' hours)
     intake_weekend: bool | None = None  # None: as the grid workers
+
+
+class OrderType(_Frozen):
+    """One kind of 12345 work order (工单) and the working days its handling unit has to settle it."""
+
+    share: Share
+    working_days: Pos
+
+
+class Hotline(_Frozen):
+    """12345 work orders, top-down.
+
+    A hotline contact is taken by the 12345 centre, round the clock (7×24 human service, 国办发
+    〔2020〕53号), triaged by an operator and sent down to the street and the grid or community
+    of its place as a work order with a limit by kind, in working days from dispatch; the
+    handler contacts the caller within ``contact_working_days`` and answers back up (closure,
+    then the centre's call-back). With ``work_orders`` off, hotline contacts enter at grid
+    level like any other report (the pre-issue-13 model).
+    """
+
+    work_orders: bool = True
+    operator_minutes: Dist = exp_dist(6.0)  # the centre's triage of one ticket
+    forward_hours: Dist = exp_dist(1.0)  # centre → district → street before the unit has it
+    contact_working_days: Pos = 1.0
+    order_types: dict[str, OrderType] = {
+        "help": OrderType(share=0.6, working_days=3.0),
+        "complaint": OrderType(share=0.4, working_days=13.0),
+    }
+
+    @model_validator(mode="after")
+    def _check(self) -> Hotline:
+        if not self.order_types:
+            raise ValueError("order_types: expected at least one kind of work order")
+        total = sum(t.share for t in self.order_types.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"order_types: expected shares summing to 1, got {total:.4g}")
+        return self
+
+    def tier_names(self) -> list[str]:
+        """The engine tier of each kind of order, in the order of ``order_types``."""
+        return [f"12345-{k}" for k in self.order_types]
+
+
+class PropertyMgmt(_Frozen):
+    """Property management (物业) as an actor: see ``agents/property.py``.
+
+    ``matters``: per category, the share of its matters that lie in a compound's common parts
+    (a property matter when the compound has a property company); the rest are public space
+    or private and go to the grid as before.
+    """
+
+    managed_share: Share = 0.0  # households in compounds with a property company (0: no 物业 actor)
+    staff_per_community: Annotated[int, Field(ge=0)] = 3
+    hours: list[Hours] = [(8.0, 12.0), (13.5, 18.0)]
+    weekend: bool = True  # property companies keep their service desk open every day
+    settle_share: Share = 0.8  # of matters within its remit (grid- or community-level), settled by 物业
+    matters: dict[str, Share] = {}
+    dispute_categories: list[str] = []  # property and neighbour disputes (their share of what reaches the street is reported)
+
+    @model_validator(mode="after")
+    def _check(self) -> PropertyMgmt:
+        _check_windows(self.hours, "hours")
+        return self
 
 
 class Riders(_Frozen):
@@ -420,6 +501,8 @@ class Scenario(_Frozen):
     staffing: Staffing = Staffing()
     categories: dict[str, Category]
     channels: Channels = Channels()
+    hotline: Hotline = Hotline()
+    property_management: PropertyMgmt = PropertyMgmt()
     riders: Riders = Riders()
     party_members: PartyMembers = PartyMembers()
     devices: Devices = Devices()
@@ -444,6 +527,12 @@ class Scenario(_Frozen):
                 raise ValueError(
                     f"categories.{name}.department: expected one of {sorted(self.staffing.departments)}, got {c.department!r}"
                 )
+        for name in self.property_management.matters:
+            if name not in self.categories:
+                raise ValueError(f"property_management.matters.{name}: expected one of {sorted(self.categories)}, got {name!r}")
+        for name in self.property_management.dispute_categories:
+            if name not in self.categories:
+                raise ValueError(f"property_management.dispute_categories: expected names from {sorted(self.categories)}, got {name!r}")
         for field, cat in (
             ("devices.elder_category", self.devices.elder_category),
             ("devices.facility_category", self.devices.facility_category),

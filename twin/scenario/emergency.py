@@ -155,6 +155,20 @@ class Desk(_Frozen):
     staff_per_community: Count = 1
 
 
+class OnCall(_Frozen):
+    """有呼必应、因事派人 — normal mode's way of using the roster (党员生活 2023-12-04): when an
+    emergency case has waited ``call_after_minutes`` at its community (no desk or team free),
+    the community calls and a unit sends ``people_per_call`` of its members registered there
+    (双报到; else those placed there) for that case; they go back when it is done."""
+
+    enabled: bool = True
+    call_after_minutes: Pos = 30.0
+    people_per_call: Annotated[int, Field(ge=1)] = 2
+    arrival_minutes: Duration = Duration(dist="lognormal", mean=45.0, cv=0.5)  # call → at the scene
+    return_minutes: Duration = Duration(dist="lognormal", mean=45.0, cv=0.5)  # case done → back at the unit
+    source: str = "[A]"
+
+
 class Specialist(_Frozen):
     """A specialist responder — fire and rescue (消防救援), medical (120), police (110): its own
     crews with their own response times, not 下沉 members. It takes every case of the categories
@@ -198,6 +212,58 @@ class RuleSpec(_Frozen):
 Colour = Literal["blue", "yellow", "orange", "red"]
 Level = Literal["IV", "III", "II", "I"]
 ModeName = Literal["normal", "emergency", "extreme"]
+
+
+def _grid_share() -> dict[ModeName, float]:
+    return {"normal": 0.0, "emergency": 0.8, "extreme": 1.0}
+
+
+Duty = Literal["patrol", "door_to_door", "evacuation", "supply"]
+
+
+def _property_share() -> dict[ModeName, float]:
+    return {"normal": 0.0, "emergency": 0.5, "extreme": 1.0}
+
+
+def _duties() -> dict[Duty, float]:
+    return {"patrol": 0.3, "door_to_door": 0.3, "evacuation": 0.2, "supply": 0.2}
+
+
+class Redeploy(_Frozen):
+    """Who switches to emergency duties by rule in each mode (issue 14): grid workers (网格员) and
+    community staff (社区工作者) of the communities in ``area`` (the hazard's by default; in
+    全员下沉 everywhere when ``extreme_everywhere``). Grid workers give ``grid_worker_share`` of
+    their working day to emergency duties — their routine (visits, patrols, data) waits as a
+    backlog; community offices send ``community_staff_share`` of their staff but keep
+    ``office_keeps`` on duty for cases. Redeployed people join their community's grid-staff team,
+    which answers vulnerable-resident checks and the emergency categories it ``handles``;
+    ``duties`` splits their time between patrol of the hazard area, door-to-door checks,
+    evacuation support and supply (for the report)."""
+
+    grid_worker_share: dict[ModeName, Share] = Field(default_factory=_grid_share)
+    community_staff_share: dict[ModeName, Share] = Field(default_factory=_grid_share)
+    office_keeps: Count = 1
+    property_staff_share: dict[ModeName, Share] = Field(default_factory=_property_share)  # 物业 staff, same keeps
+    area: Area | None = None  # None: the hazard's area
+    extreme_everywhere: bool = True
+    handles: list[str] = []
+    duties: dict[Duty, Share] = Field(default_factory=_duties)
+    source: str = "[A]"
+
+    @model_validator(mode="after")
+    def _check(self) -> Redeploy:
+        for what, m in (
+            ("grid_worker_share", self.grid_worker_share),
+            ("community_staff_share", self.community_staff_share),
+            ("property_staff_share", self.property_staff_share),
+        ):
+            missing = [x for x in ("normal", "emergency", "extreme") if x not in m]
+            if missing:
+                raise ValueError(f"{what}: expected a share for every mode normal, emergency, extreme; missing {missing}")
+        total = sum(self.duties.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"duties: expected shares summing to 1, got {total:.6g}")
+        return self
 
 
 class HazardWarning(_Frozen):
@@ -280,10 +346,12 @@ class Emergency(_Frozen):
     redirect_registered_outside_area: bool = False
     teams: dict[str, Team]
     specialists: dict[str, Specialist] = {}
+    redeploy: Redeploy = Redeploy()
     categories: dict[str, Category]
     surges: list[Surge] = []
     checks: Checks = Checks()
     desk: Desk = Desk()
+    on_call: OnCall = OnCall()
     travel_minutes: Duration = Duration(dist="exponential", mean=10.0)
     sla_due_hours: Pos = 1.0  # the engine's tier E
     sample_minutes: Pos = 30.0
@@ -303,6 +371,11 @@ class Emergency(_Frozen):
                     raise ValueError(
                         f"teams.{name}.handles: expected emergency categories from {sorted(self.categories)}, got {c!r}"
                     )
+        for c in self.redeploy.handles:
+            if c not in self.categories:
+                raise ValueError(
+                    f"redeploy.handles: expected emergency categories from {sorted(self.categories)}, got {c!r}"
+                )
         owner: dict[str, str] = {}
         for name, sp in self.specialists.items():
             for c in sp.handles:
@@ -345,6 +418,7 @@ def check_against(em: Emergency, sc: Scenario) -> None:
     """Cross-checks against the rest of the scenario; ValueError('emergency.<path>: expected …')."""
     _area_errors(em.area, "emergency.area", sc)
     _area_errors(em.checks.area, "emergency.checks.area", sc)
+    _area_errors(em.redeploy.area, "emergency.redeploy.area", sc)
     for i, w in enumerate(em.warnings):
         _area_errors(w.area, f"emergency.warnings.{i}.area", sc)
     for name, c in em.categories.items():
@@ -397,6 +471,8 @@ __all__ = [
     "Declaration",
     "HazardWarning",
     "Level",
+    "OnCall",
+    "Redeploy",
     "Response",
     "Desk",
     "Duration",

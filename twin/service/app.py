@@ -25,15 +25,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from twin.engine import CaseEngine, CaseQuery, Supervisor, jsoncodec
+from twin.engine import CaseEngine, Supervisor, jsoncodec
 from twin.engine.errors import (
     CaseNotFound,
     DuplicateKey,
@@ -46,11 +45,10 @@ from twin.engine.errors import (
 )
 from twin.engine.sla import SlaPolicy
 from twin.engine.transitions import new_case
-from twin.engine.types import Action, Case, Level, Place, State
+from twin.engine.types import Action, Case, Place
 from twin.engine.worktime import ClockKind, WorkTime
 from twin.service import models as m
 from twin.service.auth import (
-    DISPATCHING_ACTIONS,
     REPORTING_ROLES,
     Principal,
     Role,
@@ -59,13 +57,8 @@ from twin.service.auth import (
 from twin.service.catalogue import DEFAULT_CATALOGUE
 from twin.service.catalogue import resolve as resolve_catalogue
 from twin.service.edge import (
-    BEARER,
-    MAX_ID,
-    MAX_IF_MATCH,
     action_path,
-    bearer_token,
     rate_limited,
-    scoped,
 )
 from twin.service.fastpath import FastPath
 from twin.service.geometry import DEFAULT_BBOX, TerritoryMap, territory_map
@@ -113,6 +106,7 @@ class ServiceConfig:
     committers: int = 0  # group-commit threads; 0: one for SQLite (one writer at a time), two for PostgreSQL
     switch_interval_ms: float = 0.5  # the process's GIL switch interval (see app_from_env); 0: Python's default
     auto_escalate: bool = False  # escalate a case whose level allowance lapsed (off: 督办 warns, the case stays)
+    mode_allow_skip: bool = True  # POST /mode may skip a rung (normal → 全员下沉): the source does not forbid it
 
     ENV_PREFIX = "GRIDTWIN_SERVE_"
 
@@ -153,6 +147,10 @@ class ApiError(Exception):
         self.error = error
         self.reason = reason
         self.headers = headers or {}
+
+    def response(self) -> JSONResponse:
+        """The error as its JSON answer."""
+        return _error(self.status, self.error, self.reason, self.headers)
 
 
 def _error(status: int, error: str, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -409,12 +407,11 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         lifespan=lifespan,
     )
     app.state.service = svc
-    bearer = BEARER
 
     # --------------------------------------------------------------- errors
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.error, exc.reason, exc.headers)
+        return exc.response()
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -488,226 +485,17 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
     for failed in (StoreError, psycopg.DatabaseError):  # the most specific class answers: OperationalError is "down"
         app.add_exception_handler(failed, _db_failed)
 
-    # ----------------------------------------------------------------- auth
-    async def authenticate(request: Request, _doc: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
-        """Async on purpose: a cached token costs no trip to the thread pool; a miss reads the
-        store in a worker thread. The header is read as the fast lane reads it
-        (:func:`~twin.service.edge.bearer_token`); ``bearer`` only declares the scheme in OpenAPI."""
-        token = bearer_token(request.headers.get("authorization"))
-        if token is None:
-            raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"})
-        cached = svc.cached_principal(token)
-        if isinstance(cached, Principal):
-            p: Principal | None = cached
-        else:
-            p, why = await run_in_threadpool(svc.check_token, token)
-            if p is None:
-                raise ApiError(401, "unauthenticated", why, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        assert p is not None
-        limited = svc.over_rate(p)
-        if limited is not None:
-            raise limited
-        return p
-
-    def authorise(who: Principal) -> Response | None:
-        """What :func:`authenticate` does after the token (the rate limit), for the fast path."""
-        limited = svc.over_rate(who)
-        return None if limited is None else _error(limited.status, limited.error, limited.reason, limited.headers)
-
-    app.state.authenticate = authenticate
-
-    def case_response(case: Case, who: Principal, status: int = 200) -> Response:
-        return JsonResponse(_dumps(svc.case_json(case, who)), status, [(b"etag", b'"%d"' % case.version)])
-
     # --------------------------------------------------------------- health
     @app.get("/health", response_model=m.HealthOut, tags=["service"])
     async def health() -> Response:
         """Liveness: the process answers (no authentication)."""
         return Response(b'{"status":"ok"}', media_type="application/json")
 
-    @app.get("/me", response_model=m.PrincipalOut, responses=COMMON_ERRORS, tags=["service"])
-    def me(who: Principal = Depends(authenticate)) -> m.PrincipalOut:
-        """Who the token belongs to."""
-        return m.PrincipalOut(id=who.id, role=who.role.value, scope=who.scope)
-
-    # --------------------------------------------------------------- report
-    @app.post(
-        "/cases",
-        status_code=201,
-        response_model=m.CaseOut,
-        responses=error_responses(403, 409),
-        tags=["cases"],
-    )
-    async def report(
-        body: m.ReportIn,
-        who: Principal = Depends(authenticate),
-        idempotency_key: str | None = Header(default=None, min_length=1, max_length=200),
-    ) -> Response:
-        """Report a case (立案). With ``Idempotency-Key`` a retry with the same body replays the
-        original response byte for byte; the same key with another body is 422; a retry while the
-        first is still being handled is 409."""
-        if idempotency_key is None:  # the case (and its contact) in one job of the batch
-            return await report_plain(who, body)
-        # the key's claim is committed first, on its own
-        status, payload, case_id, replayed = await run_in_threadpool(do_report, svc, who, body, idempotency_key)
-        return report_response(status, payload, case_id, replayed)
-
-    def report_response(status: int, payload: bytes, case_id: str, replayed: bool) -> Response:
-        headers = [(b"etag", b'"1"'), (b"location", f"/cases/{case_id}".encode())]
-        if replayed:
-            headers.append((b"idempotent-replayed", b"true"))
-        return JsonResponse(payload, status, headers)
-
-    async def report_plain(who: Principal, body: m.ReportIn) -> Response:
-        """A report without Idempotency-Key: one job in the group-commit batch."""
-        status, payload, case_id, replayed = await svc.execute(lambda: do_report(svc, who, body, None))
-        return report_response(status, payload, case_id, replayed)
-
-    # ---------------------------------------------------------------- reads
-    @app.get("/cases", response_model=m.CasePage, responses=COMMON_ERRORS, tags=["cases"])
-    def list_cases(
-        who: Principal = Depends(authenticate),
-        state: list[State] | None = Query(default=None, description="any of these states"),
-        level: int | None = Query(default=None, ge=0, le=3),
-        grid: str | None = Query(default=None, max_length=64),
-        community: str | None = Query(default=None, max_length=64),
-        street: str | None = Query(default=None, max_length=64),
-        district: str | None = Query(default=None, max_length=64),
-        category: str | None = Query(default=None, max_length=64),
-        assignee: str | None = Query(default=None, max_length=80),
-        overdue: bool = Query(default=False, description="only cases past their due time and unresolved"),
-        after: str | None = Query(default=None, max_length=64, description="keyset pagination: ids after this one"),
-        limit: int = Query(default=50, ge=1, le=config.max_page),
-    ) -> Response:
-        """Cases in your scope, ordered by id, one page at a time."""
-        filt = scoped(who, {"grid": grid, "community": community, "street": street, "district": district, "assignee": assignee})
-        if filt is None:  # a filter outside your scope: nothing to show
-            return Response(_dumps({"items": [], "next_after": None}), media_type="application/json")
-        q = CaseQuery(
-            states=frozenset(state) if state else None,
-            level=None if level is None else Level(level),
-            category=category,
-            overdue_at=wall_clock_minutes() if overdue else None,
-            after_id=after,
-            limit=limit + 1,
-            **filt,
-        )
-        found = [c for c in svc.engine.query(q) if who.can_see(c)]
-        more = len(found) > limit
-        found = found[:limit]
-        items = [svc.case_json(c, who) for c in found]
-        return Response(_dumps({"items": items, "next_after": found[-1].id if more else None}), media_type="application/json")
-
-    @app.get("/cases/{case_id}", response_model=m.CaseOut, responses=error_responses(404), tags=["cases"])
-    def get_case(case_id: str = Path(max_length=MAX_ID), who: Principal = Depends(authenticate)) -> Response:
-        """One case; its version is in the ETag header and in the body."""
-        return case_response(svc.visible(who, case_id), who)
-
-    @app.get("/cases/{case_id}/events", response_model=list[m.EventOut], responses=error_responses(404), tags=["cases"])
-    def case_events(case_id: str = Path(max_length=MAX_ID), who: Principal = Depends(authenticate)) -> Response:
-        """The audit trail of a case, oldest first."""
-        case = svc.visible(who, case_id)
-        events = [event_json(e.to_dict()) for e in svc.engine.store.events(case.id)]
-        if not who.sees_contact_of(case):
-            for e in events:
-                if e["action"] == "report":
-                    e["data"] = {**e["data"], "reporter": MASK if e["data"].get("reporter") is not None else None}
-                    if e["actor"] == case.reporter:
-                        e["actor"] = MASK
-        return Response(_dumps(events), media_type="application/json")
-
-    # ---------------------------------------------------------- transitions
-    eng = svc.engine
-    #: Each action's engine method (the pydantic body already matches its keyword arguments).
-    apply_action: dict[Action, Callable[..., Case]] = {
-        Action.ACCEPT: eng.accept,
-        Action.REJECT: eng.reject,
-        Action.MERGE: eng.merge,
-        Action.DISPATCH: eng.dispatch,
-        Action.START: eng.start,
-        Action.RESOLVE: eng.resolve,
-        Action.VERIFY: eng.verify,
-        Action.FAIL_VERIFICATION: lambda case_id, version, actor, note="": eng.verify(case_id, version, actor, passed=False, note=note),
-        Action.CLOSE: eng.close,
-        Action.EVALUATE: eng.evaluate,
-        Action.ESCALATE: eng.escalate,
-        Action.RETURN: eng.return_for_rework,
-        Action.DECLINE: eng.decline,
-        Action.EXTEND: eng.extend,
-        Action.APPROVE_EXTENSION: eng.approve_extension,
-        Action.REFUSE_EXTENSION: eng.refuse_extension,
-        Action.SUSPEND: eng.suspend,
-        Action.RESUME: eng.resume,
-        Action.REASSIGN: eng.reassign,
-        Action.REPLY: eng.reply,
-    }
-    fast_transitions: dict[str, tuple[type[m._In], bool, Callable[[str, Principal, str, Any], Response]]] = {}
-
-    def _transition(action: Action, body_model: type[m._In]) -> None:
-        path = action_path(action)
-        do = apply_action[action]
-
-        def run(case_id: str, who: Principal, if_match: str | None, body: m._In | None) -> Response:
-            case = svc.visible(who, case_id)
-            if not who.may(action):
-                raise ApiError(403, "forbidden", f"role {who.role.value} may not {action.value} a case")
-            if action in DISPATCHING_ACTIONS and not who.dispatches_for(case):
-                raise ApiError(403, "forbidden", f"{action.value}: only the dispatching level ({Level(case.level).label}) or above may decide it; you are {who.scope}")
-            if if_match is None:
-                raise ApiError(
-                    428, "precondition_required", f'send If-Match with the case\'s current version: If-Match: "{case.version}"'
-                )
-            version = parse_if_match(if_match, case.version)
-            if version is None or version != case.version:
-                raise ApiError(412, "version_conflict", f"case {case_id!r} is at version {case.version}, If-Match was {if_match!r}")
-            kw: dict[str, Any] = {} if body is None else body.model_dump()
-            if action is Action.MERGE and kw["into"] != case_id:
-                try:
-                    svc.visible(who, kw["into"])
-                except ApiError:
-                    raise ApiError(422, "invalid_input", f"into: no case {kw['into']!r} in your scope") from None
-            out = do(case_id, version, who.id, **kw)
-            return case_response(out, who)
-
-        fast_transitions[path] = (body_model, body_model is m.EmptyIn, run)
-
-        if body_model is m.EmptyIn:
-
-            async def endpoint_empty(
-                body: m.EmptyIn | None = Body(default=None),
-                case_id: str = Path(max_length=MAX_ID),
-                who: Principal = Depends(authenticate),
-                if_match: str | None = Header(default=None, max_length=MAX_IF_MATCH),
-            ) -> Response:
-                return await svc.execute(lambda: run(case_id, who, if_match, None), case_id)  # type: ignore[no-any-return]
-
-            endpoint: Callable[..., Any] = endpoint_empty
-        else:
-
-            async def endpoint_body(
-                body: body_model,  # type: ignore[valid-type]
-                case_id: str = Path(max_length=MAX_ID),
-                who: Principal = Depends(authenticate),
-                if_match: str | None = Header(default=None, max_length=MAX_IF_MATCH),
-            ) -> Response:
-                return await svc.execute(lambda: run(case_id, who, if_match, body), case_id)  # type: ignore[no-any-return]
-
-            endpoint_body.__annotations__["body"] = body_model  # a local: resolve it for FastAPI
-            endpoint = endpoint_body
-        endpoint.__name__ = f"case_{action.value}"
-        endpoint.__doc__ = f"Apply `{action.value}` to a case (If-Match: the case version)."
-        app.post(f"/cases/{{case_id}}/{path}", response_model=m.CaseOut, responses=error_responses(403, 404, 409, 412, 428), tags=["transitions"], operation_id=f"case_{action.value}")(endpoint)
-
-    for action, model in ACTION_BODIES.items():
-        _transition(action, model)
-
-    @app.get("/directory/boards", response_model=list[str], responses=COMMON_ERRORS, tags=["cases"])
-    def boards(who: Principal = Depends(authenticate)) -> list[str]:
-        """The four boards (板块) a case can be dispatched to as ``board:<name>``."""
-        return list(m.BOARDS)
-
+    from twin.service.cases import cases_router, fast_transitions, report_plain
+    from twin.service.deps import authorise
     from twin.service.routers import modes_router, supervision_router
 
+    app.include_router(cases_router(config.max_page))
     app.include_router(supervision_router(config.max_page))
     app.include_router(modes_router())
 
@@ -764,11 +552,11 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
     fast = FastPath(
         app,
         principal=svc.cached_principal,
-        authorise=authorise,
+        authorise=functools.partial(authorise, svc),
         execute=svc.execute,
-        transitions=fast_transitions,
+        transitions=fast_transitions(svc),
         report_model=m.ReportIn,
-        report=report_plain,
+        report=functools.partial(report_plain, svc),
         handlers=app.exception_handlers,
     )
     lane: Any = fast if fast_lane else app

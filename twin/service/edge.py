@@ -1,5 +1,5 @@
 """The HTTP edge's rules, written once: the fast lane (twin/service/fastpath.py), the FastAPI
-dependencies and endpoints (twin/service/app.py) and the Open311 facade (twin/service/open311.py)
+dependencies and endpoints (twin/service/deps.py, twin/service/cases.py) and the Open311 facade (twin/service/open311.py)
 all take them from here, so the lanes cannot drift apart (tests/service/test_lanes.py sends every
 hot request shape through both lanes and compares the answers).
 

@@ -1,9 +1,9 @@
 """Routers per resource beside the cases: supervision (KPIs, the 三个一 feeds, a supervision
 round) and modes (常急转换). Each endpoint reaches the running service through the app state
 (:func:`service_of`) and the caller through the one ``authenticate`` dependency the application
-installs there, so these modules hold no state of their own and ``create_app`` only includes
-them. (The cases — reports, reads, transitions — stay in twin/service/app.py, where the fast lane
-is wired to the same functions; Open311 is twin/service/open311.py.)
+of twin/service/deps.py, so these modules hold no state of their own and ``create_app`` only
+includes them. (The cases — reports, reads, transitions — are twin/service/cases.py; Open311 is
+twin/service/open311.py.)
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from fastapi.security import HTTPAuthorizationCredentials
 
 from twin.engine import CaseQuery, jsoncodec
 from twin.engine.kpi import compute_kpis
@@ -22,22 +21,11 @@ from twin.modes import MODE_LABELS, IllegalModeChange, check_step
 from twin.service import models as m
 from twin.service.app import COMMON_ERRORS, ApiError, Service, error_responses, wall_clock_minutes
 from twin.service.auth import COMMAND_ROLES, SUPERVISING_ROLES, Principal, Role, ScopeKind
-from twin.service.edge import BEARER, scope_filter
+from twin.service.deps import authenticate, service_of
+from twin.service.edge import scope_filter
 from twin.service.times import iso, iso_times
 
 _dumps = jsoncodec.dumps
-
-
-def service_of(request: Request) -> Service:
-    """The running service of the application serving the request."""
-    svc: Service = request.app.state.service
-    return svc
-
-
-async def caller(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(BEARER)) -> Principal:
-    """The authenticated, rate-limited caller: the application's one ``authenticate``."""
-    who: Principal = await request.app.state.authenticate(request, creds)
-    return who
 
 
 def _json(data: Any) -> Response:
@@ -89,7 +77,7 @@ def supervision_router(max_page: int) -> APIRouter:
     r = APIRouter(tags=["supervision"])
 
     @r.get("/kpis", response_model=dict[str, Any], responses=error_responses(403))
-    def kpis(who: Principal = Depends(caller), svc: Service = Depends(service_of)) -> Response:
+    def kpis(who: Principal = Depends(authenticate), svc: Service = Depends(service_of)) -> Response:
         """KPIs (按期办结率, closure rate, time per stage, level shares …) over the cases in your scope."""
         if who.role not in SUPERVISING_ROLES:
             raise ApiError(403, "forbidden", f"role {who.role.value} does not see KPIs")
@@ -101,7 +89,7 @@ def supervision_router(max_page: int) -> APIRouter:
         r.get(f"/supervision/{plural}", response_model=m.NoticePage, responses=error_responses(403), operation_id=f"supervision_{plural}")(f)
 
     @r.post("/supervision/run", response_model=m.SupervisionRunOut, responses=error_responses(403))
-    def run_supervision(who: Principal = Depends(caller), svc: Service = Depends(service_of)) -> m.SupervisionRunOut:
+    def run_supervision(who: Principal = Depends(authenticate), svc: Service = Depends(service_of)) -> m.SupervisionRunOut:
         """Emit the supervision notices due now (each is stored once, whoever runs it), and the
         yellow/red warnings (督办) due on cases' current units (each once per unit stint)."""
         if who.role not in COMMAND_ROLES:
@@ -116,7 +104,7 @@ def _feed_endpoint(kind: str, max_page: int) -> Any:
     """The endpoint of one feed (``kind`` fixed in the closure, not a parameter FastAPI would see)."""
 
     def feed(
-        who: Principal = Depends(caller),
+        who: Principal = Depends(authenticate),
         svc: Service = Depends(service_of),
         after: int = Query(default=0, ge=0, le=2**31),
         limit: int = Query(default=50, ge=1, le=max_page),
@@ -139,30 +127,33 @@ def modes_router() -> APIRouter:
     r = APIRouter(tags=["modes"])
 
     @r.get("/mode", response_model=m.ModeOut, responses=COMMON_ERRORS)
-    def get_mode(who: Principal = Depends(caller), svc: Service = Depends(service_of)) -> m.ModeOut:
+    def get_mode(who: Principal = Depends(authenticate), svc: Service = Depends(service_of)) -> m.ModeOut:
         """The current mode: normal, emergency (应下尽下) or extreme (全员下沉)."""
         return _mode_out(svc)
 
     @r.get("/modes", response_model=list[m.ModeOut], responses=error_responses(403))
-    def mode_history(who: Principal = Depends(caller), svc: Service = Depends(service_of)) -> list[m.ModeOut]:
+    def mode_history(who: Principal = Depends(authenticate), svc: Service = Depends(service_of)) -> list[m.ModeOut]:
         """Every recorded mode change (常急转换), oldest first."""
         if who.role not in SUPERVISING_ROLES:
             raise ApiError(403, "forbidden", f"role {who.role.value} does not see the mode history")
         return [m.ModeOut(mode=c.mode, since=iso(c.at), actor=c.actor, reason=c.reason, seq=c.seq) for c in svc.sstore.modes()]
 
     @r.post("/mode", response_model=m.ModeOut, responses=error_responses(403, 409))
-    def set_mode(body: m.ModeIn, who: Principal = Depends(caller), svc: Service = Depends(service_of)) -> m.ModeOut:
-        """Switch mode (常急转换) one legal step along normal ⇄ emergency (应下尽下) ⇄ extreme (全员下沉);
-        recorded with time, actor and reason. District centre or admin. An illegal step is 409."""
+    def set_mode(body: m.ModeIn, who: Principal = Depends(authenticate), svc: Service = Depends(service_of)) -> m.ModeOut:
+        """Switch mode (常急转换) along normal ⇄ emergency (应下尽下) ⇄ extreme (全员下沉); recorded with
+        time, actor and reason. A step may skip a rung unless the service runs with
+        ``--no-mode-skip`` (the policy ``allow_skip`` of :mod:`twin.modes`; the source does not
+        forbid skipping). District centre or admin. An illegal step or the current mode is 409."""
         if who.role not in COMMAND_ROLES:
             raise ApiError(403, "forbidden", f"role {who.role.value} may not change the mode")
+        allow_skip = svc.config.mode_allow_skip
 
         def legal(current: str) -> None:
             """Checked inside the recording transaction (two concurrent changes cannot both pass)."""
             if current == body.mode:
                 raise ApiError(409, "same_mode", f"already in mode {body.mode} ({MODE_LABELS[body.mode]})")
             try:
-                check_step(current, body.mode)
+                check_step(current, body.mode, allow_skip)
             except IllegalModeChange as exc:
                 raise ApiError(
                     409, "illegal_mode_change", f"{exc} ({MODE_LABELS.get(current, current)} → {MODE_LABELS[body.mode]}: one step at a time)"
