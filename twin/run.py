@@ -772,10 +772,17 @@ def simulate(
         parts, only = run_partitions(factories, where, dask, n_days * 1440.0, progress)
         for p in parts:
             p.cases = spooled_cases(p)
-    m: DistrictModel | None = None if only is None else only.m
+    return run_result(scenario, seed_value, n_days, parts, t0, tables, None if only is None else only.m)
+
+
+def run_result(scenario: Scenario, seed: int, days: float, parts: list[PartResult], t0: float, tables: bool = True,
+               m: DistrictModel | None = None) -> RunResult:
+    """The run's record from its partitions' results (case tables already read back): tables
+    merged, counters summed, the summary computed; ``m``, the live model of a one-partition
+    run in this process, adds the ``[emergency]`` section's modes."""
     r = _merge(parts, parts[0].grids)
     wall = time.perf_counter() - t0
-    summary = summarise(scenario, seed_value, n_days, r.grids, r.residents, r.grid_workers, r.facts, r.cases, r.kpi, r.stations, wall)
+    summary = summarise(scenario, seed, days, r.grids, r.residents, r.grid_workers, r.facts, r.cases, r.kpi, r.stations, wall)
     modes = None
     comp = m.component(EmergencyComponent) if m is not None else None
     if comp is not None:  # the [emergency] section: the modes block and series
@@ -783,7 +790,7 @@ def simulate(
 
         summary["modes"] = modes_block(comp, r.cases, m.horizon)  # type: ignore[union-attr]
         modes = series_frame(comp)
-    return RunResult(scenario, seed_value, n_days, summary, r.incidents, r.cases if tables else pd.DataFrame(), r.kpi, r.events, r.stations, modes)
+    return RunResult(scenario, seed, days, summary, r.incidents, r.cases if tables else pd.DataFrame(), r.kpi, r.events, r.stations, modes)
 
 
 def summary_json(summary: RunSummary) -> str:
