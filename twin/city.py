@@ -20,6 +20,7 @@ each district handles its own 12345 work orders, as a district scenario does.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import twin
-from twin.executors import PartitionFactory, peak_rss_mb
+from twin.executors import PartitionFactory, cpu_seconds, peak_rss_mb
 from twin.run import (
     IndependentPartition,
     PartitionRun,
@@ -66,6 +67,7 @@ class DistrictDone:
     name: str
     summary: dict[str, Any]
     rss_by_pid: dict[int, float]
+    cpu_by_pid: dict[int, float]
 
 
 def finish_district(name: str, scenario: Scenario, seed: int, days: float, parts: list[PartResult], out: Path,
@@ -77,9 +79,11 @@ def finish_district(name: str, scenario: Scenario, seed: int, days: float, parts
     write_run_dir(result, out)
     shutil.rmtree(out / "spool", ignore_errors=True)
     rss: dict[int, float] = {}
+    cpu: dict[int, float] = {}
     for p in parts:
         rss[p.pid] = max(rss.get(p.pid, 0.0), p.peak_rss_mb)
-    return DistrictDone(name, dict(result.summary), rss)
+        cpu[p.pid] = max(cpu.get(p.pid, 0.0), p.cpu_s)
+    return DistrictDone(name, dict(result.summary), rss, cpu)
 
 
 class DistrictPartition(PartitionRun):
@@ -95,6 +99,7 @@ class DistrictPartition(PartitionRun):
         part = super().finish()
         done = finish_district(self.name, self.scenario, self.seed, self.days, [part], self.out, self.t0, self.tables)
         done.rss_by_pid[part.pid] = max(done.rss_by_pid[part.pid], peak_rss_mb())  # reading back, after the run
+        done.cpu_by_pid[part.pid] = max(done.cpu_by_pid[part.pid], cpu_seconds())
         return done
 
 
@@ -104,9 +109,13 @@ def city_summary(city: CityScenario, done: list[DistrictDone], partitions: int, 
     cases = [max(0, int(x.get("cases_total", 0))) for x in s]
     total = sum(cases)
     rss: dict[int, float] = {}
+    cpu: dict[int, float] = {}
     for d in done:
         for pid, mb in d.rss_by_pid.items():
             rss[pid] = max(rss.get(pid, 0.0), mb)
+        for pid, sec in d.cpu_by_pid.items():
+            cpu[pid] = max(cpu.get(pid, 0.0), sec)
+    me = os.getpid()
     out: dict[str, Any] = {
         "city": city.spec.city.name,
         "scenario": city.name,
@@ -124,6 +133,9 @@ def city_summary(city: CityScenario, done: list[DistrictDone], partitions: int, 
         "not_coupled": NOT_COUPLED,
         "peak_rss_mb_max_process": round(max(rss.values(), default=0.0), 1),
         "peak_rss_mb_parent": round(peak_rss_mb(), 1),
+        "peak_rss_mb_by_process": {str(pid): round(mb, 1) for pid, mb in sorted(rss.items())},
+        # CPU of the partitions' processes (each counted once) and of this one, where not the same
+        "cpu_seconds": round(sum(cpu.values()) + (0.0 if me in cpu else cpu_seconds()), 1),
         "processes": len(rss),
         "wall_seconds": round(wall, 3),
     }

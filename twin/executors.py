@@ -99,6 +99,12 @@ def dask_client(address: str, workers: int = 2) -> Iterator[Any]:
             cluster.close()
 
 
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) this process has used so far."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return me.ru_utime + me.ru_stime
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident set size so far, in MB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

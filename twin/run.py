@@ -30,7 +30,7 @@ from twin.engine import State
 from twin.engine.kpi import by_due
 from twin.engine.kpi import on_time as kpi_on_time
 from twin.engine.types import Case
-from twin.executors import InlineHosts, PartitionFactory, make_hosts, peak_rss_mb, run_lockstep
+from twin.executors import InlineHosts, PartitionFactory, cpu_seconds, make_hosts, peak_rss_mb, run_lockstep
 from twin.model import ACTIVITIES, ROLES, ComponentFactory, DistrictModel
 from twin.model.incidents import CHANNELS, TIER_NAMES
 from twin.model.model import quiet_gc
@@ -70,6 +70,8 @@ class RunResult:
     events: pd.DataFrame | None = None
     stations: pd.DataFrame = field(default_factory=pd.DataFrame)
     modes: pd.DataFrame | None = None  # the [emergency] section's mode series
+    # the partitions' processes: pid → (peak RSS in MB, CPU seconds), measured where they ran
+    processes: dict[int, tuple[float, float]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- tables
@@ -484,6 +486,7 @@ class PartResult:
     cases_file: str | None = None
     peak_rss_mb: float = 0.0
     pid: int = 0
+    cpu_s: float = 0.0  # CPU seconds of the partition's process so far (it may host others)
 
 
 def _collect(m: DistrictModel, tables: bool, cases: bool = True) -> PartResult:
@@ -510,6 +513,8 @@ SETTLED_WINDOW_DAYS = 3.0
 #: The case table's label columns (categoricals in memory, strings in a spooled file).
 CASE_LABELS = ("category", "tier", "grid", "source", "state", "volunteer")
 _SETTLED = frozenset({State.CLOSED, State.EVALUATED, State.REJECTED, State.MERGED})
+#: SimPy's event count grows by this much per ``env.run(until=…)`` call (see PartitionRun.finish).
+SIMPY_EVENTS_PER_RUN_CALL = 2
 #: Modules a partition's worker process imports once (the fork server preloads them).
 PRELOAD = ["twin.run"]
 
@@ -546,7 +551,7 @@ class IndependentPartition:
     def __init__(self, scenario: Scenario, seed: int | None, days: float | None, keep_events: bool | None, tables: bool, part: int) -> None:
         self.model = build_model(scenario, seed=seed, days=days, keep_events=keep_events, part=part)
         self.model.record_stream = tables
-        self.windows = 0  # run(until) calls: each is one SimPy event more than a single run
+        self.windows = 0  # run(until) calls (each adds to SimPy's event count)
 
     def advance(self, until: float, inbox: Sequence[Any] = ()) -> list[Any]:
         m = self.model
@@ -612,8 +617,9 @@ class PartitionRun:
             by_property.discard(cid)
 
     def finish(self) -> PartResult:
-        # every window's run(until) is one SimPy event more than a single run to the horizon
-        extra_events = max(0, int(getattr(self.sim, "windows", 1)) - 1)
+        # SimPy counts two events more for every run(until) call (its stop event among them;
+        # measured with SimPy 4.1): a run in windows reports what one run to the horizon does
+        extra_events = SIMPY_EVENTS_PER_RUN_CALL * max(0, int(getattr(self.sim, "windows", 1)) - 1)
         m = self.sim.finish()
         self.m = m
         if self.spool is not None:
@@ -628,6 +634,7 @@ class PartitionRun:
             _QuietGc.leave()
         res.peak_rss_mb = peak_rss_mb()
         res.pid = os.getpid()
+        res.cpu_s = cpu_seconds()
         return res
 
 
@@ -790,7 +797,12 @@ def run_result(scenario: Scenario, seed: int, days: float, parts: list[PartResul
 
         summary["modes"] = modes_block(comp, r.cases, m.horizon)  # type: ignore[union-attr]
         modes = series_frame(comp)
-    return RunResult(scenario, seed, days, summary, r.incidents, r.cases if tables else pd.DataFrame(), r.kpi, r.events, r.stations, modes)
+    procs: dict[int, tuple[float, float]] = {}
+    for p in parts:
+        rss, cpu = procs.get(p.pid, (0.0, 0.0))
+        procs[p.pid] = (max(rss, p.peak_rss_mb), max(cpu, p.cpu_s))
+    return RunResult(scenario, seed, days, summary, r.incidents, r.cases if tables else pd.DataFrame(), r.kpi, r.events, r.stations, modes,
+                     procs)
 
 
 def summary_json(summary: RunSummary) -> str:

@@ -96,6 +96,13 @@ class CityScenario:
     def residents(self) -> int:
         return sum(d.residents for d in self.spec.city.districts)
 
+    def first(self, n: int) -> CityScenario:
+        """The city cut down to its first ``n`` districts (a scaled run)."""
+        if not 1 <= n <= len(self.districts):
+            raise ScenarioError(f"--districts {n}: expected 1 to {len(self.districts)}, got {n}")
+        city = self.spec.city.model_copy(update={"districts": self.spec.city.districts[:n]})
+        return CityScenario(self.path, self.spec.model_copy(update={"city": city}), self.districts[:n])
+
     def resolved_dict(self) -> dict[str, Any]:
         return json.loads(self.spec.model_dump_json())
 
