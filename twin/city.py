@@ -156,23 +156,22 @@ def run_city(
     t0 = time.perf_counter()
     out = Path(out)
     (out / "districts").mkdir(parents=True, exist_ok=True)
+    parts = [max(1, min(sc.run.partitions, sc.territory.streets)) for sc in city.districts]
+    where = hosts_for(sum(parts), parallel, dask)
+    quiet = where != "inline"  # in this process the driver holds the one quiet-GC scope
     factories: list[PartitionFactory] = []
     owners: list[int] = []
     plan = []
-    for i, (d, sc) in enumerate(zip(city.spec.city.districts, city.districts, strict=True)):
+    for i, (d, sc, n) in enumerate(zip(city.spec.city.districts, city.districts, parts, strict=True)):
         seed_i = int(sc.run.seed if seed is None else seed + 7919 * (i + 1))
         days_i = float(sc.run.days if days is None else days)
         ddir = out / "districts" / slug(d.name)
         plan.append((d.name, sc, seed_i, days_i, ddir))
-        n = max(1, min(sc.run.partitions, sc.territory.streets))
         if n == 1:
-            factories.append(partial(DistrictPartition, d.name, sc, seed_i, days_i, str(ddir), tables, True))
+            factories.append(partial(DistrictPartition, d.name, sc, seed_i, days_i, str(ddir), tables, quiet))
         else:
-            factories += partition_runs(sc, seed_i, days_i, False, tables, str(ddir / "spool"), True)
-        owners += [i] * (1 if n == 1 else n)
-    where = hosts_for(len(factories), parallel, dask)
-    if where == "inline":  # partitions share this process: one quiet-GC scope (run_partitions' own)
-        factories = [_loud(f) for f in factories]
+            factories += partition_runs(sc, seed_i, days_i, False, tables, str(ddir / "spool"), quiet)
+        owners += [i] * n
     horizon = max(p[3] for p in plan) * 1440.0
     results, _ = run_partitions(factories, where, dask, horizon, progress)
     done: list[DistrictDone] = []
@@ -189,12 +188,3 @@ def run_city(
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     return summary
 
-
-def _loud(factory: Any) -> Any:
-    """The same factory with ``quiet`` off (the caller holds the quiet-GC scope)."""
-    if isinstance(factory, partial):
-        if factory.func is DistrictPartition:
-            return partial(DistrictPartition, *factory.args[:-1], False)
-        if factory.func is PartitionRun:
-            return partial(PartitionRun, *factory.args[:-1], False)
-    return factory

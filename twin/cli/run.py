@@ -71,6 +71,17 @@ def _check_dask(dask: str | None) -> None:
             raise checks.BadInput(str(exc)) from None
 
 
+def _memory_line(processes: dict[int, tuple[float, float]]) -> str:
+    """Peak RSS of the partitions' processes and of this one (the run's memory at a glance)."""
+    import os
+
+    from twin.executors import peak_rss_mb
+
+    others = [rss for pid, (rss, _) in processes.items() if pid != os.getpid()]
+    parts = f"partition processes {', '.join(f'{mb:,.0f}' for mb in others)} MB; " if others else ""
+    return f"peak RSS: {parts}this process {peak_rss_mb():,.0f} MB"
+
+
 def run_city(scenario: Path, sets: list[str], partitions: int | None, seed: int | None, days: float | None, out: Path, dask: str | None) -> None:
     """``twin run city.toml``: every district's partitions in lockstep (windows done as the
     progress), each district's run directory under ``districts/``, the city's summary on top."""
@@ -203,6 +214,7 @@ def run(
 
         write_run_report(result, out)
     console.print(summary_table(result.summary))
+    console.print(_memory_line(result.processes))
     console.print(f"run directory: [bold]{out}[/bold]" + ("  (report.html)" if report else ""))
 
 
