@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 import twin
+from twin.coupling.lockstep import run_lockstep
+from twin.coupling.sims import partition_count, partition_sims
 from twin.emergency.component import EmergencyComponent
 from twin.engine import State
 from twin.engine.kpi import by_due
@@ -485,21 +487,11 @@ def _collect(m: DistrictModel, tables: bool) -> PartResult:
     )
 
 
-def _run_part(scenario: Scenario, seed: int | None, days: float | None, keep_events: bool | None, tables: bool,
-              part: int, progress_queue: Any = None) -> PartResult:
-    """Run one partition (in this process or a child process)."""
-    m = build_model(scenario, seed=seed, days=days, keep_events=keep_events, part=part)
-    m.record_stream = tables
-    if progress_queue is not None:
-        m.progress = lambda d: progress_queue.put((part, d))
-    m.run_model()
-    return _collect(m, tables)
-
-
 def _concat_cases(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Concatenate case tables keeping label columns categorical (with the union of categories)."""
     from pandas.api.types import union_categoricals
 
+    frames = [f for f in frames if len(f)] or frames[:1]  # the shared level has no cases of its own
     out = {}
     for col in frames[0].columns:
         if isinstance(frames[0][col].dtype, pd.CategoricalDtype):
@@ -544,52 +536,6 @@ def _merge(parts: list[PartResult], grids: int) -> PartResult:
     return merged
 
 
-def _part_process(scenario: Scenario, seed: int | None, days: float | None, keep_events: bool | None, tables: bool,
-                  part: int, out: Any) -> None:
-    """A child process: run one partition, send progress and the result (or the error) back."""
-    import traceback
-
-    try:
-        m = build_model(scenario, seed=seed, days=days, keep_events=keep_events, part=part)
-        m.record_stream = tables
-        m.progress = lambda d: out.put(("progress", part, d))
-        m.run_model()
-        out.put(("result", part, _collect(m, tables)))
-    except BaseException:  # pragma: no cover - reported to the parent, which raises
-        out.put(("error", part, traceback.format_exc()))
-
-
-def _parallel_parts(scenario: Scenario, seed: int | None, days: float | None, keep_events: bool | None, tables: bool,
-                    n: int, progress: Callable[[float], None] | None) -> list[PartResult]:
-    """Run the partitions in child processes, reporting the slowest one's progress."""
-    import multiprocessing as mp
-
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    out = ctx.Queue()
-    procs = [ctx.Process(target=_part_process, args=(scenario, seed, days, keep_events, tables, k, out), daemon=True) for k in range(n)]
-    for p in procs:
-        p.start()
-    results: dict[int, PartResult] = {}
-    done = [0.0] * n
-    try:
-        while len(results) < n:
-            kind, k, payload = out.get()
-            if kind == "progress":
-                done[k] = payload
-                if progress is not None:
-                    progress(min(done))
-            elif kind == "result":
-                results[k] = payload
-            else:
-                raise RuntimeError(f"partition {k} failed:\n{payload}")
-    finally:
-        for p in procs:
-            p.join(timeout=5 if len(results) == n else 0.1)
-            if p.is_alive():
-                p.kill()
-    return [results[k] for k in range(n)]
-
-
 def simulate(
     scenario: Scenario,
     seed: int | None = None,
@@ -603,14 +549,12 @@ def simulate(
 
     ``keep_events`` overrides ``outputs.case_events``; ``tables=False`` skips building the
     per-incident table and the audit log (benchmarks), leaving the summary complete.
-    With ``run.partitions`` > 1 the partitions run in child processes (``parallel``; by
-    default unless this process is itself a daemon worker) or one after another — the
-    results are the same either way.
+    With ``run.partitions`` > 1 the streets run as partitions coupled to the shared district
+    level (:mod:`twin.coupling`), here in lockstep in this process (``parallel`` is kept for
+    the executors' driver).
     """
-    import multiprocessing as mp
-
     t0 = time.perf_counter()
-    n = max(1, min(scenario.run.partitions, scenario.territory.streets))
+    n = partition_count(scenario)
     if n > 1 and scenario.emergency is not None:
         raise ValueError("run.partitions > 1 is not supported together with an [emergency] section; set run.partitions = 1")
     seed_value = int(scenario.run.seed if seed is None else seed)
@@ -623,15 +567,8 @@ def simulate(
         m.run_model()
         parts = [_collect(m, tables)]
     else:
-        use_processes = (not mp.current_process().daemon) if parallel is None else parallel
-        if use_processes:
-            parts = _parallel_parts(scenario, seed, days, keep_events, tables, n, progress)
-        else:
-            parts = []
-            for k in range(n):
-                parts.append(_run_part(scenario, seed, days, keep_events, tables, k))
-                if progress is not None:
-                    progress(n_days * (k + 1) / n)
+        sims = [make() for make in partition_sims(scenario, seed, days, keep_events, tables)]
+        parts = [_collect(pm, tables) for pm in run_lockstep(sims, n_days * 1440.0, progress)]
     r = _merge(parts, parts[0].grids)
     wall = time.perf_counter() - t0
     summary = summarise(scenario, seed_value, n_days, r.grids, r.residents, r.grid_workers, r.facts, r.cases, r.kpi, r.stations, wall)
