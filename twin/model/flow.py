@@ -334,6 +334,7 @@ class CaseFlow:
 
     def _enter(self, job: CaseJob, level: int) -> None:
         job.level = level
+        job.volunteer = None  # a party member claims at the community only (set again there)
         job.stage = 0
         job.token += 1
         st = self._station(job, level, 0)
