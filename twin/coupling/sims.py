@@ -51,6 +51,7 @@ class _Sim:
         self.lookahead = lookahead
         self.env = model.env
         self.out: list[Handover] = []
+        self.windows = 0  # env.run(until) calls so far (each adds SimPy's stop event to its count)
 
     def advance(self, until: float, inbox: Sequence[Handover]) -> list[Handover]:
         env = self.env
@@ -58,6 +59,7 @@ class _Sim:
         for h in sorted(inbox, key=_AT):  # stable: ties keep the routing order
             env.timeout(h.at - now).callbacks.append(partial(self._receive, h))
         env.run(until=until)
+        self.windows += 1
         self._window_end(until)
         out, self.out = self.out, []
         return out
@@ -123,7 +125,7 @@ class SharedSim(_Sim):
         case_id = job.case.id
         part = self.origin.pop(case_id)
         self.out.append(Handover(self.env.now + self.lookahead, part, OUTCOME, (case_id, self._events(case_id), True)))
-        self.store.release(case_id)
+        self.store.leave(case_id)
         del self.model.flow.active[case_id]
 
     def _window_end(self, until: float) -> None:
@@ -135,7 +137,7 @@ class SharedSim(_Sim):
         """The cases still at the district stay the partitions' (their tables hold them)."""
         flow = self.model.flow
         for case_id in list(flow.active):
-            self.store.release(case_id)
+            self.store.leave(case_id)
         flow.active.clear()
         return self.model
 

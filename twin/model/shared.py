@@ -17,7 +17,7 @@ from twin.engine.types import ACTIVE_STATES, Case, Event
 
 class VisitStore(MemoryStore):
     """A :class:`MemoryStore` whose cases arrive from elsewhere (:meth:`adopt`) and leave
-    (:meth:`release`); it notes which cases changed (:attr:`changed`, in order of first change)
+    (:meth:`leave`); it notes which cases changed (:attr:`changed`, in order of first change)
     so the shared level can hand their new events back window by window."""
 
     def __init__(self) -> None:
@@ -42,7 +42,7 @@ class VisitStore(MemoryStore):
         self._events.clear()  # nothing reads the shared level's log as a whole
         return self._by_case.pop(case_id, [])
 
-    def release(self, case_id: str) -> None:
+    def leave(self, case_id: str) -> None:
         """The case leaves the shared level (its result has been handed back)."""
         self._cases.pop(case_id, None)
         self._active.pop(case_id, None)
