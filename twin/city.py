@@ -13,8 +13,10 @@ travels back, so this process stays small whatever the city's size. With several
 per district this process merges each district in turn (its memory is then bounded by the
 largest district's case table).
 
-Not coupled yet: the city's 12345 centre and operations centre (the coupling's shared level);
-each district handles its own 12345 work orders, as a district scenario does.
+Coupled: within a district run in several partitions, its centre and departments are simulated
+once, as the last worker of the same lockstep (:mod:`twin.coupling`). Not coupled yet: the
+city's 12345 centre and operations centre above the districts; each district handles its own
+12345 work orders, as a district scenario does.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import twin
+from twin.coupling.sims import partition_count
 from twin.executors import PartitionFactory, cpu_seconds, peak_rss_mb
 from twin.run import (
     IndependentPartition,
@@ -48,7 +51,7 @@ from twin.scenario.city import CityScenario, slug
 #: What the city run does not simulate yet (recorded in its summary).
 NOT_COUPLED = (
     "the city's 12345 centre and operations centre are not simulated: each district handles its own "
-    "12345 work orders, and partitions of a district split its centre's and departments' staff"
+    "12345 work orders (a district's own centre and departments are one shared level across its partitions)"
 )
 
 #: Summary counts that add up over districts.
@@ -89,9 +92,9 @@ def finish_district(name: str, scenario: Scenario, seed: int, days: float, parts
 class DistrictPartition(PartitionRun):
     """A district simulated as one partition: it finishes its district in its own worker."""
 
-    def __init__(self, name: str, scenario: Scenario, seed: int, days: float, out: str, tables: bool, quiet: bool) -> None:
+    def __init__(self, name: str, scenario: Scenario, seed: int, days: float, out: str, tables: bool) -> None:
         spool = str(Path(out) / "spool")
-        super().__init__(partial(IndependentPartition, scenario, seed, days, False, tables, 0), tables, 0, spool, quiet)
+        super().__init__(partial(IndependentPartition, scenario, seed, days, False, tables, 0), tables, 0, spool)
         self.name, self.scenario, self.seed, self.days, self.out = name, scenario, seed, days, Path(out)
         self.t0 = time.perf_counter()
 
@@ -156,22 +159,21 @@ def run_city(
     t0 = time.perf_counter()
     out = Path(out)
     (out / "districts").mkdir(parents=True, exist_ok=True)
-    parts = [max(1, min(sc.run.partitions, sc.territory.streets)) for sc in city.districts]
-    where = hosts_for(sum(parts), parallel, dask)
-    quiet = where != "inline"  # in this process the driver holds the one quiet-GC scope
     factories: list[PartitionFactory] = []
     owners: list[int] = []
     plan = []
-    for i, (d, sc, n) in enumerate(zip(city.spec.city.districts, city.districts, parts, strict=True)):
+    for i, (d, sc) in enumerate(zip(city.spec.city.districts, city.districts, strict=True)):
         seed_i = int(sc.run.seed if seed is None else seed + 7919 * (i + 1))
         days_i = float(sc.run.days if days is None else days)
         ddir = out / "districts" / slug(d.name)
         plan.append((d.name, sc, seed_i, days_i, ddir))
-        if n == 1:
-            factories.append(partial(DistrictPartition, d.name, sc, seed_i, days_i, str(ddir), tables, quiet))
-        else:
-            factories += partition_runs(sc, seed_i, days_i, False, tables, str(ddir / "spool"), quiet)
-        owners += [i] * n
+        if partition_count(sc) == 1:  # the district finishes itself in its worker
+            mine = [partial(DistrictPartition, d.name, sc, seed_i, days_i, str(ddir), tables)]
+        else:  # street partitions and the district's shared level; this process merges them
+            mine = partition_runs(sc, seed_i, days_i, False, tables, str(ddir / "spool"))
+        factories += mine
+        owners += [i] * len(mine)
+    where = hosts_for(len(factories), parallel, dask)
     horizon = max(p[3] for p in plan) * 1440.0
     results, _ = run_partitions(factories, where, dask, horizon, progress)
     done: list[DistrictDone] = []

@@ -13,7 +13,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import repeat
@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 import twin
+from twin.coupling.sims import partition_count, partition_sims
 from twin.emergency.component import EmergencyComponent
 from twin.engine import State
 from twin.engine.kpi import by_due
@@ -520,8 +521,8 @@ PRELOAD = ["twin.run"]
 
 
 class _QuietGc:
-    """:func:`quiet_gc` shared by the partitions of one process (Dask actors share a worker):
-    entered by the first that starts, left when the last finishes."""
+    """:func:`quiet_gc` shared by the partitions of one process (inline runs and Dask actors
+    hold several): entered by the first that starts, left when the last finishes."""
 
     users = 0
     cm: Any = None
@@ -572,12 +573,11 @@ class PartitionRun:
     holds open and recent cases only), and at the end turns the model into small tables and
     counters in the worker, so only those travel back."""
 
-    def __init__(self, make_sim: Callable[[], Any], tables: bool, part: int = 0, spool: str | None = None, quiet: bool = True) -> None:
+    def __init__(self, make_sim: Callable[[], Any], tables: bool, part: int = 0, spool: str | None = None) -> None:
         self.sim = make_sim()
         self.lookahead = float(self.sim.lookahead)
         self.m: DistrictModel | None = getattr(self.sim, "model", None)
         self.tables = tables
-        self.quiet = quiet
         self.started = False
         self.spool = None if spool is None else TableSpool(Path(spool) / f"cases-p{part}.parquet")
         m = self.m
@@ -590,8 +590,7 @@ class PartitionRun:
     def advance(self, until: float, inbox: Sequence[Any] = ()) -> list[Any]:
         if not self.started:
             self.started = True
-            if self.quiet:
-                _QuietGc.enter()
+            _QuietGc.enter()
         out = self.sim.advance(until, inbox)
         if self.release and until >= self._next_release:
             self._write_settled()
@@ -630,7 +629,7 @@ class PartitionRun:
         else:
             res = _collect(m, self.tables)
         res.facts["events_processed"] -= extra_events
-        if self.quiet and self.started:
+        if self.started:
             _QuietGc.leave()
         res.peak_rss_mb = peak_rss_mb()
         res.pid = os.getpid()
@@ -639,13 +638,15 @@ class PartitionRun:
 
 
 def partition_runs(scenario: Scenario, seed: int | None, days: float | None, keep_events: bool | None, tables: bool,
-                   spool: str | None, quiet: bool) -> list[PartitionFactory]:
-    """One picklable factory per partition of ``scenario`` (built in the worker that runs it)."""
-    n = max(1, min(scenario.run.partitions, scenario.territory.streets))
-    return [
-        partial(PartitionRun, partial(IndependentPartition, scenario, seed, days, keep_events, tables, k), tables, k, spool, quiet)
-        for k in range(n)
-    ]
+                   spool: str | None) -> list[PartitionFactory]:
+    """One picklable factory per worker of a run of ``scenario`` (each built in the worker that
+    runs it): the whole model for one partition; else the street partitions coupled to the
+    shared district level, last (:func:`twin.coupling.sims.partition_sims`)."""
+    if partition_count(scenario) == 1:
+        sims: list[Callable[[], Any]] = [partial(IndependentPartition, scenario, seed, days, keep_events, tables, 0)]
+    else:
+        sims = list(partition_sims(scenario, seed, days, keep_events, tables))
+    return [partial(PartitionRun, make, tables, k, spool) for k, make in enumerate(sims)]
 
 
 def spooled_cases(p: PartResult) -> pd.DataFrame:
@@ -659,6 +660,7 @@ def _concat_cases(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Concatenate case tables keeping label columns categorical (with the union of categories)."""
     from pandas.api.types import union_categoricals
 
+    frames = [f for f in frames if len(f)] or frames[:1]  # the shared level has no cases of its own
     out = {}
     for col in frames[0].columns:
         if isinstance(frames[0][col].dtype, pd.CategoricalDtype):
@@ -734,12 +736,19 @@ def run_partitions(
     factories: Sequence[PartitionFactory], where: str, dask: str | None, horizon: float,
     progress: Callable[[float], None] | None = None,
 ) -> tuple[list[Any], Any]:
-    """Drive partitions in lockstep, one-day windows, on the hosts ``where`` names; returns their
-    results and, for one partition in this process, the partition itself (its live model)."""
+    """Drive partitions in lockstep on the hosts ``where`` names — windows of their lookahead,
+    a day at most; returns their results and, for one partition in this process, the
+    partition itself (its live model)."""
     box = make_hosts(factories, where, dask, preload=PRELOAD)
+    days_done = [0]
+
+    def on_window(until: float) -> None:  # progress once a simulated day (windows may be minutes)
+        if progress is not None and (until >= (days_done[0] + 1) * 1440.0 or until >= horizon):
+            days_done[0] = int(until // 1440.0)
+            progress(until / 1440.0)
+
     try:
-        with quiet_gc() if where == "inline" else nullcontext():
-            results = run_lockstep(box, horizon, window=1440.0, on_window=None if progress is None else (lambda t: progress(t / 1440.0)))
+        results = run_lockstep(box, horizon, window=1440.0, on_window=on_window)
         only = box.parts[0] if isinstance(box, InlineHosts) and box.n == 1 else None
     finally:
         box.close()
@@ -761,21 +770,23 @@ def simulate(
 
     ``keep_events`` overrides ``outputs.case_events``; ``tables=False`` skips building the
     per-incident table and the audit log (benchmarks), leaving the summary complete.
-    With ``run.partitions`` > 1 the partitions run in child processes (``parallel``; by
-    default unless this process is itself a daemon worker), on Dask actors (``dask``: ``local``
-    or a scheduler address) or one after another — the results are the same either way.
-    Partitions write their settled cases to ``spool`` (default: a temporary directory) as they
-    go and forget them; the tables read back equal the ones built in memory.
+    With ``run.partitions`` > 1 the streets run as partitions coupled to the shared district
+    level (:mod:`twin.coupling`), each partition and the shared level alive in one worker: a
+    child process (``parallel``; by default unless this process is itself a daemon worker), a
+    Dask actor (``dask``: ``local`` or a scheduler address) or this process — the results are
+    the same either way. Partitions write their settled cases to ``spool`` (default: a
+    temporary directory) as they go and forget them; the tables read back equal the ones
+    built in memory.
     """
     t0 = time.perf_counter()
-    n = max(1, min(scenario.run.partitions, scenario.territory.streets))
+    n = partition_count(scenario)
     if n > 1 and scenario.emergency is not None:
         raise ValueError("run.partitions > 1 is not supported together with an [emergency] section; set run.partitions = 1")
     seed_value = int(scenario.run.seed if seed is None else seed)
     n_days = float(scenario.run.days if days is None else days)
     where = hosts_for(n, parallel, dask) if n > 1 or dask else "inline"
     with _spool_dir(spool, dask) as sp:
-        factories = partition_runs(scenario, seed, days, keep_events, tables, sp, quiet=where != "inline")
+        factories = partition_runs(scenario, seed, days, keep_events, tables, sp)
         parts, only = run_partitions(factories, where, dask, n_days * 1440.0, progress)
         for p in parts:
             p.cases = spooled_cases(p)
