@@ -173,7 +173,8 @@ def run_city(
             mine = partition_runs(sc, seed_i, days_i, False, tables, str(ddir / "spool"))
         factories += mine
         owners += [i] * len(mine)
-    where = hosts_for(len(factories), parallel, dask)
+    # even a one-district city runs its district in a worker: this process only gathers summaries
+    where = hosts_for(max(2, len(factories)), parallel, dask)
     horizon = max(p[3] for p in plan) * 1440.0
     results, _ = run_partitions(factories, where, dask, horizon, progress)
     done: list[DistrictDone] = []
