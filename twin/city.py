@@ -21,6 +21,7 @@ city's 12345 centre and operations centre above the districts; each district han
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -100,6 +101,8 @@ class DistrictPartition(PartitionRun):
 
     def finish(self) -> DistrictDone:  # type: ignore[override]
         part = super().finish()
+        self.sim = self.m = None  # let the model go before its case table comes back
+        gc.collect()  # agents and model refer to each other
         done = finish_district(self.name, self.scenario, self.seed, self.days, [part], self.out, self.t0, self.tables)
         done.rss_by_pid[part.pid] = max(done.rss_by_pid[part.pid], peak_rss_mb())  # reading back, after the run
         done.cpu_by_pid[part.pid] = max(done.cpu_by_pid[part.pid], cpu_seconds())
