@@ -52,13 +52,15 @@ def _bar() -> Progress:
     )
 
 
-def _simulate(sc: Any, seed: int | None, days: float | None, keep_events: bool | None = None, dask: str | None = None) -> Any:
+def _simulate(sc: Any, seed: int | None, days: float | None, keep_events: bool | None = None, dask: str | None = None,
+              parallel: bool | None = None) -> Any:
     from twin.run import simulate
 
     total = float(days if days is not None else sc.run.days)
     with _bar() as bar:
         task = bar.add_task(f"simulating {sc.meta.name}", total=total)
-        return simulate(sc, seed=seed, days=days, progress=lambda d: bar.update(task, completed=d), keep_events=keep_events, dask=dask)
+        return simulate(sc, seed=seed, days=days, progress=lambda d: bar.update(task, completed=d), keep_events=keep_events, dask=dask,
+                        parallel=parallel)
 
 
 def _check_dask(dask: str | None) -> None:
@@ -184,7 +186,8 @@ def run(
     csv: bool = typer.Option(False, "--csv", help="Also write CSV copies of the tables."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html with figures."),
     partitions: int | None = typer.Option(
-        None, "--partitions", min=1, help="Partitions (sets of streets) per district, each in its own worker (default: the scenario's)."
+        None, "--partitions", min=1,
+        help="Partitions (sets of streets) per district, each in its own worker process (default: the scenario's, in this process).",
     ),
     dask: str | None = typer.Option(
         None, "--dask", help="Run the partitions on Dask actors: 'local' (a LocalCluster) or a scheduler address tcp://HOST:8786."
@@ -205,7 +208,7 @@ def run(
     sc = _load(scenario, sets, seed, days)
     _measures_something(scenario, sets, days)
     try:
-        result = _simulate(sc, seed, days, dask=dask)
+        result = _simulate(sc, seed, days, dask=dask, parallel=True if partitions is not None else None)
     except KeyboardInterrupt:
         raise checks.Interrupted(f"the simulation was stopped; nothing written to {out}") from None
     write_run_dir(result, out, csv=csv or None)
