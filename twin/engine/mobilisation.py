@@ -94,7 +94,7 @@ class TeamSpec:
 DEFAULT_TEAMS: tuple[TeamSpec, ...] = (
     TeamSpec("supply", 0.30, ("supply_requests",)),
     TeamSpec("patrol", 0.30, ("waterlogging", "trapped_people")),
-    TeamSpec("transport", 0.15, ("medical_escorts",)),
+    TeamSpec("transport", 0.15, ("medical_escorts", "trapped_people")),
     TeamSpec("checks", 0.25, ()),
 )
 

@@ -199,15 +199,21 @@ def load_teams(spec: str) -> tuple[TeamSpec, ...]:
         return DEFAULT_TEAMS
     path = bundled_scenario(s) or (Path(s) if s.endswith(".toml") else None)
     if path is None:
-        raise ValueError(f"mobilisation teams: expected a bundled scenario (flood, epidemic …) or a scenario .toml, got {s!r}")
+        raise ValueError(f"expected a bundled scenario (flood, epidemic …) or a scenario .toml, got {s!r}")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"mobilisation teams: expected a readable scenario .toml, got {exc}") from None
+        raise ValueError(f"expected a readable scenario .toml, got {exc}") from None
     table = data.get("emergency", {}).get("teams")
     if not isinstance(table, dict) or not table:
-        raise ValueError(f"mobilisation teams: expected an [emergency.teams] table in {path}, got none")
-    return tuple(TeamSpec(str(name), float(t.get("share", 0.0)), tuple(str(c) for c in t.get("handles", []))) for name, t in table.items())
+        raise ValueError(f"expected an [emergency.teams] table in {path}, got none")
+    teams = []
+    for name, t in table.items():
+        share = t.get("share") if isinstance(t, dict) else None
+        if not isinstance(share, int | float) or not 0 < share <= 1:
+            raise ValueError(f"emergency.teams.{name}.share in {path}: expected a share in (0, 1], got {share!r}")
+        teams.append(TeamSpec(str(name), float(share), tuple(str(c) for c in t.get("handles", []))))
+    return tuple(teams)
 
 
 def member_token(secret: str, member_id: str) -> str:
