@@ -3,6 +3,7 @@ in-process with the background loop's step called by hand, so nothing waits on a
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from twin.service.app import ServiceConfig, create_app
 from twin.service.auth import Principal, Role, ScopeKind, new_token, token_hash
 from twin.service.mobilisation import load_teams
 
-from .helpers import PLACE
+from .helpers import PLACE, fresh_pg_database
 
 PRINCIPALS = {
     "admin": Principal("admin", Role.ADMIN, ScopeKind.DISTRICT, "D"),
@@ -23,10 +24,16 @@ PRINCIPALS = {
 }
 
 
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], object]]:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], object]]:
     """The application without its lifespan (no background loop): the test runs the sweep."""
-    app = create_app(ServiceConfig(db=str(tmp_path / "s.db"), categories="flood", group_commit=False))
+    with contextlib.ExitStack() as stack:
+        db = str(tmp_path / "s.db") if request.param == "sqlite" else stack.enter_context(fresh_pg_database())
+        yield from _rig(db)
+
+
+def _rig(db: str) -> Iterator[tuple[TestClient, dict[str, str], object]]:
+    app = create_app(ServiceConfig(db=db, categories="flood", group_commit=False))
     svc = app.state.service
     tokens = {}
     for name, p in PRINCIPALS.items():
