@@ -236,7 +236,8 @@ class Mobilisations:
         self.category_team = team_of_category(self.teams)
         self.store: MobilisationStore = open_mobilisation_store(svc.config.db)
         self._by_seq: dict[int, tuple[Span | None, MobilisationRow | None]] = {}
-        self._checkins: dict[tuple[str, str], Checkin] = {}
+        self._checkins: dict[tuple[str, str], Checkin] = {}  # members seated (tasks)
+        self._issued: dict[tuple[str, str], Checkin] = {}  # check-ins answered, their token stored
         self._swept: set[str] = set()
 
     def close(self) -> None:
@@ -285,6 +286,7 @@ class Mobilisations:
             if span is not None:
                 self.svc.sstore.revoke_token_hashes(time.time(), self.store.token_hashes(span.id))
             self._checkins.clear()
+            self._issued.clear()
 
     # ------------------------------------------------------------- members
     def seat(self, who: Principal) -> tuple[Span, Checkin]:
@@ -314,14 +316,25 @@ class Mobilisations:
             raise MobilisationError(403, "forbidden", f"community: {body.community!r} is outside your scope {who.scope}")
         span, row = self.active()
         token = member_token(row.secret, body.member_id)
-        ci, created = self.store.check_in(span.id, body.member_id, body.community, wall_clock_minutes(), self.teams, token_hash(token))
-        expires = ci.checked_in_at * 60.0 + self.svc.config.member_token_hours * 3600.0
-        if self.svc.sstore.token(ci.token_hash) is None:
-            try:
-                self.svc.sstore.add_token(ci.token_hash, Principal(ci.member_id, Role.MEMBER, ScopeKind.COMMUNITY, ci.community), time.time(), expires)
-            except Exception as exc:  # a concurrent repeat stored it first: the same token
-                if not _duplicate(exc):
-                    raise
+        expires_after = self.svc.config.member_token_hours * 3600.0
+        key = (span.id, body.member_id)
+        ci = self._issued.get(key)  # a repeat this process answered before: final, token stored
+        created = False
+        if ci is None:
+            ci = self.store.checkin(span.id, body.member_id)  # a repeat: a plain read, no write lock
+            if ci is None:
+                ci, created = self.store.check_in(span.id, body.member_id, body.community, wall_clock_minutes(), self.teams, token_hash(token))
+            if created or self.svc.sstore.token(ci.token_hash) is None:  # (a crash may have come between the two)
+                try:
+                    who_ = Principal(ci.member_id, Role.MEMBER, ScopeKind.COMMUNITY, ci.community)
+                    self.svc.sstore.add_token(ci.token_hash, who_, time.time(), ci.checked_in_at * 60.0 + expires_after)
+                except Exception as exc:  # a concurrent repeat stored it first: the same token
+                    if not _duplicate(exc):
+                        raise
+            if len(self._issued) > 200_000:
+                self._issued.clear()
+            self._issued[key] = ci
+        expires = ci.checked_in_at * 60.0 + expires_after
         out = {
             "checkin_id": ci.checkin_id, "mobilisation_id": ci.mobilisation_id, "member_id": ci.member_id,
             "community": ci.community, "team": ci.team, "checked_in_at": iso(ci.checked_in_at),
