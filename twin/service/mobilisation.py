@@ -236,6 +236,7 @@ class Mobilisations:
         self.category_team = team_of_category(self.teams)
         self.store: MobilisationStore = open_mobilisation_store(svc.config.db)
         self._by_seq: dict[int, tuple[Span | None, MobilisationRow | None]] = {}
+        self._fresh: tuple[float, tuple[Span | None, MobilisationRow | None]] | None = None  # (until, current())
         self._checkins: dict[tuple[str, str], Checkin] = {}  # members seated (tasks)
         self._issued: dict[tuple[str, str], Checkin] = {}  # check-ins answered, their token stored
         self._swept: set[str] = set()
@@ -246,11 +247,17 @@ class Mobilisations:
     # ------------------------------------------------------------- current
     def current(self) -> tuple[Span | None, MobilisationRow | None]:
         """(the latest mobilisation, open or closed, and its row), read from the mode log (one
-        query while nothing changed: the log's last seq keys the cache)."""
+        query while nothing changed: the log's last seq keys the cache). Another worker's mode
+        change reaches this one within ``token_cache_seconds`` — the delay the service already
+        allows a revocation; this worker's own changes at once."""
+        fresh = self._fresh
+        if fresh is not None and time.monotonic() < fresh[0]:
+            return fresh[1]
         cur = self.svc.sstore.current_mode()
         seq = 0 if cur is None else cur.seq
         hit = self._by_seq.get(seq)
         if hit is not None:
+            self._fresh = (time.monotonic() + self.svc.config.token_cache_seconds, hit)
             return hit
         all_spans = spans(self.svc.sstore.modes())
         if not all_spans:
@@ -260,9 +267,15 @@ class Mobilisations:
             row = self.store.mobilisation(span.id) or self.store.declare(span.id, span.declared_at, secrets.token_hex(32))
             out = (span, row)
         if len(self._by_seq) > 64:
-            self._by_seq.clear()
+            self._forget()
         self._by_seq[seq] = out
+        self._fresh = (time.monotonic() + self.svc.config.token_cache_seconds, out)
         return out
+
+    def _forget(self) -> None:
+        """Drop what this process knows of the mode log (after it changed it)."""
+        self._by_seq.clear()
+        self._fresh = None
 
     def active(self) -> tuple[Span, MobilisationRow]:
         """The open mobilisation, else 409 naming the state."""
@@ -275,12 +288,12 @@ class Mobilisations:
         """After ``POST /mode`` recorded ``rec``: open the mobilisation (with the expected
         count) when it leaves normal, update the count within one, revoke its member tokens
         when it returns to normal."""
-        self._by_seq.clear()
+        self._forget()
         if rec.mode != "normal":
             span, _ = self.current()
             assert span is not None
             self.store.declare(span.id, span.declared_at, secrets.token_hex(32), expected_members)
-            self._by_seq.clear()
+            self._forget()
         elif before != "normal":
             span, _ = self.current()
             if span is not None:
@@ -383,7 +396,7 @@ class Mobilisations:
         safe = max((r.seq for r in reports if r.at <= horizon), default=row.case_cursor)
         if safe > row.case_cursor:
             self.store.advance_cursor(span.id, safe)
-            self._by_seq.clear()
+            self._forget()
         return made
 
     def stats(self) -> dict[str, Any]:
