@@ -444,7 +444,7 @@ def _json(status: int, data: Any) -> Response:
     return Response(jsoncodec.dumps(data), status_code=status, media_type="application/json")
 
 
-def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+def _responses(*codes: int, repeat: type[BaseModel] | None = None) -> dict[int | str, dict[str, Any]]:
     desc = {
         200: "the same record as before (a repeat)",
         403: "your role may not do this, or you have not checked in",
@@ -453,7 +453,7 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
     out = dict(COMMON_ERRORS)
     for c in codes:
-        out[c] = {"description": desc[c]} if c == 200 else {"model": m.ErrorOut, "description": desc[c]}
+        out[c] = {"model": repeat, "description": desc[c]} if c == 200 else {"model": m.ErrorOut, "description": desc[c]}
     return out
 
 
@@ -475,7 +475,7 @@ def mobilisation_router(max_page: int) -> APIRouter:
             raise MobilisationError(403, "forbidden", f"role {who.role.value} does not see the mobilisation")
         return _json(200, mob(svc).stats())
 
-    @r.post("/checkins", response_model=CheckinOut, status_code=201, responses=_responses(200, 403, 409))
+    @r.post("/checkins", response_model=CheckinOut, status_code=201, responses=_responses(200, 403, 409, repeat=CheckinOut))
     def check_in(
         body: CheckinIn, who: Principal = Depends(authenticate), svc: Service = Depends(service_of), idempotency_key: str | None = _IDEM
     ) -> Response:
@@ -500,7 +500,7 @@ def mobilisation_router(max_page: int) -> APIRouter:
         nxt = items[-1].task_id if len(items) == limit else None
         return _json(200, {"items": [task_json(t) for t in items], "next_after": nxt})
 
-    @r.post("/tasks", response_model=TaskOut, status_code=201, responses=_responses(200, 403, 409))
+    @r.post("/tasks", response_model=TaskOut, status_code=201, responses=_responses(200, 403, 409, repeat=TaskOut))
     def add_task(body: TaskIn, who: Principal = Depends(authenticate), svc: Service = Depends(service_of)) -> Response:
         """Add a task for a team of a community (staff of the community, street or district;
         admin). With ``case_id``: one task per case (a repeat answers 200 with it)."""
