@@ -64,6 +64,7 @@ from twin.service.fastpath import FastPath
 from twin.service.geometry import DEFAULT_BBOX, TerritoryMap, territory_map
 from twin.service.groupcommit import GroupCommitStore
 from twin.service.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware, NulGuardMiddleware, RateLimiter
+from twin.service.metrics import process_metrics
 from twin.service.open311 import open311_error
 from twin.service.storage import ServiceStore, migrate_contacts, open_stores
 from twin.service.times import case_times, iso_times
@@ -491,6 +492,14 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         """Liveness: the process answers (no authentication)."""
         return Response(b'{"status":"ok"}', media_type="application/json")
 
+    @app.get("/metrics", response_model=m.MetricsOut, tags=["service"])
+    async def metrics() -> Response:
+        """This worker process's load: CPU seconds, memory, the group committer's queue and
+        COMMIT timings, requests served and in flight (no authentication, no personal data;
+        answered even at the in-flight limit). Each worker answers for itself (``pid``)."""
+        body = process_metrics(svc.engine.store, config.db, getattr(app.state, "front", None))
+        return Response(_dumps(body), media_type="application/json")
+
     from twin.service.cases import cases_router, fast_transitions, report_plain
     from twin.service.deps import authorise
     from twin.service.routers import modes_router, supervision_router
@@ -562,6 +571,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
     lane: Any = fast if fast_lane else app
     guarded = NulGuardMiddleware(BodyLimitMiddleware(lane, max_bytes=config.max_body_bytes), open311_error=open311_error)
     front = ConcurrencyLimitMiddleware(guarded, max_in_flight=config.max_in_flight)
+    app.state.front = front  # its counters answer GET /metrics
     return ServiceApp(app, front, fast if fast_lane else None)
 
 

@@ -290,6 +290,31 @@ class HealthOut(BaseModel):
     status: Literal["ok"]
 
 
+class CommitterMetricsOut(BaseModel):
+    queue_depth: int = Field(description="requests waiting for a committer now")
+    queue_depth_max: int = Field(description="the most requests waiting when a batch began")
+    batches: int = Field(description="group-commit transactions run")
+    statements: int = Field(description="units of work run in them (each a savepoint); statements / batches: mean batch size")
+    commit_ms_p50: float | None = Field(description="median COMMIT duration (the flush), last 2,048 batches; null: none yet")
+    commit_ms_p99: float | None = Field(description="99th percentile of the same")
+    wait_ms_p99: float | None = Field(description="99th percentile of a request's wait for its batch, last 2,048 requests")
+
+
+class RequestMetricsOut(BaseModel):
+    served: int = Field(description="requests this process answered since it started")
+    in_flight: int = Field(description="requests being served now")
+    refused: int = Field(description="requests answered 503 at the in-flight limit")
+
+
+class MetricsOut(BaseModel):
+    pid: int = Field(description="the worker process that answered (each answers for itself)")
+    cpu_s: float = Field(description="user + system CPU seconds of this process since it started")
+    rss_mb: float = Field(description="resident memory now, MiB")
+    committer: CommitterMetricsOut
+    requests: RequestMetricsOut
+    db: Literal["sqlite", "postgresql", "memory"]
+
+
 class PrincipalOut(BaseModel):
     id: str
     role: str
