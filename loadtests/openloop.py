@@ -180,7 +180,8 @@ class Step:
 
 
 def main(argv: list[str]) -> int:
-    spec = json.loads(open(argv[1], encoding="utf-8").read())
+    with open(argv[1], encoding="utf-8") as f:
+        spec = json.load(f)
     out = Step(spec).run()
     with open(argv[2], "w", encoding="utf-8") as f:
         json.dump(out, f)

@@ -14,8 +14,9 @@ with no clock and no I/O, so that it is tested on synthetic steps:
 - what saturated first (:func:`saturation`): the first resource, by offered rate, to cross
   its limit — server CPU (``cpu_s`` deltas of ``GET /metrics`` against wall × workers), the
   committer's queue (depth against the lowest step's), the database's commit latency (p99
-  against the lowest step's), the load generator's own CPU, or the machine (both cores busy:
-  server, database and generator share them here).
+  against the lowest step's), the front door (503s at the in-flight limit), the load
+  generator's own CPU — or, when none of these did, the machine (every core busy: server,
+  database, generator and whatever else runs here share them).
 """
 
 from __future__ import annotations
@@ -151,9 +152,13 @@ SATURATION: tuple[tuple[str, str], ...] = (
     ("server_cpu", "server CPU: cpu_s of GET /metrics over wall × workers ≥ 0.85"),
     ("committer_queue", "committer queue: deepest queue ≥ 4 × the lowest step's and ≥ 8"),
     ("db_commit", "database commit latency: commit p99 ≥ 3 × the lowest step's and ≥ 5 ms"),
+    ("front_door", "front door: ≥ 1 % of requests refused (503) at the service's in-flight limit"),
     ("load_generator", "load generator CPU ≥ 0.9 of a core (the client, not the platform, is the limit)"),
-    ("machine", "machine: both cores ≥ 95 % busy (server, database and generator share them)"),
+    ("machine", "machine: every core ≥ 95 % busy (server, database, generator and any other work share them)"),
 )
+#: Indicators that name the machine rather than the platform: the verdict falls back on them
+#: only when no platform resource crossed its limit.
+MACHINE_WIDE = ("machine",)
 
 
 def _crossed(name: str, s: dict[str, float | None], base: dict[str, float | None]) -> float | None:
@@ -171,6 +176,9 @@ def _crossed(name: str, s: dict[str, float | None], base: dict[str, float | None
         if v is None:
             return None
         return v / max(5.0, 3.0 * (b or 0.0))
+    if name == "front_door":
+        v = s.get("refused_share")
+        return None if v is None else v / 0.01
     if name == "load_generator":
         v = s.get("client_cpu_util")
         return None if v is None else v / 0.9
@@ -181,34 +189,36 @@ def _crossed(name: str, s: dict[str, float | None], base: dict[str, float | None
 
 
 def saturation(curve: list[dict[str, Any]]) -> dict[str, Any]:
-    """What saturated first: of the indicators that crossed their limit, the one that did at the
-    lowest offered rate (ties: the one furthest past its limit). Each indicator's value per
-    step is returned beside the verdict."""
+    """What saturated first: of the platform's indicators (and the generator's) that crossed their
+    limit, the one that did at the lowest offered rate (ties: the one furthest past its limit);
+    the machine as a whole only when none did. Each indicator's value per step is returned
+    beside the verdict, and ``other_cores``: the CPU other work on the machine took meanwhile."""
     rows = sorted(curve, key=lambda r: r["rate"])
     if not rows:
         return {"first": None, "at_rate": None, "explanation": "no step was run", "indicators": {}}
     base = rows[0]["server"]
     table = {name: [_crossed(name, r["server"], base) for r in rows] for name, _ in SATURATION}
-    best: tuple[float, float, str] | None = None
-    for name, ratios in table.items():
-        for r, x in zip(rows, ratios, strict=True):
-            if x is not None and x >= 1.0:
-                key = (r["rate"], -x, name)
-                if best is None or key < best:
-                    best = key
-                break
-    what = dict(SATURATION)
+    shown = {k: [None if x is None else round(x, 3) for x in v] for k, v in table.items()}
+    other = [r["server"].get("other_cores") for r in rows]
+
+    def first_of(names: list[str]) -> tuple[float, float, str] | None:
+        best: tuple[float, float, str] | None = None
+        for name in names:
+            for r, x in zip(rows, table[name], strict=True):
+                if x is not None and x >= 1.0:
+                    key = (r["rate"], -x, name)
+                    if best is None or key < best:
+                        best = key
+                    break
+        return best
+
+    best = first_of([n for n, _ in SATURATION if n not in MACHINE_WIDE]) or first_of(list(MACHINE_WIDE))
+    noisy = [x for x in other if x is not None and x >= 0.5]
+    caution = (f"; other work on this machine took up to {max(noisy):.1f} cores meanwhile — figures are noisy, re-run on a quiet machine"
+               if noisy else "")
     if best is None:
-        return {
-            "first": None,
-            "at_rate": None,
-            "explanation": "no measured resource reached its limit over the steps run (latency or errors broke first)",
-            "indicators": {k: [None if x is None else round(x, 3) for x in v] for k, v in table.items()},
-        }
+        return {"first": None, "at_rate": None, "other_cores": other, "indicators": shown,
+                "explanation": "no measured resource reached its limit over the steps run (latency or errors broke first)" + caution}
     rate, _, name = best
-    return {
-        "first": name,
-        "at_rate": rate,
-        "explanation": f"{what[name]} — first crossed at {rate:.1f} requests/s offered",
-        "indicators": {k: [None if x is None else round(x, 3) for x in v] for k, v in table.items()},
-    }
+    return {"first": name, "at_rate": rate, "other_cores": other, "indicators": shown,
+            "explanation": f"{dict(SATURATION)[name]} — first crossed at {rate:.1f} requests/s offered" + caution}

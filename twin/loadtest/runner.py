@@ -89,7 +89,7 @@ def _fresh_db(path: Path) -> str:
     return str(path)
 
 
-def _service_db(db: str | None, out: Path) -> str:
+def service_db(db: str | None, out: Path) -> str:
     """The database for the service the run starts: a fresh SQLite file by default; a given
     SQLite path is made afresh too; a PostgreSQL database must hold no cases yet (the run
     compares every case in it with the simulation, and we do not delete anyone's data)."""
@@ -151,7 +151,7 @@ def run(opts: Options, log: Any = print) -> tuple[dict[str, Any], int]:
     with sigterm_unwinds(), Processes(out / "pids.json") as procs:
         try:
             if opts.host is None:
-                db = _service_db(opts.db, out)
+                db = service_db(opts.db, out)
                 tokens = create_tokens(db, territory, plan.units)
                 # the service's catalogue is the played scenario's: every category the plan sends is known
                 catalogue = ("--categories", str(opts.scenario)) if opts.scenario is not None else ()

@@ -49,13 +49,18 @@ def principals(territory: dict[str, Any], units: dict[str, list[dict[str, Any]]]
 
 def create_tokens(db: str, territory: dict[str, Any], units: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
     """Create one token per principal in the service database ``db``; return key → token."""
+    return create_principal_tokens(db, principals(territory, units))
+
+
+def create_principal_tokens(db: str, who: dict[str, Principal]) -> dict[str, str]:
+    """One token per principal of ``who`` in the service database ``db``; key → token."""
     from twin.service.storage import open_service_store
 
     store = open_service_store(db)
     tokens: dict[str, str] = {}
     try:
         now = time.time()
-        for key, p in principals(territory, units).items():
+        for key, p in who.items():
             tok = new_token()
             store.add_token(token_hash(tok), p, now)
             tokens[key] = tok
