@@ -89,7 +89,7 @@ def serve(
 
 @token_app.command("create")
 def token_create(
-    role: Role = typer.Option(..., "--role", help="resident, device, grid_worker, community, street_centre, district_centre, department or admin"),
+    role: Role = typer.Option(..., "--role", help="resident, device, grid_worker, community, street_centre, district_centre, department, admin, member (a mobilised member) or app (the mobilisation app's backend)"),
     scope: str = typer.Option(..., "--scope", help="KIND:UNIT with KIND grid, community, street or district, e.g. grid:G001"),
     name: str = typer.Option("", "--name", help="Principal id (a department's id is what cases are dispatched to, e.g. department:城管). Default: generated."),
     db: str = typer.Option("gridtwin.db", "--db", help="The database the service runs on (a SQLite path or postgresql://…)."),
