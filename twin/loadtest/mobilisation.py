@@ -163,16 +163,16 @@ def _q(xs: list[float], q: float) -> float | None:
 
 
 def _sim_minutes_after(plan_speedup: float, at: Any, declared: Any) -> float | None:
-    """Simulated minutes between the platform's ``declared`` time and ``at``: ISO 8601 times
-    (or engine minutes), or ``at`` already as wall minutes from the declaration (a number
-    with no ``declared``)."""
+    """Simulated minutes from the platform's declaration to ``at``: a number is already wall
+    minutes from the declaration (the reference platform's ``checkins_p50_at``); a time (ISO
+    8601) is taken against ``declared``. Wall minutes × speedup = simulated minutes."""
     from twin.service.times import minutes_of
 
-    if at is None:
+    if at is None or isinstance(at, bool):
         return None
+    if isinstance(at, int | float):
+        return round(float(at) * plan_speedup, 2)
     try:
-        if declared is None:
-            return round(float(at) * plan_speedup, 2)
         a, d = minutes_of(at, "checkins_at"), minutes_of(declared, "declared_at")
     except (TypeError, ValueError):
         return None
