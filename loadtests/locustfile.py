@@ -239,9 +239,11 @@ class ModeUser(ApiUser):
         MOB.note("mode", s.mode, status, f"{time.time():.6f}", s.expected_members)
 
 
-#: Check-in replies after which the app sends the check-in again (same Idempotency-Key): no
-#: answer (timeout, connection), 409 (no mobilisation open yet: the switch is on its way), 429, 5xx.
-CHECKIN_RETRY = (0, 409, 429, 500, 502, 503, 504)
+#: Replies after which the app sends a check-in (same Idempotency-Key) or a completion again: no
+#: answer (timeout, connection), 409 (check-in: no mobilisation open yet, the switch is on its
+#: way), 429, 5xx.
+RESEND = (0, 429, 500, 502, 503, 504)
+CHECKIN_RETRY = (*RESEND, 409)
 
 
 #: A member's token after the mobilisation closed (mode back to normal): the app stops.
@@ -275,7 +277,7 @@ class MemberUser(ApiUser):
         """POST the check-in until the platform has it and we heard (a lost reply, a timeout or a
         5xx is sent again with the same key); note every attempt."""
         req = REF.checkin(m)
-        lose = loses_first_reply(m.member_id, PLAN.checkin_lost_replies)
+        lose = loses_first_reply(m.member_id, PLAN.checkin_lost_replies)  # the first reply that arrives is lost
         for attempt in range(PLAN.max_retries):
             if ended():
                 return None
@@ -289,8 +291,10 @@ class MemberUser(ApiUser):
                         body = json.loads(r.text or "null")
                 rec = body if isinstance(body, dict) else {}
                 MOB.note("checkin", m.member_id, status, rec.get("checkin_id", "-"), f"{t:.6f}", f"{ms:.3f}", attempt)
-                if status in (200, 201) and lose and attempt == 0:
+                if status in (200, 201) and lose:
+                    lose = False
                     r.failure("lost reply (fault injected)")  # recorded, never heard: the app sends again
+                    MOB.note("lost", m.member_id)
                     gevent.sleep(0.05)
                     continue
                 if status in (200, 201) and rec.get("member_token"):
@@ -329,9 +333,14 @@ class MemberUser(ApiUser):
             status, _ = self.call(REF.claim(token, tid, m.member_id), race_ok=True)
             MOB.note("claim", m.member_id, tid, {200: "ok", 409: "taken", 404: "not_found"}.get(status, f"http_{status}"))
             if status != 200:
+                gevent.sleep(PLAN.member_poll_s / 4)  # someone was quicker (or the platform is busy): look again soon
                 continue
             gevent.sleep(PLAN.wall_seconds_for(PLAN.task_sim_minutes))
-            status, _ = self.call(REF.complete(token, tid, "done on site"), race_ok=True)
+            for attempt in range(PLAN.max_retries):  # reporting back is idempotent: resend until heard
+                status, _ = self.call(REF.complete(token, tid, "done on site"), race_ok=True)
+                if status not in RESEND or ended():
+                    break
+                gevent.sleep(min(0.5, 0.05 * 2**attempt))
             MOB.note("complete", m.member_id, tid, {200: "ok", 409: "conflict", 404: "not_found"}.get(status, f"http_{status}"))
 
 

@@ -135,7 +135,8 @@ def test_the_mobilisation_block_counts_what_the_users_noted(flood: tuple) -> Non
     lines = [
         ["mode", "emergency", "200", t(declared.at_s), str(declared.expected_members)],
         ["checkin", a.member_id, "201", "ck1", t(a.at_s), "12.0", "0"],
-        ["checkin", a.member_id, "200", "ck1", t(a.at_s + 0.1), "8.0", "1"],  # a resend after a lost reply: same record
+        ["lost", a.member_id],  # the first reply was lost (fault injected) …
+        ["checkin", a.member_id, "200", "ck1", t(a.at_s + 0.1), "8.0", "1"],  # … so the app sent again: the same record
         ["checkin", b.member_id, "0", "-", t(b.at_s), "5000.0", "0"],  # timed out
         ["checkin", b.member_id, "201", "ck2", t(b.at_s + 0.5), "20.0", "1"],
         ["checkin", c.member_id, "201", "ck3", t(c.at_s), "30.0", "0"],
@@ -150,6 +151,7 @@ def test_the_mobilisation_block_counts_what_the_users_noted(flood: tuple) -> Non
     assert block["checked_in"] == 5 and block["checked_in_by_load_test"] == 3 and block["called"] == len(plan.members)
     assert block["duplicates"] == 1 + (5 - 3)  # one member with two records, and two more than members heard back
     assert block["checkin_attempts"] == 6 and block["checkin_retries"] == 3 and block["checkin_status"] == {"0": 1, "200": 1, "201": 4}
+    assert block["lost_replies"] == 1
     assert block["claims"] == {"not_found": 1, "ok": 1, "taken": 1} and block["completions"] == {"ok": 1}
     assert block["checkin_p50_ms"] == 20.0
     # the platform's minutes (engine minutes, wall) stretched by the speedup into simulated minutes

@@ -245,7 +245,7 @@ def mobilisation_block(plan: Any, lines: list[list[str]], platform: dict[str, An
         "checkin_attempts": len(att),
         "checkin_status": dict(sorted(status.items())),
         "checkin_retries": len(att) - len({ln[1] for ln in att}),
-        "lost_replies": sum(1 for m in {ln[1] for ln in att} if loses_first_reply(m, plan.checkin_lost_replies)),
+        "lost_replies": sum(1 for ln in lines if ln[0] == "lost"),
         "minutes_to_50pct": {
             "platform": _sim_minutes_after(plan.speedup, pf.get("checkins_p50_at"), declared_at),
             "load_test": client_minutes(0.5),
