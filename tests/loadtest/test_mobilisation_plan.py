@@ -145,11 +145,13 @@ def test_the_mobilisation_block_counts_what_the_users_noted(flood: tuple) -> Non
         ["complete", a.member_id, "T1", "ok"],
     ]
     # the reference platform gives wall minutes from its declaration; another may give times
-    platform = {"declared_at": "2026-07-04T02:00:00+08:00", "checked_in": 5, "checkins_p50_at": 2.0, "checkins_p90_at": "2026-07-04T02:04:00+08:00"}
+    platform = {"declared_at": "2026-07-04T02:00:00+08:00", "checked_in": 6, "checkins_p50_at": 2.0, "checkins_p90_at": "2026-07-04T02:04:00+08:00"}
     block = mobilisation_block(plan, lines, platform, {"minutes_to_50pct": 79.0, "minutes_to_90pct": 158.0})
     assert block is not None
-    assert block["checked_in"] == 5 and block["checked_in_by_load_test"] == 3 and block["called"] == len(plan.members)
-    assert block["duplicates"] == 1 + (5 - 3)  # one member with two records, and two more than members heard back
+    assert block["checked_in"] == 6 and block["checked_in_by_load_test"] == 3 and block["called"] == len(plan.members)
+    assert block["duplicates"] == 1 + (6 - 3)  # one member with two records, and three more than members ever sent
+    platform["checked_in"] = 3  # as many as members sent: none counted twice by number
+    assert mobilisation_block(plan, lines, platform, None)["duplicates"] == 1
     assert block["checkin_attempts"] == 6 and block["checkin_retries"] == 3 and block["checkin_status"] == {"0": 1, "200": 1, "201": 4}
     assert block["lost_replies"] == 1
     assert block["claims"] == {"not_found": 1, "ok": 1, "taken": 1} and block["completions"] == {"ok": 1}

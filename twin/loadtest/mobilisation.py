@@ -225,9 +225,12 @@ def mobilisation_block(plan: Any, lines: list[list[str]], platform: dict[str, An
     declared_at = pf.get("declared_at")
     claims: Counter[str] = Counter(ln[3] for ln in lines if ln[0] == "claim" and len(ln) >= 4)
     completes: Counter[str] = Counter(ln[3] for ln in lines if ln[0] == "complete" and len(ln) >= 4)
+    # counted twice: a member given two records, or more check-ins on the platform than members
+    # ever sent (one whose reply never came back may be on the platform: not a duplicate)
     twice = sum(1 for v in ids.values() if len(v) > 1)
     recorded = pf.get("checked_in")
-    extra = max(0, int(recorded) - len(first_ok)) if isinstance(recorded, int) else 0
+    sent = {ln[1] for ln in att}
+    extra = max(0, int(recorded) - len(sent)) if isinstance(recorded, int) else 0
     sm = sim_modes or {}
     return {
         "declared_at": declared_at,
@@ -244,7 +247,7 @@ def mobilisation_block(plan: Any, lines: list[list[str]], platform: dict[str, An
         "checkin_p99_ms": _q(ms, 99),
         "checkin_attempts": len(att),
         "checkin_status": dict(sorted(status.items())),
-        "checkin_retries": len(att) - len({ln[1] for ln in att}),
+        "checkin_retries": len(att) - len(sent),
         "lost_replies": sum(1 for ln in lines if ln[0] == "lost"),
         "minutes_to_50pct": {
             "platform": _sim_minutes_after(plan.speedup, pf.get("checkins_p50_at"), declared_at),
