@@ -20,9 +20,9 @@ Plain Python and NumPy (the Locust users import it); deterministic for a scenari
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
-import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,12 +84,17 @@ def mode_steps(timeline: list[dict[str, Any]], start_min: float, end_min: float,
     return out
 
 
+def uniform(text: str) -> float:
+    """A fixed uniform in [0, 1) for ``text`` (a cryptographic hash: CRC-32 is linear, so the
+    choices made with two salts of one id would be correlated)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") / 2**64
+
+
 def copies(member: str, scale: float, seed: int) -> int:
     """How many times member ``member`` is played at ``--members-scale`` ``scale``: ⌊K⌋, plus one
     more when the member's fixed uniform (a hash of seed and id) is below K − ⌊K⌋."""
     whole = math.floor(scale)
-    u = zlib.crc32(f"{seed}:{member}".encode()) / 2**32
-    return whole + (1 if u < scale - whole else 0)
+    return whole + (1 if uniform(f"scale:{seed}:{member}") < scale - whole else 0)
 
 
 def member_calls(call_ups: pd.DataFrame | None, start_min: float, end_min: float, speedup: float, scale: float,
@@ -128,7 +133,7 @@ def loses_first_reply(member_id: str, share: float) -> bool:
     """Fault injection for check-ins: the first reply to this member's check-in is lost (the
     platform recorded it, the app never heard and sends again). Chosen by the member id, so the
     same members in every run and every Locust process."""
-    return zlib.crc32(member_id.encode()) / 2**32 < share
+    return uniform(f"lost:{member_id}") < share
 
 
 # ---------------------------------------------------------------------- what the users note
