@@ -5,7 +5,6 @@ completion only by the claimer, scope by community and team, and durability acro
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from twin.engine.mobilisation import (
 )
 from twin.engine.sqlite import SQLiteStore
 
-from ..service.helpers import _swap_db, pg_base_url
+from ..service.helpers import fresh_pg_database
 
 MOB = "m1"
 
@@ -43,30 +42,22 @@ def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[
 
         yield make
     else:
-        import psycopg
-
         from twin.engine.postgres import PostgresStore
 
-        base = pg_base_url()
-        name = f"gt_mob_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = _swap_db(base, name)
-        PostgresStore(url).close()
+        with fresh_pg_database() as url:
+            PostgresStore(url).close()
 
-        def make() -> MobilisationStore:
-            s: MobilisationStore = PostgresMobilisationStore(url, max_size=12)
-            opened.append(s)
-            return s
+            def make() -> MobilisationStore:
+                s: MobilisationStore = PostgresMobilisationStore(url, max_size=12)
+                opened.append(s)
+                return s
 
-        try:
-            yield make
-        finally:
-            for s in opened:
-                s.close()
-            opened.clear()
-            with psycopg.connect(base, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            try:
+                yield make
+            finally:
+                for s in opened:
+                    s.close()
+                opened.clear()
     for s in opened:
         s.close()
 

@@ -48,6 +48,13 @@ def serve(
     territory_bbox: str = typer.Option(
         "29.57,106.52,29.59,106.545", "--territory-bbox", help="south,west,north,east (decimal degrees) of the scenario's grid lattice.",
     ),
+    mobilisation_teams: str = typer.Option(
+        "", "--mobilisation-teams",
+        help="The mobilisation's automatic teams: a bundled scenario (flood, epidemic …) or scenario .toml whose [emergency.teams] is read. Default: flood's supply, patrol, transport, checks.",
+    ),
+    member_token_hours: float = typer.Option(
+        72.0, "--member-token-hours", min=0.01, help="Lifetime of a member token from check-in (it is revoked earlier when the mobilisation closes).",
+    ),
     log_level: str = typer.Option(
         "warning", "--log-level", help="uvicorn log level: critical, error, warning, info, debug or trace."
     ),
@@ -76,6 +83,12 @@ def serve(
             territory_map(territory, territory_bbox)
         except ValueError as e:
             raise checks.BadInput(f"--territory: {e}") from None
+    from twin.service.mobilisation import load_teams
+
+    try:
+        load_teams(mobilisation_teams)
+    except ValueError as e:
+        raise checks.BadInput(f"--mobilisation-teams: {e}") from None
     checks.database(db)
     if port:
         checks.port_free(host, port)
@@ -83,6 +96,7 @@ def serve(
         db=db, max_body_bytes=max_body, max_page=max_page, rate_per_second=rate_limit, rate_burst=burst, max_in_flight=max_in_flight,
         group_commit=group_commit, committers=committers, categories=categories, any_category=any_category,
         territory=territory, territory_bbox=territory_bbox, mode_allow_skip=mode_skip,
+        mobilisation_teams=mobilisation_teams, member_token_hours=member_token_hours,
     )
     run(config, host=host, port=port, workers=workers, log_level=log_level)
 

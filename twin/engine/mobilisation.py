@@ -94,7 +94,7 @@ class TeamSpec:
 DEFAULT_TEAMS: tuple[TeamSpec, ...] = (
     TeamSpec("supply", 0.30, ("supply_requests",)),
     TeamSpec("patrol", 0.30, ("waterlogging", "trapped_people")),
-    TeamSpec("transport", 0.15, ("medical_escorts",)),
+    TeamSpec("transport", 0.15, ("medical_escorts", "trapped_people")),
     TeamSpec("checks", 0.25, ()),
 )
 
@@ -164,6 +164,17 @@ class Task:
     claimed_at: float | None
     done_at: float | None
     version: int
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyReport:
+    """A report made outside normal mode, as the audit log holds it: what a task is made from."""
+
+    seq: int
+    at: float
+    case_id: str
+    category: str
+    community: str
 
 
 ClaimOutcome = Literal["claimed", "already_yours", "taken", "not_found"]
@@ -295,6 +306,39 @@ class MobilisationStore:
         return [str(r[0]) for r in self._all("SELECT token_hash FROM mob_checkins WHERE mobilisation_id = ?", (mobilisation_id,))]
 
     # ------------------------------------------------------------------- tasks
+    #: How a report event's category and community are read from its JSON data (per database).
+    _json_field = "json_extract(data, '$.{0}')"
+
+    def emergency_reports(self, after_seq: int) -> list[EmergencyReport]:
+        """The REPORT events after ``after_seq`` made outside normal mode, read from the
+        engine's audit log in this database (only those rows and fields: the transitions around
+        them are not decoded). Raises LookupError where the log is elsewhere (``memory:``)."""
+        if self.events_table is None:
+            raise LookupError("the audit log is not in this database")
+        cat, com = self._json_field.format("category"), self._json_field.format("community")
+        rows = self._all(
+            f"SELECT seq, at, case_id, {cat}, {com} FROM {self.events_table} "
+            "WHERE seq > ? AND action = 'report' AND mode <> 'normal' ORDER BY seq",
+            (after_seq,),
+        )
+        return [EmergencyReport(int(r[0]), float(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
+
+    def add_case_tasks(self, mobilisation_id: str, items: Sequence[tuple[EmergencyReport, str]], at: float) -> int:
+        """Tasks for reports (each with its team) in one transaction, one per case (a case that
+        has its task already is passed over); how many were made."""
+        made = 0
+        with self._tx() as cur:
+            for rep, team in items:
+                cur.execute(
+                    self._q(
+                        f"INSERT INTO mob_tasks ({_TASK_COLS}) VALUES (?, ?, ?, ?, ?, '', ?, 'open', NULL, NULL, 'system', ?, NULL, NULL, 1) "
+                        "ON CONFLICT (mobilisation_id, case_id) DO NOTHING"
+                    ),
+                    (str(uuid.uuid4()), mobilisation_id, rep.community, team, rep.category, rep.case_id, at),
+                )
+                made += cur.rowcount == 1
+        return made
+
     def add_task(
         self, mobilisation_id: str, community: str, team: str, kind: str, note: str, created_by: str, at: float, case_id: str | None = None
     ) -> tuple[Task, bool]:
@@ -477,6 +521,7 @@ class PostgresMobilisationStore(MobilisationStore):
 
     ph = "%s"
     events_table = "engine_events"
+    _json_field = "data->>'{0}'"
 
     def __init__(self, url: str, max_size: int = 8) -> None:
         import psycopg

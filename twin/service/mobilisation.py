@@ -50,6 +50,7 @@ from twin.engine import jsoncodec
 from twin.engine.mobilisation import (
     DEFAULT_TEAMS,
     Checkin,
+    EmergencyReport,
     MobilisationRow,
     MobilisationStore,
     Task,
@@ -199,15 +200,21 @@ def load_teams(spec: str) -> tuple[TeamSpec, ...]:
         return DEFAULT_TEAMS
     path = bundled_scenario(s) or (Path(s) if s.endswith(".toml") else None)
     if path is None:
-        raise ValueError(f"mobilisation teams: expected a bundled scenario (flood, epidemic …) or a scenario .toml, got {s!r}")
+        raise ValueError(f"expected a bundled scenario (flood, epidemic …) or a scenario .toml, got {s!r}")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"mobilisation teams: expected a readable scenario .toml, got {exc}") from None
+        raise ValueError(f"expected a readable scenario .toml, got {exc}") from None
     table = data.get("emergency", {}).get("teams")
     if not isinstance(table, dict) or not table:
-        raise ValueError(f"mobilisation teams: expected an [emergency.teams] table in {path}, got none")
-    return tuple(TeamSpec(str(name), float(t.get("share", 0.0)), tuple(str(c) for c in t.get("handles", []))) for name, t in table.items())
+        raise ValueError(f"expected an [emergency.teams] table in {path}, got none")
+    teams = []
+    for name, t in table.items():
+        share = t.get("share") if isinstance(t, dict) else None
+        if not isinstance(share, int | float) or not 0 < share <= 1:
+            raise ValueError(f"emergency.teams.{name}.share in {path}: expected a share in (0, 1], got {share!r}")
+        teams.append(TeamSpec(str(name), float(share), tuple(str(c) for c in t.get("handles", []))))
+    return tuple(teams)
 
 
 def member_token(secret: str, member_id: str) -> str:
@@ -346,25 +353,22 @@ class Mobilisations:
         span, row = self.current()
         if span is None or span.closed_at is not None or row is None or not self.category_team:
             return 0
-        made = 0
         horizon = wall_clock_minutes() - SWEEP_LAG_SECONDS / 60.0
-        cursor = row.case_cursor
-        safe = cursor
-        for e in self.svc.engine.store.events(after_seq=cursor):
-            assert e.seq is not None
-            if e.at <= horizon:
-                safe = max(safe, e.seq)
-            if e.action is not Action.REPORT or e.mode == "normal" or e.case_id in self._swept:
-                continue
-            team = self.category_team.get(str(e.data.get("category")))
-            if team is None:
-                continue
-            _, created = self.store.add_task(span.id, str(e.data["community"]), team, str(e.data["category"]), "", "system", e.at, e.case_id)
-            made += created
-            if len(self._swept) > 100_000:
-                self._swept.clear()
-            self._swept.add(e.case_id)
-        if safe > cursor:
+        try:
+            reports = self.store.emergency_reports(row.case_cursor)
+        except LookupError:  # memory: the engine's log is in the process
+            reports = [
+                EmergencyReport(int(e.seq or 0), e.at, e.case_id, str(e.data.get("category")), str(e.data.get("community")))
+                for e in self.svc.engine.store.events(after_seq=row.case_cursor)
+                if e.action is Action.REPORT and e.mode != "normal"
+            ]
+        todo = [(r, self.category_team[r.category]) for r in reports if r.category in self.category_team and r.case_id not in self._swept]
+        made = self.store.add_case_tasks(span.id, todo, wall_clock_minutes()) if todo else 0
+        if len(self._swept) > 100_000:
+            self._swept.clear()
+        self._swept.update(r.case_id for r, _ in todo)
+        safe = max((r.seq for r in reports if r.at <= horizon), default=row.case_cursor)
+        if safe > row.case_cursor:
             self.store.advance_cursor(span.id, safe)
             self._by_seq.clear()
         return made
