@@ -304,6 +304,7 @@ class RequestMetricsOut(BaseModel):
     served: int = Field(description="requests this process answered since it started")
     in_flight: int = Field(description="requests being served now")
     refused: int = Field(description="requests answered 503 at the in-flight limit")
+    fast_lane: int = Field(description="requests the fast lane answered (the rest went through FastAPI)")
 
 
 class MetricsOut(BaseModel):
