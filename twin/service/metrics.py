@@ -19,7 +19,8 @@ Field meanings (the names are a contract: the load test codes against them):
   (the flush) over the last 2,048 batches, ``wait_ms_p99`` a request's wait from its queueing to
   its batch's start over the last 2,048 requests (null: no batch yet);
 - ``requests`` — ``served`` requests this process answered since start (``/metrics`` included),
-  ``in_flight`` being served now, ``refused`` answered 503 at the in-flight limit;
+  ``in_flight`` being served now, ``refused`` answered 503 at the in-flight limit, ``fast_lane``
+  answered by the fast lane (twin/service/fastpath.py; the rest went through FastAPI);
 - ``db`` — ``"sqlite"`` or ``"postgresql"`` (``"memory"`` for the test-only in-memory store).
 """
 
@@ -69,8 +70,9 @@ def committer_metrics(store: object) -> dict[str, Any]:
     }
 
 
-def process_metrics(store: object, db_url: str, front: ConcurrencyLimitMiddleware | None) -> dict[str, Any]:
-    """The ``GET /metrics`` body of this process (see the module doc)."""
+def process_metrics(store: object, db_url: str, front: ConcurrencyLimitMiddleware | None, fast_lane: int = 0) -> dict[str, Any]:
+    """The ``GET /metrics`` body of this process (see the module doc); ``fast_lane``: requests
+    the fast lane answered."""
     return {
         "pid": os.getpid(),
         "cpu_s": round(time.process_time(), 3),
@@ -80,6 +82,7 @@ def process_metrics(store: object, db_url: str, front: ConcurrencyLimitMiddlewar
             "served": 0 if front is None else front.served,
             "in_flight": 0 if front is None else front.in_flight,
             "refused": 0 if front is None else front.refused,
+            "fast_lane": fast_lane,
         },
         "db": db_kind(db_url),
     }
