@@ -294,8 +294,10 @@ def explain(plan: Plan, load: dict[str, Any], sim: dict[str, Any], agg: dict[str
     )
     out.append(
         "Work is paused outside working hours in the model (a case begun at 17:20 finishes the next morning); Locust staff only "
-        "take new cases while on duty but finish a case they began. Party-member volunteers (双报到) are not played; their "
-        "community cases go to community staff. Repeat complaints are replayed from the stream and merged by the grid worker."
+        "take new cases while on duty but finish a case they began. Party-member volunteers (双报到) of ordinary days are not "
+        "played (their community cases go to community staff)"
+        + ("; the members an emergency mobilises are" if plan.members else "")
+        + ". Repeat complaints are replayed from the stream and merged by the grid worker."
     )
     if emergency and plan.mode_steps:
         out.append(
