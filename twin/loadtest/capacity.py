@@ -157,6 +157,7 @@ def indicators(before: dict[int, dict[str, Any]], after: dict[int, dict[str, Any
     served = sum(int((after[p].get("requests") or {}).get("served", 0)) - int((before[p].get("requests") or {}).get("served", 0)) for p in both)
     refused = sum(int((after[p].get("requests") or {}).get("refused", 0)) - int((before[p].get("requests") or {}).get("refused", 0)) for p in both)
     cores = os.cpu_count() or 1
+    pg_cpu = max(0.0, pg_cpu)  # every postgres process here (others' too: noisy); backends that ended drop out
     ours = (cpu + pg_cpu + float(client.get("client_cpu_s", 0.0))) / max(1e-9, wall)
     return {
         "cpu_util": round(cpu / max(1e-9, wall * workers), 4),
@@ -165,7 +166,7 @@ def indicators(before: dict[int, dict[str, Any]], after: dict[int, dict[str, Any
         "commit_ms_p99": max(p99) if p99 else None,
         "wait_ms_p99": max(wait) if wait else None,
         "refused_share": round(refused / served, 4) if served else None,
-        "db_cpu_util": round(max(0.0, pg_cpu) / max(1e-9, wall), 4),  # every postgres process here (others' too: noisy)
+        "db_cpu_util": round(pg_cpu / max(1e-9, wall), 4),
         "client_cpu_util": round(float(client.get("client_cpu_s", 0.0)) / max(1e-9, float(client.get("wall_s") or wall)), 4),
         "machine_busy": round(busy, 4),
         "other_cores": round(max(0.0, busy * cores - ours), 3),
