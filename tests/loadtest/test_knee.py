@@ -126,3 +126,10 @@ def test_saturation_falls_back_on_the_machine_and_says_when_nothing_crossed() ->
     calm = saturation([row(100, cpu_util=0.1, machine_busy=0.3), row(200, cpu_util=0.2, machine_busy=0.5)])
     assert calm["first"] is None and "no measured resource" in calm["explanation"]
     assert saturation([])["first"] is None
+
+
+def test_the_cli_offers_the_mixes_the_runner_knows() -> None:
+    from twin.cli.capacity import MIXES as CLI_MIXES
+    from twin.loadtest.capacity import MIXES
+
+    assert CLI_MIXES == MIXES

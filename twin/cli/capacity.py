@@ -10,6 +10,10 @@ import typer
 
 from twin.cli import checks
 
+#: The mixes ``twin capacity`` offers (twin.loadtest.capacity.MIXES, kept here so that bad input
+#: is answered before the load-test machinery is imported).
+MIXES = ("ordinary", "storm", "checkin")
+
 
 def capacity(
     mix: str = typer.Option("ordinary", "--mix", help="ordinary (a case's lifecycle), storm (members check in and look at tasks, residents report emergencies) or checkin (the check-in burst)."),
@@ -31,14 +35,6 @@ def capacity(
     seed: int = typer.Option(1, "--seed", min=0, help="Seed of the arrival times (Poisson)."),
 ) -> None:
     """Find the highest offered rate the reference service sustains, its latency curve, and what saturated first."""
-    from rich.console import Console
-
-    from twin.loadtest.capacity import MIXES, CapacityOptions, run_capacity
-    from twin.loadtest.knee import Limits
-    from twin.loadtest.schedule import PlanError
-    from twin.scenario import ScenarioError
-
-    console = Console(stderr=True)
     if mix not in MIXES:
         raise checks.BadInput(f"--mix {mix!r}: expected one of {', '.join(MIXES)}")
     if max_rps < start_rps:
@@ -48,6 +44,14 @@ def capacity(
     checks.out_dir(out)
     if db is not None:
         checks.database(db, memory_ok=False)
+    from rich.console import Console  # the heavy imports after the cheap checks: bad input answers at once
+
+    from twin.loadtest.capacity import CapacityOptions, run_capacity
+    from twin.loadtest.knee import Limits
+    from twin.loadtest.schedule import PlanError
+    from twin.scenario import ScenarioError
+
+    console = Console(stderr=True)
     opts = CapacityOptions(
         mix=mix, scenario=scenario, db=db, out=out, limits=Limits(p99_ms, error_rate), start_rps=start_rps, factor=factor,
         max_rps=max_rps, precision=precision, max_steps=max_steps, step_s=step_seconds, warmup_s=warmup,

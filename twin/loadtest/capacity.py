@@ -41,7 +41,7 @@ from twin.scenario import load_scenario
 from twin.service.auth import Principal, Role, ScopeKind
 
 OPENLOOP = Path(__file__).resolve().parents[2] / "loadtests" / "openloop.py"
-MIXES = ("ordinary", "storm", "checkin")
+MIXES = ("ordinary", "storm", "checkin")  # twin.cli.capacity repeats them for its early check
 
 
 @dataclass
