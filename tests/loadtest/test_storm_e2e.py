@@ -96,24 +96,12 @@ def test_capacity_reports_a_knee_and_a_saturation_verdict(tmp_path: Path) -> Non
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_capacity_runs_on_postgresql(tmp_path: Path) -> None:
-    import uuid
+    from tests.service.helpers import fresh_pg_database
 
-    import psycopg
-
-    from tests.service.helpers import _swap_db, pg_base_url
-
-    base = pg_base_url()
-    name = f"gt_cap_{uuid.uuid4().hex[:8]}"
-    url = _swap_db(base, name)
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with fresh_pg_database() as url:
         cp, r = knee_run(tmp_path, "--mix", "storm", "--db", url)
         assert r["db"] == "postgresql"
         check_knee(cp, r, tmp_path / "knee")
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.parametrize(
