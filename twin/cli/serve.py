@@ -109,7 +109,7 @@ def token_create(
     db: str = typer.Option("gridtwin.db", "--db", help="The database the service runs on (a SQLite path or postgresql://…)."),
     ttl: str = typer.Option(
         "", "--ttl", "--expires",
-        help="Lifetime: N followed by s, m, h, d or w (e.g. 8h, 5d), or 'never'. Default: 5d (a working week) for people, 365d for devices.",
+        help="Lifetime: N followed by s, m, h, d or w (e.g. 8h, 5d), or 'never'. Default: 5d (a working week) for people, 365d for devices and the mobilisation app.",
     ),
 ) -> None:
     """Create a bearer token; prints the token (only once: just its hash is stored)."""
@@ -120,7 +120,7 @@ def token_create(
     except ValueError as e:
         raise checks.BadInput(f"--scope: {e}") from None
     try:
-        lifetime = parse_ttl(ttl or ("365d" if role is Role.DEVICE else "5d"))
+        lifetime = parse_ttl(ttl or ("365d" if role in (Role.DEVICE, Role.APP) else "5d"))
     except ValueError as e:
         raise checks.BadInput(f"--ttl: {e}") from None
     checks.database(db, memory_ok=False)

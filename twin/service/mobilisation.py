@@ -236,7 +236,9 @@ class Mobilisations:
         self.category_team = team_of_category(self.teams)
         self.store: MobilisationStore = open_mobilisation_store(svc.config.db)
         self._by_seq: dict[int, tuple[Span | None, MobilisationRow | None]] = {}
-        self._checkins: dict[tuple[str, str], Checkin] = {}
+        self._fresh: tuple[float, tuple[Span | None, MobilisationRow | None]] | None = None  # (until, current())
+        self._checkins: dict[tuple[str, str], Checkin] = {}  # members seated (tasks)
+        self._issued: dict[tuple[str, str], Checkin] = {}  # check-ins answered, their token stored
         self._swept: set[str] = set()
 
     def close(self) -> None:
@@ -245,11 +247,17 @@ class Mobilisations:
     # ------------------------------------------------------------- current
     def current(self) -> tuple[Span | None, MobilisationRow | None]:
         """(the latest mobilisation, open or closed, and its row), read from the mode log (one
-        query while nothing changed: the log's last seq keys the cache)."""
+        query while nothing changed: the log's last seq keys the cache). Another worker's mode
+        change reaches this one within ``token_cache_seconds`` — the delay the service already
+        allows a revocation; this worker's own changes at once."""
+        fresh = self._fresh
+        if fresh is not None and time.monotonic() < fresh[0]:
+            return fresh[1]
         cur = self.svc.sstore.current_mode()
         seq = 0 if cur is None else cur.seq
         hit = self._by_seq.get(seq)
         if hit is not None:
+            self._fresh = (time.monotonic() + self.svc.config.token_cache_seconds, hit)
             return hit
         all_spans = spans(self.svc.sstore.modes())
         if not all_spans:
@@ -259,9 +267,15 @@ class Mobilisations:
             row = self.store.mobilisation(span.id) or self.store.declare(span.id, span.declared_at, secrets.token_hex(32))
             out = (span, row)
         if len(self._by_seq) > 64:
-            self._by_seq.clear()
+            self._forget()
         self._by_seq[seq] = out
+        self._fresh = (time.monotonic() + self.svc.config.token_cache_seconds, out)
         return out
+
+    def _forget(self) -> None:
+        """Drop what this process knows of the mode log (after it changed it)."""
+        self._by_seq.clear()
+        self._fresh = None
 
     def active(self) -> tuple[Span, MobilisationRow]:
         """The open mobilisation, else 409 naming the state."""
@@ -274,17 +288,18 @@ class Mobilisations:
         """After ``POST /mode`` recorded ``rec``: open the mobilisation (with the expected
         count) when it leaves normal, update the count within one, revoke its member tokens
         when it returns to normal."""
-        self._by_seq.clear()
+        self._forget()
         if rec.mode != "normal":
             span, _ = self.current()
             assert span is not None
             self.store.declare(span.id, span.declared_at, secrets.token_hex(32), expected_members)
-            self._by_seq.clear()
+            self._forget()
         elif before != "normal":
             span, _ = self.current()
             if span is not None:
                 self.svc.sstore.revoke_token_hashes(time.time(), self.store.token_hashes(span.id))
             self._checkins.clear()
+            self._issued.clear()
 
     # ------------------------------------------------------------- members
     def seat(self, who: Principal) -> tuple[Span, Checkin]:
@@ -314,14 +329,25 @@ class Mobilisations:
             raise MobilisationError(403, "forbidden", f"community: {body.community!r} is outside your scope {who.scope}")
         span, row = self.active()
         token = member_token(row.secret, body.member_id)
-        ci, created = self.store.check_in(span.id, body.member_id, body.community, wall_clock_minutes(), self.teams, token_hash(token))
-        expires = ci.checked_in_at * 60.0 + self.svc.config.member_token_hours * 3600.0
-        if self.svc.sstore.token(ci.token_hash) is None:
-            try:
-                self.svc.sstore.add_token(ci.token_hash, Principal(ci.member_id, Role.MEMBER, ScopeKind.COMMUNITY, ci.community), time.time(), expires)
-            except Exception as exc:  # a concurrent repeat stored it first: the same token
-                if not _duplicate(exc):
-                    raise
+        expires_after = self.svc.config.member_token_hours * 3600.0
+        key = (span.id, body.member_id)
+        ci = self._issued.get(key)  # a repeat this process answered before: final, token stored
+        created = False
+        if ci is None:
+            ci = self.store.checkin(span.id, body.member_id)  # a repeat: a plain read, no write lock
+            if ci is None:
+                ci, created = self.store.check_in(span.id, body.member_id, body.community, wall_clock_minutes(), self.teams, token_hash(token))
+            if created or self.svc.sstore.token(ci.token_hash) is None:  # (a crash may have come between the two)
+                try:
+                    who_ = Principal(ci.member_id, Role.MEMBER, ScopeKind.COMMUNITY, ci.community)
+                    self.svc.sstore.add_token(ci.token_hash, who_, time.time(), ci.checked_in_at * 60.0 + expires_after)
+                except Exception as exc:  # a concurrent repeat stored it first: the same token
+                    if not _duplicate(exc):
+                        raise
+            if len(self._issued) > 200_000:
+                self._issued.clear()
+            self._issued[key] = ci
+        expires = ci.checked_in_at * 60.0 + expires_after
         out = {
             "checkin_id": ci.checkin_id, "mobilisation_id": ci.mobilisation_id, "member_id": ci.member_id,
             "community": ci.community, "team": ci.team, "checked_in_at": iso(ci.checked_in_at),
@@ -370,7 +396,7 @@ class Mobilisations:
         safe = max((r.seq for r in reports if r.at <= horizon), default=row.case_cursor)
         if safe > row.case_cursor:
             self.store.advance_cursor(span.id, safe)
-            self._by_seq.clear()
+            self._forget()
         return made
 
     def stats(self) -> dict[str, Any]:
@@ -418,7 +444,7 @@ def _json(status: int, data: Any) -> Response:
     return Response(jsoncodec.dumps(data), status_code=status, media_type="application/json")
 
 
-def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+def _responses(*codes: int, repeat: type[BaseModel] | None = None) -> dict[int | str, dict[str, Any]]:
     desc = {
         200: "the same record as before (a repeat)",
         403: "your role may not do this, or you have not checked in",
@@ -427,7 +453,7 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
     out = dict(COMMON_ERRORS)
     for c in codes:
-        out[c] = {"description": desc[c]} if c == 200 else {"model": m.ErrorOut, "description": desc[c]}
+        out[c] = {"model": repeat, "description": desc[c]} if c == 200 else {"model": m.ErrorOut, "description": desc[c]}
     return out
 
 
@@ -449,7 +475,7 @@ def mobilisation_router(max_page: int) -> APIRouter:
             raise MobilisationError(403, "forbidden", f"role {who.role.value} does not see the mobilisation")
         return _json(200, mob(svc).stats())
 
-    @r.post("/checkins", response_model=CheckinOut, status_code=201, responses=_responses(200, 403, 409))
+    @r.post("/checkins", response_model=CheckinOut, status_code=201, responses=_responses(200, 403, 409, repeat=CheckinOut))
     def check_in(
         body: CheckinIn, who: Principal = Depends(authenticate), svc: Service = Depends(service_of), idempotency_key: str | None = _IDEM
     ) -> Response:
@@ -474,7 +500,7 @@ def mobilisation_router(max_page: int) -> APIRouter:
         nxt = items[-1].task_id if len(items) == limit else None
         return _json(200, {"items": [task_json(t) for t in items], "next_after": nxt})
 
-    @r.post("/tasks", response_model=TaskOut, status_code=201, responses=_responses(200, 403, 409))
+    @r.post("/tasks", response_model=TaskOut, status_code=201, responses=_responses(200, 403, 409, repeat=TaskOut))
     def add_task(body: TaskIn, who: Principal = Depends(authenticate), svc: Service = Depends(service_of)) -> Response:
         """Add a task for a team of a community (staff of the community, street or district;
         admin). With ``case_id``: one task per case (a repeat answers 200 with it)."""
