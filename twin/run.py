@@ -61,6 +61,7 @@ class RunResult:
     events: pd.DataFrame | None = None
     stations: pd.DataFrame = field(default_factory=pd.DataFrame)
     modes: pd.DataFrame | None = None  # the [emergency] section's mode series
+    call_ups: pd.DataFrame | None = None  # the [emergency] section's members called up (load test check-ins)
 
 
 # --------------------------------------------------------------------------- tables
@@ -635,14 +636,16 @@ def simulate(
     r = _merge(parts, parts[0].grids)
     wall = time.perf_counter() - t0
     summary = summarise(scenario, seed_value, n_days, r.grids, r.residents, r.grid_workers, r.facts, r.cases, r.kpi, r.stations, wall)
-    modes = None
+    modes = call_ups = None
     comp = m.component(EmergencyComponent) if m is not None else None
     if comp is not None:  # the [emergency] section: the modes block and series
-        from twin.emergency.summary import modes_block, series_frame
+        from twin.emergency.summary import call_up_frame, modes_block, series_frame
 
         summary["modes"] = modes_block(comp, r.cases, m.horizon)  # type: ignore[union-attr]
         modes = series_frame(comp)
-    return RunResult(scenario, seed_value, n_days, summary, r.incidents, r.cases if tables else pd.DataFrame(), r.kpi, r.events, r.stations, modes)
+        call_ups = call_up_frame(comp)
+    return RunResult(scenario, seed_value, n_days, summary, r.incidents, r.cases if tables else pd.DataFrame(), r.kpi, r.events, r.stations,
+                     modes, call_ups)
 
 
 def summary_json(summary: RunSummary) -> str:
