@@ -17,7 +17,7 @@ from functools import partial
 from operator import attrgetter
 
 from twin.coupling.protocol import SHARED, Handover, PartitionSim
-from twin.coupling.wire import case_from_values, case_values, event_values
+from twin.coupling.wire import case_from_values, case_values, event_from_values, event_values
 from twin.model import DistrictModel
 from twin.model.flow import CaseJob, Rows
 from twin.model.shared import VisitStore
@@ -93,7 +93,7 @@ class StreetSim(_Sim):
 
     def _receive(self, h: Handover, _event: object = None) -> None:
         case_id, events, final = h.payload
-        self.model.flow.take_back(case_id, events, final)
+        self.model.flow.take_back(case_id, tuple(map(event_from_values, events)), final)
 
 
 class SharedSim(_Sim):
