@@ -740,7 +740,9 @@ def run_partitions(
     """Drive partitions in lockstep on the hosts ``where`` names — windows of their lookahead,
     a day at most; returns their results and, for one partition in this process, the
     partition itself (its live model)."""
-    box = make_hosts(factories, where, dask, preload=PRELOAD)
+    # the last worker of a coupled run is the shared district level, the lightest: on processes
+    # it stays in this process, which would otherwise only wait for the street partitions
+    box = make_hosts(factories, where, dask, preload=PRELOAD, here=1 if len(factories) > 1 else 0)
     days_done = [0]
 
     def on_window(until: float) -> None:  # progress once a simulated day (windows may be minutes)
