@@ -735,14 +735,12 @@ def hosts_for(n: int, parallel: bool | None, dask: str | None) -> str:
 
 def run_partitions(
     factories: Sequence[PartitionFactory], where: str, dask: str | None, horizon: float,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | None = None, here: int = 0,
 ) -> tuple[list[Any], Any]:
     """Drive partitions in lockstep on the hosts ``where`` names — windows of their lookahead,
     a day at most; returns their results and, for one partition in this process, the
-    partition itself (its live model)."""
-    # the last worker of a coupled run is the shared district level, the lightest: on processes
-    # it stays in this process, which would otherwise only wait for the street partitions
-    box = make_hosts(factories, where, dask, preload=PRELOAD, here=1 if len(factories) > 1 else 0)
+    partition itself (its live model). On processes the last ``here`` stay in this process."""
+    box = make_hosts(factories, where, dask, preload=PRELOAD, here=here)
     days_done = [0]
 
     def on_window(until: float) -> None:  # progress once a simulated day (windows may be minutes)
@@ -793,7 +791,9 @@ def simulate(
     where = hosts_for(n, bool(parallel), dask) if n > 1 or dask else "inline"
     with _spool_dir(spool, dask) as sp:
         factories = partition_runs(scenario, seed, days, keep_events, tables, sp)
-        parts, only = run_partitions(factories, where, dask, n_days * 1440.0, progress)
+        # the last worker is the shared district level, the lightest: on processes it stays in
+        # this process, which would otherwise only wait for the street partitions
+        parts, only = run_partitions(factories, where, dask, n_days * 1440.0, progress, here=1 if n > 1 else 0)
         for p in parts:
             p.cases = spooled_cases(p)
     return run_result(scenario, seed_value, n_days, parts, t0, tables, None if only is None else only.m)
