@@ -31,7 +31,15 @@ from twin.engine import State
 from twin.engine.kpi import by_due
 from twin.engine.kpi import on_time as kpi_on_time
 from twin.engine.types import Case
-from twin.executors import InlineHosts, PartitionFactory, cpu_seconds, make_hosts, peak_rss_mb, run_lockstep
+from twin.executors import (
+    InlineHosts,
+    PartitionFactory,
+    cpu_seconds,
+    default_workers,
+    make_hosts,
+    peak_rss_mb,
+    run_lockstep,
+)
 from twin.model import ACTIVITIES, ROLES, ComponentFactory, DistrictModel
 from twin.model.incidents import CHANNELS, TIER_NAMES
 from twin.model.model import quiet_gc
@@ -723,13 +731,14 @@ def _spool_dir(spool: Path | None, dask: str | None) -> Iterator[str | None]:
 
 def hosts_for(n: int, parallel: bool | None, dask: str | None) -> str:
     """Where ``n`` partitions run: ``dask`` when asked; else child processes for several
-    partitions (``parallel``; by default unless this process is itself a daemon worker, which
-    may not have children), else this process."""
+    partitions (``parallel``; by default when this process may use two CPUs or more and is not
+    itself a daemon worker, which may not have children), else this process."""
     import multiprocessing as mp
 
     if dask:
         return "dask"
-    use_processes = (not mp.current_process().daemon) if parallel is None else parallel
+    by_default = not mp.current_process().daemon and default_workers() >= 2
+    use_processes = by_default if parallel is None else parallel
     return "processes" if n > 1 and use_processes else "inline"
 
 
@@ -773,9 +782,9 @@ def simulate(
     per-incident table and the audit log (benchmarks), leaving the summary complete.
     With ``run.partitions`` > 1 the streets run as partitions coupled to the shared district
     level (:mod:`twin.coupling`), each partition and the shared level alive in one worker: this
-    process (the default), a child process each (``parallel=True``, unless this process is
-    itself a daemon worker) or a Dask actor each (``dask``: ``local`` or a scheduler address) —
-    the results are the same either way. Partitions write their settled cases to ``spool`` (default: a
+    process, a child process each (``parallel=True``; by default with two CPUs or more, unless
+    this process is itself a daemon worker; the shared level stays in this process) or a Dask
+    actor each (``dask``: ``local`` or a scheduler address) — the results are the same either way. Partitions write their settled cases to ``spool`` (default: a
     temporary directory) as they go and forget them; the tables read back equal the ones
     built in memory.
     """
@@ -785,10 +794,9 @@ def simulate(
         raise ValueError("run.partitions > 1 is not supported together with an [emergency] section; set run.partitions = 1")
     seed_value = int(scenario.run.seed if seed is None else seed)
     n_days = float(scenario.run.days if days is None else days)
-    # coupled partitions meet every handover window (30 min): on a busy machine waiting for
-    # the slowest process each window cost more than it gained (a 30-day district: 38.5 s wall
-    # in processes, 17.6 s inline, load ≈ 9) — so processes only when asked for
-    where = hosts_for(n, bool(parallel), dask) if n > 1 or dask else "inline"
+    # coupled street partitions run in child processes by default when two CPUs are free to
+    # use (README, "Partitions": where they run and what it measured)
+    where = hosts_for(n, parallel, dask) if n > 1 or dask else "inline"
     with _spool_dir(spool, dask) as sp:
         factories = partition_runs(scenario, seed, days, keep_events, tables, sp)
         # the last worker is the shared district level, the lightest: on processes it stays in
