@@ -165,11 +165,10 @@ def run_city(
         ddir = out / "districts" / slug(d.name)
         plan.append((d.name, sc, seed_i, days_i, ddir))
         n = max(1, min(sc.run.partitions, sc.territory.streets))
-        if n == 1:
-            factories.append(partial(DistrictPartition, d.name, sc, seed_i, days_i, str(ddir), tables, True))
-        else:
-            factories += partition_runs(sc, seed_i, days_i, False, tables, str(ddir / "spool"), True)
-        owners += [i] * (1 if n == 1 else n)
+        mine = ([partial(DistrictPartition, d.name, sc, seed_i, days_i, str(ddir), tables, True)] if n == 1
+                else partition_runs(sc, seed_i, days_i, False, tables, str(ddir / "spool"), True))  # streets + the shared level
+        factories += mine
+        owners += [i] * len(mine)
     where = hosts_for(len(factories), parallel, dask)
     if where == "inline":  # partitions share this process: one quiet-GC scope (run_partitions' own)
         factories = [_loud(f) for f in factories]
