@@ -12,6 +12,7 @@ from twin.coupling.lockstep import run_lockstep
 from twin.coupling.sims import partition_sims
 from twin.model import DistrictModel
 from twin.run import simulate
+from twin.scenario import ScenarioError
 
 
 def _coupled_cases(partitions: int, days: float) -> list[DistrictModel]:
@@ -80,5 +81,6 @@ def test_route_sends_shared_messages_to_the_last_sim_in_sender_order() -> None:
 
 
 def test_partitions_refuse_a_zero_handover() -> None:
-    with pytest.raises(ValueError, match=r"policy\.handover_minutes: expected minutes > 0"):
-        partition_sims(small(2, "policy.handover_minutes=0"))
+    with pytest.raises(ScenarioError, match=r"policy\.handover_minutes: expected minutes > 0 with run\.partitions > 1"):
+        small(2, "policy.handover_minutes=0")
+    small(1, "policy.handover_minutes=0")  # one process hands over at once

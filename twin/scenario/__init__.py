@@ -526,6 +526,11 @@ class Scenario(_Frozen):
         t = self.territory
         if t.grids is not None and t.grids < t.streets * t.communities_per_street:
             raise ValueError(f"territory.grids: expected at least one grid per community (≥ {t.streets * t.communities_per_street}), got {t.grids}")
+        if min(self.run.partitions, t.streets) > 1 and not self.policy.handover_minutes > 0.0:
+            raise ValueError(
+                "policy.handover_minutes: expected minutes > 0 with run.partitions > 1 (the street↔district handover is "
+                f"the partitions' lookahead), got {self.policy.handover_minutes:g}"
+            )
         for name, c in self.categories.items():
             if c.tiers is not None:
                 _check_matter_tiers(c.tiers, f"categories.{name}.tiers")
