@@ -32,12 +32,13 @@ from typing import Any
 
 from twin.engine.errors import DuplicateKey, InvalidInput, StoreError, VersionConflict
 from twin.engine.jsoncodec import dumps_text, loads
+from twin.engine.mobilisation import MOBILISATION_DDL
 from twin.engine.store import CaseQuery, IdempotencyRecord
 from twin.engine.transitions import apply
 from twin.engine.types import ACTIVE_STATES, Action, Case, Event, Notice
 
 #: The schema version this code writes; a file with a newer version is refused.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Statements that bring a file from version ``v - 1`` to version ``v``.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -102,6 +103,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # The reporter's contact, written in the same transaction as its case (personal data kept
     # out of the case document and the audit log; one row per case at most).
     2: ("CREATE TABLE contacts (case_id TEXT PRIMARY KEY, contact TEXT NOT NULL)",),
+    # Mobilisation: check-ins (unique per mobilisation and member), teams' tasks (twin/engine/mobilisation.py).
+    3: MOBILISATION_DDL,
 }
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")

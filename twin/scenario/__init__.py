@@ -462,7 +462,8 @@ class Policy(_Frozen):
     # after the street reports it up, and the street has the district's result (办结反馈) this
     # long after it was settled. Tianjin's 12345 rules give a handling unit 15 min to sign for
     # life-threatening matters, 30 min for water/power/gas/heating and 1 working day for the
-    # rest (天津市政务服务便民热线管理办法实施细则); a district centre on a 24-hour roster
+    # rest (天津市政务服务便民热线管理办法实施细则, 30 Dec 2024, under Tianjin Order No. 39 in force
+    # from 1 Jan 2025; via cj.sina.com.cn); a district centre on a 24-hour roster
     # signing for a complex matter within 30 min is the model's [A]. With partitions it is the
     # coupling's lookahead (issue 18); 0 hands over at once (one process only).
     handover_minutes: NonNeg = 30.0

@@ -107,6 +107,8 @@ class ServiceConfig:
     switch_interval_ms: float = 0.5  # the process's GIL switch interval (see app_from_env); 0: Python's default
     auto_escalate: bool = False  # escalate a case whose level allowance lapsed (off: 督办 warns, the case stays)
     mode_allow_skip: bool = True  # POST /mode may skip a rung (normal → 全员下沉): the source does not forbid it
+    mobilisation_teams: str = ""  # the mobilisation's teams: a scenario's [emergency.teams]; empty: flood's (twin/service/mobilisation.py)
+    member_token_hours: float = 72.0  # a member token's lifetime from check-in, if the mobilisation lasts that long [A]
 
     ENV_PREFIX = "GRIDTWIN_SERVE_"
 
@@ -183,6 +185,13 @@ class Service:
     def territory(self) -> TerritoryMap:
         """The grids' geometry: which grid a reported point lies in (Open311 lat/long)."""
         return territory_map(self.config.territory, self.config.territory_bbox)
+
+    @functools.cached_property
+    def mobilisation(self) -> Any:
+        """The mobilisation (check-ins, teams, tasks): :class:`twin.service.mobilisation.Mobilisations`."""
+        from twin.service.mobilisation import Mobilisations
+
+        return Mobilisations(self)
 
     # ------------------------------------------------------------- principals
     def over_rate(self, who: Principal) -> ApiError | None:
@@ -275,6 +284,8 @@ class Service:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if "mobilisation" in self.__dict__:
+            self.mobilisation.close()
 
     def refresh_mode(self) -> None:
         cur = self.sstore.current_mode()
@@ -292,6 +303,8 @@ class Service:
         timers, and supervision when its period has come round (the first within 5 s)."""
         self.refresh_mode()
         self.engine.tick()
+        if self.engine.mode != "normal":
+            self.mobilisation.sweep()  # emergency reports → their team's tasks
         if self._next_supervision is None:
             self._next_supervision = monotonic + min(self.config.supervision_seconds, 5.0)
         if monotonic >= self._next_supervision:
@@ -493,11 +506,13 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
 
     from twin.service.cases import cases_router, fast_transitions, report_plain
     from twin.service.deps import authorise
+    from twin.service.mobilisation import mobilisation_router
     from twin.service.routers import modes_router, supervision_router
 
     app.include_router(cases_router(config.max_page))
     app.include_router(supervision_router(config.max_page))
     app.include_router(modes_router())
+    app.include_router(mobilisation_router(config.max_page))
 
     def openapi_with_links() -> dict[str, Any]:
         """The generated spec plus OpenAPI links (report → get / events / every transition,

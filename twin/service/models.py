@@ -180,6 +180,10 @@ class EvaluateIn(_In):
 class ModeIn(_In):
     mode: Literal["normal", "emergency", "extreme"] = Field(description="normal / emergency (应下尽下) / extreme (全员下沉)")
     reason: str = Field(default="", max_length=2000)
+    expected_members: int | None = Field(
+        default=None, ge=0, le=10_000_000,
+        description="members expected to check in (报到) when this switch opens a mobilisation: the base of GET /mobilisation's 50 %/90 % times",
+    )
 
 
 class CaseOut(BaseModel):
