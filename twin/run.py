@@ -645,9 +645,11 @@ def partition_runs(scenario: Scenario, seed: int | None, days: float | None, kee
     the whole model for one partition; else the street partitions coupled to the shared
     district level, which comes last (:func:`twin.coupling.sims.partition_sims`)."""
     n = partition_count(scenario)
-    if n == 1:
+    if n == 1 and scenario.emergency is None:
         return [partial(PartitionRun, partial(IndependentPartition, scenario, seed, days, keep_events, tables, 0), tables, 0, spool, quiet)]
-    sims = partition_sims(scenario, seed, days, keep_events, tables)
+    # an [emergency] section is coupled even in one partition: the district command decides
+    # on the shared level and its notice reaches the streets one handover later, whatever P
+    sims = partition_sims(scenario, seed, days, keep_events, tables, components_for(scenario))
     return [partial(PartitionRun, make, tables, k, spool, quiet) for k, make in enumerate(sims)]
 
 
@@ -744,10 +746,10 @@ def run_partitions(
     try:
         with quiet_gc() if where == "inline" else nullcontext():
             results = run_lockstep(box, horizon, window=1440.0, on_window=None if progress is None else (lambda t: progress(t / 1440.0)))
-        only = box.parts[0] if isinstance(box, InlineHosts) and box.n == 1 else None
+        live = list(box.parts) if isinstance(box, InlineHosts) else []
     finally:
         box.close()
-    return results, only
+    return results, live
 
 
 def simulate(
@@ -773,34 +775,44 @@ def simulate(
     """
     t0 = time.perf_counter()
     n = max(1, min(scenario.run.partitions, scenario.territory.streets))
-    if n > 1 and scenario.emergency is not None:
-        raise ValueError("run.partitions > 1 is not supported together with an [emergency] section; set run.partitions = 1")
+    em = scenario.emergency
+    if n > 1 and em is not None and em.specialists:
+        raise ValueError(
+            f"emergency.specialists: expected none with run.partitions > 1 (a district-wide responder pool is not "
+            f"coupled across partitions yet), got {sorted(em.specialists)}; set run.partitions = 1"
+        )
     seed_value = int(scenario.run.seed if seed is None else seed)
     n_days = float(scenario.run.days if days is None else days)
-    where = hosts_for(n, parallel, dask) if n > 1 or dask else "inline"
-    with _spool_dir(spool, dask) as sp:
+    # the [emergency] section's modes block is merged from the live models: its partitions run here
+    where = "inline" if em is not None else hosts_for(n, parallel, dask) if n > 1 or dask else "inline"
+    with _spool_dir(spool, dask if em is None else None) as sp:
         factories = partition_runs(scenario, seed, days, keep_events, tables, sp, quiet=where != "inline")
-        parts, only = run_partitions(factories, where, dask, n_days * 1440.0, progress)
+        parts, live = run_partitions(factories, where, None if em is not None else dask, n_days * 1440.0, progress)
         for p in parts:
             p.cases = spooled_cases(p)
-    return run_result(scenario, seed_value, n_days, parts, t0, tables, None if only is None else only.m)
+    models = [run.m for run in live]
+    return run_result(scenario, seed_value, n_days, parts, t0, tables, models)
 
 
 def run_result(scenario: Scenario, seed: int, days: float, parts: list[PartResult], t0: float, tables: bool = True,
-               m: DistrictModel | None = None) -> RunResult:
+               models: Sequence[DistrictModel] = ()) -> RunResult:
     """The run's record from its partitions' results (case tables already read back): tables
-    merged, counters summed, the summary computed; ``m``, the live model of a one-partition
-    run in this process, adds the ``[emergency]`` section's modes."""
+    merged, counters summed, the summary computed; ``models``, the live models of a run whose
+    partitions ran in this process, add the ``[emergency]`` section's modes (the street
+    partitions' and the shared level's components merged)."""
     r = _merge(parts, parts[0].grids)
     wall = time.perf_counter() - t0
     summary = summarise(scenario, seed, days, r.grids, r.residents, r.grid_workers, r.facts, r.cases, r.kpi, r.stations, wall)
     modes = None
-    comp = m.component(EmergencyComponent) if m is not None else None
-    if comp is not None:  # the [emergency] section: the modes block and series
+    comps = [c for m in models if (c := m.component(EmergencyComponent)) is not None]
+    if comps:  # the [emergency] section: the modes block and series
+        from twin.emergency.merged import merged
         from twin.emergency.summary import modes_block, series_frame
 
-        summary["modes"] = modes_block(comp, r.cases, m.horizon)  # type: ignore[union-attr]
-        modes = series_frame(comp)
+        horizon = models[0].horizon
+        view: Any = comps[0] if len(comps) == 1 else merged(comps[:-1], comps[-1], horizon)
+        summary["modes"] = modes_block(view, r.cases, horizon)
+        modes = series_frame(view)
     procs: dict[int, tuple[float, float]] = {}
     for p in parts:
         rss, cpu = procs.get(p.pid, (0.0, 0.0))
