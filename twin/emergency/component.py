@@ -151,14 +151,16 @@ class EmergencyComponent:
         grid_of_hh = np.repeat(np.arange(terr.n_grids), res.households_per_grid)
         comm_of_hh = terr.grid_community[grid_of_hh]
         check_comm = self.community_mask(em.checks.area if em.checks.area is not None else em.area)
-        self.vulnerable = np.flatnonzero(vul & check_comm[comm_of_hh] & self.own_comm[comm_of_hh])
-        self.vulnerable_comm = comm_of_hh[self.vulnerable]
+        everyone = np.flatnonzero(vul & check_comm[comm_of_hh])  # the territory's (the roster's need counts them all)
         rng_checks = stream_rng(model.seed_value, "emergency.checks")
-        self.check_travel = em.checks.travel_minutes.sample(rng_checks, self.vulnerable.size)
-        self.check_minutes = em.checks.minutes.sample(rng_checks, self.vulnerable.size)
+        mine = self.own_comm[comm_of_hh[everyone]]
+        self.check_travel = em.checks.travel_minutes.sample(rng_checks, everyone.size)[mine]
+        self.check_minutes = em.checks.minutes.sample(rng_checks, everyone.size)[mine]
+        self.vulnerable = everyone[mine]
+        self.vulnerable_comm = comm_of_hh[self.vulnerable]
         # ---------------------------------------------------------------- roster and teams
         comm_res = np.bincount(terr.grid_community, weights=terr.residents, minlength=n_comm)
-        need = np.bincount(self.vulnerable_comm, minlength=n_comm).astype(float)
+        need = np.bincount(comm_of_hh[everyone], minlength=n_comm).astype(float)
         for cat in em.categories.values():
             cm = self.community_mask(cat.area if cat.area is not None else em.area)
             expected = sum(w.rate_per_1000_per_day / 1000.0 * (w.end_hours - w.start_hours) / 24.0 for w in cat.windows)
