@@ -775,12 +775,7 @@ def simulate(
     """
     t0 = time.perf_counter()
     n = max(1, min(scenario.run.partitions, scenario.territory.streets))
-    em = scenario.emergency
-    if n > 1 and em is not None and em.specialists:
-        raise ValueError(
-            f"emergency.specialists: expected none with run.partitions > 1 (a district-wide responder pool is not "
-            f"coupled across partitions yet), got {sorted(em.specialists)}; set run.partitions = 1"
-        )
+    em = scenario.emergency  # its specialists with partitions are refused by the scenario's validation
     seed_value = int(scenario.run.seed if seed is None else seed)
     n_days = float(scenario.run.days if days is None else days)
     # the [emergency] section's modes block is merged from the live models: its partitions run here

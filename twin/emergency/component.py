@@ -121,7 +121,10 @@ class EmergencyComponent:
         self.env: simpy.Environment = model.env
         terr = model.terr
         self.terr = terr
-        self.rng_delays = stream_rng(model.seed_value, "emergency.delays")
+        # streams drawn as events happen are each partition's own (the same for one partition)
+        n_parts = getattr(model, "partitions", 1)
+        own = "" if self.role == "whole" or n_parts == 1 else f"/p{model.part}of{n_parts}"
+        self.rng_delays = stream_rng(model.seed_value, "emergency.delays" + own)
         n_comm = terr.n_communities
         self.cat_names = list(em.categories)
         self.K = len(self.cat_names)
@@ -188,7 +191,7 @@ class EmergencyComponent:
             EmergencyTeam(model, f"SR-{name}", -1, name, [self.cat_names.index(c) for c in sp.handles], sp.crews, 1.0)
             for name, sp in em.specialists.items()
         ]
-        self.rng_special = stream_rng(model.seed_value, "emergency.specialists")
+        self.rng_special = stream_rng(model.seed_value, "emergency.specialists" + own)
         team_specs = list(em.teams.items())
         self.grid_staff_team: list[int] = []  # community → its grid-staff team
         redeploy_kinds = [self.cat_names.index(h) for h in em.redeploy.handles if self.cat_names.index(h) not in self.special_of]
@@ -231,7 +234,7 @@ class EmergencyComponent:
         self.on_call = OnCall(
             self,
             [EmergencyTeam(model, f"CALL-{cname}", c, "on_call", [], 0, 1.0) for c, cname in enumerate(terr.community_names)],
-            stream_rng(model.seed_value, "emergency.on_call"),
+            stream_rng(model.seed_value, "emergency.on_call" + own),
         )
         # ---------------------------------------------------------------- controller
         self.controller = ModeController(
