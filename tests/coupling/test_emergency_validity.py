@@ -23,9 +23,15 @@ pytestmark = pytest.mark.slow
 
 
 def _kpis(partitions: int, seed: int) -> dict[str, float]:
-    m = simulate(flood2(partitions), seed=seed).summary["modes"]
+    r = simulate(flood2(partitions), seed=seed)
+    m = r.summary["modes"]
     e = m["emergency_cases"]
     return {
+        "cases_total": r.summary["cases_total"],
+        "normal_backlog_mean": m["normal_backlog"]["mean"],
+        "redeployed_peak": m["redeployed"]["peak"],
+        "routine_backlog_peak_hours": m["routine_backlog"]["peak_hours"],
+        "home_unit_backlog_mean": m["home_unit_backlog"]["mean"],
         "switch_min": next(s["start_min"] for s in m["timeline"] if s["mode"] != "normal"),
         "response_min_p50": e["response_min_p50"],
         "response_min_p90": e["response_min_p90"],

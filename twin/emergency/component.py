@@ -202,6 +202,7 @@ class EmergencyComponent:
             terr.grid_community,
             self.community_mask(em.redeploy.area if em.redeploy.area is not None else em.area),
             model.properties,
+            self.own_comm,
         )
         self.team_share = np.array([t.share for _, t in team_specs])
         for c, cname in enumerate(terr.community_names):
