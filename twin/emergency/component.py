@@ -12,6 +12,17 @@ controller, so every case event records the mode in force.
 Random streams are the component's own (spawned from the run seed by name), so adding the
 section never shifts the ordinary streams, and the same seed gives the same emergency with
 or without the switch.
+
+With coupled partitions (``twin.coupling``; issue 18) the component takes its model's role:
+on the shared level it is the district command (controller, declarations, rules — fed by the
+streets' ``report`` handovers; its decisions go out as ``mode`` notices acted on one handover
+later); in a street partition it holds that partition's share of the territory's arrivals,
+vulnerable residents and roster (drawn for the whole territory, then split, so the draws do
+not depend on the partition count) and follows the notices. A member belongs to the partition
+of the community they go down to (else where registered); one registered in a community of
+another partition is not among that community's on-call (有呼必应) members — the one place
+where the split is not exact (it needs a registration outside the area and an emergency
+case there in normal mode).
 """
 
 from __future__ import annotations
