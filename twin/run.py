@@ -73,6 +73,7 @@ class RunResult:
     modes: pd.DataFrame | None = None  # the [emergency] section's mode series
     # the partitions' processes: pid → (peak RSS in MB, CPU seconds), measured where they ran
     processes: dict[int, tuple[float, float]] = field(default_factory=dict)
+    call_ups: pd.DataFrame | None = None  # the [emergency] section's members called up (load test check-ins)
 
 
 # --------------------------------------------------------------------------- tables
@@ -798,22 +799,23 @@ def run_result(scenario: Scenario, seed: int, days: float, parts: list[PartResul
     r = _merge(parts, parts[0].grids)
     wall = time.perf_counter() - t0
     summary = summarise(scenario, seed, days, r.grids, r.residents, r.grid_workers, r.facts, r.cases, r.kpi, r.stations, wall)
-    modes = None
+    modes = call_ups = None
     comps = [c for m in models if (c := m.component(EmergencyComponent)) is not None]
     if comps:  # the [emergency] section: the modes block and series
         from twin.emergency.merged import merged
-        from twin.emergency.summary import modes_block, series_frame
+        from twin.emergency.summary import call_up_frame, modes_block, series_frame
 
         horizon = models[0].horizon
         view: Any = comps[0] if len(comps) == 1 else merged(comps[:-1], comps[-1], horizon)
         summary["modes"] = modes_block(view, r.cases, horizon)
         modes = series_frame(view)
+        call_ups = call_up_frame(view)
     procs: dict[int, tuple[float, float]] = {}
     for p in parts:
         rss, cpu = procs.get(p.pid, (0.0, 0.0))
         procs[p.pid] = (max(rss, p.peak_rss_mb), max(cpu, p.cpu_s))
     return RunResult(scenario, seed, days, summary, r.incidents, r.cases if tables else pd.DataFrame(), r.kpi, r.events, r.stations, modes,
-                     procs)
+                     procs, call_ups)
 
 
 def summary_json(summary: RunSummary) -> str:

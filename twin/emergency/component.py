@@ -184,6 +184,7 @@ class EmergencyComponent:
         )
         self.units: list[UnitInfo] = roster.units
         mine = self._own_members(roster.residence, roster.destination)
+        self.member_ids = np.flatnonzero(mine)  # each member's place on the territory's roster
         self.members = Members(model, roster.unit[mine], roster.role[mine], roster.residence[mine], roster.destination[mine])
         own_stations = {id(s) for s in model.own_stations()} if self.role != "whole" else None
         self.unit_stations: list[list[Station]] = [
@@ -290,6 +291,9 @@ class EmergencyComponent:
         self.duty: Duty | None = None
         self.episodes: list[Episode] = []
         self.on_site_log: list[tuple[float, int]] = [(0.0, 0)]
+        #: every call-up: (notified at, member, team index, minutes to the community, mode) — the
+        #: load test plays these members' check-ins (报到) at the model's own arrival times
+        self.call_ups: list[tuple[float, int, int, float, str]] = []
         self.series: list[dict[str, Any]] = []
         self.home_stations: list[Station] = [s for ss in self.unit_stations for s in ss]
         self.heads_target: dict[int, float] = {id(s): float(s.headcount) for s in self.home_stations}
@@ -523,6 +527,7 @@ class EmergencyComponent:
         mem.team[k] = t
         self.teams[t].assigned += 1
         delay = float(self.em.arrival_minutes.sample(self.rng_delays, 1)[0])
+        self.call_ups.append((float(self.env.now), k, t, delay, mode))
         tok = int(mem.token[k])
         self.env.timeout(delay).callbacks.append(partial(self._arrive, k, tok))
 

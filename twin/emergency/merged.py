@@ -137,6 +137,11 @@ class MergedEmergency:
         self.redeployment.property_log = [sum(c.redeployment.property_log[i] for c in streets) for i in range(len(first.redeployment.property_log))]
         backlog_hours = sum(c.redeployment.routine_backlog_hours() for c in streets)
         self.redeployment.routine_backlog_hours = lambda: backlog_hours  # type: ignore[method-assign]
+        self.teams = first.teams  # every partition builds every community's teams, in one order
+        self.call_ups = sorted(
+            ((at, int(c.member_ids[k]), t, delay, mode) for c in streets for at, k, t, delay, mode in c.call_ups),
+            key=lambda row: (row[0], row[1]),
+        )
         self.on_call = copy.copy(first.on_call)
         self.on_call.calls = sorted((call for c in streets for call in c.on_call.calls), key=lambda call: call["t_min"])
 

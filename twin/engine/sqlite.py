@@ -108,6 +108,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 }
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+#: This process's id, kept current across fork: every statement asks whether its thread's
+#: connection was opened in this process, and os.getpid() is a system call each time.
+_pid = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
 _ACTIVE = tuple(s.value for s in ACTIVE_STATES)
 _PAGE = 5000  # rows per round trip when streaming the log or all cases
 
@@ -188,7 +193,7 @@ class SQLiteStore:
     def _conn(self) -> sqlite3.Connection:
         tls = self._tls
         conn = tls.conn
-        if conn is not None and tls.pid == os.getpid():
+        if conn is not None and tls.pid == _pid[0]:
             return conn
         if self._closed:
             raise StoreError(f"{self.path}: the store is closed")
