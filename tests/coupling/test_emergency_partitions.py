@@ -63,6 +63,11 @@ def test_same_seed_and_partitions_same_switchover_bit_for_bit() -> None:
     assert a.summary["modes"] == b.summary["modes"]
     assert a.cases.equals(b.cases)
     assert a.modes is not None and a.modes.equals(b.modes)
+    assert a.call_ups is not None and a.call_ups.equals(b.call_ups) and len(a.call_ups) > 0
+    # call-ups name members by their place on the territory's roster: distinct people
+    first = a.call_ups.drop_duplicates("member")
+    assert len(first) <= a.summary["modes"]["roster"]["staff"]
+    assert len(first) == sum(a.summary["modes"]["roster"]["ever_mobilised_by_role"].values())
 
 
 def test_specialists_with_partitions_are_refused_in_one_line() -> None:
