@@ -5,6 +5,8 @@ its own streets' emergency cases, checks, members and stations, and the shared l
 the district command (the controller, the declarations, the rules). :func:`merged` puts them
 back together as the attributes :func:`twin.emergency.summary.modes_block` reads, so the
 ``modes`` block and the mode series are computed by the same code for one partition or many.
+The timeline is the modes in force at the streets (the command's decisions, one notice later);
+the declarations, advisories and refusals are the command's, with the times it took them.
 
 Sums are exact where every street acts at the same instants (the district's notices reach
 all of them at once): the series' samples, the redeployment log's entries. The on-site count
@@ -16,6 +18,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -112,7 +115,13 @@ class MergedEmergency:
         self.terr = first.terr
         self.cat_names = first.cat_names
         self.units = first.units
-        self.controller = shared.controller  # the district command's decisions
+        # the modes in force are the streets' (the command's decisions, one notice later); what
+        # was suppressed, refused or advised is the command's
+        cmd = shared.controller
+        self.controller = SimpleNamespace(
+            history=first.controller.history, mode=first.controller.mode, shadow=cmd.shadow,
+            suppressed=cmd.suppressed, refused=cmd.refused, advisories=cmd.advisories,
+        )
         self.board = shared.board
         self.specialists = first.specialists if len(streets) == 1 else []
         self.e_specialist = np.concatenate([c.e_specialist for c in streets])
