@@ -5,7 +5,7 @@ district finishes in its own worker. Prints wall seconds, CPU seconds over all p
 peak RSS per process and of this (the parent) process; the last line is one JSON object
 {"wall_s", "cpu_s", "cases_total", "peak_rss_mb_max_process", "peak_rss_mb_parent", "partitions"}.
 
-    python benchmarks/city_year.py [--days 365] [--districts N] [--partitions P] [--dask local|tcp://HOST:8786]
+    python benchmarks/city_year.py [--days 365] [--districts N | --district NAME …] [--partitions P] [--dask local|tcp://HOST:8786]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ def main() -> None:
     ap.add_argument("--scenario", default=str(ROOT / "scenarios" / "city.toml"))
     ap.add_argument("--days", type=float, default=365.0)
     ap.add_argument("--districts", type=int, default=None, help="run only the first N districts (a scaled city)")
+    ap.add_argument("--district", action="append", default=[], help="run only this district (repeatable)")
     ap.add_argument("--partitions", type=int, default=None, help="partitions per district (default: the city file's)")
     ap.add_argument("--dask", default=None, help="'local' or a scheduler address (default: local processes)")
     ap.add_argument("--seed", type=int, default=None)
@@ -38,6 +39,8 @@ def main() -> None:
     city = load_city(args.scenario, sets)
     if args.districts is not None:
         city = city.first(args.districts)
+    if args.district:
+        city = city.only(args.district)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="city-year-") as tmp:
         s = run_city(city, Path(args.out or tmp), seed=args.seed, days=args.days, dask=args.dask, tables=False)

@@ -13,12 +13,15 @@ travels back, so this process stays small whatever the city's size. With several
 per district this process merges each district in turn (its memory is then bounded by the
 largest district's case table).
 
-Not coupled yet: the city's 12345 centre and operations centre (the coupling's shared level);
-each district handles its own 12345 work orders, as a district scenario does.
+Coupled: within a district run in several partitions, its centre and departments are simulated
+once, as the last worker of the same lockstep (:mod:`twin.coupling`). Not coupled yet: the
+city's 12345 centre and operations centre above the districts; each district handles its own
+12345 work orders, as a district scenario does.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import twin
+from twin.coupling.sims import partition_count
 from twin.executors import PartitionFactory, cpu_seconds, peak_rss_mb
 from twin.run import (
     IndependentPartition,
@@ -48,7 +52,7 @@ from twin.scenario.city import CityScenario, slug
 #: What the city run does not simulate yet (recorded in its summary).
 NOT_COUPLED = (
     "the city's 12345 centre and operations centre are not simulated: each district handles its own "
-    "12345 work orders, and partitions of a district split its centre's and departments' staff"
+    "12345 work orders (a district's own centre and departments are one shared level across its partitions)"
 )
 
 #: Summary counts that add up over districts.
@@ -89,14 +93,16 @@ def finish_district(name: str, scenario: Scenario, seed: int, days: float, parts
 class DistrictPartition(PartitionRun):
     """A district simulated as one partition: it finishes its district in its own worker."""
 
-    def __init__(self, name: str, scenario: Scenario, seed: int, days: float, out: str, tables: bool, quiet: bool) -> None:
+    def __init__(self, name: str, scenario: Scenario, seed: int, days: float, out: str, tables: bool) -> None:
         spool = str(Path(out) / "spool")
-        super().__init__(partial(IndependentPartition, scenario, seed, days, False, tables, 0), tables, 0, spool, quiet)
+        super().__init__(partial(IndependentPartition, scenario, seed, days, False, tables, 0), tables, 0, spool)
         self.name, self.scenario, self.seed, self.days, self.out = name, scenario, seed, days, Path(out)
         self.t0 = time.perf_counter()
 
     def finish(self) -> DistrictDone:  # type: ignore[override]
         part = super().finish()
+        self.sim = self.m = None  # let the model go before its case table comes back
+        gc.collect()  # agents and model refer to each other
         done = finish_district(self.name, self.scenario, self.seed, self.days, [part], self.out, self.t0, self.tables)
         done.rss_by_pid[part.pid] = max(done.rss_by_pid[part.pid], peak_rss_mb())  # reading back, after the run
         done.cpu_by_pid[part.pid] = max(done.cpu_by_pid[part.pid], cpu_seconds())
@@ -164,14 +170,14 @@ def run_city(
         days_i = float(sc.run.days if days is None else days)
         ddir = out / "districts" / slug(d.name)
         plan.append((d.name, sc, seed_i, days_i, ddir))
-        n = max(1, min(sc.run.partitions, sc.territory.streets))
-        mine = ([partial(DistrictPartition, d.name, sc, seed_i, days_i, str(ddir), tables, True)] if n == 1
-                else partition_runs(sc, seed_i, days_i, False, tables, str(ddir / "spool"), True))  # streets + the shared level
+        if partition_count(sc) == 1:  # the district finishes itself in its worker
+            mine = [partial(DistrictPartition, d.name, sc, seed_i, days_i, str(ddir), tables)]
+        else:  # street partitions and the district's shared level; this process merges them
+            mine = partition_runs(sc, seed_i, days_i, False, tables, str(ddir / "spool"))
         factories += mine
         owners += [i] * len(mine)
-    where = hosts_for(len(factories), parallel, dask)
-    if where == "inline":  # partitions share this process: one quiet-GC scope (run_partitions' own)
-        factories = [_loud(f) for f in factories]
+    # even a one-district city runs its district in a worker: this process only gathers summaries
+    where = hosts_for(max(2, len(factories)), parallel, dask)
     horizon = max(p[3] for p in plan) * 1440.0
     results, _ = run_partitions(factories, where, dask, horizon, progress)
     done: list[DistrictDone] = []
@@ -188,12 +194,3 @@ def run_city(
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     return summary
 
-
-def _loud(factory: Any) -> Any:
-    """The same factory with ``quiet`` off (the caller holds the quiet-GC scope)."""
-    if isinstance(factory, partial):
-        if factory.func is DistrictPartition:
-            return partial(DistrictPartition, *factory.args[:-1], False)
-        if factory.func is PartitionRun:
-            return partial(PartitionRun, *factory.args[:-1], False)
-    return factory

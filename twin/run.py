@@ -13,7 +13,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import repeat
@@ -71,9 +71,9 @@ class RunResult:
     events: pd.DataFrame | None = None
     stations: pd.DataFrame = field(default_factory=pd.DataFrame)
     modes: pd.DataFrame | None = None  # the [emergency] section's mode series
+    call_ups: pd.DataFrame | None = None  # the [emergency] section's members called up (load test check-ins)
     # the partitions' processes: pid → (peak RSS in MB, CPU seconds), measured where they ran
     processes: dict[int, tuple[float, float]] = field(default_factory=dict)
-    call_ups: pd.DataFrame | None = None  # the [emergency] section's members called up (load test check-ins)
 
 
 # --------------------------------------------------------------------------- tables
@@ -522,8 +522,8 @@ PRELOAD = ["twin.run"]
 
 
 class _QuietGc:
-    """:func:`quiet_gc` shared by the partitions of one process (Dask actors share a worker):
-    entered by the first that starts, left when the last finishes."""
+    """:func:`quiet_gc` shared by the partitions of one process (inline runs and Dask actors
+    hold several): entered by the first that starts, left when the last finishes."""
 
     users = 0
     cm: Any = None
@@ -574,12 +574,11 @@ class PartitionRun:
     holds open and recent cases only), and at the end turns the model into small tables and
     counters in the worker, so only those travel back."""
 
-    def __init__(self, make_sim: Callable[[], Any], tables: bool, part: int = 0, spool: str | None = None, quiet: bool = True) -> None:
+    def __init__(self, make_sim: Callable[[], Any], tables: bool, part: int = 0, spool: str | None = None) -> None:
         self.sim = make_sim()
         self.lookahead = float(self.sim.lookahead)
         self.m: DistrictModel | None = getattr(self.sim, "model", None)
         self.tables = tables
-        self.quiet = quiet
         self.started = False
         self.spool = None if spool is None else TableSpool(Path(spool) / f"cases-p{part}.parquet")
         m = self.m
@@ -592,8 +591,7 @@ class PartitionRun:
     def advance(self, until: float, inbox: Sequence[Any] = ()) -> list[Any]:
         if not self.started:
             self.started = True
-            if self.quiet:
-                _QuietGc.enter()
+            _QuietGc.enter()
         out = self.sim.advance(until, inbox)
         if self.release and until >= self._next_release:
             self._write_settled()
@@ -632,7 +630,7 @@ class PartitionRun:
         else:
             res = _collect(m, self.tables)
         res.facts["events_processed"] -= extra_events
-        if self.quiet and self.started:
+        if self.started:
             _QuietGc.leave()
         res.peak_rss_mb = peak_rss_mb()
         res.pid = os.getpid()
@@ -641,17 +639,17 @@ class PartitionRun:
 
 
 def partition_runs(scenario: Scenario, seed: int | None, days: float | None, keep_events: bool | None, tables: bool,
-                   spool: str | None, quiet: bool) -> list[PartitionFactory]:
-    """One picklable factory per partition of ``scenario`` (built in the worker that runs it):
-    the whole model for one partition; else the street partitions coupled to the shared
-    district level, which comes last (:func:`twin.coupling.sims.partition_sims`)."""
-    n = partition_count(scenario)
-    if n == 1 and scenario.emergency is None:
-        return [partial(PartitionRun, partial(IndependentPartition, scenario, seed, days, keep_events, tables, 0), tables, 0, spool, quiet)]
-    # an [emergency] section is coupled even in one partition: the district command decides
-    # on the shared level and its notice reaches the streets one handover later, whatever P
-    sims = partition_sims(scenario, seed, days, keep_events, tables, components_for(scenario))
-    return [partial(PartitionRun, make, tables, k, spool, quiet) for k, make in enumerate(sims)]
+                   spool: str | None) -> list[PartitionFactory]:
+    """One picklable factory per worker of a run of ``scenario`` (each built in the worker that
+    runs it): the whole model for one partition; else the street partitions coupled to the
+    shared district level, last (:func:`twin.coupling.sims.partition_sims`)."""
+    if partition_count(scenario) == 1 and scenario.emergency is None:
+        sims: list[Callable[[], Any]] = [partial(IndependentPartition, scenario, seed, days, keep_events, tables, 0)]
+    else:
+        # an [emergency] section is coupled even in one partition: the district command decides
+        # on the shared level and its notice reaches the streets one handover later, whatever P
+        sims = list(partition_sims(scenario, seed, days, keep_events, tables, components_for(scenario)))
+    return [partial(PartitionRun, make, tables, k, spool) for k, make in enumerate(sims)]
 
 
 def spooled_cases(p: PartResult) -> pd.DataFrame:
@@ -741,12 +739,19 @@ def run_partitions(
     factories: Sequence[PartitionFactory], where: str, dask: str | None, horizon: float,
     progress: Callable[[float], None] | None = None,
 ) -> tuple[list[Any], Any]:
-    """Drive partitions in lockstep, one-day windows, on the hosts ``where`` names; returns their
-    results and, for one partition in this process, the partition itself (its live model)."""
+    """Drive partitions in lockstep on the hosts ``where`` names — windows of their lookahead,
+    a day at most; returns their results and, when they ran in this process, the partitions
+    themselves (their live models; else an empty list)."""
     box = make_hosts(factories, where, dask, preload=PRELOAD)
+    days_done = [0]
+
+    def on_window(until: float) -> None:  # progress once a simulated day (windows may be minutes)
+        if progress is not None and (until >= (days_done[0] + 1) * 1440.0 or until >= horizon):
+            days_done[0] = int(until // 1440.0)
+            progress(until / 1440.0)
+
     try:
-        with quiet_gc() if where == "inline" else nullcontext():
-            results = run_lockstep(box, horizon, window=1440.0, on_window=None if progress is None else (lambda t: progress(t / 1440.0)))
+        results = run_lockstep(box, horizon, window=1440.0, on_window=on_window)
         live = list(box.parts) if isinstance(box, InlineHosts) else []
     finally:
         box.close()
@@ -768,26 +773,30 @@ def simulate(
 
     ``keep_events`` overrides ``outputs.case_events``; ``tables=False`` skips building the
     per-incident table and the audit log (benchmarks), leaving the summary complete.
-    With ``run.partitions`` > 1 the partitions run in child processes (``parallel``; by
-    default unless this process is itself a daemon worker), on Dask actors (``dask``: ``local``
-    or a scheduler address) or one after another — the results are the same either way.
-    Partitions write their settled cases to ``spool`` (default: a temporary directory) as they
-    go and forget them; the tables read back equal the ones built in memory.
+    With ``run.partitions`` > 1 the streets run as partitions coupled to the shared district
+    level (:mod:`twin.coupling`), each partition and the shared level alive in one worker: this
+    process (the default), a child process each (``parallel=True``, unless this process is
+    itself a daemon worker) or a Dask actor each (``dask``: ``local`` or a scheduler address) —
+    the results are the same either way. Partitions write their settled cases to ``spool`` (default: a
+    temporary directory) as they go and forget them; the tables read back equal the ones
+    built in memory.
     """
     t0 = time.perf_counter()
-    n = max(1, min(scenario.run.partitions, scenario.territory.streets))
+    n = partition_count(scenario)
     em = scenario.emergency  # its specialists with partitions are refused by the scenario's validation
     seed_value = int(scenario.run.seed if seed is None else seed)
     n_days = float(scenario.run.days if days is None else days)
-    # the [emergency] section's modes block is merged from the live models: its partitions run here
-    where = "inline" if em is not None else hosts_for(n, parallel, dask) if n > 1 or dask else "inline"
+    # coupled partitions meet every handover window (30 min): on a busy machine waiting for
+    # the slowest process each window cost more than it gained (a 30-day district: 38.5 s wall
+    # in processes, 17.6 s inline, load ≈ 9) — so processes only when asked for
+    # (the [emergency] section's modes block is merged from the live models: its partitions run here)
+    where = "inline" if em is not None else hosts_for(n, bool(parallel), dask) if n > 1 or dask else "inline"
     with _spool_dir(spool, dask if em is None else None) as sp:
-        factories = partition_runs(scenario, seed, days, keep_events, tables, sp, quiet=where != "inline")
+        factories = partition_runs(scenario, seed, days, keep_events, tables, sp)
         parts, live = run_partitions(factories, where, None if em is not None else dask, n_days * 1440.0, progress)
         for p in parts:
             p.cases = spooled_cases(p)
-    models = [run.m for run in live]
-    return run_result(scenario, seed_value, n_days, parts, t0, tables, models)
+    return run_result(scenario, seed_value, n_days, parts, t0, tables, [run.m for run in live])
 
 
 def run_result(scenario: Scenario, seed: int, days: float, parts: list[PartResult], t0: float, tables: bool = True,
@@ -814,8 +823,8 @@ def run_result(scenario: Scenario, seed: int, days: float, parts: list[PartResul
     for p in parts:
         rss, cpu = procs.get(p.pid, (0.0, 0.0))
         procs[p.pid] = (max(rss, p.peak_rss_mb), max(cpu, p.cpu_s))
-    return RunResult(scenario, seed, days, summary, r.incidents, r.cases if tables else pd.DataFrame(), r.kpi, r.events, r.stations, modes,
-                     procs, call_ups)
+    return RunResult(scenario, seed, days, summary, r.incidents, r.cases if tables else pd.DataFrame(), r.kpi, r.events, r.stations,
+                     modes, call_ups, procs)
 
 
 def summary_json(summary: RunSummary) -> str:

@@ -79,7 +79,7 @@ def test_scaled_city_runs_from_the_cli(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert set(s["districts"]) == {"North", "South"}
-    assert s["partitions"] == 4  # North: 2 street partitions and its shared district level; South: 1 street, 1 partition
+    assert s["partitions"] == 4  # North: 2 streets, 2 partitions and its shared district level; South: 1 street, 1 partition
     assert s["cases_total"] == sum(d["cases_total"] for d in s["districts"].values()) > 0
     assert s["peak_rss_mb_max_process"] > 0 and s["peak_rss_mb_parent"] > 0
     assert "not simulated" in s["not_coupled"]

@@ -31,7 +31,7 @@ def test_processes_equal_inline() -> None:
 
 @pytest.mark.slow
 def test_dask_local_cluster_equals_inline() -> None:
-    sc = small_district()
+    sc = small_district("run.days=3")  # an actor call per window: keep the windows few
     inline = simulate(sc, parallel=False)
     dask = simulate(sc, dask="local")
     assert _without_wall(inline.summary) == _without_wall(dask.summary)

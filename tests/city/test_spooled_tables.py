@@ -14,7 +14,7 @@ from twin.run import IndependentPartition, PartitionRun, spooled_cases
 
 def _run(tmp: Path | None) -> tuple[PartitionRun, pd.DataFrame, int]:
     sc = small_district("run.partitions=1")
-    run = PartitionRun(partial(IndependentPartition, sc, None, None, False, True, 0), True, 0, None if tmp is None else str(tmp), quiet=False)
+    run = PartitionRun(partial(IndependentPartition, sc, None, None, False, True, 0), True, 0, None if tmp is None else str(tmp))
     peak_in_memory = 0
     for day in range(1, 7):
         run.advance(day * 1440.0, [])

@@ -52,13 +52,15 @@ def _bar() -> Progress:
     )
 
 
-def _simulate(sc: Any, seed: int | None, days: float | None, keep_events: bool | None = None, dask: str | None = None) -> Any:
+def _simulate(sc: Any, seed: int | None, days: float | None, keep_events: bool | None = None, dask: str | None = None,
+              parallel: bool | None = None) -> Any:
     from twin.run import simulate
 
     total = float(days if days is not None else sc.run.days)
     with _bar() as bar:
         task = bar.add_task(f"simulating {sc.meta.name}", total=total)
-        return simulate(sc, seed=seed, days=days, progress=lambda d: bar.update(task, completed=d), keep_events=keep_events, dask=dask)
+        return simulate(sc, seed=seed, days=days, progress=lambda d: bar.update(task, completed=d), keep_events=keep_events, dask=dask,
+                        parallel=parallel)
 
 
 def _check_dask(dask: str | None) -> None:
@@ -69,6 +71,17 @@ def _check_dask(dask: str | None) -> None:
             check_dask_address(dask)
         except ValueError as exc:
             raise checks.BadInput(str(exc)) from None
+
+
+def _memory_line(processes: dict[int, tuple[float, float]]) -> str:
+    """Peak RSS of the partitions' processes and of this one (the run's memory at a glance)."""
+    import os
+
+    from twin.executors import peak_rss_mb
+
+    others = [rss for pid, (rss, _) in processes.items() if pid != os.getpid()]
+    parts = f"partition processes {', '.join(f'{mb:,.0f}' for mb in others)} MB; " if others else ""
+    return f"peak RSS: {parts}this process {peak_rss_mb():,.0f} MB"
 
 
 def run_city(scenario: Path, sets: list[str], partitions: int | None, seed: int | None, days: float | None, out: Path, dask: str | None) -> None:
@@ -173,7 +186,8 @@ def run(
     csv: bool = typer.Option(False, "--csv", help="Also write CSV copies of the tables."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html with figures."),
     partitions: int | None = typer.Option(
-        None, "--partitions", min=1, help="Partitions (sets of streets) per district, each in its own worker (default: the scenario's)."
+        None, "--partitions", min=1,
+        help="Partitions (sets of streets) per district, each in its own worker process (default: the scenario's, in this process).",
     ),
     dask: str | None = typer.Option(
         None, "--dask", help="Run the partitions on Dask actors: 'local' (a LocalCluster) or a scheduler address tcp://HOST:8786."
@@ -194,7 +208,7 @@ def run(
     sc = _load(scenario, sets, seed, days)
     _measures_something(scenario, sets, days)
     try:
-        result = _simulate(sc, seed, days, dask=dask)
+        result = _simulate(sc, seed, days, dask=dask, parallel=True if partitions is not None else None)
     except KeyboardInterrupt:
         raise checks.Interrupted(f"the simulation was stopped; nothing written to {out}") from None
     write_run_dir(result, out, csv=csv or None)
@@ -203,6 +217,7 @@ def run(
 
         write_run_report(result, out)
     console.print(summary_table(result.summary))
+    console.print(_memory_line(result.processes))
     console.print(f"run directory: [bold]{out}[/bold]" + ("  (report.html)" if report else ""))
 
 

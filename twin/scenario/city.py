@@ -103,6 +103,16 @@ class CityScenario:
         city = self.spec.city.model_copy(update={"districts": self.spec.city.districts[:n]})
         return CityScenario(self.path, self.spec.model_copy(update={"city": city}), self.districts[:n])
 
+    def only(self, names: Sequence[str]) -> CityScenario:
+        """The city cut down to the districts named (a scaled run of chosen districts)."""
+        all_names = [d.name for d in self.spec.city.districts]
+        for n in names:
+            if n not in all_names:
+                raise ScenarioError(f"--district {n!r}: expected one of {', '.join(all_names)}, got {n!r}")
+        keep = [i for i, n in enumerate(all_names) if n in names]
+        city = self.spec.city.model_copy(update={"districts": [self.spec.city.districts[i] for i in keep]})
+        return CityScenario(self.path, self.spec.model_copy(update={"city": city}), [self.districts[i] for i in keep])
+
     def resolved_dict(self) -> dict[str, Any]:
         return json.loads(self.spec.model_dump_json())
 
