@@ -59,12 +59,14 @@ def main() -> None:
     ap.add_argument("--days", type=float, default=365.0)
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--set", action="append", default=[], help="scenario override dotted.path=value (e.g. run.partitions=1)")
+    ap.add_argument("--inline", action="store_true",
+                    help="run the coupled partitions in this process instead of one child process each (same results)")
     args = ap.parse_args()
     sc = load_scenario(args.scenario, args.set)
     t0 = time.perf_counter()
     me0 = resource.getrusage(resource.RUSAGE_SELF)
     cpu0 = me0.ru_utime + me0.ru_stime
-    r = simulate(sc, seed=args.seed, days=args.days, keep_events=False, tables=False)
+    r = simulate(sc, seed=args.seed, days=args.days, keep_events=False, tables=False, parallel=not args.inline)
     wall = time.perf_counter() - t0
     s = r.summary
     me = resource.getrusage(resource.RUSAGE_SELF)
