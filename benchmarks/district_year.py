@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -66,13 +67,15 @@ def main() -> None:
     r = simulate(sc, seed=args.seed, days=args.days, keep_events=False, tables=False)
     wall = time.perf_counter() - t0
     s = r.summary
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu_s = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime  # all processes of the run
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    # partitions run in processes forked from a server (not our children): each reports its own
+    children = {pid: v for pid, v in r.processes.items() if pid != os.getpid()}
     cpu_parent = me.ru_utime + me.ru_stime - cpu0  # setup, merging the partitions, the summary
+    cpu_s = cpu_parent + sum(cpu for _, cpu in children.values())  # all processes of the run
     parent_mb = me.ru_maxrss / 1024.0
-    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-    n_children = s["partitions"] if s["partitions"] > 1 else 0
-    rss_mb = parent_mb + n_children * child_mb  # partitions run side by side: their peaks add up
+    child_mb = max((rss for rss, _ in children.values()), default=0.0)
+    n_children = len(children)
+    rss_mb = parent_mb + sum(rss for rss, _ in children.values())  # partitions run side by side: their peaks add up
     ev_rate = s["events_processed"] / wall
     bare = bare_simpy_mmc()
     print(f"scenario            {sc.meta.name}: {s['residents']:,} residents, {s['grids']:,} grids, {args.days:g} days, {s['partitions']} partition(s)")
@@ -82,7 +85,7 @@ def main() -> None:
     print(f"engine transitions  {s['engine_transitions']:,}  ({s['engine_transitions'] / wall:,.0f} per s)")
     print(f"CPU                 {cpu_s:.1f} s over all processes (a loaded machine stretches wall time, CPU time less so)")
     print(f"                    of which this process {cpu_parent:.1f} s (merge + summary), partitions {cpu_s - cpu_parent:.1f} s")
-    print(f"peak RSS            {rss_mb:,.0f} MB  (parent {parent_mb:,.0f} MB + {n_children} partition processes × {child_mb:,.0f} MB)")
+    print(f"peak RSS            {rss_mb:,.0f} MB  (parent {parent_mb:,.0f} MB + {n_children} partition processes, the largest {child_mb:,.0f} MB)")
     print(f"bare SimPy M/M/c    {bare:,.0f} events per s  (model: {100 * ev_rate / bare:.0f} % of it)")
     print(json.dumps({
         "wall_s": round(wall, 2),

@@ -7,6 +7,11 @@ when; the target adapter (twin.loadtest.targets) says how. Users:
   worker's token), follows the case, answers the call-back (一事一评);
 - DeviceUser — SOS callers, water meters, sensors: alerts retried on timeouts, lost replies
   (``--device-lost-replies``) and 409/429/503 with the *same* Idempotency-Key;
+- ModeUser — the district centre switching the mode (常急转换) when the scenario does, with the
+  head count the switch calls up; MemberUser — the mobilised members: each checks in (报到) at
+  the model's arrival time through the app backend (retried on timeouts, lost replies and 5xx
+  with the *same* Idempotency-Key), then lists the team's open tasks, claims one, works it for
+  the compressed task time and completes it, until the mobilisation closes;
 - GridWorkerUser (claim, handle, resolve; verify and close; now and then ask for an extension,
   延期, or answer the reporter, 答复), CommunityUser (also approves or refuses the extensions its
   grids ask for; now and then suspends and resumes (挂账) or reassigns (改派) a case it handles),
@@ -33,6 +38,7 @@ from locust import LoadTestShape, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.runners import WorkerRunner
 
+from twin.loadtest.mobilisation import MemberCall, MobLog, loses_first_reply
 from twin.loadtest.plan import Agenda, Arrival, Claims, Plan, SendLog, ref_of, resolves_at, unit_for, work_minutes
 from twin.loadtest.targets import Reference, Req, adapter
 
@@ -41,6 +47,7 @@ TARGET = adapter(PLAN)
 REF = Reference(PLAN)
 CLAIMS = Claims()
 SENT = SendLog(PLAN.send_log_dir)
+MOB = MobLog(PLAN.send_log_dir)
 CASE_OF_REF: dict[str, str] = {}  # incidents reported by this process → case ids (for merging repeat complaints)
 RACE = (404, 409, 412)  # someone else changed the case first: not an error of the platform
 _AGENDAS: dict[str, Agenda] = {}
@@ -88,8 +95,9 @@ class ApiUser(FastHttpUser):
     network_timeout = PLAN.request_timeout_s
     connection_timeout = PLAN.request_timeout_s
 
-    def call(self, req: Req, race_ok: bool = False) -> tuple[int, Any]:
-        """Send ``req``; 2xx is success, a lost race (404/409/412) too when ``race_ok``."""
+    def call(self, req: Req, race_ok: bool = False, ok: tuple[int, ...] = ()) -> tuple[int, Any]:
+        """Send ``req``; 2xx is success, a lost race (404/409/412) too when ``race_ok``, and the
+        statuses in ``ok`` (answers the protocol expects, such as a closed mobilisation)."""
         with self.client.request(req.method, req.path, headers=req.headers, data=req.body, name=req.name, catch_response=True) as r:
             status = int(r.status_code or 0)
             if 200 <= status < 300:
@@ -98,7 +106,7 @@ class ApiUser(FastHttpUser):
                     return status, json.loads(r.text or "null")
                 except ValueError:
                     return status, None
-            if race_ok and status in RACE:
+            if (race_ok and status in RACE) or status in ok:
                 r.success()
                 return status, None
             if status:
@@ -205,6 +213,138 @@ class DeviceUser(ArrivalUser):
     fixed_count = PLAN.device_users
     kinds = ("device",)
     network_timeout = PLAN.device_timeout_s  # a response slower than this is a timeout: send again
+
+
+# ---------------------------------------------------------------------- the switchover
+class ModeUser(ApiUser):
+    """The district centre: ``POST /mode`` at each of the scenario's mode changes."""
+
+    fixed_count = 1 if PLAN.mode_steps and PLAN.target == "reference" else 0
+
+    def on_start(self) -> None:
+        self.next = 0
+
+    @task
+    def step(self) -> None:
+        if self.next >= len(PLAN.mode_steps) or ended():
+            gevent.sleep(1.0)
+            return
+        s = PLAN.mode_steps[self.next]
+        wait = s.at_s - PLAN.wall_s()
+        if wait > 0:
+            gevent.sleep(min(wait, 0.2))
+            return
+        self.next += 1
+        status, _ = self.call(REF.set_mode(s), race_ok=True)  # 409: the platform is in that mode already
+        MOB.note("mode", s.mode, status, f"{time.time():.6f}", s.expected_members)
+
+
+#: Replies after which the app sends a check-in (same Idempotency-Key) or a completion again: no
+#: answer (timeout, connection), 409 (check-in: no mobilisation open yet, the switch is on its
+#: way), 429, 5xx.
+RESEND = (0, 429, 500, 502, 503, 504)
+CHECKIN_RETRY = (*RESEND, 409)
+
+
+#: A member's token after the mobilisation closed (mode back to normal): the app stops.
+CLOSED = (401, 403, 409, 410)
+
+
+class MemberUser(ApiUser):
+    """The mobilised members of this process: each is its own session (an open model — a
+    member checks in when the model has them arrive, whatever the platform's answer time),
+    sharing this user's connection pool."""
+
+    fixed_count = PLAN.processes * max(1, min(16, -(-len(PLAN.members) // (200 * PLAN.processes)))) if PLAN.members else 0
+    concurrency = 128
+    network_timeout = PLAN.device_timeout_s  # the app gives up on a reply after this long and sends again
+
+    @task
+    def step(self) -> None:
+        if ended():
+            gevent.sleep(1.0)
+            return
+        ag = _MEMBERS.get("agenda")
+        if ag is None:
+            ag = _MEMBERS["agenda"] = [*reversed(PLAN.member_shard(process_index(self), PLAN.processes))]
+        now = PLAN.wall_s()
+        if not ag or ag[-1].at_s > now:
+            gevent.sleep(0.5 if not ag else min(0.2, max(0.002, ag[-1].at_s - now)))
+            return
+        SESSIONS.spawn(self.member, ag.pop())
+
+    def check_in(self, m: MemberCall) -> dict[str, Any] | None:
+        """POST the check-in until the platform has it and we heard (a lost reply, a timeout or a
+        5xx is sent again with the same key); note every attempt."""
+        req = REF.checkin(m)
+        lose = loses_first_reply(m.member_id, PLAN.checkin_lost_replies)  # the first reply that arrives is lost
+        for attempt in range(PLAN.max_retries):
+            if ended():
+                return None
+            t = time.time()
+            with self.client.request(req.method, req.path, headers=req.headers, data=req.body, name=req.name, catch_response=True) as r:
+                status = int(r.status_code or 0)
+                ms = (time.time() - t) * 1000.0
+                body: Any = None
+                if status in (200, 201):
+                    with contextlib.suppress(ValueError):
+                        body = json.loads(r.text or "null")
+                rec = body if isinstance(body, dict) else {}
+                MOB.note("checkin", m.member_id, status, rec.get("checkin_id", "-"), f"{t:.6f}", f"{ms:.3f}", attempt)
+                if status in (200, 201) and lose:
+                    lose = False
+                    r.failure("lost reply (fault injected)")  # recorded, never heard: the app sends again
+                    MOB.note("lost", m.member_id)
+                    gevent.sleep(0.05)
+                    continue
+                if status in (200, 201) and rec.get("member_token"):
+                    r.success()
+                    return rec
+                if status == 409:
+                    r.success()  # the switch has not reached the platform yet: the protocol says retry
+                elif status:
+                    r.failure(f"HTTP {status}")
+                if status not in CHECKIN_RETRY:
+                    return None
+            gevent.sleep(min(0.5, 0.05 * 2**attempt))
+        return None
+
+    def member(self, m: MemberCall) -> None:
+        rec = self.check_in(m)
+        if rec is None:
+            return
+        token = str(rec["member_token"])
+        rounds = 0
+        while not ended():
+            status, page = self.call(REF.open_tasks(token), ok=CLOSED)
+            if status in CLOSED:  # the mobilisation closed: the member's token is void
+                MOB.note("stood_down", m.member_id, status)
+                return
+            tasks = page.get("items", []) if isinstance(page, dict) else page if isinstance(page, list) else []
+            tasks = [t for t in tasks if isinstance(t, dict) and t.get("task_id")]
+            if not tasks:
+                gevent.sleep(PLAN.member_poll_s)
+                continue
+            rounds += 1
+            # members of a team see the same list: each picks by a hash of their id, so they collide
+            # now and then as people do (the platform's claim decides)
+            pick = tasks[int.from_bytes(hashlib.sha256(f"{m.member_id}:{rounds}".encode()).digest()[:4], "big") % len(tasks)]
+            tid = str(pick["task_id"])
+            status, _ = self.call(REF.claim(token, tid, m.member_id), race_ok=True)
+            MOB.note("claim", m.member_id, tid, {200: "ok", 409: "taken", 404: "not_found"}.get(status, f"http_{status}"))
+            if status != 200:
+                gevent.sleep(PLAN.member_poll_s / 4)  # someone was quicker (or the platform is busy): look again soon
+                continue
+            gevent.sleep(PLAN.wall_seconds_for(PLAN.task_sim_minutes))
+            for attempt in range(PLAN.max_retries):  # reporting back is idempotent: resend until heard
+                status, _ = self.call(REF.complete(token, tid, "done on site"), race_ok=True)
+                if status not in RESEND or ended():
+                    break
+                gevent.sleep(min(0.5, 0.05 * 2**attempt))
+            MOB.note("complete", m.member_id, tid, {200: "ok", 409: "conflict", 404: "not_found"}.get(status, f"http_{status}"))
+
+
+_MEMBERS: dict[str, list[MemberCall]] = {}
 
 
 # ---------------------------------------------------------------------- staff
@@ -550,5 +690,9 @@ class ScenarioShape(LoadTestShape):
         if PLAN.device_users > 0:
             classes.append(DeviceUser)
             fixed += PLAN.device_users
+        for u in (ModeUser, MemberUser):
+            if u.fixed_count > 0:
+                classes.append(u)
+                fixed += u.fixed_count
         residents = max(1, PLAN.arrival_users_at(max(0.0, s)) - PLAN.device_users) if s <= PLAN.duration_s else 1
         return fixed + residents, 100.0, classes

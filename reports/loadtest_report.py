@@ -62,6 +62,72 @@ def _arrivals_figure(arr: dict[str, Any]) -> Any:
     return fig
 
 
+MODE_LEVEL = {"normal": 0, "emergency": 1, "extreme": 2}
+
+
+def _storm_figure(result: dict[str, Any]) -> Any:
+    """The mode timeline above the check-in storm, on one simulated-time axis: check-ins heard
+    back per wall second against those the model's arrivals schedule."""
+    mob = result["mobilisation"]
+    start, sp = result.get("start_min") or 0.0, result.get("speedup") or 1.0
+    storm = mob["storm"]
+    w = storm["bucket_s"]
+
+    def day(wall_s: float) -> float:
+        return (start + wall_s * sp / 60.0) / 1440.0
+
+    end = day(result["duration_s"] + result["drain_s"])
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 5.2), sharex=True, gridspec_kw={"height_ratios": [1, 2.4]})
+    xs, ys = [day(0.0)], [0]
+    for st in mob["mode_steps"]:
+        xs.append(day(st["at_s"]))
+        ys.append(MODE_LEVEL.get(st["mode"], 0))
+    xs.append(end)
+    ax1.step(xs, [*ys, ys[-1]], where="post", color="tab:purple", label="scenario (model)")
+    posted = [p for p in mob.get("mode_posts", []) if 200 <= p["status"] < 300]
+    if posted:
+        ax1.plot([day(p["wall_s"]) for p in posted], [MODE_LEVEL.get(p["mode"], 0) for p in posted], "v", color="tab:red",
+                 label="POST /mode accepted")
+    ax1.set_yticks([0, 1, 2], ["normal", "应下尽下", "全员下沉"])
+    ax1.set_ylim(-0.3, 2.3)
+    ax1.set_title("Mode (常急转换)")
+    ax1.legend(fontsize=8, loc="upper right")
+    x = [day(i * w) for i in range(len(storm["checkins"]))]
+    ax2.bar(x, storm["scheduled"], width=(day(w) - day(0.0)) * 0.9, align="edge", alpha=0.4, label="scheduled (model's arrivals)")
+    ax2.step([*x, day(len(x) * w)], [*storm["checkins"], storm["checkins"][-1] if x else 0], where="post", color="tab:red",
+             label="checked in (reply heard)")
+    ax2.set(title=f"Check-ins (报到) per wall second (one wall second = {sp / 60.0:g} simulated minutes)", xlabel="simulated day",
+            ylabel="check-ins")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _mobilisation_section(result: dict[str, Any]) -> Section:
+    mob = result["mobilisation"]
+    m50, m90 = mob["minutes_to_50pct"], mob["minutes_to_90pct"]
+    paras = [
+        f"{mob['called']} members called up (×{mob['members_scale']:g}); the platform counted {mob['checked_in']} check-ins, "
+        f"{mob['checked_in_by_load_test']} members heard back; {mob['duplicates']} check-ins counted twice "
+        f"({mob['checkin_retries']} resends, {mob['lost_replies']} of them after an injected lost reply). Peak "
+        f"{mob['checkin_rps_peak']:g} check-ins a second; check-in p50 {mob['checkin_p50_ms']} ms, p99 {mob['checkin_p99_ms']} ms.",
+        "Minutes are simulated minutes from the declaration (wall minutes × the speedup): the platform's from its own "
+        "records (GET /mobilisation), the load test's from the replies it heard, the simulation's from members on site.",
+    ]
+    rows = [
+        ["minutes to 50 % checked in", m50["platform"], m50["load_test"], m50["simulation"]],
+        ["minutes to 90 % checked in", m90["platform"], m90["load_test"], m90["simulation"]],
+    ]
+    outcomes = [[f"claim: {k}", v] for k, v in mob["claims"].items()] + [[f"complete: {k}", v] for k, v in mob["completions"].items()]
+    outcomes += [[f"check-in HTTP {k}", v] for k, v in mob["checkin_status"].items()]
+    return Section(
+        "The switchover: mode and the check-in storm",
+        paragraphs=paras,
+        figures=[figure(_storm_figure(result), "loadtest_storm", "Mode timeline beside the check-ins per wall second")],
+        tables=[Table(["", "platform", "load test", "simulation"], rows), Table(["outcome", "count"], outcomes)],
+    )
+
+
 def build_loadtest_report(result: dict[str, Any]) -> Report:
     sysf = result["system"]
     rep = Report(
@@ -84,6 +150,8 @@ def build_loadtest_report(result: dict[str, Any]) -> Report:
             figures=[figure(_history_figure(result), "loadtest_over_time", "Throughput and latency beside backlog")],
         )
     )
+    if result.get("mobilisation"):
+        rep.add(_mobilisation_section(result))
     eps = result.get("endpoints", {})
     rep.add(
         Section(

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import os
+import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import repeat
 from operator import attrgetter
 from pathlib import Path
@@ -20,13 +25,18 @@ import numpy as np
 import pandas as pd
 
 import twin
+from twin.coupling.sims import partition_count, partition_sims
 from twin.emergency.component import EmergencyComponent
 from twin.engine import State
 from twin.engine.kpi import by_due
 from twin.engine.kpi import on_time as kpi_on_time
+from twin.engine.types import Case
+from twin.executors import InlineHosts, PartitionFactory, cpu_seconds, make_hosts, peak_rss_mb, run_lockstep
 from twin.model import ACTIVITIES, ROLES, ComponentFactory, DistrictModel
 from twin.model.incidents import CHANNELS, TIER_NAMES
+from twin.model.model import quiet_gc
 from twin.scenario import LEVELS, Scenario
+from twin.spool import TableSpool, read_spooled
 from twin.summary_types import BottomUp, OrderKind, PropertyBlock, RunSummary, TierTimes, WorkOrders
 
 CLOSED = (State.CLOSED, State.EVALUATED)
@@ -61,6 +71,9 @@ class RunResult:
     events: pd.DataFrame | None = None
     stations: pd.DataFrame = field(default_factory=pd.DataFrame)
     modes: pd.DataFrame | None = None  # the [emergency] section's mode series
+    call_ups: pd.DataFrame | None = None  # the [emergency] section's members called up (load test check-ins)
+    # the partitions' processes: pid → (peak RSS in MB, CPU seconds), measured where they ran
+    processes: dict[int, tuple[float, float]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- tables
@@ -123,15 +136,17 @@ def _incidents(m: DistrictModel) -> pd.DataFrame:
     )
 
 
-def _cases(m: DistrictModel) -> pd.DataFrame:
+def _cases(m: DistrictModel, settled: list[Case] | None = None) -> pd.DataFrame:
     """One row per case, ordered by id: numeric columns as arrays, labels as categoricals
     (a district-year has ~700k cases; this keeps the table small in memory and in transit).
+    ``settled``: only these cases (a partition writing out what has settled), else all the
+    store holds.
 
     A partition pays for this once per run: plain attributes are read with ``attrgetter``
     (no Python call per case), optional times go through a float array (None → NaN)."""
     ep = m.epoch
     nan = float("nan")
-    cases = sorted(m.store.all_cases(), key=attrgetter("id"))
+    cases = sorted(m.store.all_cases() if settled is None else settled, key=attrgetter("id"))
     n = len(cases)
 
     def col(name: str) -> list[Any]:
@@ -452,10 +467,14 @@ def summarise(
     }
 
 
-# --------------------------------------------------------------------------- entry points
+# --------------------------------------------------------------------------- partitions
 @dataclass
 class PartResult:
-    """What one partition (a set of streets) produced, in plain tables and counters."""
+    """What one partition (a set of streets) produced, in plain tables and counters.
+
+    A partition that spooled its cases leaves ``cases`` empty and names the Parquet file in
+    ``cases_file``; :func:`spooled_cases` reads it back. ``peak_rss_mb`` and ``pid`` say how
+    much memory the partition's process took at most (partitions sharing a Dask worker share it)."""
 
     cases: pd.DataFrame
     stations: pd.DataFrame
@@ -466,14 +485,18 @@ class PartResult:
     grids: int
     residents: float
     grid_workers: int
+    cases_file: str | None = None
+    peak_rss_mb: float = 0.0
+    pid: int = 0
+    cpu_s: float = 0.0  # CPU seconds of the partition's process so far (it may host others)
 
 
-def _collect(m: DistrictModel, tables: bool) -> PartResult:
+def _collect(m: DistrictModel, tables: bool, cases: bool = True) -> PartResult:
     kpi = pd.DataFrame(m.kpi_rows)
     if kpi.empty:
         kpi = pd.DataFrame({"t_min": [], "backlog": [], "trust_sum": []})
     return PartResult(
-        cases=_cases(m),
+        cases=_cases(m) if cases else pd.DataFrame(),
         stations=_stations(m),
         kpi=kpi,
         incidents=_incidents(m) if tables else pd.DataFrame(),
@@ -485,21 +508,160 @@ def _collect(m: DistrictModel, tables: bool) -> PartResult:
     )
 
 
-def _run_part(scenario: Scenario, seed: int | None, days: float | None, keep_events: bool | None, tables: bool,
-              part: int, progress_queue: Any = None) -> PartResult:
-    """Run one partition (in this process or a child process)."""
-    m = build_model(scenario, seed=seed, days=days, keep_events=keep_events, part=part)
-    m.record_stream = tables
-    if progress_queue is not None:
-        m.progress = lambda d: progress_queue.put((part, d))
-    m.run_model()
-    return _collect(m, tables)
+#: Days a settled case stays in a partition's memory before it is written out and forgotten:
+#: residents are called back the next day at 10:00 (一事一评) and a low score reopens a case
+#: once, so a case closed three days ago can change no more [A: the call-back rule plus a margin].
+SETTLED_WINDOW_DAYS = 3.0
+#: The case table's label columns (categoricals in memory, strings in a spooled file).
+CASE_LABELS = ("category", "tier", "grid", "source", "state", "volunteer")
+_SETTLED = frozenset({State.CLOSED, State.EVALUATED, State.REJECTED, State.MERGED})
+#: SimPy's event count grows by this much per ``env.run(until=…)`` call (see PartitionRun.finish).
+SIMPY_EVENTS_PER_RUN_CALL = 2
+#: Modules a partition's worker process imports once (the fork server preloads them).
+PRELOAD = ["twin.run"]
+
+
+class _QuietGc:
+    """:func:`quiet_gc` shared by the partitions of one process (inline runs and Dask actors
+    hold several): entered by the first that starts, left when the last finishes."""
+
+    users = 0
+    cm: Any = None
+
+    @classmethod
+    def enter(cls) -> None:
+        if cls.users == 0:
+            cls.cm = quiet_gc()
+            cls.cm.__enter__()
+        cls.users += 1
+
+    @classmethod
+    def leave(cls) -> None:
+        cls.users -= 1
+        if cls.users == 0 and cls.cm is not None:
+            cls.cm.__exit__(None, None, None)
+            cls.cm = None
+
+
+class IndependentPartition:
+    """Today's partition as a ``PartitionSim`` (:mod:`twin.coupling.protocol`): its own streets
+    and its share of the district centre's and departments' staff, exchanging nothing — so its
+    lookahead is unbounded. The coupling's sims (district level simulated once) replace it."""
+
+    lookahead = math.inf
+
+    def __init__(self, scenario: Scenario, seed: int | None, days: float | None, keep_events: bool | None, tables: bool, part: int) -> None:
+        self.model = build_model(scenario, seed=seed, days=days, keep_events=keep_events, part=part)
+        self.model.record_stream = tables
+        self.windows = 0  # run(until) calls (each adds to SimPy's event count)
+
+    def advance(self, until: float, inbox: Sequence[Any] = ()) -> list[Any]:
+        m = self.model
+        m.start()
+        if until > m.env.now:
+            m.env.run(until=until)
+            self.windows += 1
+        return []
+
+    def finish(self) -> DistrictModel:
+        return self.model
+
+
+class PartitionRun:
+    """One partition of a run, alive in one worker for the whole run (a ``Partition`` of
+    :mod:`twin.executors`) around a ``PartitionSim``: it forwards the windows, writes the
+    partition's settled cases to ``spool`` once a simulated day and forgets them (memory then
+    holds open and recent cases only), and at the end turns the model into small tables and
+    counters in the worker, so only those travel back."""
+
+    def __init__(self, make_sim: Callable[[], Any], tables: bool, part: int = 0, spool: str | None = None) -> None:
+        self.sim = make_sim()
+        self.lookahead = float(self.sim.lookahead)
+        self.m: DistrictModel | None = getattr(self.sim, "model", None)
+        self.tables = tables
+        self.started = False
+        self.spool = None if spool is None else TableSpool(Path(spool) / f"cases-p{part}.parquet")
+        m = self.m
+        # forgetting settled cases needs the live model, a store without an audit log and no
+        # component that may look old cases up (the emergency section reads its cases at the end)
+        self.release = (self.spool is not None and m is not None and not m.store.keep_events
+                        and m.scenario.emergency is None)
+        self._next_release = 1440.0
+
+    def advance(self, until: float, inbox: Sequence[Any] = ()) -> list[Any]:
+        if not self.started:
+            self.started = True
+            _QuietGc.enter()
+        out = self.sim.advance(until, inbox)
+        if self.release and until >= self._next_release:
+            self._write_settled()
+            self._next_release = (until // 1440.0 + 1.0) * 1440.0
+        return list(out)
+
+    def _write_settled(self) -> None:
+        """Write the cases settled more than :data:`SETTLED_WINDOW_DAYS` ago and forget them."""
+        m = self.m
+        if m is None or self.spool is None:
+            return
+        cutoff = m.epoch + m.env.now - SETTLED_WINDOW_DAYS * 1440.0
+        done = [c for c in m.store.all_cases()
+                if c.state in _SETTLED and (c.reported_at if c.closed_at is None else c.closed_at) < cutoff]
+        if not done:
+            return
+        self.spool.append(_cases(m, done))
+        ids = [c.id for c in done]
+        m.store.release(ids)
+        rejected, by_property = m.flow.rejected_at, m.flow.property_settled
+        for cid in ids:
+            rejected.pop(cid, None)
+            by_property.discard(cid)
+
+    def finish(self) -> PartResult:
+        # SimPy counts two events more for every run(until) call (its stop event among them;
+        # measured with SimPy 4.1): a run in windows reports what one run to the horizon does
+        extra_events = SIMPY_EVENTS_PER_RUN_CALL * max(0, int(getattr(self.sim, "windows", 1)) - 1)
+        m = self.sim.finish()
+        self.m = m
+        if self.spool is not None:
+            self.spool.append(_cases(m))  # what is still open or recent
+            self.spool.close()
+            res = _collect(m, self.tables, cases=False)
+            res.cases_file = str(self.spool.path) if self.spool.rows else None
+        else:
+            res = _collect(m, self.tables)
+        res.facts["events_processed"] -= extra_events
+        if self.started:
+            _QuietGc.leave()
+        res.peak_rss_mb = peak_rss_mb()
+        res.pid = os.getpid()
+        res.cpu_s = cpu_seconds()
+        return res
+
+
+def partition_runs(scenario: Scenario, seed: int | None, days: float | None, keep_events: bool | None, tables: bool,
+                   spool: str | None) -> list[PartitionFactory]:
+    """One picklable factory per worker of a run of ``scenario`` (each built in the worker that
+    runs it): the whole model for one partition; else the street partitions coupled to the
+    shared district level, last (:func:`twin.coupling.sims.partition_sims`)."""
+    if partition_count(scenario) == 1:
+        sims: list[Callable[[], Any]] = [partial(IndependentPartition, scenario, seed, days, keep_events, tables, 0)]
+    else:
+        sims = list(partition_sims(scenario, seed, days, keep_events, tables))
+    return [partial(PartitionRun, make, tables, k, spool) for k, make in enumerate(sims)]
+
+
+def spooled_cases(p: PartResult) -> pd.DataFrame:
+    """A partition's case table: read back from its spooled file, or as it came."""
+    if p.cases_file is None:
+        return p.cases
+    return read_spooled(Path(p.cases_file), CASE_LABELS, sort_by="case_id")
 
 
 def _concat_cases(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Concatenate case tables keeping label columns categorical (with the union of categories)."""
     from pandas.api.types import union_categoricals
 
+    frames = [f for f in frames if len(f)] or frames[:1]  # the shared level has no cases of its own
     out = {}
     for col in frames[0].columns:
         if isinstance(frames[0][col].dtype, pd.CategoricalDtype):
@@ -544,50 +706,54 @@ def _merge(parts: list[PartResult], grids: int) -> PartResult:
     return merged
 
 
-def _part_process(scenario: Scenario, seed: int | None, days: float | None, keep_events: bool | None, tables: bool,
-                  part: int, out: Any) -> None:
-    """A child process: run one partition, send progress and the result (or the error) back."""
-    import traceback
+@contextmanager
+def _spool_dir(spool: Path | None, dask: str | None) -> Iterator[str | None]:
+    """Where partitions write their case tables: ``spool``, else a private temporary directory —
+    except on a remote Dask cluster, whose workers cannot see this machine's disk (their
+    partitions then return their tables, as before)."""
+    if spool is not None:
+        Path(spool).mkdir(parents=True, exist_ok=True)
+        yield str(spool)
+    elif dask not in (None, "local"):
+        yield None
+    else:
+        with tempfile.TemporaryDirectory(prefix="twin-spool-") as d:
+            yield d
 
-    try:
-        m = build_model(scenario, seed=seed, days=days, keep_events=keep_events, part=part)
-        m.record_stream = tables
-        m.progress = lambda d: out.put(("progress", part, d))
-        m.run_model()
-        out.put(("result", part, _collect(m, tables)))
-    except BaseException:  # pragma: no cover - reported to the parent, which raises
-        out.put(("error", part, traceback.format_exc()))
 
-
-def _parallel_parts(scenario: Scenario, seed: int | None, days: float | None, keep_events: bool | None, tables: bool,
-                    n: int, progress: Callable[[float], None] | None) -> list[PartResult]:
-    """Run the partitions in child processes, reporting the slowest one's progress."""
+def hosts_for(n: int, parallel: bool | None, dask: str | None) -> str:
+    """Where ``n`` partitions run: ``dask`` when asked; else child processes for several
+    partitions (``parallel``; by default unless this process is itself a daemon worker, which
+    may not have children), else this process."""
     import multiprocessing as mp
 
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    out = ctx.Queue()
-    procs = [ctx.Process(target=_part_process, args=(scenario, seed, days, keep_events, tables, k, out), daemon=True) for k in range(n)]
-    for p in procs:
-        p.start()
-    results: dict[int, PartResult] = {}
-    done = [0.0] * n
+    if dask:
+        return "dask"
+    use_processes = (not mp.current_process().daemon) if parallel is None else parallel
+    return "processes" if n > 1 and use_processes else "inline"
+
+
+def run_partitions(
+    factories: Sequence[PartitionFactory], where: str, dask: str | None, horizon: float,
+    progress: Callable[[float], None] | None = None,
+) -> tuple[list[Any], Any]:
+    """Drive partitions in lockstep on the hosts ``where`` names — windows of their lookahead,
+    a day at most; returns their results and, for one partition in this process, the
+    partition itself (its live model)."""
+    box = make_hosts(factories, where, dask, preload=PRELOAD)
+    days_done = [0]
+
+    def on_window(until: float) -> None:  # progress once a simulated day (windows may be minutes)
+        if progress is not None and (until >= (days_done[0] + 1) * 1440.0 or until >= horizon):
+            days_done[0] = int(until // 1440.0)
+            progress(until / 1440.0)
+
     try:
-        while len(results) < n:
-            kind, k, payload = out.get()
-            if kind == "progress":
-                done[k] = payload
-                if progress is not None:
-                    progress(min(done))
-            elif kind == "result":
-                results[k] = payload
-            else:
-                raise RuntimeError(f"partition {k} failed:\n{payload}")
+        results = run_lockstep(box, horizon, window=1440.0, on_window=on_window)
+        only = box.parts[0] if isinstance(box, InlineHosts) and box.n == 1 else None
     finally:
-        for p in procs:
-            p.join(timeout=5 if len(results) == n else 0.1)
-            if p.is_alive():
-                p.kill()
-    return [results[k] for k in range(n)]
+        box.close()
+    return results, only
 
 
 def simulate(
@@ -598,51 +764,61 @@ def simulate(
     keep_events: bool | None = None,
     tables: bool = True,
     parallel: bool | None = None,
+    dask: str | None = None,
+    spool: Path | None = None,
 ) -> RunResult:
     """Run the model for ``days`` (default: the scenario's) and gather its outputs.
 
     ``keep_events`` overrides ``outputs.case_events``; ``tables=False`` skips building the
     per-incident table and the audit log (benchmarks), leaving the summary complete.
-    With ``run.partitions`` > 1 the partitions run in child processes (``parallel``; by
-    default unless this process is itself a daemon worker) or one after another — the
-    results are the same either way.
+    With ``run.partitions`` > 1 the streets run as partitions coupled to the shared district
+    level (:mod:`twin.coupling`), each partition and the shared level alive in one worker: this
+    process (the default), a child process each (``parallel=True``, unless this process is
+    itself a daemon worker) or a Dask actor each (``dask``: ``local`` or a scheduler address) —
+    the results are the same either way. Partitions write their settled cases to ``spool`` (default: a
+    temporary directory) as they go and forget them; the tables read back equal the ones
+    built in memory.
     """
-    import multiprocessing as mp
-
     t0 = time.perf_counter()
-    n = max(1, min(scenario.run.partitions, scenario.territory.streets))
+    n = partition_count(scenario)
     if n > 1 and scenario.emergency is not None:
         raise ValueError("run.partitions > 1 is not supported together with an [emergency] section; set run.partitions = 1")
     seed_value = int(scenario.run.seed if seed is None else seed)
     n_days = float(scenario.run.days if days is None else days)
-    m: DistrictModel | None = None
-    if n == 1:
-        m = build_model(scenario, seed=seed, days=days, keep_events=keep_events)
-        m.record_stream = tables
-        m.progress = progress
-        m.run_model()
-        parts = [_collect(m, tables)]
-    else:
-        use_processes = (not mp.current_process().daemon) if parallel is None else parallel
-        if use_processes:
-            parts = _parallel_parts(scenario, seed, days, keep_events, tables, n, progress)
-        else:
-            parts = []
-            for k in range(n):
-                parts.append(_run_part(scenario, seed, days, keep_events, tables, k))
-                if progress is not None:
-                    progress(n_days * (k + 1) / n)
+    # coupled partitions meet every handover window (30 min): on a busy machine waiting for
+    # the slowest process each window cost more than it gained (a 30-day district: 38.5 s wall
+    # in processes, 17.6 s inline, load ≈ 9) — so processes only when asked for
+    where = hosts_for(n, bool(parallel), dask) if n > 1 or dask else "inline"
+    with _spool_dir(spool, dask) as sp:
+        factories = partition_runs(scenario, seed, days, keep_events, tables, sp)
+        parts, only = run_partitions(factories, where, dask, n_days * 1440.0, progress)
+        for p in parts:
+            p.cases = spooled_cases(p)
+    return run_result(scenario, seed_value, n_days, parts, t0, tables, None if only is None else only.m)
+
+
+def run_result(scenario: Scenario, seed: int, days: float, parts: list[PartResult], t0: float, tables: bool = True,
+               m: DistrictModel | None = None) -> RunResult:
+    """The run's record from its partitions' results (case tables already read back): tables
+    merged, counters summed, the summary computed; ``m``, the live model of a one-partition
+    run in this process, adds the ``[emergency]`` section's modes."""
     r = _merge(parts, parts[0].grids)
     wall = time.perf_counter() - t0
-    summary = summarise(scenario, seed_value, n_days, r.grids, r.residents, r.grid_workers, r.facts, r.cases, r.kpi, r.stations, wall)
-    modes = None
+    summary = summarise(scenario, seed, days, r.grids, r.residents, r.grid_workers, r.facts, r.cases, r.kpi, r.stations, wall)
+    modes = call_ups = None
     comp = m.component(EmergencyComponent) if m is not None else None
     if comp is not None:  # the [emergency] section: the modes block and series
-        from twin.emergency.summary import modes_block, series_frame
+        from twin.emergency.summary import call_up_frame, modes_block, series_frame
 
         summary["modes"] = modes_block(comp, r.cases, m.horizon)  # type: ignore[union-attr]
         modes = series_frame(comp)
-    return RunResult(scenario, seed_value, n_days, summary, r.incidents, r.cases if tables else pd.DataFrame(), r.kpi, r.events, r.stations, modes)
+        call_ups = call_up_frame(comp)
+    procs: dict[int, tuple[float, float]] = {}
+    for p in parts:
+        rss, cpu = procs.get(p.pid, (0.0, 0.0))
+        procs[p.pid] = (max(rss, p.peak_rss_mb), max(cpu, p.cpu_s))
+    return RunResult(scenario, seed, days, summary, r.incidents, r.cases if tables else pd.DataFrame(), r.kpi, r.events, r.stations,
+                     modes, call_ups, procs)
 
 
 def summary_json(summary: RunSummary) -> str:

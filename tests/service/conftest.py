@@ -3,28 +3,18 @@ fresh PostgreSQL database per module, with tokens for every role."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from .helpers import Server, _swap_db, make_tokens, pg_base_url, start_server
+from .helpers import Server, fresh_pg_database, make_tokens, start_server
 
 
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
     """A fresh database on the PostgreSQL server of GRIDTWIN_PG_URL, dropped afterwards."""
-    import psycopg
-
-    base = pg_base_url()
-    name = f"gt_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _swap_db(base, name)
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ that server (created and dropped here), so tests never see each other's cases.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -41,6 +42,24 @@ def _swap_db(url: str, name: str) -> str:
     base, _, rest = url.rpartition("/")
     query = rest.partition("?")[2]
     return f"{base}/{name}" + (f"?{query}" if query else "")
+
+
+@contextlib.contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """The URL of a new, empty database on the server of GRIDTWIN_PG_URL, dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    base = pg_base_url()
+    name = f"gt_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _swap_db(base, name)
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass

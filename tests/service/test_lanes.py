@@ -3,7 +3,8 @@ way they fail — sent through the fast lane (twin/service/fastpath.py) and thro
 over one service with the engine's clock fixed, must give the same status, the same headers that
 matter and the same body (case ids aside: each lane works on its own twin case).
 
-The fast lane serves only what it can (a cached token, a body its model accepts, the headers
+The fast lane serves only what it can (a valid token — cached, or looked up once for the
+requests that miss on it together —, a body its model accepts, the headers
 within their limits) and hands the rest to FastAPI; the test checks it did serve the shapes it
 should, so the comparison is between two implementations, not one answer twice."""
 
@@ -65,6 +66,15 @@ def test_every_hot_request_shape_gets_the_same_answer_from_both_lanes(lanes: tup
     def auth(name: str, scheme: str = "Bearer") -> dict[str, str]:
         return {"Authorization": f"{scheme} {tok[name]}"}
 
+    def fresh(name: str, expires_in: float | None = None) -> dict[str, str]:
+        """A new token of ``name``'s principal, in no cache yet (a new one at each call: each
+        lane meets it first); ``expires_in`` seconds (negative: already expired)."""
+        role, kind, unit = ROLE_SCOPES[name]
+        token, now = new_token(), time.time()
+        svc.sstore.add_token(token_hash(token), Principal(name, role, kind, unit), now, None if expires_in is None else now + expires_in)
+        return {"Authorization": f"Bearer {token}"}
+
+    expired = fresh("grid_worker", -1.0)  # one for both lanes: its id is in the 401's text
     body = {"category": "environment", "tier": "T1", **PLACE, "description": "litter by gate 3"}
     # (name, request(case id) → (method, path, headers, json), served by the fast lane)
     shapes: list[Shape] = [
@@ -77,10 +87,13 @@ def test_every_hot_request_shape_gets_the_same_answer_from_both_lanes(lanes: tup
         ("report by a role that may not", lambda cid: ("POST", "/cases", auth("department"), body), True),
         ("report, no token", lambda cid: ("POST", "/cases", {}, body), False),
         ("report, unknown token", lambda cid: ("POST", "/cases", {"Authorization": "Bearer nope"}, body), False),
+        ("report, token not cached yet", lambda cid: ("POST", "/cases", fresh("grid_worker"), body), True),
+        ("report, expired token", lambda cid: ("POST", "/cases", expired, body), False),
         ("report, missing field", lambda cid: ("POST", "/cases", auth("grid_worker"), {"category": "environment"}), False),
         ("report, server-owned field", lambda cid: ("POST", "/cases", auth("grid_worker"), {**body, "state": "closed"}), False),
         ("accept", lambda cid: ("POST", f"/cases/{cid}/accept", {**auth("grid_worker"), "If-Match": '"1"'}, {}), True),
         ("accept, If-Match *", lambda cid: ("POST", f"/cases/{cid}/accept", {**auth("grid_worker"), "If-Match": "*"}, {}), True),
+        ("accept, token not cached yet", lambda cid: ("POST", f"/cases/{cid}/accept", {**fresh("grid_worker"), "If-Match": '"1"'}, {}), True),
         ("accept, no If-Match", lambda cid: ("POST", f"/cases/{cid}/accept", auth("grid_worker"), {}), False),
         ("accept, stale If-Match", lambda cid: ("POST", f"/cases/{cid}/accept", {**auth("grid_worker"), "If-Match": '"7"'}, {}), True),
         ("accept, weak If-Match", lambda cid: ("POST", f"/cases/{cid}/accept", {**auth("grid_worker"), "If-Match": 'W/"1"'}, {}), True),

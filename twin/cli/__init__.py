@@ -36,7 +36,7 @@ app = typer.Typer(
 )
 
 #: Modules under twin.cli that register commands, in the order help lists them.
-FAMILIES: tuple[str, ...] = ("run", "study", "serve", "loadtest", "drill", "demo")
+FAMILIES: tuple[str, ...] = ("run", "study", "serve", "loadtest", "capacity", "drill", "demo")
 
 #: Help panels: who each group of commands is for.
 PLANNER = "Planner and researcher: simulate, sweep, compare"

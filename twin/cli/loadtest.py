@@ -61,6 +61,14 @@ def loadtest(
         help="Database of the started twin serve: postgresql://… (an empty database; its cases are the run's) or a SQLite path (default: OUT/service.db, made afresh).",
     ),
     poll_minutes: float = typer.Option(10.0, "--poll-minutes", min=0.1, help="Simulated minutes between a staff member's looks at their work list."),
+    members_scale: float = typer.Option(
+        1.0, "--members-scale", min=0.0001,
+        help="Multiply the mobilised members the scenario calls up (a city-size call-up: 100, 1000 …; 0.5 plays half of them).",
+    ),
+    checkin_lost_replies: float = typer.Option(
+        0.0, "--checkin-lost-replies", min=0.0, max=1.0,
+        help="Fault injection: share of members (0-1, chosen by member) whose first check-in reply is lost; the app sends it again with the same Idempotency-Key.",
+    ),
 ) -> None:
     """Load-test a case platform with a scenario's arrivals, staffing and surge, compressed in time."""
     from rich.console import Console
@@ -79,6 +87,7 @@ def loadtest(
         scenario=scenario, overrides=list(overrides), seed=seed, host=host, users=users, duration_s=_seconds(duration),
         speedup=speedup, out=out, fail_if=list(fail_if), start_day=start_day, target=target, stream=stream, tokens=tokens,
         locust_workers=locust_workers, drain_s=drain, device_timeout_s=device_timeout, device_lost_replies=device_lost_replies, serve_workers=serve_workers, poll_minutes=poll_minutes, db=db,
+        members_scale=members_scale, checkin_lost_replies=checkin_lost_replies,
         command="twin loadtest " + " ".join(shlex.quote(a) for a in sys.argv[2:]),
     )
     try:
@@ -103,6 +112,12 @@ def loadtest(
     if k:
         print(f"backlog at the end {_num(k.get('backlog_end'))} (simulation {_num(p.get('backlog_end'))}), "
               f"on-time rate {_pct(k.get('on_time_rate'))} (simulation {_pct(p.get('on_time_rate'))})")
+    mob = result.get("mobilisation")
+    if mob:
+        print(f"mobilisation: {_num(mob['checked_in'])} checked in on the platform ({mob['checked_in_by_load_test']} of {mob['called']} members heard back), "
+              f"peak {_num(mob['checkin_rps_peak'])} check-ins/s, p50 {mob['checkin_p50_ms']} ms, p99 {mob['checkin_p99_ms']} ms, "
+              f"duplicates {mob['duplicates']}; 50 % checked in after {_num(mob['minutes_to_50pct']['platform'])} simulated min "
+              f"(simulation {_num(mob['minutes_to_50pct']['simulation'])}); claims {mob['claims'] or 'none'}")
     for t in result["thresholds"]:
         print(f"--fail-if {t['threshold']}: value {_num(t['value'])} → {'FAILED' if t['failed'] else 'ok'}")
     print(f"wrote {out / 'loadtest.json'} and {out / 'report.html'}")

@@ -41,20 +41,84 @@ def _measures_something(scenario: Path | None, sets: list[str] | None, days: flo
         raise checks.BadInput(str(exc)) from None
 
 
-def _simulate(sc: Any, seed: int | None, days: float | None, keep_events: bool | None = None) -> Any:
-    from twin.run import simulate
-
-    total = float(days if days is not None else sc.run.days)
-    with Progress(
+def _bar() -> Progress:
+    return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TextColumn("day {task.completed:.0f}/{task.total:.0f}"),
         TimeElapsedColumn(),
         console=console,
         transient=False,
-    ) as bar:
+    )
+
+
+def _simulate(sc: Any, seed: int | None, days: float | None, keep_events: bool | None = None, dask: str | None = None,
+              parallel: bool | None = None) -> Any:
+    from twin.run import simulate
+
+    total = float(days if days is not None else sc.run.days)
+    with _bar() as bar:
         task = bar.add_task(f"simulating {sc.meta.name}", total=total)
-        return simulate(sc, seed=seed, days=days, progress=lambda d: bar.update(task, completed=d), keep_events=keep_events)
+        return simulate(sc, seed=seed, days=days, progress=lambda d: bar.update(task, completed=d), keep_events=keep_events, dask=dask,
+                        parallel=parallel)
+
+
+def _check_dask(dask: str | None) -> None:
+    from twin.executors import check_dask_address
+
+    if dask is not None:
+        try:
+            check_dask_address(dask)
+        except ValueError as exc:
+            raise checks.BadInput(str(exc)) from None
+
+
+def _memory_line(processes: dict[int, tuple[float, float]]) -> str:
+    """Peak RSS of the partitions' processes and of this one (the run's memory at a glance)."""
+    import os
+
+    from twin.executors import peak_rss_mb
+
+    others = [rss for pid, (rss, _) in processes.items() if pid != os.getpid()]
+    parts = f"partition processes {', '.join(f'{mb:,.0f}' for mb in others)} MB; " if others else ""
+    return f"peak RSS: {parts}this process {peak_rss_mb():,.0f} MB"
+
+
+def run_city(scenario: Path, sets: list[str], partitions: int | None, seed: int | None, days: float | None, out: Path, dask: str | None) -> None:
+    """``twin run city.toml``: every district's partitions in lockstep (windows done as the
+    progress), each district's run directory under ``districts/``, the city's summary on top."""
+    from twin.city import run_city as simulate_city
+    from twin.scenario.city import load_city
+
+    extra = [f"city.partitions_per_district={partitions}"] if partitions is not None else []
+    try:
+        city = load_city(scenario, [*sets, *extra])
+    except ScenarioError as exc:
+        console.print(f"scenario error: {exc}", soft_wrap=True, markup=False, style="red")
+        raise typer.Exit(2) from None
+    total = float(days if days is not None else city.districts[0].run.days)
+    warm = max(s.run.warmup_days for s in city.districts)
+    if total <= warm:
+        raise checks.BadInput(f"--days {total:g}: expected more than run.warmup_days ({warm:g}), got {total:g}")
+    try:
+        with _bar() as bar:
+            task = bar.add_task(f"simulating {city.name}: {len(city.districts)} districts, windows done", total=total)
+            s = simulate_city(city, out, seed=seed, days=days, dask=dask, progress=lambda d: bar.update(task, completed=d))
+    except KeyboardInterrupt:
+        raise checks.Interrupted(f"the simulation was stopped; {out} is incomplete") from None
+    t = Table(title=f"{s['city']} · {s['districts_count']} districts · {s['days']:g} days · {s['partitions']} partitions ({s['hosts']})")
+    t.add_column("district")
+    t.add_column("residents", justify="right")
+    t.add_column("cases", justify="right")
+    t.add_column("on time", justify="right")
+    for name, d in s["districts"].items():
+        t.add_row(name, f"{d['residents']:,}", f"{d['cases_total']:,}", _pct(d["on_time_rate"]))
+    t.add_row("city", f"{s['residents']:,}", f"{s['cases_total']:,}", _pct(s["on_time_rate"]))
+    console.print(t)
+    console.print(f"peak RSS: largest process {s['peak_rss_mb_max_process']:,.0f} MB, this process {s['peak_rss_mb_parent']:,.0f} MB; "
+                  f"wall {s['wall_seconds']:.1f} s")
+    console.print(f"not coupled: {s['not_coupled']}", soft_wrap=True, markup=False)
+    console.print(f"run directory: [bold]{out}[/bold]  (districts/<name>/ per district)")
 
 
 def _pct(x: Any) -> str:
@@ -121,15 +185,30 @@ def run(
     sets: list[str] | None = typer.Option(None, "--set", help="Override a field: dotted.path=value (repeatable)."),
     csv: bool = typer.Option(False, "--csv", help="Also write CSV copies of the tables."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html with figures."),
+    partitions: int | None = typer.Option(
+        None, "--partitions", min=1,
+        help="Partitions (sets of streets) per district, each in its own worker process (default: the scenario's, in this process).",
+    ),
+    dask: str | None = typer.Option(
+        None, "--dask", help="Run the partitions on Dask actors: 'local' (a LocalCluster) or a scheduler address tcp://HOST:8786."
+    ),
 ) -> None:
-    """Simulate a scenario and write a run directory (summary.json, tables, report.html)."""
+    """Simulate a scenario (or a city: a file with a [city] table) and write a run directory
+    (summary.json, tables, report.html)."""
     from twin.run import write_run_dir
+    from twin.scenario.city import is_city_file
 
     checks.out_dir(out)
+    _check_dask(dask)
+    if is_city_file(scenario):
+        run_city(scenario, list(sets or ()), partitions, seed, days, out, dask)  # type: ignore[arg-type]
+        return
+    if partitions is not None:
+        sets = [*(sets or ()), f"run.partitions={partitions}"]
     sc = _load(scenario, sets, seed, days)
     _measures_something(scenario, sets, days)
     try:
-        result = _simulate(sc, seed, days)
+        result = _simulate(sc, seed, days, dask=dask, parallel=True if partitions is not None else None)
     except KeyboardInterrupt:
         raise checks.Interrupted(f"the simulation was stopped; nothing written to {out}") from None
     write_run_dir(result, out, csv=csv or None)
@@ -138,6 +217,7 @@ def run(
 
         write_run_report(result, out)
     console.print(summary_table(result.summary))
+    console.print(_memory_line(result.processes))
     console.print(f"run directory: [bold]{out}[/bold]" + ("  (report.html)" if report else ""))
 
 

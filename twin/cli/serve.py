@@ -48,6 +48,13 @@ def serve(
     territory_bbox: str = typer.Option(
         "29.57,106.52,29.59,106.545", "--territory-bbox", help="south,west,north,east (decimal degrees) of the scenario's grid lattice.",
     ),
+    mobilisation_teams: str = typer.Option(
+        "", "--mobilisation-teams",
+        help="The mobilisation's automatic teams: a bundled scenario (flood, epidemic …) or scenario .toml whose [emergency.teams] is read. Default: flood's supply, patrol, transport, checks.",
+    ),
+    member_token_hours: float = typer.Option(
+        72.0, "--member-token-hours", min=0.01, help="Lifetime of a member token from check-in (it is revoked earlier when the mobilisation closes).",
+    ),
     log_level: str = typer.Option(
         "warning", "--log-level", help="uvicorn log level: critical, error, warning, info, debug or trace."
     ),
@@ -76,6 +83,12 @@ def serve(
             territory_map(territory, territory_bbox)
         except ValueError as e:
             raise checks.BadInput(f"--territory: {e}") from None
+    from twin.service.mobilisation import load_teams
+
+    try:
+        load_teams(mobilisation_teams)
+    except ValueError as e:
+        raise checks.BadInput(f"--mobilisation-teams: {e}") from None
     checks.database(db)
     if port:
         checks.port_free(host, port)
@@ -83,19 +96,20 @@ def serve(
         db=db, max_body_bytes=max_body, max_page=max_page, rate_per_second=rate_limit, rate_burst=burst, max_in_flight=max_in_flight,
         group_commit=group_commit, committers=committers, categories=categories, any_category=any_category,
         territory=territory, territory_bbox=territory_bbox, mode_allow_skip=mode_skip,
+        mobilisation_teams=mobilisation_teams, member_token_hours=member_token_hours,
     )
     run(config, host=host, port=port, workers=workers, log_level=log_level)
 
 
 @token_app.command("create")
 def token_create(
-    role: Role = typer.Option(..., "--role", help="resident, device, grid_worker, community, street_centre, district_centre, department or admin"),
+    role: Role = typer.Option(..., "--role", help="resident, device, grid_worker, community, street_centre, district_centre, department, admin, member (a mobilised member) or app (the mobilisation app's backend)"),
     scope: str = typer.Option(..., "--scope", help="KIND:UNIT with KIND grid, community, street or district, e.g. grid:G001"),
     name: str = typer.Option("", "--name", help="Principal id (a department's id is what cases are dispatched to, e.g. department:城管). Default: generated."),
     db: str = typer.Option("gridtwin.db", "--db", help="The database the service runs on (a SQLite path or postgresql://…)."),
     ttl: str = typer.Option(
         "", "--ttl", "--expires",
-        help="Lifetime: N followed by s, m, h, d or w (e.g. 8h, 5d), or 'never'. Default: 5d (a working week) for people, 365d for devices.",
+        help="Lifetime: N followed by s, m, h, d or w (e.g. 8h, 5d), or 'never'. Default: 5d (a working week) for people, 365d for devices and the mobilisation app.",
     ),
 ) -> None:
     """Create a bearer token; prints the token (only once: just its hash is stored)."""
@@ -106,7 +120,7 @@ def token_create(
     except ValueError as e:
         raise checks.BadInput(f"--scope: {e}") from None
     try:
-        lifetime = parse_ttl(ttl or ("365d" if role is Role.DEVICE else "5d"))
+        lifetime = parse_ttl(ttl or ("365d" if role in (Role.DEVICE, Role.APP) else "5d"))
     except ValueError as e:
         raise checks.BadInput(f"--ttl: {e}") from None
     checks.database(db, memory_ok=False)

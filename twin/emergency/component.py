@@ -257,6 +257,9 @@ class EmergencyComponent:
         self.duty: Duty | None = None
         self.episodes: list[Episode] = []
         self.on_site_log: list[tuple[float, int]] = [(0.0, 0)]
+        #: every call-up: (notified at, member, team index, minutes to the community, mode) — the
+        #: load test plays these members' check-ins (报到) at the model's own arrival times
+        self.call_ups: list[tuple[float, int, int, float, str]] = []
         self.series: list[dict[str, Any]] = []
         self.home_stations: list[Station] = [s for ss in self.unit_stations for s in ss]
         self.heads_target: dict[int, float] = {id(s): float(s.headcount) for s in self.home_stations}
@@ -420,6 +423,7 @@ class EmergencyComponent:
         mem.team[k] = t
         self.teams[t].assigned += 1
         delay = float(self.em.arrival_minutes.sample(self.rng_delays, 1)[0])
+        self.call_ups.append((float(self.env.now), k, t, delay, mode))
         tok = int(mem.token[k])
         self.env.timeout(delay).callbacks.append(partial(self._arrive, k, tok))
 

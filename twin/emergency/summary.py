@@ -72,6 +72,32 @@ def series_frame(comp: EmergencyComponent) -> pd.DataFrame:
     return pd.DataFrame(comp.series)
 
 
+def call_up_frame(comp: EmergencyComponent) -> pd.DataFrame:
+    """Every member called up, one row per call: ``member`` (a stable id), ``community`` and
+    ``team`` they were sent to, ``notified_min``, ``delay_min`` (notification → on site, the
+    model's draw), ``arrive_min`` and the ``mode`` that called them — what the load test plays
+    as check-ins (报到)."""
+    cols = ["member", "community", "team", "notified_min", "delay_min", "arrive_min", "mode"]
+    if not comp.call_ups:
+        return pd.DataFrame({c: [] for c in cols})
+    at, k, t, delay, mode = (list(x) for x in zip(*comp.call_ups, strict=True))
+    teams = [comp.teams[i] for i in t]
+    names = comp.terr.community_names
+    notified = np.asarray(at, dtype=float)
+    d = np.asarray(delay, dtype=float)
+    return pd.DataFrame(
+        {
+            "member": [f"M{i:05d}" for i in k],
+            "community": [names[tm.community] for tm in teams],
+            "team": [tm.team for tm in teams],
+            "notified_min": notified,
+            "delay_min": d,
+            "arrive_min": notified + d,
+            "mode": mode,
+        }
+    )
+
+
 def specialist_responses(comp: EmergencyComponent) -> dict[str, Any]:
     """Cases each specialist responder took: count and median minutes from report to the scene."""
     out: dict[str, Any] = {}

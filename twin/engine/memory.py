@@ -7,7 +7,7 @@ may switch it off with ``keep_events=False`` to bound memory.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -154,6 +154,21 @@ class MemoryStore:
 
     def all_cases(self) -> Iterator[Case]:
         return iter(list(self._cases.values()))
+
+    def release(self, case_ids: Iterable[str]) -> int:
+        """Forget settled cases that a long simulation has already written out, so that its
+        memory holds only open and recently closed cases. The caller promises never to touch
+        them again (a simulation releases cases past their call-back and reopen window).
+        Returns how many were stored."""
+        n = 0
+        with self._guard:
+            for cid in case_ids:
+                if self._cases.pop(cid, None) is not None:
+                    n += 1
+                self._active.pop(cid, None)
+                self._contacts.pop(cid, None)
+                self._by_case.pop(cid, None)
+        return n
 
     def contact(self, case_id: str) -> str | None:
         return self._contacts.get(case_id)

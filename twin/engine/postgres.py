@@ -25,12 +25,13 @@ from psycopg_pool import ConnectionPool
 
 from twin.engine.errors import DuplicateKey, StoreError, VersionConflict
 from twin.engine.jsoncodec import dumps, loads
+from twin.engine.mobilisation import MOBILISATION_DDL
 from twin.engine.store import CaseQuery, IdempotencyRecord
 from twin.engine.transitions import apply
 from twin.engine.types import ACTIVE_STATES, Action, Case, Event, Notice
 
 #: Bump when the schema changes, and add the step to :data:`MIGRATIONS`.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
@@ -88,6 +89,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # The reporter's contact, written in the same transaction as its case (personal data kept
     # out of the case document and the audit log; one row per case at most).
     3: ("CREATE TABLE IF NOT EXISTS engine_contacts (case_id TEXT PRIMARY KEY, contact TEXT NOT NULL)",),
+    # Mobilisation: check-ins (unique per mobilisation and member), teams' tasks (twin/engine/mobilisation.py).
+    4: MOBILISATION_DDL,
 }
 
 _CASE_COLS = "id, version, state, active, level, grid, community, street, district, category, reporter, due_at, doc"

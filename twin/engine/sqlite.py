@@ -32,12 +32,13 @@ from typing import Any
 
 from twin.engine.errors import DuplicateKey, InvalidInput, StoreError, VersionConflict
 from twin.engine.jsoncodec import dumps_text, loads
+from twin.engine.mobilisation import MOBILISATION_DDL
 from twin.engine.store import CaseQuery, IdempotencyRecord
 from twin.engine.transitions import apply
 from twin.engine.types import ACTIVE_STATES, Action, Case, Event, Notice
 
 #: The schema version this code writes; a file with a newer version is refused.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Statements that bring a file from version ``v - 1`` to version ``v``.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -102,9 +103,16 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # The reporter's contact, written in the same transaction as its case (personal data kept
     # out of the case document and the audit log; one row per case at most).
     2: ("CREATE TABLE contacts (case_id TEXT PRIMARY KEY, contact TEXT NOT NULL)",),
+    # Mobilisation: check-ins (unique per mobilisation and member), teams' tasks (twin/engine/mobilisation.py).
+    3: MOBILISATION_DDL,
 }
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+#: This process's id, kept current across fork: every statement asks whether its thread's
+#: connection was opened in this process, and os.getpid() is a system call each time.
+_pid = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
 _ACTIVE = tuple(s.value for s in ACTIVE_STATES)
 _PAGE = 5000  # rows per round trip when streaming the log or all cases
 
@@ -185,7 +193,7 @@ class SQLiteStore:
     def _conn(self) -> sqlite3.Connection:
         tls = self._tls
         conn = tls.conn
-        if conn is not None and tls.pid == os.getpid():
+        if conn is not None and tls.pid == _pid[0]:
             return conn
         if self._closed:
             raise StoreError(f"{self.path}: the store is closed")

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from twin.engine.kpi import by_due
+from twin.loadtest.mobilisation import MEMBER_POLL_SIM_MINUTES, MemberCall, ModeStep
 from twin.service.times import minutes_of
 from twin.sim.calendar import WorkCalendar
 
@@ -123,6 +124,12 @@ class Plan:
     max_retries: int = 30  # sends of one report (timeouts, 409 in flight, 429, 503) before giving up
     open311_services: dict[str, str] = field(default_factory=dict)
     send_log_dir: str = ""  # where each Locust process notes when it first sent each arrival
+    mode_steps: list[ModeStep] = field(default_factory=list)  # the scenario's mode changes, played through POST /mode
+    members: list[MemberCall] = field(default_factory=list)  # mobilised members' check-ins (报到), scaled
+    members_scale: float = 1.0
+    checkin_lost_replies: float = 0.0  # share of members whose first check-in reply is lost (fault injection)
+    member_poll_sim_minutes: float = MEMBER_POLL_SIM_MINUTES
+    task_sim_minutes: float = 30.0  # a member's time on one task (travel + the emergency categories' mean effort)
     _by_ref: dict[str, Arrival] = field(default_factory=dict, repr=False)
     _cal: dict[str, WorkCalendar] = field(default_factory=dict, repr=False)
 
@@ -136,6 +143,8 @@ class Plan:
     def to_json(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
         d["arrivals"] = [a.to_json() for a in self.arrivals]
+        d["mode_steps"] = [m.to_json() for m in self.mode_steps]
+        d["members"] = [m.to_json() for m in self.members]
         return d
 
     def save(self, path: Path) -> Path:
@@ -147,6 +156,8 @@ class Plan:
         p = Path(path or os.environ[PLAN_ENV])
         d = json.loads(p.read_text(encoding="utf-8"))
         d["arrivals"] = [Arrival.from_json(a) for a in d["arrivals"]]
+        d["mode_steps"] = [ModeStep(**m) for m in d.get("mode_steps", [])]
+        d["members"] = [MemberCall(**m) for m in d.get("members", [])]
         return cls(**d)
 
     # ------------------------------------------------------------------ time
@@ -178,6 +189,15 @@ class Plan:
     @property
     def poll_s(self) -> float:
         return min(5.0, max(self.min_poll_s, self.wall_seconds_for(self.poll_sim_minutes)))
+
+    @property
+    def member_poll_s(self) -> float:
+        """Wall seconds between a member's looks at the open tasks of their team."""
+        return min(10.0, max(self.min_poll_s, self.wall_seconds_for(self.member_poll_sim_minutes)))
+
+    def member_shard(self, index: int, count: int) -> list[MemberCall]:
+        """The check-ins this Locust process plays (every ``count``-th one)."""
+        return self.members[index::count] if count > 1 else list(self.members)
 
     # ------------------------------------------------------------------ lookups
     def arrival(self, ref: str | None) -> Arrival | None:

@@ -294,10 +294,19 @@ def explain(plan: Plan, load: dict[str, Any], sim: dict[str, Any], agg: dict[str
     )
     out.append(
         "Work is paused outside working hours in the model (a case begun at 17:20 finishes the next morning); Locust staff only "
-        "take new cases while on duty but finish a case they began. Party-member volunteers (双报到) are not played; their "
-        "community cases go to community staff. Repeat complaints are replayed from the stream and merged by the grid worker."
+        "take new cases while on duty but finish a case they began. Party-member volunteers (双报到) of ordinary days are not "
+        "played (their community cases go to community staff)"
+        + ("; the members an emergency mobilises are" if plan.members else "")
+        + ". Repeat complaints are replayed from the stream and merged by the grid worker."
     )
-    if emergency:
+    if emergency and plan.mode_steps:
+        out.append(
+            f"Emergency switchover (常急转换): the scenario's {len(plan.mode_steps)} mode change(s) are played through POST /mode and "
+            f"{len(plan.members)} mobilised members (×{plan.members_scale:g}) check in (报到) at the model's arrival times and take "
+            "their team's tasks; the grid workers still handle every emergency case as well (the model's teams settle them), so "
+            "the members' tasks load the platform without shortening the cases."
+        )
+    elif emergency:
         out.append(
             "Emergency switchover (常急转换): the model mobilises members and teams in 应下尽下 / 全员下沉 and switches the "
             "platform's mode; the load test keeps the scenario's normal staffing and sends every emergency incident through "
@@ -322,7 +331,7 @@ def explain(plan: Plan, load: dict[str, Any], sim: dict[str, Any], agg: dict[str
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
 THRESHOLD_RE = re.compile(r"^\s*([a-z0-9_]+)\s*(>=|<=|==|>|<)\s*(-?[0-9.eE+-]+)\s*$")
 METRICS = ("p50_ms", "p95_ms", "p99_ms", "avg_ms", "max_ms", "rps", "error_rate", "failures", "requests",
-           "backlog_end", "on_time_rate", "duplicates", "arrivals_missing")
+           "backlog_end", "on_time_rate", "duplicates", "arrivals_missing", "checked_in", "checkin_duplicates", "checkin_p99_ms")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.loadtest import results as res
+from twin.loadtest.mobilisation import mobilisation_block, read_mob_logs
 from twin.loadtest.plan import PLAN_ENV, Plan, read_send_logs
 from twin.loadtest.procs import Processes, free_port, locust_argv, sigterm_unwinds, start_service
 from twin.loadtest.schedule import PlanError, build_plan, read_stream, window_for
@@ -54,6 +55,8 @@ class Options:
     lead_s: float | None = None
     kpi_every_s: float | None = None
     poll_minutes: float = 10.0
+    members_scale: float = 1.0
+    checkin_lost_replies: float = 0.0
     locustfile: Path = LOCUSTFILE
     command: str = ""
 
@@ -86,7 +89,7 @@ def _fresh_db(path: Path) -> str:
     return str(path)
 
 
-def _service_db(db: str | None, out: Path) -> str:
+def service_db(db: str | None, out: Path) -> str:
     """The database for the service the run starts: a fresh SQLite file by default; a given
     SQLite path is made afresh too; a PostgreSQL database must hold no cases yet (the run
     compares every case in it with the simulation, and we do not delete anyone's data)."""
@@ -127,21 +130,28 @@ def run(opts: Options, log: Any = print) -> tuple[dict[str, Any], int]:
         users=opts.users, target=opts.target, processes=processes, drain_s=drain_s, device_timeout_s=opts.device_timeout_s,
         device_lost_replies=opts.device_lost_replies,
         poll_sim_minutes=opts.poll_minutes, sim_cases=sim.cases if opts.stream is None else None,
+        modes_timeline=(sim.summary.get("modes") or {}).get("timeline"), call_ups=sim.call_ups,
+        members_scale=opts.members_scale, checkin_lost_replies=opts.checkin_lost_replies,
     )
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     staff = {k: len(v) for k, v in plan.units.items()}
     log(f"{len(plan.arrivals)} arrivals in {opts.duration_s:g} s (simulated days {win.start_min / 1440:.3g}–{win.end_min / 1440:.3g}); staff {staff}")
+    for s in plan.mode_steps:
+        log(f"mode {s.mode} at {s.at_s:g} s ({s.cause}); {s.expected_members} members called up")
+    if plan.members:
+        log(f"{len(plan.members)} member check-ins (报到) from {plan.members[0].at_s:.1f} s to {plan.members[-1].at_s:.1f} s (members scale {plan.members_scale:g})")
     csv_prefix = out / "locust"
     kpi_rows: list[dict[str, Any]] = []
     cases: list[dict[str, Any]] = []
     kpis_end: dict[str, Any] | None = None
+    platform_mob: dict[str, Any] | None = None
     pids: dict[str, int] = {}
     interrupted = None
     with sigterm_unwinds(), Processes(out / "pids.json") as procs:
         try:
             if opts.host is None:
-                db = _service_db(opts.db, out)
+                db = service_db(opts.db, out)
                 tokens = create_tokens(db, territory, plan.units)
                 # the service's catalogue is the played scenario's: every category the plan sends is known
                 catalogue = ("--categories", str(opts.scenario)) if opts.scenario is not None else ()
@@ -157,7 +167,7 @@ def run(opts: Options, log: Any = print) -> tuple[dict[str, Any], int]:
             plan.t0_epoch = time.time() + lead
             plan.run_id = f"lt{int(plan.t0_epoch)}"
             plan.send_log_dir = str(out.resolve())
-            for old in out.glob("sent-*.log"):
+            for old in [*out.glob("sent-*.log"), *out.glob("mob-*.log")]:
                 old.unlink()
             plan_path = plan.save(out / "plan.json")
             env = {PLAN_ENV: str(plan_path.resolve()), "PYTHONUNBUFFERED": "1"}
@@ -193,6 +203,11 @@ def run(opts: Options, log: Any = print) -> tuple[dict[str, Any], int]:
                     cases = res.fetch_cases(url, tokens["kpi"])
                 except Exception as e:  # a foreign Open311 endpoint has no /kpis
                     log(f"no KPIs from {url}: {e}")
+            if plan.mode_steps and "kpi" in tokens:
+                try:
+                    platform_mob = res.get_json(f"{url}/mobilisation", tokens["kpi"])
+                except Exception as e:  # a platform without the mobilisation API
+                    log(f"no /mobilisation from {url}: {e}")
         except KeyboardInterrupt:
             interrupted = "interrupted (Ctrl-C)"
             raise
@@ -214,6 +229,10 @@ def run(opts: Options, log: Any = print) -> tuple[dict[str, Any], int]:
         "duplicates": None if arrivals is None else len(arrivals["duplicates"]),
         "arrivals_missing": None if arrivals is None else arrivals["scheduled_total"] - arrivals["reported_total"],
     }
+    mob = mobilisation_block(plan, read_mob_logs(out), platform_mob, sim.summary.get("modes"))
+    metrics["checked_in"] = None if mob is None else mob["checked_in"]
+    metrics["checkin_duplicates"] = None if mob is None else mob["duplicates"]
+    metrics["checkin_p99_ms"] = None if mob is None else mob["checkin_p99_ms"]
     checks = res.check(thresholds, metrics)
     failed = [c for c in checks if c["failed"]]
     result: dict[str, Any] = {
@@ -241,6 +260,7 @@ def run(opts: Options, log: Any = print) -> tuple[dict[str, Any], int]:
         "kpis": {"load_test": load_k, "pure_simulation": sim_k, "engine_kpis_endpoint": kpis_end},
         "comparison": explanation,
         "arrivals": arrivals,
+        "mobilisation": mob,
         "backlog_series": kpi_rows,
         "sim_backlog_series": res.sim_backlog_series(sim.cases, win.start_min, arrivals_end, end_min, max(1.0, (end_min - win.start_min) / 120.0)),
         "history": locust["history"],

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from twin.loadtest.mobilisation import member_calls, mode_steps
 from twin.loadtest.plan import Arrival, Plan
 from twin.rng import loadtest_rng
 from twin.run import build_model, with_emergency_cases
@@ -300,12 +301,22 @@ def build_plan(
     tokens: dict[str, str] | None = None,
     poll_sim_minutes: float = 10.0,
     sim_cases: pd.DataFrame | None = None,
+    modes_timeline: list[dict[str, Any]] | None = None,
+    call_ups: pd.DataFrame | None = None,
+    members_scale: float = 1.0,
+    checkin_lost_replies: float = 0.0,
 ) -> tuple[Plan, Window, dict[str, Any]]:
-    """The plan for one load test (t0 and run id are set when Locust is launched)."""
+    """The plan for one load test (t0 and run id are set when Locust is launched). With an
+    ``[emergency]`` section, ``modes_timeline`` (the model's ``summary["modes"]["timeline"]``) and
+    ``call_ups`` (:attr:`twin.run.RunResult.call_ups`) add the switch and the members."""
     if users < 1:
         raise PlanError(f"--users: expected at least 1 arrival user, got {users}")
     if not 0.0 <= device_lost_replies <= 1.0:
         raise PlanError(f"--device-lost-replies: expected a share between 0 and 1, got {device_lost_replies}")
+    if not 0.0 <= checkin_lost_replies <= 1.0:
+        raise PlanError(f"--checkin-lost-replies: expected a share between 0 and 1, got {checkin_lost_replies}")
+    if not members_scale > 0:
+        raise PlanError(f"--members-scale: expected a number > 0, got {members_scale:g}")
     if target not in ("reference", "open311"):
         raise PlanError(f"--target: expected reference or open311, got {target!r}")
     win = window_for(sc, duration_s, speedup, start_day)
@@ -319,6 +330,12 @@ def build_plan(
     device_share = kinds.count("device") / len(kinds) if kinds else 0.0
     device_users = 0 if not kinds or device_share == 0 else max(1, round(users * device_share))
     rw = rate_window_s or max(1.0, duration_s / 30.0)
+    em = getattr(sc, "emergency", None)
+    steps, members = [], []
+    if em is not None and target == "reference":  # Open311 has no mode or mobilisation API
+        sampler = em.arrival_minutes.sample
+        members, expected = member_calls(call_ups, win.start_min, win.end_min, speedup, members_scale, seed, sampler)
+        steps = mode_steps(modes_timeline or [], win.start_min, win.end_min, speedup, expected)
     plan = Plan(
         scenario=sc.meta.name,
         seed=seed,
@@ -344,5 +361,19 @@ def build_plan(
         device_lost_replies=device_lost_replies,
         poll_sim_minutes=poll_sim_minutes,
         open311_services=dict(OPEN311_SERVICES),
+        mode_steps=steps,
+        members=members,
+        members_scale=members_scale,
+        checkin_lost_replies=checkin_lost_replies,
+        task_sim_minutes=_task_minutes(sc),
     )
     return plan, win, territory
+
+
+def _task_minutes(sc: Scenario) -> float:
+    """A member's time on one task: the emergency travel plus the mean effort of its categories."""
+    em = getattr(sc, "emergency", None)
+    if em is None or not em.categories:
+        return 30.0
+    effort = [c.effort_minutes.expected for c in em.categories.values()]
+    return float(em.travel_minutes.expected + sum(effort) / len(effort))

@@ -14,6 +14,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
+from twin.loadtest.mobilisation import MemberCall, ModeStep
 from twin.loadtest.plan import Arrival, Plan, describe
 
 SOURCE_OF_CHANNEL = {"app": "app", "hotline": "hotline", "rider": "rider", "patrol": "patrol", "device": "device"}
@@ -110,6 +111,38 @@ class Reference:
 
     def events(self, key: str, case_id: str) -> Req:
         return Req("GET", f"/cases/{case_id}/events", self.auth(key), None, "GET /cases/{id}/events")
+
+    # ------------------------------------------------------------------ the switchover
+    def set_mode(self, step: ModeStep) -> Req:
+        """``POST /mode`` by the district centre, with the head count the switch calls up."""
+        body: dict[str, Any] = {"mode": step.mode, "reason": step.cause[:2000]}
+        if step.mode != "normal":
+            body["expected_members"] = step.expected_members
+        h = {**self.auth("district"), "Content-Type": "application/json"}
+        return Req("POST", "/mode", h, json.dumps(body, ensure_ascii=False).encode(), "POST /mode")
+
+    def checkin(self, call: MemberCall) -> Req:
+        """A member's check-in (报到) through the mobilisation app's backend (the ``app`` token);
+        the Idempotency-Key is the member's for the whole run, so every resend is the same check-in."""
+        h = {**self.auth("app"), "Content-Type": "application/json", "Idempotency-Key": f"{self.plan.run_id}-checkin-{call.member_id}"}
+        body = {"member_id": call.member_id, "community": call.community}
+        return Req("POST", "/mobilisation/checkins", h, json.dumps(body, ensure_ascii=False).encode(), "POST /mobilisation/checkins")
+
+    @staticmethod
+    def member_auth(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    def open_tasks(self, token: str) -> Req:
+        return Req("GET", "/mobilisation/tasks?status=open", self.member_auth(token), None, "GET /mobilisation/tasks?status=open")
+
+    def claim(self, token: str, task_id: str, member_id: str) -> Req:
+        h = {**self.member_auth(token), "Content-Type": "application/json", "Idempotency-Key": f"{self.plan.run_id}-claim-{member_id}-{task_id}"}
+        return Req("POST", f"/mobilisation/tasks/{task_id}/claim", h, b"{}", "POST /mobilisation/tasks/{id}/claim")
+
+    def complete(self, token: str, task_id: str, result: str) -> Req:
+        h = {**self.member_auth(token), "Content-Type": "application/json"}
+        body = json.dumps({"result": result}, ensure_ascii=False).encode()
+        return Req("POST", f"/mobilisation/tasks/{task_id}/complete", h, body, "POST /mobilisation/tasks/{id}/complete")
 
 
 class Open311:

@@ -5,7 +5,8 @@ Keys (what the Locust users look up; ``"*"`` is a fallback for every key, e.g. t
 
 - ``resident:<grid>``, ``device:<grid>``, ``worker:<grid>`` — reporters and the grid team;
 - ``community:<community>``, ``street:<street>``, ``board:<street>:<board>``;
-- ``district``, ``department:<department>``, ``kpi`` (a district-centre reader of /kpis).
+- ``district``, ``department:<department>``, ``kpi`` (a district-centre reader of /kpis and
+  /mobilisation), ``app`` (the mobilisation app's backend: members' check-ins, 报到).
 
 For the reference service started by ``twin loadtest`` they are written straight into its
 fresh database (what ``twin token create`` does, without a process per token).
@@ -40,18 +41,26 @@ def principals(territory: dict[str, Any], units: dict[str, list[dict[str, Any]]]
         out[f"department:{u['department']}"] = Principal(u["assignee"], Role.DEPARTMENT, ScopeKind.DISTRICT, d)
     out["district"] = Principal("district-centre", Role.DISTRICT_CENTRE, ScopeKind.DISTRICT, d)
     out["kpi"] = Principal("kpi-reader", Role.DISTRICT_CENTRE, ScopeKind.DISTRICT, d)
+    app = getattr(Role, "APP", None)  # the mobilisation app's backend (check-ins for its members)
+    if app is not None:
+        out["app"] = Principal("mobilisation-app", app, ScopeKind.DISTRICT, d)
     return out
 
 
 def create_tokens(db: str, territory: dict[str, Any], units: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
     """Create one token per principal in the service database ``db``; return key → token."""
+    return create_principal_tokens(db, principals(territory, units))
+
+
+def create_principal_tokens(db: str, who: dict[str, Principal]) -> dict[str, str]:
+    """One token per principal of ``who`` in the service database ``db``; key → token."""
     from twin.service.storage import open_service_store
 
     store = open_service_store(db)
     tokens: dict[str, str] = {}
     try:
         now = time.time()
-        for key, p in principals(territory, units).items():
+        for key, p in who.items():
             tok = new_token()
             store.add_token(token_hash(tok), p, now)
             tokens[key] = tok

@@ -8,6 +8,14 @@ Emergencies (T0: SOS, falls) go to the on-call worker without queueing.
 Resolved cases are verified and closed by an hourly sweep; residents who reported a case
 are called back the next day at 10:00 (一事一评) — a score ≤ 2 reopens it once.
 
+Between the street and the district a case takes ``policy.handover_minutes`` each way: the
+district centre signs for an escalated case (签收) that long after the street reported it up,
+and the district's result reaches the street (办结反馈) that long after it was settled. In one
+process (:attr:`CaseFlow.up` and :attr:`CaseFlow.down` unset) the flow waits it out itself; with
+street partitions (issue 18) the same latency is the lookahead of the coupling: ``up`` hands
+the case to the shared level, which runs the district's part and hands the case's new audit
+events back (:meth:`CaseFlow.take_back`).
+
 Everything here runs on SimPy callbacks rather than one process per case (a case is a few
 scheduled events, not a generator), which is what makes a district-year fast.
 """
@@ -16,7 +24,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -53,6 +61,18 @@ class Rows:
     def __init__(self, b: DayBatch) -> None:
         for name in self.__slots__:
             setattr(self, name, getattr(b, name).tolist())
+
+    def values(self, row: int) -> tuple[Any, ...]:
+        """One row's values, in slot order (plain Python values: a handover's payload)."""
+        return tuple(getattr(self, name)[row] for name in self.__slots__)
+
+    @classmethod
+    def single(cls, values: Sequence[Any]) -> Rows:
+        """A one-row batch from :meth:`values` (the shared level's copy of an incident's row)."""
+        rows = cls.__new__(cls)
+        for name, v in zip(cls.__slots__, values, strict=True):
+            setattr(rows, name, [v])
+        return rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +216,10 @@ class CaseFlow:
         self.property_settled: set[str] = set()
         self.duty: list[Station] = []  # the communities' duty rosters (值班), set by the model
         self.duty_travel = 1.0
+        # the street↔district handover (签收 / 办结反馈) and, with partitions, who takes it
+        self.handover = pol.handover_minutes
+        self.up: Callable[[CaseJob], None] | None = self._hand_up if self.handover > 0.0 else None
+        self.down: Callable[[CaseJob], None] | None = None  # set on the shared level
 
     # ------------------------------------------------------------------ arrival
     def arrive(self, rows: Rows, row: int) -> Case:
@@ -291,7 +315,26 @@ class CaseFlow:
 
     # ------------------------------------------------------------------ stations
     def enter(self, job: CaseJob, level: int) -> None:
+        """Put the case on ``level``'s list: its unit's queue — or, for the district, hand it
+        up (the district signs for it ``handover`` minutes later, :meth:`district_takes`)."""
+        if level >= 3 and self.up is not None:
+            job.level = level
+            job.token += 1
+            self.up(job)
+            return
+        self._enter(job, level)
+
+    def _hand_up(self, job: CaseJob) -> None:
+        """In one process: the district centre signs for the case after the handover."""
+        self.env.timeout(self.handover).callbacks.append(partial(self.district_takes, job))
+
+    def district_takes(self, job: CaseJob, _event: object = None) -> None:
+        """The district centre signs for an escalated case (签收) and queues it for triage."""
+        self._enter(job, 3)
+
+    def _enter(self, job: CaseJob, level: int) -> None:
         job.level = level
+        job.volunteer = None  # a party member claims at the community only (set again there)
         job.stage = 0
         job.token += 1
         st = self._station(job, level, 0)
@@ -313,6 +356,27 @@ class CaseFlow:
                 eng.dispatch(c.id, c.version, st.name, (st.name,))
             self._watch(job)
         self._request(job, st)
+
+    # ------------------------------------------------------------------ the shared district level (partitions)
+    def adopt(self, case: Case, rows: Rows, rework: bool) -> None:
+        """The shared level signs for a case a street partition handed up (its ``case`` as the
+        street had it, ``rows`` its one incident row): it joins the district centre's queue."""
+        job = CaseJob(case, rows, 0)
+        job.rework = rework
+        self.active[case.id] = job
+        self._enter(job, 3)
+
+    def take_back(self, case_id: str, events: Sequence[tuple[Any, ...]], final: bool) -> None:
+        """A street partition applies what the district did to its case — the audit events the
+        shared level recorded, with their real times (``(action, from_state, to_state, at,
+        actor, mode, data)``); ``final``: the district's result, the street takes it from here."""
+        job = self.active[case_id]
+        c = job.case
+        commit = self.engine.store.commit_change  # type: ignore[attr-defined]
+        for action, frm, to, at, actor, mode, data in events:
+            commit(c, action, frm, to, at, actor, mode, dict(data))
+        if final:
+            self.settled_below(job)
 
     def _station(self, job: CaseJob, level: int, stage: int) -> Station:
         r, row = job.rows, job.row
@@ -456,6 +520,17 @@ class CaseFlow:
         self._resolved(job)
 
     def _resolved(self, job: CaseJob) -> None:
+        if job.level >= 3:
+            if self.down is not None:  # the shared level: the street takes it from here
+                self.down(job)
+                return
+            if self.handover > 0.0:  # the district's result reaches the street after the handover
+                self.env.timeout(self.handover).callbacks.append(partial(self.settled_below, job))
+                return
+        self.settled_below(job)
+
+    def settled_below(self, job: CaseJob, _event: object = None) -> None:
+        """The street has the result: the case leaves the backlog and awaits its on-site check."""
         del self.active[job.case.id]
         self._seq += 1
         # the on-site check (核查) happens in the grid worker's working hours, not at 02:00

@@ -31,8 +31,9 @@ from agents.residents import Residents
 from agents.riders import RiderFleet
 from twin.engine import CaseEngine, MemoryStore, SlaPolicy, TierRule
 from twin.engine.worktime import ClockKind, WorkTime
-from twin.model.flow import CaseFlow, Rows
+from twin.model.flow import Backlog, CaseFlow, Rows
 from twin.model.incidents import DayBatch, IncidentSource
+from twin.model.shared import VisitStore
 from twin.rng import stream_rng
 from twin.scenario import Scenario
 from twin.sim.environment import ModelEnvironment
@@ -113,7 +114,15 @@ class DistrictModel(mesa.Model):
         keep_events: bool | None = None,
         part: int = 0,
         components: Sequence[ComponentFactory] = (),
+        role: str = "whole",
     ) -> None:
+        """``role``: ``"whole"`` — every level in this model (one process); ``"street"`` —
+        partition ``part`` of ``run.partitions``: its streets' units, the district handed to
+        the shared level through :attr:`CaseFlow.up`; ``"shared"`` — the district centre and
+        the departments alone, taking cases from the street partitions (:meth:`CaseFlow.adopt`)."""
+        if role not in ("whole", "street", "shared"):
+            raise ValueError(f"role: expected 'whole', 'street' or 'shared', got {role!r}")
+        self.role = role
         self.scenario = sc = scenario
         self.seed_value = int(sc.run.seed if seed is None else seed)
         super().__init__(seed=self.seed_value)
@@ -122,19 +131,21 @@ class DistrictModel(mesa.Model):
         self.env = env = ModelEnvironment()
         self.epoch = sc.start_epoch_minutes
         self.start_weekday = sc.run.start_date.weekday()
-        self.partitions = n_parts = max(1, min(sc.run.partitions, sc.territory.streets))
+        self.partitions = n_parts = max(1, min(sc.run.partitions, sc.territory.streets)) if role != "whole" else 1
         self.part = part
         suffix = "" if n_parts == 1 else f"/p{part}of{n_parts}"
+        if role == "shared":
+            suffix = "/shared"
         # construction streams are shared by all partitions (same territory and households);
         # the streams that draw events are the partition's own
         rngs = {n: stream_rng(self.seed_value, n) for n in ("territory", "residents", "devices")}
         rngs |= {n: stream_rng(self.seed_value, n + suffix) for n in ("patrol", "riders", "handling", "repeat", "ids")}
         self.terr = terr = build_territory(sc, rngs["territory"])
-        self.own_streets = np.arange(terr.n_streets) % n_parts == part
+        self.own_streets = (np.arange(terr.n_streets) % n_parts == part) & (role != "shared")
         self.own_grids = self.own_streets[terr.grid_street]
-        share = float(self.own_streets.sum()) / terr.n_streets
         keep = sc.outputs.case_events if keep_events is None else keep_events
-        self.store = MemoryStore(keep_events=keep, threadsafe=False)  # one thread: no lock per transition
+        # one thread: no lock per transition; the shared level's cases visit from the partitions
+        self.store = VisitStore() if role == "shared" else MemoryStore(keep_events=keep, threadsafe=False)
         tag = "".join(f"{b:02x}" for b in rngs["ids"].integers(0, 256, 3)) + ("" if n_parts == 1 else f"p{part}")
         self.id_tag = tag
         counter = [0]
@@ -181,12 +192,10 @@ class DistrictModel(mesa.Model):
             [Board(self, env, f"B-{n}-{b}", u.staff, WorkCalendar(u.hours, u.weekend, wd)) for b, u in st.boards.items()]
             for n in terr.street_names
         ]
-        def part_of(staff: int) -> int:
-            return staff if n_parts == 1 else max(1, int(round(staff * share)))
-
-        self.district = DistrictCentre(self, env, f"DC-{terr.district}", part_of(st.district_dispatchers), cal_district)
+        # the district level: simulated once (the whole model, or the shared level of partitions)
+        self.district = DistrictCentre(self, env, f"DC-{terr.district}", st.district_dispatchers, cal_district)
         self.departments = [
-            Department(self, env, f"D-{d}", part_of(u.staff), WorkCalendar(u.hours, u.weekend, wd)) for d, u in st.departments.items()
+            Department(self, env, f"D-{d}", u.staff, WorkCalendar(u.hours, u.weekend, wd)) for d, u in st.departments.items()
         ]
         for i, o in enumerate(self.offices):
             o.street = self.pools[i].street = int(terr.community_street[i])
@@ -196,12 +205,12 @@ class DistrictModel(mesa.Model):
                 b.street = i
         self.riders = RiderFleet(self, sc, terr.residents, list(sc.categories))
         self.devices = DeviceGroups(self, sc, self.residents.elders_alone_per_grid(), terr.residents, rngs["devices"])
-        if n_parts > 1:  # daily draws from the partition's own streams; only its own streets raise incidents
+        if n_parts > 1 or role == "shared":  # daily draws from the partition's own streams; only its own streets raise incidents
             self.residents.gen = stream_rng(self.seed_value, "residents" + suffix)
             self.devices.gen = stream_rng(self.seed_value, "devices" + suffix)
             self.riders.per_grid = self.riders.per_grid * self.own_grids
         self.incidents = IncidentSource(sc, terr, self.residents, self.workers, self.riders, self.devices, rngs, wd, cal_rider, cal_intake)
-        if n_parts > 1:
+        if n_parts > 1 or role == "shared":
             self.incidents.own = self.own_grids
             own_rates = np.repeat(self.own_grids[:, None].astype(float), len(sc.categories), axis=1)
             self.incidents.add_rate_modifier(lambda day: own_rates)
@@ -259,8 +268,14 @@ class DistrictModel(mesa.Model):
         return next((c for c in self.components if isinstance(c, kind)), None)
 
     def own_stations(self) -> list[Station]:
-        """Stations this partition simulates (its streets' units and its share of the district's)."""
-        return [s for s in self.stations() if s.street < 0 or self.own_streets[s.street]]
+        """Stations this model simulates: all of them (whole), its streets' units (a street
+        partition) or the district's (the shared level)."""
+        role = self.role
+        if role == "whole":
+            return self.stations()
+        if role == "shared":
+            return [s for s in self.stations() if s.street < 0]
+        return [s for s in self.stations() if s.street >= 0 and self.own_streets[s.street]]
 
     def add_process(self, fn: Callable[[], Generator[simpy.Event, Any, None]]) -> None:
         """Register a component's SimPy process (started with the others)."""
@@ -274,6 +289,12 @@ class DistrictModel(mesa.Model):
         self.started = True
         sc = self.scenario
         env = self.env
+        if self.role == "shared":  # the district's supervision desk and the KPI series; cases come from the partitions
+            env.process(self.flow.supervise_sweep(60.0))
+            env.process(self._sampler(sc.run.kpi_interval_hours * 60.0))
+            for fn in self._processes:
+                env.process(fn())
+            return
         env.process(self._arrivals())
         if sc.policy.auto_escalate:
             env.process(self.flow.lapse_sweep(sc.run.lapse_check_minutes))
@@ -323,20 +344,21 @@ class DistrictModel(mesa.Model):
 
     def _sampler(self, every: float) -> Generator[simpy.Event, Any, None]:
         env = self.env
-        stations = self.stations()
+        stations = self.own_stations()
+        shared = self.role == "shared"  # its cases are the partitions' (counted there)
         by_role: dict[str, list[Station]] = {r: [s for s in stations if s.role == r] for r in ROLES}
         # the resources' queue and user lists are fixed objects: sum their lengths in C
         queues = {r: [s.res.queue for s in ss] for r, ss in by_role.items()}
         users = {r: [s.res.users for s in ss] for r, ss in by_role.items()}
         while True:
             yield env.timeout(every)
-            bl = self.flow.backlog(self.epoch + env.now)
+            bl = Backlog(0, 0) if shared else self.flow.backlog(self.epoch + env.now)
             row: dict[str, float] = {
                 "t_min": env.now,
                 "backlog": float(bl.open),
                 "cases_reported": float(self._counter[0]),
                 "trust_sum": float(self.residents.trust[self.own_grids].sum()),
-                "latent_needs": float(self.incidents.latent.sum()),
+                "latent_needs": 0.0 if shared else float(self.incidents.latent.sum()),
             }
             row["overdue"] = float(bl.overdue)
             for role in by_role:

@@ -63,8 +63,8 @@ class RunCfg(_Frozen):
     start_date: dt.date = dt.date(2024, 3, 4)  # a Monday; China time (UTC+8) midnight is minute 0
     kpi_interval_hours: Pos = 6.0
     lapse_check_minutes: Pos = 5.0  # how often queued cases are checked for a lapsed allowance
-    # Streets are simulated in this many processes (street k in partition k mod n); the district
-    # centre's and departments' staff are split between partitions in proportion to their streets.
+    # Streets are simulated in this many partitions (street k in partition k mod n); the district
+    # centre and the departments are simulated once, on the shared level (twin.coupling).
     partitions: Annotated[int, Field(ge=1, le=64)] = 1
 
 
@@ -458,6 +458,15 @@ class Policy(_Frozen):
     satisfaction_late: list[Share] = [0.06, 0.08, 0.16, 0.35, 0.35]
     repeat_complaint_daily_prob: Share = 0.3  # an overdue case's resident calls 12345 again, per day
     supervision: Supervision = Supervision()  # the weekly bulletin (一周一通报); off by default
+    # street → district and back: the district centre signs for an escalated case (签收) this long
+    # after the street reports it up, and the street has the district's result (办结反馈) this
+    # long after it was settled. Tianjin's 12345 rules give a handling unit 15 min to sign for
+    # life-threatening matters, 30 min for water/power/gas/heating and 1 working day for the
+    # rest (天津市政务服务便民热线管理办法实施细则, 30 Dec 2024, under Tianjin Order No. 39 in force
+    # from 1 Jan 2025; via cj.sina.com.cn); a district centre on a 24-hour roster
+    # signing for a complex matter within 30 min is the model's [A]. With partitions it is the
+    # coupling's lookahead (issue 18); 0 hands over at once (one process only).
+    handover_minutes: NonNeg = 30.0
 
     @model_validator(mode="after")
     def _check(self) -> Policy:
@@ -518,6 +527,11 @@ class Scenario(_Frozen):
         t = self.territory
         if t.grids is not None and t.grids < t.streets * t.communities_per_street:
             raise ValueError(f"territory.grids: expected at least one grid per community (≥ {t.streets * t.communities_per_street}), got {t.grids}")
+        if min(self.run.partitions, t.streets) > 1 and not self.policy.handover_minutes > 0.0:
+            raise ValueError(
+                "policy.handover_minutes: expected minutes > 0 with run.partitions > 1 (the street↔district handover is "
+                f"the partitions' lookahead), got {self.policy.handover_minutes:g}"
+            )
         for name, c in self.categories.items():
             if c.tiers is not None:
                 _check_matter_tiers(c.tiers, f"categories.{name}.tiers")

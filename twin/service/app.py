@@ -9,6 +9,7 @@ database, supervision notices stored once per key), so several workers can share
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import functools
 import hashlib
@@ -64,6 +65,7 @@ from twin.service.fastpath import FastPath
 from twin.service.geometry import DEFAULT_BBOX, TerritoryMap, territory_map
 from twin.service.groupcommit import GroupCommitStore
 from twin.service.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware, NulGuardMiddleware, RateLimiter
+from twin.service.metrics import process_metrics
 from twin.service.open311 import open311_error
 from twin.service.storage import ServiceStore, migrate_contacts, open_stores
 from twin.service.times import case_times, iso_times
@@ -107,6 +109,8 @@ class ServiceConfig:
     switch_interval_ms: float = 0.5  # the process's GIL switch interval (see app_from_env); 0: Python's default
     auto_escalate: bool = False  # escalate a case whose level allowance lapsed (off: 督办 warns, the case stays)
     mode_allow_skip: bool = True  # POST /mode may skip a rung (normal → 全员下沉): the source does not forbid it
+    mobilisation_teams: str = ""  # the mobilisation's teams: a scenario's [emergency.teams]; empty: flood's (twin/service/mobilisation.py)
+    member_token_hours: float = 72.0  # a member token's lifetime from check-in, if the mobilisation lasts that long [A]
 
     ENV_PREFIX = "GRIDTWIN_SERVE_"
 
@@ -170,6 +174,7 @@ class Service:
     rate: RateLimiter
     _tokens: dict[str, tuple[Principal, float]] = field(default_factory=dict)
     _contacts: dict[str, str | None] = field(default_factory=dict)
+    _lookups: dict[str, asyncio.Task[tuple[Principal | None, str]]] = field(default_factory=dict)  # token lookups under way
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _next_supervision: float | None = None  # monotonic seconds of the loop's next supervision round
@@ -183,6 +188,13 @@ class Service:
     def territory(self) -> TerritoryMap:
         """The grids' geometry: which grid a reported point lies in (Open311 lat/long)."""
         return territory_map(self.config.territory, self.config.territory_bbox)
+
+    @functools.cached_property
+    def mobilisation(self) -> Any:
+        """The mobilisation (check-ins, teams, tasks): :class:`twin.service.mobilisation.Mobilisations`."""
+        from twin.service.mobilisation import Mobilisations
+
+        return Mobilisations(self)
 
     # ------------------------------------------------------------- principals
     def over_rate(self, who: Principal) -> ApiError | None:
@@ -218,6 +230,22 @@ class Service:
         until = now + self.config.token_cache_seconds
         self._tokens[token] = (rec.principal, until if rec.expires_at is None else min(until, rec.expires_at))
         return rec.principal, ""
+
+    async def principal(self, token: str) -> tuple[Principal | None, str]:
+        """:meth:`check_token` from the event loop: the cache, else one store lookup in the thread
+        pool shared by every request that misses on the same token meanwhile (when a busy
+        token's cache entry lapses, each second, dozens of requests in flight miss at once;
+        one lookup answers them all, and none of them leaves the fast lane for it)."""
+        hit = self._tokens.get(token)
+        if hit is not None and hit[1] > time.time():
+            return hit[0], ""
+        loop = asyncio.get_running_loop()
+        pending = self._lookups.get(token)
+        if pending is None or pending.get_loop() is not loop:
+            pending = loop.create_task(run_in_threadpool(self.check_token, token))
+            self._lookups[token] = pending
+            pending.add_done_callback(lambda done: self._lookups.pop(token, None) if self._lookups.get(token) is done else None)
+        return await asyncio.shield(pending)
 
     # ------------------------------------------------------------- execution
     async def execute(self, fn: Callable[[], Any], key: str | None = None) -> Any:
@@ -275,6 +303,8 @@ class Service:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if "mobilisation" in self.__dict__:
+            self.mobilisation.close()
 
     def refresh_mode(self) -> None:
         cur = self.sstore.current_mode()
@@ -292,6 +322,8 @@ class Service:
         timers, and supervision when its period has come round (the first within 5 s)."""
         self.refresh_mode()
         self.engine.tick()
+        if self.engine.mode != "normal":
+            self.mobilisation.sweep()  # emergency reports → their team's tasks
         if self._next_supervision is None:
             self._next_supervision = monotonic + min(self.config.supervision_seconds, 5.0)
         if monotonic >= self._next_supervision:
@@ -491,13 +523,24 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
         """Liveness: the process answers (no authentication)."""
         return Response(b'{"status":"ok"}', media_type="application/json")
 
+    @app.get("/metrics", response_model=m.MetricsOut, tags=["service"])
+    async def metrics() -> Response:
+        """This worker process's load: CPU seconds, memory, the group committer's queue and
+        COMMIT timings, requests served and in flight (no authentication, no personal data;
+        answered even at the in-flight limit). Each worker answers for itself (``pid``)."""
+        fast = getattr(app.state, "fast_path", None)
+        body = process_metrics(svc.engine.store, config.db, getattr(app.state, "front", None), 0 if fast is None else fast.served)
+        return Response(_dumps(body), media_type="application/json")
+
     from twin.service.cases import cases_router, fast_transitions, report_plain
     from twin.service.deps import authorise
+    from twin.service.mobilisation import mobilisation_router
     from twin.service.routers import modes_router, supervision_router
 
     app.include_router(cases_router(config.max_page))
     app.include_router(supervision_router(config.max_page))
     app.include_router(modes_router())
+    app.include_router(mobilisation_router(config.max_page))
 
     def openapi_with_links() -> dict[str, Any]:
         """The generated spec plus OpenAPI links (report → get / events / every transition,
@@ -552,6 +595,7 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
     fast = FastPath(
         app,
         principal=svc.cached_principal,
+        lookup=svc.principal,
         authorise=functools.partial(authorise, svc),
         execute=svc.execute,
         transitions=fast_transitions(svc),
@@ -562,6 +606,8 @@ def create_app(config: ServiceConfig | None = None, service: Service | None = No
     lane: Any = fast if fast_lane else app
     guarded = NulGuardMiddleware(BodyLimitMiddleware(lane, max_bytes=config.max_body_bytes), open311_error=open311_error)
     front = ConcurrencyLimitMiddleware(guarded, max_in_flight=config.max_in_flight)
+    app.state.front = front  # its counters (and the fast lane's) answer GET /metrics
+    app.state.fast_path = fast if fast_lane else None
     return ServiceApp(app, front, fast if fast_lane else None)
 
 

@@ -25,6 +25,8 @@ class Role(StrEnum):
     DISTRICT_CENTRE = "district_centre"
     DEPARTMENT = "department"
     ADMIN = "admin"
+    MEMBER = "member"  # a mobilised member (双报到 party member, 下沉干部): check-in and their team's tasks only
+    APP = "app"  # the mobilisation mini-program's backend: checks members in on their behalf
 
 
 class ScopeKind(StrEnum):
@@ -72,9 +74,13 @@ ALLOWED_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.DISTRICT_CENTRE: _HANDLING,
     Role.DEPARTMENT: frozenset({Action.START, Action.RESOLVE, Action.DECLINE, Action.EXTEND, Action.REPLY}),
     Role.ADMIN: _HANDLING,
+    Role.MEMBER: frozenset(),
+    Role.APP: frozenset(),
 }
-#: Roles that may report a case (every role but a department).
-REPORTING_ROLES: frozenset[Role] = frozenset(Role) - {Role.DEPARTMENT}
+#: Roles of the mobilisation (twin/service/mobilisation.py): they see no cases and report none.
+MOBILISATION_ROLES: frozenset[Role] = frozenset({Role.MEMBER, Role.APP})
+#: Roles that may report a case (every role but a department and the mobilisation's).
+REPORTING_ROLES: frozenset[Role] = frozenset(Role) - {Role.DEPARTMENT} - MOBILISATION_ROLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +103,8 @@ class Principal:
 
     def can_see(self, case: Case) -> bool:
         """Object-level access: the one check every case read and change goes through."""
+        if self.role in MOBILISATION_ROLES:
+            return False
         p = case.place
         if not self.covers_place(p.grid, p.community, p.street, p.district):
             return False

@@ -11,7 +11,6 @@ from __future__ import annotations
 from fastapi import Depends, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials
-from starlette.concurrency import run_in_threadpool
 
 from twin.service.app import ApiError, Service
 from twin.service.auth import Principal
@@ -26,21 +25,17 @@ def service_of(request: Request) -> Service:
 
 async def authenticate(request: Request, _doc: HTTPAuthorizationCredentials | None = Depends(BEARER)) -> Principal:
     """The authenticated, rate-limited caller. Async on purpose: a cached token costs no trip to
-    the thread pool; a miss reads the store in a worker thread. The header is read as the fast
+    the thread pool; a miss reads the store in a worker thread (one read for all the requests
+    that miss on that token meanwhile: :meth:`~twin.service.app.Service.principal`). The header is read as the fast
     lane reads it (:func:`~twin.service.edge.bearer_token`); ``BEARER`` only declares the scheme
     in OpenAPI."""
     svc = service_of(request)
     token = bearer_token(request.headers.get("authorization"))
     if token is None:
         raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"})
-    cached = svc.cached_principal(token)
-    if isinstance(cached, Principal):
-        p: Principal | None = cached
-    else:
-        p, why = await run_in_threadpool(svc.check_token, token)
-        if p is None:
-            raise ApiError(401, "unauthenticated", why, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    assert p is not None
+    p, why = await svc.principal(token)
+    if p is None:
+        raise ApiError(401, "unauthenticated", why, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
     limited = svc.over_rate(p)
     if limited is not None:
         raise limited

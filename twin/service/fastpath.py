@@ -4,12 +4,13 @@ Profiling the service showed most of a request's CPU in FastAPI's machinery arou
 (dependency solving, parameter models, four middleware layers, exception wrapping), not in
 the work. :class:`FastPath` sits inside the limits (concurrency, body size) and serves the
 common, well-formed case of ``POST /cases`` (no Idempotency-Key) and
-``POST /cases/{id}/{action}`` itself: a cached bearer token, a JSON body that the endpoint's
+``POST /cases/{id}/{action}`` itself: a valid bearer token (cached, or looked up once for all
+the requests that miss on it together), a JSON body that the endpoint's
 own pydantic model accepts, headers within their limits. It then does exactly what the
 FastAPI endpoint does — the same model validation, the same authentication and rate limit,
 the same function producing the same response, the same exception handlers for errors.
 
-Anything else (an unknown or uncached token, a body the model rejects, a missing header, an
+Anything else (an unknown, expired or revoked token, a body the model rejects, a missing header, an
 unusual content type, any other path) is passed on untouched to the FastAPI application, with
 the body already read handed on, so errors and edge cases keep their one implementation.
 Nothing with an effect happens before that decision.
@@ -44,6 +45,7 @@ class FastPath:
         self,
         app: ASGIApp,
         principal: Callable[[str], Principal | None | object],
+        lookup: Callable[[str], Awaitable[tuple[Principal | None, str]]],
         authorise: Authorise,
         execute: Callable[[Callable[[], Any], str | None], Awaitable[Any]],
         transitions: Mapping[str, tuple[type[BaseModel], bool, TransitionRun]],
@@ -53,6 +55,7 @@ class FastPath:
     ) -> None:
         self.app = app
         self.principal = principal
+        self.lookup = lookup
         self.authorise = authorise
         self.execute = execute
         self.transitions = transitions
@@ -123,8 +126,13 @@ class FastPath:
         if not ctype.startswith(b"application/json") or not body:
             return None
         who = self.principal(bearer)
-        if not isinstance(who, Principal):  # not cached, or unknown: the application answers
-            return None
+        if not isinstance(who, Principal):  # not cached: look it up (no effect) and stay here if valid
+            try:
+                who, _why = await self.lookup(bearer)
+            except Exception:  # the store is away: the application answers (503) as usual
+                return None
+            if who is None:  # unknown, expired or revoked: the application answers the 401
+                return None
         try:
             data = loads(body)
         except ValueError:

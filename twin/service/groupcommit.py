@@ -35,10 +35,12 @@ change this process makes to its cases. SQLite has one writer at a time: one com
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import queue
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -57,6 +59,7 @@ class _Pending:
     contact: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
+    queued_at: float = field(default_factory=time.perf_counter)
 
 
 @dataclass
@@ -68,6 +71,7 @@ class _Job:
     future: asyncio.Future[Any]
     result: Any = None
     error: BaseException | None = None
+    queued_at: float = field(default_factory=time.perf_counter)
 
 
 def _deliver(jobs: list[_Job]) -> None:
@@ -79,6 +83,43 @@ def _deliver(jobs: list[_Job]) -> None:
             j.future.set_exception(j.error)
         else:
             j.future.set_result(j.result)
+
+
+class CommitStats:
+    """What the committers did, for ``GET /metrics``: counters, and the recent batches' COMMIT
+    durations and requests' waits in the queue (the last :data:`WINDOW` of each, so percentiles
+    describe now rather than since start). Appends are single deque operations (atomic under
+    the GIL); the counters are updated under the owner's lock."""
+
+    WINDOW = 2048
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.statements = 0  # units of work run in batches: each a savepoint (statements / batches: mean batch size)
+        self.queue_depth_max = 0  # the most requests that were waiting when a batch began
+        self.commit_s: collections.deque[float] = collections.deque(maxlen=self.WINDOW)
+        self.wait_s: collections.deque[float] = collections.deque(maxlen=self.WINDOW)
+
+    def began(self, group: list[_Pending | _Job], left: int) -> None:
+        """A batch of ``group`` began with ``left`` more still queued."""
+        depth = len(group) + left
+        if depth > self.queue_depth_max:
+            self.queue_depth_max = depth
+        now = time.perf_counter()
+        self.wait_s.extend(now - p.queued_at for p in group)
+
+    def committed(self, seconds: float) -> None:
+        """A batch's COMMIT took ``seconds`` (the flush to disk or the database's round trip)."""
+        self.commit_s.append(seconds)
+
+
+def percentile_ms(samples: collections.deque[float], q: float) -> float | None:
+    """The ``q`` quantile (0–1, nearest rank) of ``samples`` (seconds) in milliseconds, or None
+    without samples."""
+    data = sorted(samples)  # one C call: no other thread runs while the deque is copied
+    if not data:
+        return None
+    return round(data[min(len(data) - 1, int(q * len(data)))] * 1e3, 3)
 
 
 class _Committer:
@@ -114,6 +155,7 @@ class _Committer:
                     stop = True
                     break
                 group.append(nxt)
+            self.owner.stats.began(group, self.queue.qsize())
             self._commit_group(group)
             if stop:
                 return
@@ -121,6 +163,7 @@ class _Committer:
     def _commit_group(self, group: list[_Pending | _Job], retry: bool = True) -> None:
         culprit: _Pending | _Job | None = None
         broken = getattr(self.inner, "batch_broken", None)  # PostgreSQL: an error ended the transaction
+        ended = 0.0
         try:
             with self.inner.batch():
                 self.in_batch = True
@@ -139,6 +182,8 @@ class _Committer:
                             break
                 finally:
                     self.in_batch = False
+                    ended = time.perf_counter()
+            self.owner.stats.committed(time.perf_counter() - ended)
         except BaseException as exc:  # the batch is not committed: nothing of the group is durable
             self.cache.clear()
             if culprit is not None and retry:
@@ -236,8 +281,7 @@ class GroupCommitStore:
         self.inner = inner
         self.max_batch = max_batch
         self.cache_size = cache_size
-        self.batches = 0
-        self.commits = 0
+        self.stats = CommitStats()
         self._closed = False
         self._local = threading.local()  # .committer on committer threads
         self._counter_lock = threading.Lock()
@@ -246,8 +290,22 @@ class GroupCommitStore:
 
     def _count(self, n: int) -> None:
         with self._counter_lock:
-            self.batches += 1
-            self.commits += n
+            self.stats.batches += 1
+            self.stats.statements += n
+
+    @property
+    def batches(self) -> int:
+        """Batches (transactions) committed or rolled back so far."""
+        return self.stats.batches
+
+    @property
+    def commits(self) -> int:
+        """Units of work (requests run in a batch, commits handed over) so far."""
+        return self.stats.statements
+
+    def queue_depth(self) -> int:
+        """Requests and commits waiting for a committer right now (all committers)."""
+        return sum(c.queue.qsize() for c in self._committers)
 
     def _for(self, key: str | None) -> _Committer:
         cs = self._committers

@@ -45,6 +45,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        framed = False  # a Content-Length within the limit, and no Transfer-Encoding
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -54,6 +55,13 @@ class BodyLimitMiddleware:
                 if n > self.max_bytes:
                     await _send_error(send, 413, f"request body of {n} bytes exceeds the limit of {self.max_bytes} bytes")
                     return
+                framed = n >= 0 and value.isdigit()
+            elif name == b"transfer-encoding":
+                framed = False
+                break
+        if framed:  # the server reads exactly Content-Length bytes: nothing to count (the hot path)
+            await self.app(scope, receive, send)
+            return
         seen = 0
         started = False
 
@@ -104,18 +112,28 @@ class NulGuardMiddleware:
         await self.app(scope, receive, send)
 
 
+#: The one path the in-flight limit lets through (see :class:`ConcurrencyLimitMiddleware`).
+EXEMPT_PATH = "/metrics"
+
+
 class ConcurrencyLimitMiddleware:
     def __init__(self, app: ASGIApp, max_in_flight: int, retry_after: int = 1) -> None:
         self.app = app
         self.max_in_flight = max_in_flight
         self.retry_after = retry_after
         self.in_flight = 0
+        self.served = 0  # requests answered (GET /metrics reports these three)
+        self.refused = 0  # of them, answered 503 at the limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.max_in_flight:  # one event loop: no lock needed
+        self.served += 1
+        # one event loop: no lock needed. GET /metrics is let through at the limit: it is how a
+        # load test sees what saturated (it reads counters only, never the database).
+        if self.in_flight >= self.max_in_flight and scope["path"] != EXEMPT_PATH:
+            self.refused += 1
             await _send_error(
                 send, 503, f"the service is at its limit of {self.max_in_flight} requests in flight; retry later", self.retry_after
             )

@@ -147,9 +147,11 @@ def modes_router() -> APIRouter:
         if who.role not in COMMAND_ROLES:
             raise ApiError(403, "forbidden", f"role {who.role.value} may not change the mode")
         allow_skip = svc.config.mode_allow_skip
+        before: list[str] = []
 
         def legal(current: str) -> None:
             """Checked inside the recording transaction (two concurrent changes cannot both pass)."""
+            before.append(current)
             if current == body.mode:
                 raise ApiError(409, "same_mode", f"already in mode {body.mode} ({MODE_LABELS[body.mode]})")
             try:
@@ -159,8 +161,9 @@ def modes_router() -> APIRouter:
                     409, "illegal_mode_change", f"{exc} ({MODE_LABELS.get(current, current)} → {MODE_LABELS[body.mode]}: one step at a time)"
                 ) from None
 
-        svc.sstore.record_mode(body.mode, wall_clock_minutes(), who.id, body.reason, check=legal)
+        rec = svc.sstore.record_mode(body.mode, wall_clock_minutes(), who.id, body.reason, check=legal)
         svc.engine.mode = body.mode  # recorded on every case event from now on (other workers: next tick)
+        svc.mobilisation.on_mode_change(before[-1], rec, body.expected_members)  # opens / closes the mobilisation
         return _mode_out(svc)
 
     return r

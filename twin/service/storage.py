@@ -83,6 +83,7 @@ class ServiceStore(Protocol):
     def token(self, token_hash: str) -> TokenRecord | None: ...
     def tokens(self) -> list[TokenRecord]: ...
     def revoke_tokens(self, at: float, name: str | None = None, token_id: str | None = None) -> int: ...
+    def revoke_token_hashes(self, at: float, hashes: list[str]) -> int: ...
     def legacy_contacts(self) -> list[tuple[str, str]]: ...
     def drop_legacy_contacts(self) -> None: ...
     def idem_begin(self, key: str, fingerprint: str, case_id: str, now: float, lease: float) -> IdemState: ...
@@ -183,6 +184,17 @@ class _SqlServiceStore:
         with self._tx() as cur:
             cur.execute(self._q(f"UPDATE svc_tokens SET revoked_at = ? WHERE {where} AND revoked_at IS NULL"), (at, arg))
             return max(cur.rowcount, 0)
+
+    def revoke_token_hashes(self, at: float, hashes: list[str]) -> int:
+        """Revoke the live tokens whose hashes are given (a closed mobilisation's member
+        tokens); how many were revoked."""
+        n = 0
+        for i in range(0, len(hashes), 1000):
+            with self._tx() as cur:
+                for h in hashes[i : i + 1000]:
+                    cur.execute(self._q("UPDATE svc_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL"), (at, h))
+                    n += max(cur.rowcount, 0)
+        return n
 
     def _has_table(self, name: str) -> bool:  # pragma: no cover - overridden
         raise TypeError("abstract")

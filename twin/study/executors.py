@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
-import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
+from twin.executors import check_dask_address, dask_client, default_workers, process_context
 from twin.study.errors import StudyError
 from twin.study.tasks import Model, Task, run_task
 
@@ -46,14 +46,6 @@ class InlineExecutor:
 
     def describe(self) -> str:
         return "this process"
-
-
-def default_workers() -> int:
-    """One worker per CPU this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 class ProcessExecutor:
@@ -107,13 +99,8 @@ PRELOAD = ["twin.study.tasks", "twin.study.model", "twin.run"]
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    """``forkserver`` where available (a clean single-threaded parent, so forking is safe even
-    though this process runs threads, e.g. the progress bar), else ``spawn``."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)
-        return ctx
-    return multiprocessing.get_context("spawn")
+    """The shared process context (:func:`twin.executors.process_context`) preloading the model."""
+    return process_context(PRELOAD)
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
@@ -136,8 +123,10 @@ class DaskExecutor:
     """
 
     def __init__(self, address: str, study_key: str = "study", workers: int = 2) -> None:
-        if address != "local" and not address.startswith(("tcp://", "tls://", "inproc://")):
-            raise StudyError(f"--dask {address!r}: expected 'local' or a scheduler address like tcp://HOST:8786")
+        try:
+            check_dask_address(address)
+        except ValueError as exc:
+            raise StudyError(str(exc)) from None
         self.address = address
         self.study_key = study_key
         self.workers = workers
@@ -148,37 +137,23 @@ class DaskExecutor:
     def run(self, model: Model, tasks: Sequence[Task]) -> Iterator[Result]:
         if not tasks:
             return
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import as_completed
 
-        cluster = None
-        if self.address == "local":
-            cluster = LocalCluster(
-                processes=True,
-                n_workers=self.workers,
-                threads_per_worker=1,
-                host="127.0.0.1",
-                dashboard_address=None,
-            )
-            client = Client(cluster)
-        else:
-            try:
-                client = Client(self.address, timeout="30s")
-            except OSError as exc:
-                raise StudyError(f"--dask {self.address}: cannot reach the scheduler ({exc})") from exc
         try:
-            fn = functools.partial(run_task, model)
-            futures = {
-                client.submit(fn, t, key=f"rep-{self.study_key}-{t.unit}-{t.rep}", pure=False): t for t in tasks
-            }
-            try:
-                for fut, summary in as_completed(futures, with_results=True):
-                    yield futures[fut], summary
-            finally:
-                client.cancel(list(futures))
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            with dask_client(self.address, self.workers) as client:
+                fn = functools.partial(run_task, model)
+                futures = {
+                    client.submit(fn, t, key=f"rep-{self.study_key}-{t.unit}-{t.rep}", pure=False): t for t in tasks
+                }
+                try:
+                    for fut, summary in as_completed(futures, with_results=True):
+                        yield futures[fut], summary
+                finally:
+                    client.cancel(list(futures))
+        except OSError as exc:
+            if "cannot reach the scheduler" in str(exc):
+                raise StudyError(str(exc)) from None
+            raise
 
 
 def make_executor(dask: str | None, workers: int | None, study_key: str) -> Executor:

@@ -1,0 +1,210 @@
+"""City scenario files: a city is a list of districts, each a district scenario derived from a
+template (its own residents, streets, grids and district-level staff), plus the shared level
+above them — the city's 12345 centre and its operations centre (城运中心).
+
+A city file has a ``[city]`` table (what :func:`is_city_file` looks for). Every error is one
+line naming the file and the field: ``scenarios/city.toml: city.districts.3.residents:
+expected an integer > 0, got -5``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from twin.scenario import Scenario, ScenarioError, apply_overrides, load_scenario
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CityDistrict(_Strict):
+    """One district (or function zone) of the city."""
+
+    name: Annotated[str, Field(min_length=1)]
+    residents: Annotated[int, Field(gt=0)]
+    streets: Annotated[int, Field(ge=1)] | None = None  # default: residents / city.residents_per_street
+    scenario: str | None = None  # a district scenario of its own instead of the city's template
+    set: dict[str, Any] = {}  # further dotted overrides for this district
+
+
+class Centre(_Strict):
+    """A unit of the shared level above the districts."""
+
+    name: Annotated[str, Field(min_length=1)]
+    staff: Annotated[int, Field(ge=1)]
+
+
+class City(_Strict):
+    name: Annotated[str, Field(min_length=1)]
+    template: str = "district.toml"  # relative to the city file
+    partitions_per_district: Annotated[int, Field(ge=1)] = 1
+    people_per_household: Annotated[float, Field(gt=0)] = 2.5
+    residents_per_street: Annotated[float, Field(gt=0)] = 77_150.0
+    scale_district_staff: bool = True
+    hotline_centre: Centre
+    operations_centre: Centre
+    districts: Annotated[list[CityDistrict], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique(self) -> City:
+        seen: set[str] = set()
+        for i, d in enumerate(self.districts):
+            if d.name in seen:
+                raise ValueError(f"districts.{i}.name: expected a name no other district has, got {d.name!r}")
+            seen.add(d.name)
+        return self
+
+
+class RunPart(_Strict):
+    days: Annotated[float, Field(gt=0)] | None = None
+    warmup_days: Annotated[float, Field(ge=0)] | None = None
+    seed: Annotated[int, Field(ge=0)] | None = None
+
+
+class Meta(_Strict):
+    name: str = "city"
+    description: str = ""
+
+
+class CityFile(_Strict):
+    meta: Meta = Meta()
+    run: RunPart = RunPart()
+    city: City
+
+
+class CityScenario:
+    """A validated city: its file, the parsed spec and one district :class:`Scenario` each."""
+
+    def __init__(self, path: Path, spec: CityFile, districts: list[Scenario]) -> None:
+        self.path = path
+        self.spec = spec
+        self.districts = districts
+
+    @property
+    def name(self) -> str:
+        return self.spec.meta.name
+
+    @property
+    def residents(self) -> int:
+        return sum(d.residents for d in self.spec.city.districts)
+
+    def first(self, n: int) -> CityScenario:
+        """The city cut down to its first ``n`` districts (a scaled run)."""
+        if not 1 <= n <= len(self.districts):
+            raise ScenarioError(f"--districts {n}: expected 1 to {len(self.districts)}, got {n}")
+        city = self.spec.city.model_copy(update={"districts": self.spec.city.districts[:n]})
+        return CityScenario(self.path, self.spec.model_copy(update={"city": city}), self.districts[:n])
+
+    def only(self, names: Sequence[str]) -> CityScenario:
+        """The city cut down to the districts named (a scaled run of chosen districts)."""
+        all_names = [d.name for d in self.spec.city.districts]
+        for n in names:
+            if n not in all_names:
+                raise ScenarioError(f"--district {n!r}: expected one of {', '.join(all_names)}, got {n!r}")
+        keep = [i for i, n in enumerate(all_names) if n in names]
+        city = self.spec.city.model_copy(update={"districts": [self.spec.city.districts[i] for i in keep]})
+        return CityScenario(self.path, self.spec.model_copy(update={"city": city}), [self.districts[i] for i in keep])
+
+    def resolved_dict(self) -> dict[str, Any]:
+        return json.loads(self.spec.model_dump_json())
+
+
+def is_city_file(path: str | Path | None) -> bool:
+    """Whether ``path`` is a city file (a TOML with a ``[city]`` table); False if unreadable."""
+    if path is None:
+        return False
+    try:
+        return "city" in tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+
+
+def slug(name: str) -> str:
+    """A district's directory name: its name in lower case, runs of other characters as ``-``."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "district"
+
+
+def _error(label: str, err: Mapping[str, Any]) -> str:
+    loc = ".".join(str(p) for p in err["loc"])
+    msg = str(err.get("msg", "")).removeprefix("Value error, ")
+    if err["type"] == "value_error" and ": expected" in msg:
+        head, _, rest = msg.partition(": ")
+        return f"{label}: {loc + '.' if loc else ''}{head}: {rest}"
+    if err["type"] == "missing":
+        return f"{label}: {loc}: expected a value (required field)"
+    if err["type"] == "extra_forbidden":
+        return f"{label}: {loc}: expected no such field (unknown key)"
+    got = json.dumps(err.get("input"), ensure_ascii=False, default=str)
+    return f"{label}: {loc}: expected {msg.lower().removeprefix('input should be ')}, got {got[:80]}"
+
+
+def district_overrides(spec: CityFile, d: CityDistrict, index: int, template: Scenario) -> list[str]:
+    """The dotted overrides that turn the template into district ``d`` ([D]: derived)."""
+    c = spec.city
+    t = template.territory
+    streets = d.streets or max(1, round(d.residents / c.residents_per_street))
+    grids = max(streets * t.communities_per_street, round(d.residents / (t.households_per_grid * c.people_per_household)))
+    out = [
+        f"meta.name={json.dumps(f'{spec.meta.name}-{slug(d.name)}')}",
+        f"territory.district={json.dumps(d.name, ensure_ascii=False)}",
+        f"territory.streets={streets}",
+        f"territory.grids={grids}",
+        f"territory.people_per_household={c.people_per_household}",
+        f"run.partitions={c.partitions_per_district}",
+        "outputs.case_events=false",
+    ]
+    r = spec.run
+    seed = (template.run.seed if r.seed is None else r.seed) + 7919 * (index + 1)  # each district its own streams [A]
+    out.append(f"run.seed={seed}")
+    if r.days is not None:
+        out.append(f"run.days={r.days}")
+    if r.warmup_days is not None:
+        out.append(f"run.warmup_days={r.warmup_days}")
+    if c.scale_district_staff:  # the district centre and departments in proportion to residents [A]
+        f = d.residents / max(1.0, float((t.grids or 1) * t.households_per_grid * t.people_per_household))
+        st = template.staffing
+        out.append(f"staffing.district_dispatchers={max(1, round(st.district_dispatchers * f))}")
+        out += [f"staffing.departments.{k}.staff={max(1, round(u.staff * f))}" for k, u in st.departments.items()]
+    out += [f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in d.set.items()]
+    return out
+
+
+def load_city(path: str | Path, overrides: Sequence[str] = ()) -> CityScenario:
+    """Read and validate a city file and derive its districts; ``overrides`` are dotted paths
+    into the city file (``city.partitions_per_district=2``, ``run.days=30``)."""
+    p = Path(path)
+    label = str(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(f"{label}: (file): expected an existing city file, got no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{label}: (syntax): expected valid TOML, got {exc}") from None
+    if overrides:
+        data = apply_overrides(data, overrides, label)
+    try:
+        spec = CityFile.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_error(label, exc.errors(include_url=False)[0])) from None
+    districts = []
+    for i, d in enumerate(spec.city.districts):
+        src = p.parent / (d.scenario or spec.city.template)
+        where = f"city.districts.{i}" + (".scenario" if d.scenario else "") if d.scenario else "city.template"
+        if not src.is_file():
+            raise ScenarioError(f"{label}: {where}: expected an existing district scenario file, got {str(src)!r}")
+        template = load_scenario(src)
+        try:
+            districts.append(load_scenario(src, district_overrides(spec, d, i, template)))
+        except ScenarioError as exc:
+            raise ScenarioError(f"{label}: city.districts.{i} ({d.name}): {exc}") from None
+    if spec.city.partitions_per_district > 1 and any(s.emergency is not None for s in districts):
+        raise ScenarioError(f"{label}: city.partitions_per_district: expected 1 with an [emergency] section, got {spec.city.partitions_per_district}")
+    return CityScenario(p, spec, districts)
