@@ -9,7 +9,7 @@ together, so its module-scoped servers, load tests and simulations run once; and
 touches PostgreSQL, whatever its module, runs on one worker, one after another, because
 tests/service/test_crash.py stops the server with ``-m immediate``, which no other test may meet
 halfway through a transaction. The controller sees only test ids, so a PostgreSQL test says
-``postgres`` in its id (its module, name or parameter; the workers check it).
+``postgres`` in its id (its module, name or parameter; a worker fails it otherwise).
 xdist's own ``--dist loadgroup`` would read ``xdist_group`` marks instead, but it loses them
 with pytest 9.2 (pytest-dev/pytest-xdist#1386, open 2026-09).
 """
@@ -30,15 +30,13 @@ def _uses_postgres(item: pytest.Item) -> bool:
     return bool(item.get_closest_marker("postgres")) or "pg_url" in getattr(item, "fixturenames", ())
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On an xdist worker: refuse a PostgreSQL test the scheduler could not tell by its id."""
-    if not hasattr(config, "workerinput"):
-        return
-    hidden = [item.nodeid for item in items if _uses_postgres(item) and "postgres" not in item.nodeid.lower()]
-    if hidden:
-        raise pytest.UsageError(
-            f"{hidden[0]}: uses PostgreSQL, expected 'postgres' in its id (module, name or parameter) so that "
-            "the xdist scheduler keeps it on the PostgreSQL worker (tests/conftest.py)"
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """On an xdist worker: fail a PostgreSQL test the scheduler could not tell by its id."""
+    if hasattr(item.config, "workerinput") and _uses_postgres(item) and "postgres" not in item.nodeid.lower():
+        pytest.fail(
+            f"{item.nodeid}: uses PostgreSQL, expected 'postgres' in its id (module, name or parameter) so that "
+            "the xdist scheduler keeps it on the PostgreSQL worker (tests/conftest.py)",
+            pytrace=False,
         )
 
 
