@@ -40,12 +40,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from twin.loadtest.capacity import machine_ticks, postgres_cpu_seconds, session_cpu_seconds  # noqa: E402
 
 LOCUSTFILE = '''
 import json
@@ -126,38 +127,9 @@ def start_server(db: str, workers: int, log: Path) -> tuple[subprocess.Popen[byt
     raise SystemExit(f"server did not answer; see {log}")
 
 
-def _cpu_seconds(belongs: Callable[[str, list[str]], bool]) -> float:
-    """User + system CPU seconds of the processes whose ``(comm, stat fields after it)`` belong."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            raw = (d / "stat").read_text()
-        except OSError:
-            continue
-        head, _, rest = raw.rpartition(")")
-        fields = rest.split()
-        if belongs(head.partition("(")[2], fields):
-            total += int(fields[11]) + int(fields[12])
-    return total / tick
-
-
 def server_cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
     """CPU seconds of every process of the server's session (workers included)."""
-    return _cpu_seconds(lambda _comm, f: int(f[3]) == proc.pid)  # field 6 (session id), counted after the command name
-
-
-def database_cpu_seconds() -> float:
-    """CPU seconds of the PostgreSQL server processes on this machine (0 when none is visible)."""
-    return _cpu_seconds(lambda comm, _f: comm == "postgres")
-
-
-def machine_ticks() -> tuple[int, int]:
-    """(idle, total) jiffies of the whole machine, from /proc/stat."""
-    v = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return v[3] + v[4], sum(v)
+    return session_cpu_seconds(proc.pid)
 
 
 def sequential_cpu(proc: subprocess.Popen[bytes], url: str, token: str, cases: int = 150, health: int = 1500) -> dict[str, float]:
@@ -214,10 +186,10 @@ def locust(url: str, locustfile: Path, out: Path, users: int, seconds: float, en
            "-u", str(users), "-r", str(users), "-t", f"{int(seconds)}s", "--csv", str(prefix), "--only-summary",
            "--stop-timeout", "5", "--loglevel", "ERROR"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    db0, busy0 = database_cpu_seconds(), machine_ticks()
+    db0, busy0 = postgres_cpu_seconds(), machine_ticks()
     subprocess.run(cmd, env={**_env(), **env}, cwd=out, capture_output=True, timeout=seconds + 120)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    db1, busy1 = database_cpu_seconds(), machine_ticks()
+    db1, busy1 = postgres_cpu_seconds(), machine_ticks()
     with open(f"{prefix}_stats.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     agg = next(r for r in rows if r["Name"] == "Aggregated")

@@ -651,10 +651,12 @@ def partition_runs(scenario: Scenario, seed: int | None, days: float | None, kee
     """One picklable factory per worker of a run of ``scenario`` (each built in the worker that
     runs it): the whole model for one partition; else the street partitions coupled to the
     shared district level, last (:func:`twin.coupling.sims.partition_sims`)."""
-    if partition_count(scenario) == 1:
+    if partition_count(scenario) == 1 and scenario.emergency is None:
         sims: list[Callable[[], Any]] = [partial(IndependentPartition, scenario, seed, days, keep_events, tables, 0)]
     else:
-        sims = list(partition_sims(scenario, seed, days, keep_events, tables))
+        # an [emergency] section is coupled even in one partition: the district command decides
+        # on the shared level and its notice reaches the streets one handover later, whatever P
+        sims = list(partition_sims(scenario, seed, days, keep_events, tables, components_for(scenario)))
     return [partial(PartitionRun, make, tables, k, spool) for k, make in enumerate(sims)]
 
 
@@ -747,8 +749,9 @@ def run_partitions(
     progress: Callable[[float], None] | None = None, here: int = 0,
 ) -> tuple[list[Any], Any]:
     """Drive partitions in lockstep on the hosts ``where`` names — windows of their lookahead,
-    a day at most; returns their results and, for one partition in this process, the
-    partition itself (its live model). On processes the last ``here`` stay in this process."""
+    a day at most; returns their results and, when they ran in this process, the partitions
+    themselves (their live models; else an empty list). On processes the last ``here`` stay
+    in this process."""
     box = make_hosts(factories, where, dask, preload=PRELOAD, here=here)
     days_done = [0]
 
@@ -759,10 +762,10 @@ def run_partitions(
 
     try:
         results = run_lockstep(box, horizon, window=1440.0, on_window=on_window)
-        only = box.parts[0] if isinstance(box, InlineHosts) and box.n == 1 else None
+        live = list(box.parts) if isinstance(box, InlineHosts) else []
     finally:
         box.close()
-    return results, only
+    return results, live
 
 
 def simulate(
@@ -790,39 +793,44 @@ def simulate(
     """
     t0 = time.perf_counter()
     n = partition_count(scenario)
-    if n > 1 and scenario.emergency is not None:
-        raise ValueError("run.partitions > 1 is not supported together with an [emergency] section; set run.partitions = 1")
+    em = scenario.emergency  # its specialists with partitions are refused by the scenario's validation
     seed_value = int(scenario.run.seed if seed is None else seed)
     n_days = float(scenario.run.days if days is None else days)
     # coupled street partitions run in child processes by default when two CPUs are free to
-    # use (README, "Partitions": where they run and what it measured)
-    where = hosts_for(n, parallel, dask) if n > 1 or dask else "inline"
-    with _spool_dir(spool, dask) as sp:
+    # use (README, "Partitions": where they run and what it measured); the [emergency]
+    # section's modes block is merged from the live models: its partitions run here
+    where = "inline" if em is not None else hosts_for(n, parallel, dask) if n > 1 or dask else "inline"
+    with _spool_dir(spool, dask if em is None else None) as sp:
         factories = partition_runs(scenario, seed, days, keep_events, tables, sp)
         # the last worker is the shared district level, the lightest: on processes it stays in
         # this process, which would otherwise only wait for the street partitions
-        parts, only = run_partitions(factories, where, dask, n_days * 1440.0, progress, here=1 if n > 1 else 0)
+        parts, live = run_partitions(factories, where, None if em is not None else dask, n_days * 1440.0, progress,
+                                     here=1 if n > 1 else 0)
         for p in parts:
             p.cases = spooled_cases(p)
-    return run_result(scenario, seed_value, n_days, parts, t0, tables, None if only is None else only.m)
+    return run_result(scenario, seed_value, n_days, parts, t0, tables, [run.m for run in live])
 
 
 def run_result(scenario: Scenario, seed: int, days: float, parts: list[PartResult], t0: float, tables: bool = True,
-               m: DistrictModel | None = None) -> RunResult:
+               models: Sequence[DistrictModel] = ()) -> RunResult:
     """The run's record from its partitions' results (case tables already read back): tables
-    merged, counters summed, the summary computed; ``m``, the live model of a one-partition
-    run in this process, adds the ``[emergency]`` section's modes."""
+    merged, counters summed, the summary computed; ``models``, the live models of a run whose
+    partitions ran in this process, add the ``[emergency]`` section's modes (the street
+    partitions' and the shared level's components merged)."""
     r = _merge(parts, parts[0].grids)
     wall = time.perf_counter() - t0
     summary = summarise(scenario, seed, days, r.grids, r.residents, r.grid_workers, r.facts, r.cases, r.kpi, r.stations, wall)
     modes = call_ups = None
-    comp = m.component(EmergencyComponent) if m is not None else None
-    if comp is not None:  # the [emergency] section: the modes block and series
+    comps = [c for m in models if (c := m.component(EmergencyComponent)) is not None]
+    if comps:  # the [emergency] section: the modes block and series
+        from twin.emergency.merged import merged
         from twin.emergency.summary import call_up_frame, modes_block, series_frame
 
-        summary["modes"] = modes_block(comp, r.cases, m.horizon)  # type: ignore[union-attr]
-        modes = series_frame(comp)
-        call_ups = call_up_frame(comp)
+        horizon = models[0].horizon
+        view: Any = comps[0] if len(comps) == 1 else merged(comps[:-1], comps[-1], horizon)
+        summary["modes"] = modes_block(view, r.cases, horizon)
+        modes = series_frame(view)
+        call_ups = call_up_frame(view)
     procs: dict[int, tuple[float, float]] = {}
     for p in parts:
         rss, cpu = procs.get(p.pid, (0.0, 0.0))

@@ -70,7 +70,7 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
         "--script",
         str(HERE / "short_script.toml"),
         "--speed",
-        "20",
+        "1",  # slow until the trainer pauses; sped up once switched (see below)
         "--port",
         "0",
         "--no-browser",
@@ -93,6 +93,10 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
                 page.on("pageerror", lambda e: errors.append(str(e)))
                 page.goto(url)
                 expect(page.locator("#mode")).to_have_text(re.compile("normal"), timeout=15_000)
+                # the trainer pauses first: what the page shows next cannot depend on how fast this
+                # machine is (at 1 min/s the storm's own advisories are 2 wall minutes away)
+                page.click("#btn-pause")
+                expect(page.locator("#clock")).to_contain_text("paused")
                 expect(page.locator("#g-S01-C01-G01")).to_be_visible()
                 assert _int(page, "#kpi-onsite") == 0 and _int(page, "#kpi-enroute") == 0
                 # the trainer skips ahead to the next warning or inject (the button says what comes next)
@@ -114,6 +118,10 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
                 expect(page.locator("#confirm-title")).to_contain_text("应下尽下")
                 page.click("#confirm-yes")
                 expect(page.locator("#mode")).to_have_text(re.compile("应下尽下"), timeout=10_000)
+                # on at 10 simulated minutes a second
+                page.select_option("#speed", "10")
+                expect(page.locator("#log")).to_contain_text("speed 1 → 10 min/s")
+                page.click("#btn-resume")
                 # the mobilised head count rises: first on the way, then on site
                 page.wait_for_function(
                     "parseInt(document.getElementById('kpi-enroute').textContent) > 0", timeout=15_000
@@ -167,7 +175,7 @@ def test_switch_to_emergency_in_the_browser(tmp_path: Path) -> None:
         modes = [a for a in actions if a["kind"] == "mode"]
         assert len(modes) == 1 and modes[0]["ok"] and modes[0]["source"] == "trainer"
         kinds = [a["kind"] for a in actions if a["source"] == "trainer"]
-        assert kinds == ["start", "skip", "mode", "team", "incident", "marker", "end"]
+        assert kinds == ["start", "pause", "skip", "mode", "speed", "resume", "team", "incident", "marker", "end"]
         assert any(a["kind"] == "warning" and a["source"] == "script" and a["params"]["id"] == "drill-red" for a in actions)
         assert modes[0]["params"]["to"] == "emergency" and modes[0]["sim_min"] >= 73 * 60
         assert any(a["kind"] == "end" for a in actions)

@@ -20,11 +20,14 @@ from twin.coupling.protocol import SHARED, Handover, PartitionSim
 from twin.coupling.wire import case_from_values, case_values, event_from_values, event_values
 from twin.model import DistrictModel
 from twin.model.flow import CaseJob, Rows
+from twin.model.model import ComponentFactory
 from twin.model.shared import VisitStore
 from twin.scenario import Scenario
 
 ESCALATE = "escalate"
 OUTCOME = "outcome"
+REPORT = "report"
+MODE = "mode"
 _AT = attrgetter("at")
 
 
@@ -52,6 +55,14 @@ class _Sim:
         self.env = model.env
         self.out: list[Handover] = []
         self.windows = 0  # env.run(until) calls so far (each adds SimPy's stop event to its count)
+        # components that take part in the coupling (the [emergency] section's district command):
+        # ``on_handover(kind, payload)``; streets' ``window_report(until)``, the shared level's
+        # ``units_notice()`` and its decisions through ``send``
+        self.coupled = [c for c in model.components if hasattr(c, "on_handover")]
+
+    def _send(self, at: float, to: int, kind: str, payload: tuple) -> None:  # type: ignore[type-arg]
+        """A component's message, acted on one handover after ``at`` (the notice's latency)."""
+        self.out.append(Handover(at + self.lookahead, to, kind, payload))
 
     def advance(self, until: float, inbox: Sequence[Handover]) -> list[Handover]:
         env = self.env
@@ -78,8 +89,8 @@ class StreetSim(_Sim):
     """A street partition: its streets' grids, communities, street centres and boards."""
 
     def __init__(self, scenario: Scenario, seed: int | None, days: float | None, keep_events: bool | None,
-                 tables: bool, part: int) -> None:
-        m = DistrictModel(scenario, seed=seed, days=days, keep_events=keep_events, part=part, role="street")
+                 tables: bool, part: int, components: Sequence[ComponentFactory] = ()) -> None:
+        m = DistrictModel(scenario, seed=seed, days=days, keep_events=keep_events, part=part, role="street", components=components)
         m.record_stream = tables
         super().__init__(m, lookahead(scenario))
         self.part = part
@@ -92,17 +103,29 @@ class StreetSim(_Sim):
         self.out.append(Handover(self.env.now + self.lookahead, SHARED, ESCALATE, payload))
 
     def _receive(self, h: Handover, _event: object = None) -> None:
+        if h.kind != OUTCOME:
+            for c in self.coupled:
+                c.on_handover(h.kind, h.payload)
+            return
         case_id, events, final = h.payload
         self.model.flow.take_back(case_id, tuple(map(event_from_values, events)), final)
+
+    def _window_end(self, until: float) -> None:
+        """The partition's report to the district command (the [emergency] section's figures)."""
+        for c in self.coupled:
+            self.out.append(Handover(until, SHARED, REPORT, c.window_report(until)))
 
 
 class SharedSim(_Sim):
     """The shared level: the district centre and the departments, simulated once."""
 
-    def __init__(self, scenario: Scenario, seed: int | None, days: float | None) -> None:
-        m = DistrictModel(scenario, seed=seed, days=days, keep_events=False, role="shared")
+    def __init__(self, scenario: Scenario, seed: int | None, days: float | None, components: Sequence[ComponentFactory] = ()) -> None:
+        m = DistrictModel(scenario, seed=seed, days=days, keep_events=False, role="shared", components=components)
         m.record_stream = False
         super().__init__(m, lookahead(scenario))
+        for c in self.coupled:
+            c.send = self._send
+            c.streets = partition_count(scenario)
         store = m.store
         assert isinstance(store, VisitStore)
         self.store = store
@@ -111,6 +134,10 @@ class SharedSim(_Sim):
         m.start()
 
     def _receive(self, h: Handover, _event: object = None) -> None:
+        if h.kind != ESCALATE:
+            for c in self.coupled:
+                c.on_handover(h.kind, h.payload)
+            return
         part, values, row, rework = h.payload
         case = case_from_values(values)
         self.origin[case.id] = part
@@ -132,6 +159,10 @@ class SharedSim(_Sim):
         """The district's progress on the cases it holds, shown to their streets from the next window."""
         for case_id in list(self.store.changed):
             self.out.append(Handover(until, self.origin[case_id], OUTCOME, (case_id, self._events(case_id), False)))
+        for c in self.coupled:  # the district's roll-call of units: every street sets its stations by it
+            notice = c.units_notice()
+            if notice is not None:
+                self.out.extend(Handover(until, k, MODE, notice) for k in range(c.streets))
 
     def finish(self) -> DistrictModel:
         """The cases still at the district stay the partitions' (their tables hold them)."""
@@ -143,11 +174,15 @@ class SharedSim(_Sim):
 
 
 def partition_sims(
-    scenario: Scenario, seed: int | None = None, days: float | None = None, keep_events: bool | None = None, tables: bool = True
+    scenario: Scenario, seed: int | None = None, days: float | None = None, keep_events: bool | None = None, tables: bool = True,
+    components: Sequence[ComponentFactory] = (),
 ) -> list[Callable[[], PartitionSim]]:
     """Factories of a run's sims (picklable: call each where it will run): the street
-    partitions ``0 … P-1``, then the shared level. ``tables=False`` skips the incident stream."""
+    partitions ``0 … P-1``, then the shared level. ``tables=False`` skips the incident stream;
+    ``components`` are composed onto every sim's model (each takes its role's part)."""
     lookahead(scenario)  # refuse a zero latency before anything is built
     n = partition_count(scenario)
-    streets: list[Callable[[], PartitionSim]] = [partial(StreetSim, scenario, seed, days, keep_events, tables, k) for k in range(n)]
-    return [*streets, partial(SharedSim, scenario, seed, days)]
+    streets: list[Callable[[], PartitionSim]] = [
+        partial(StreetSim, scenario, seed, days, keep_events, tables, k, components) for k in range(n)
+    ]
+    return [*streets, partial(SharedSim, scenario, seed, days, components)]

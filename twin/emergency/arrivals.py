@@ -28,6 +28,14 @@ class Arrivals:
     def __len__(self) -> int:
         return int(self.time.size)
 
+    def subset(self, grids: np.ndarray) -> Arrivals:
+        """The arrivals at the grids ``grids`` marks (a boolean mask), in time order — a street
+        partition's share of the territory's emergency (twin.coupling)."""
+        if grids.all():
+            return self
+        keep = grids[self.grid]
+        return Arrivals(self.time[keep], self.grid[keep], self.category[keep], self.app[keep], self.travel[keep], self.effort[keep])
+
 
 def generate(
     em: Emergency,

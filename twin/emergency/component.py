@@ -12,13 +12,24 @@ controller, so every case event records the mode in force.
 Random streams are the component's own (spawned from the run seed by name), so adding the
 section never shifts the ordinary streams, and the same seed gives the same emergency with
 or without the switch.
+
+With coupled partitions (``twin.coupling``; issue 18) the component takes its model's role:
+on the shared level it is the district command (controller, declarations, rules — fed by the
+streets' ``report`` handovers; its decisions go out as ``mode`` notices acted on one handover
+later); in a street partition it holds that partition's share of the territory's arrivals,
+vulnerable residents and roster (drawn for the whole territory, then split, so the draws do
+not depend on the partition count) and follows the notices. A member belongs to the partition
+of the community they go down to (else where registered); one registered in a community of
+another partition is not among that community's on-call (有呼必应) members — the one place
+where the split is not exact (it needs a registration outside the area and an emergency
+case there in normal mode).
 """
 
 from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -109,15 +120,22 @@ class EmergencyComponent:
     def __init__(self, model: DistrictModel) -> None:
         self.m = model
         sc = model.scenario
-        if getattr(model, "partitions", 1) > 1:  # each partition would raise the whole emergency again
-            raise ValueError("emergency: expected run.partitions = 1 (the switchover runs in one process)")
         assert sc.emergency is not None
+        # "whole": everything here; "street": a street partition — its own streets' incidents,
+        # checks, members and stations, the mode as the district's notices bring it; "shared":
+        # the district command — the decisions, from the streets' reports (twin.coupling)
+        self.role: str = getattr(model, "role", "whole")
+        self.send: Callable[[float, int, str, tuple[Any, ...]], None] | None = None  # set by the coupling
+        self.streets = 0  # street partitions the shared level broadcasts to (set by the coupling)
         em: Emergency = sc.emergency
         self.em = em
         self.env: simpy.Environment = model.env
         terr = model.terr
         self.terr = terr
-        self.rng_delays = stream_rng(model.seed_value, "emergency.delays")
+        # streams drawn as events happen are each partition's own (the same for one partition)
+        n_parts = getattr(model, "partitions", 1)
+        own = "" if self.role == "whole" or n_parts == 1 else f"/p{model.part}of{n_parts}"
+        self.rng_delays = stream_rng(model.seed_value, "emergency.delays" + own)
         n_comm = terr.n_communities
         self.cat_names = list(em.categories)
         self.K = len(self.cat_names)
@@ -128,9 +146,15 @@ class EmergencyComponent:
             name: self.community_mask(c.area if c.area is not None else em.area)[terr.grid_community]
             for name, c in em.categories.items()
         }
+        # a partition keeps its own communities' share of what the whole territory draws (the
+        # same streams whatever the partition count: only the assignment differs)
+        if self.role == "whole":
+            self.own_comm = np.ones(n_comm, dtype=bool)
+        else:
+            self.own_comm = np.asarray(model.own_streets)[terr.community_street]
         self.arrivals: Arrivals = generate(
             em, terr.residents, grid_mask, model.horizon, stream_rng(model.seed_value, "emergency.arrivals")
-        )
+        ).subset(self.own_comm[terr.grid_community])
         # ---------------------------------------------------------------- vulnerable residents
         res = model.residents
         vul = np.zeros(res.n_households, dtype=bool)
@@ -141,14 +165,16 @@ class EmergencyComponent:
         grid_of_hh = np.repeat(np.arange(terr.n_grids), res.households_per_grid)
         comm_of_hh = terr.grid_community[grid_of_hh]
         check_comm = self.community_mask(em.checks.area if em.checks.area is not None else em.area)
-        self.vulnerable = np.flatnonzero(vul & check_comm[comm_of_hh])
-        self.vulnerable_comm = comm_of_hh[self.vulnerable]
+        everyone = np.flatnonzero(vul & check_comm[comm_of_hh])  # the territory's (the roster's need counts them all)
         rng_checks = stream_rng(model.seed_value, "emergency.checks")
-        self.check_travel = em.checks.travel_minutes.sample(rng_checks, self.vulnerable.size)
-        self.check_minutes = em.checks.minutes.sample(rng_checks, self.vulnerable.size)
+        mine = self.own_comm[comm_of_hh[everyone]]
+        self.check_travel = em.checks.travel_minutes.sample(rng_checks, everyone.size)[mine]
+        self.check_minutes = em.checks.minutes.sample(rng_checks, everyone.size)[mine]
+        self.vulnerable = everyone[mine]
+        self.vulnerable_comm = comm_of_hh[self.vulnerable]
         # ---------------------------------------------------------------- roster and teams
         comm_res = np.bincount(terr.grid_community, weights=terr.residents, minlength=n_comm)
-        need = np.bincount(self.vulnerable_comm, minlength=n_comm).astype(float)
+        need = np.bincount(comm_of_hh[everyone], minlength=n_comm).astype(float)
         for cat in em.categories.values():
             cm = self.community_mask(cat.area if cat.area is not None else em.area)
             expected = sum(w.rate_per_1000_per_day / 1000.0 * (w.end_hours - w.start_hours) / 24.0 for w in cat.windows)
@@ -157,8 +183,15 @@ class EmergencyComponent:
             em, terr.street_names, comm_res, need, self.hazard_comm, stream_rng(model.seed_value, "emergency.roster")
         )
         self.units: list[UnitInfo] = roster.units
-        self.members = Members(model, roster.unit, roster.role, roster.residence, roster.destination)
-        self.unit_stations: list[list[Station]] = [self._stations_of(u) for u in self.units]
+        mine = self._own_members(roster.residence, roster.destination)
+        self.member_ids = np.flatnonzero(mine)  # each member's place on the territory's roster
+        self.members = Members(model, roster.unit[mine], roster.role[mine], roster.residence[mine], roster.destination[mine])
+        own_stations = {id(s) for s in model.own_stations()} if self.role != "whole" else None
+        self.unit_stations: list[list[Station]] = [
+            [s for s in self._stations_of(u) if own_stations is None or id(s) in own_stations] for u in self.units
+        ]
+        self.local_away = np.zeros(len(self.units), dtype=np.int64)  # this partition's members away, per unit
+        self.part_away: dict[int, np.ndarray] = {}  # the shared level: each partition's last report of them
         self.teams: list[EmergencyTeam] = []
         self.team_at: list[list[int]] = []  # community → team indices (mobilised teams first, the desk last)
         self.mob_team_at: list[list[int]] = []
@@ -170,7 +203,7 @@ class EmergencyComponent:
             EmergencyTeam(model, f"SR-{name}", -1, name, [self.cat_names.index(c) for c in sp.handles], sp.crews, 1.0)
             for name, sp in em.specialists.items()
         ]
-        self.rng_special = stream_rng(model.seed_value, "emergency.specialists")
+        self.rng_special = stream_rng(model.seed_value, "emergency.specialists" + own)
         team_specs = list(em.teams.items())
         self.grid_staff_team: list[int] = []  # community → its grid-staff team
         redeploy_kinds = [self.cat_names.index(h) for h in em.redeploy.handles if self.cat_names.index(h) not in self.special_of]
@@ -181,6 +214,7 @@ class EmergencyComponent:
             terr.grid_community,
             self.community_mask(em.redeploy.area if em.redeploy.area is not None else em.area),
             model.properties,
+            self.own_comm,
         )
         self.team_share = np.array([t.share for _, t in team_specs])
         for c, cname in enumerate(terr.community_names):
@@ -213,7 +247,7 @@ class EmergencyComponent:
         self.on_call = OnCall(
             self,
             [EmergencyTeam(model, f"CALL-{cname}", c, "on_call", [], 0, 1.0) for c, cname in enumerate(terr.community_names)],
-            stream_rng(model.seed_value, "emergency.on_call"),
+            stream_rng(model.seed_value, "emergency.on_call" + own),
         )
         # ---------------------------------------------------------------- controller
         self.controller = ModeController(
@@ -268,17 +302,84 @@ class EmergencyComponent:
         if em.surges:
             model.incidents.add_rate_modifier(self._surge_modifier)
         model.add_process(self._arrival_process)
-        if em.schedule:
+        decides = self.role != "street"  # a street partition takes the district's decisions from its notices
+        if em.schedule and decides:
             model.add_process(self._schedule_process)
-        if em.warnings or em.responses:
+        if (em.warnings or em.responses) and decides:
             model.add_process(self._declared_process)
-        if em.rules:
+        if em.rules and decides:
             model.add_process(self._rule_process)
+        self.reported_times: list[float] = []  # the shared level: every partition's report times, as reported
+        self.part_backlog: dict[int, Backlog] = {}  # the shared level: each partition's last reported backlog
+        self._reported_upto = 0
+        self._noticed_away: tuple[int, ...] = tuple(0 for _ in self.units)
+        self._applying = False
         model.add_process(self._sampler)
         if self.home_stations:
             model.add_process(self._heads_process)
 
     # ------------------------------------------------------------------ structure
+    def _own_members(self, residence: np.ndarray, destination: np.ndarray) -> np.ndarray:
+        """The roster members this model simulates: in a street partition those going down to
+        (else registered in) its communities, and the never-sent rest in partition 0."""
+        if self.role == "whole":
+            return np.ones(residence.size, dtype=bool)
+        if self.role == "shared":
+            return np.zeros(residence.size, dtype=bool)
+        home = np.where(destination >= 0, destination, residence)
+        nowhere = home < 0
+        return np.where(nowhere, self.m.part == 0, self.own_comm[np.maximum(home, 0)])
+
+    # ------------------------------------------------------------------ coupling (twin.coupling)
+    def window_report(self, until: float) -> tuple[Any, ...]:
+        """A street partition's figures for the district command at a window's end: its part,
+        the emergency cases it reported since the last report, its open and overdue ones,
+        and its members away from each unit (the ``report`` handover)."""
+        times = tuple(self._report_times[self._reported_upto:])
+        self._reported_upto = len(self._report_times)
+        e = self.emergency_backlog()
+        return (self.m.part, times, e.open, e.overdue, tuple(self.local_away.tolist()))
+
+    def on_handover(self, kind: str, payload: tuple[Any, ...]) -> None:
+        """Act on a ``report`` (the shared level) or a ``mode`` notice (a street partition)."""
+        if kind == "report":
+            part, times, open_, overdue, away = payload
+            for t in times:
+                bisect.insort(self.reported_times, t)
+            self.part_backlog[part] = Backlog(open_, overdue)
+            self.part_away[part] = np.asarray(away, dtype=np.int64)
+            self._set_away(np.sum(list(self.part_away.values()), axis=0))
+            return
+        what, *rest = payload
+        if what == "units":
+            self._set_away(np.asarray(rest[0], dtype=np.int64))
+        else:
+            to, cause, source, actor = rest
+            self.controller.command(to, cause, actor=actor, source=source)
+
+    def units_notice(self) -> tuple[Any, ...] | None:
+        """The shared level at a window's end: the members away from every unit, if that changed
+        since the last notice (each street sets its own stations of those units by it)."""
+        away = tuple(int(u.away) for u in self.units)
+        if away == self._noticed_away:
+            return None
+        self._noticed_away = away
+        return ("units", away)
+
+    def _set_away(self, away: np.ndarray) -> None:
+        self._applying = True
+        for u, n in enumerate(away.tolist()):
+            if n != self.units[u].away:
+                self.unit_away(u, int(n) - self.units[u].away)
+        self._applying = False
+
+    def _broadcast(self, ch: ModeChange) -> None:
+        """The district command's decision reaches every street one handover later (the notice)."""
+        if self.send is None or not ch.applied:
+            return
+        for k in range(self.streets):
+            self.send(ch.at, k, "mode", ("switch", ch.to_mode, ch.cause, ch.source, ch.actor))
+
     @property
     def emergency_reported(self) -> int:
         """Emergency cases reported so far."""
@@ -376,6 +477,9 @@ class EmergencyComponent:
             return
         now = self.env.now
         self.m.engine.mode = ch.to_mode
+        if self.role == "shared":  # the command decides; the streets act on its notice
+            self._broadcast(ch)
+            return
         old, new = mobilised_roles(ch.from_mode), mobilised_roles(ch.to_mode)
         mem = self.members
         up = [ROLE_INDEX[r] for r in new - old]
@@ -491,6 +595,9 @@ class EmergencyComponent:
     def unit_away(self, u: int, delta: int) -> None:
         """A member of unit ``u`` left (+1) or came back (−1): its stations' heads follow the
         share of the unit's staff present (``headcount × present``, fractional)."""
+        if self.role == "street" and not self._applying:
+            self.local_away[u] += delta  # reported to the district; the heads follow its notice
+            return
         unit = self.units[u]
         unit.away += delta
         present = 1.0 - unit.away / unit.staff
@@ -754,8 +861,12 @@ class EmergencyComponent:
     def metrics(self, window: float) -> dict[str, float]:
         """The observed state the rules watch."""
         now = self.env.now
-        k = len(self._report_times) - bisect.bisect_right(self._report_times, now - window)
-        e = self.emergency_backlog()
+        times = self.reported_times if self.role == "shared" else self._report_times
+        k = bisect.bisect_right(times, now) - bisect.bisect_right(times, now - window)
+        if self.role == "shared":  # what the streets last reported
+            e = Backlog(sum(b.open for b in self.part_backlog.values()), sum(b.overdue for b in self.part_backlog.values()))
+        else:
+            e = self.emergency_backlog()
         return {
             "emergency_reports_per_hour": k / (window / 60.0),
             "emergency_backlog": float(e.open),
@@ -796,7 +907,7 @@ class EmergencyComponent:
                 "returning": float((st == RETURNING).sum()),
                 "emergency_backlog": float(self.e_open),
                 "emergency_reported": float(len(self._report_times)),
-                "normal_backlog": float(len(self.m.flow.active)),
+                "normal_backlog": 0.0 if self.role == "shared" else float(len(self.m.flow.active)),  # shared: the streets' cases
                 "home_unit_backlog": float(self.home_unit_backlog()),
                 "home_unit_capacity": float(sum(s.capacity for s in self.home_stations)),
                 "redeployed": self.redeployment.on_duties(),

@@ -39,8 +39,11 @@ class Redeployment:
         grid_community: np.ndarray,
         area: np.ndarray,
         properties: list[Station | None] | None = None,
+        own: np.ndarray | None = None,
     ) -> None:
+        """``own``: the communities this model simulates (a street partition's; default all)."""
         self.spec = spec
+        self.own = np.ones(area.size, dtype=bool) if own is None else own
         self.workers = workers
         self.offices = offices
         self.area = area  # community mask: where the rule applies (in 全员下沉 maybe everywhere)
@@ -64,8 +67,8 @@ class Redeployment:
     def scope(self, mode: str) -> np.ndarray:
         """The communities whose staff the rule sends in ``mode``."""
         if mode == "extreme" and self.spec.extreme_everywhere:
-            return np.ones(self.n_comm, dtype=bool)
-        return self.area if mode != "normal" else np.zeros(self.n_comm, dtype=bool)
+            return self.own.copy()
+        return self.area & self.own if mode != "normal" else np.zeros(self.n_comm, dtype=bool)
 
     def apply(self, mode: str, now: float) -> np.ndarray:
         """Put the rule of ``mode`` in force from ``now``; returns the people on emergency duties
