@@ -527,6 +527,13 @@ _SETTLED = frozenset({State.CLOSED, State.EVALUATED, State.REJECTED, State.MERGE
 SIMPY_EVENTS_PER_RUN_CALL = 2
 #: Modules a partition's worker process imports once (the fork server preloads them).
 PRELOAD = ["twin.run"]
+#: Grids per street partition from which ``simulate`` runs partitions in processes by default.
+#: Measured on 2 cores: a window's pipe round trips cost ~0.4 ms CPU (parent and 3 children);
+#: district.toml (1,379 grids, 2 partitions) does ~4.5 ms of work per partition per 30-min
+#: window (60 days: 28.2 CPU s over 2,880 windows), so processes pay; the tests' 120-grid district
+#: does ~0.4 ms by the same ratio, so they do not (its validity test: 53 s in processes, 28 s
+#: inline, under load). The threshold between is [A].
+PROCESS_MIN_GRIDS = 300
 
 
 class _QuietGc:
@@ -797,8 +804,13 @@ def simulate(
     seed_value = int(scenario.run.seed if seed is None else seed)
     n_days = float(scenario.run.days if days is None else days)
     # coupled street partitions run in child processes by default when two CPUs are free to
-    # use (README, "Partitions": where they run and what it measured); the [emergency]
+    # use and each partition has enough grids for a window's work to outweigh its pipe round
+    # trips (README, "Partitions": where they run and what it measured); the [emergency]
     # section's modes block is merged from the live models: its partitions run here
+    t = scenario.territory
+    grids = t.grids if t.grids is not None else t.streets * t.communities_per_street * t.grids_per_community
+    if parallel is None and grids < PROCESS_MIN_GRIDS * n:
+        parallel = False
     where = "inline" if em is not None else hosts_for(n, parallel, dask) if n > 1 or dask else "inline"
     with _spool_dir(spool, dask if em is None else None) as sp:
         factories = partition_runs(scenario, seed, days, keep_events, tables, sp)
