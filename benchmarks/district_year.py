@@ -72,7 +72,7 @@ def main() -> None:
     me = resource.getrusage(resource.RUSAGE_SELF)
     # partitions run in processes forked from a server (not our children): each reports its own
     children = {pid: v for pid, v in r.processes.items() if pid != os.getpid()}
-    cpu_parent = me.ru_utime + me.ru_stime - cpu0  # setup, merging the partitions, the summary
+    cpu_parent = me.ru_utime + me.ru_stime - cpu0  # setup, the shared level (processes mode), merging, the summary
     cpu_s = cpu_parent + sum(cpu for _, cpu in children.values())  # all processes of the run
     parent_mb = me.ru_maxrss / 1024.0
     child_mb = max((rss for rss, _ in children.values()), default=0.0)
@@ -86,7 +86,8 @@ def main() -> None:
     print(f"SimPy events        {s['events_processed']:,}  ({ev_rate:,.0f} per s)")
     print(f"engine transitions  {s['engine_transitions']:,}  ({s['engine_transitions'] / wall:,.0f} per s)")
     print(f"CPU                 {cpu_s:.1f} s over all processes (a loaded machine stretches wall time, CPU time less so)")
-    print(f"                    of which this process {cpu_parent:.1f} s (merge + summary), partitions {cpu_s - cpu_parent:.1f} s")
+    print(f"                    of which this process {cpu_parent:.1f} s (the shared district level in processes mode, merge, summary),"
+          f" partition processes {cpu_s - cpu_parent:.1f} s")
     print(f"peak RSS            {rss_mb:,.0f} MB  (parent {parent_mb:,.0f} MB + {n_children} partition processes, the largest {child_mb:,.0f} MB)")
     print(f"bare SimPy M/M/c    {bare:,.0f} events per s  (model: {100 * ev_rate / bare:.0f} % of it)")
     print(json.dumps({

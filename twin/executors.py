@@ -188,24 +188,31 @@ def _serve(conn: Any, factory: PartitionFactory) -> None:
 
 
 class ProcessHosts:
-    """One local child process per partition, for the whole run, each behind a pipe."""
+    """One local child process per partition, for the whole run, each behind a pipe — except
+    the last ``here`` partitions, which live in this process (it would otherwise only wait):
+    a coupled run keeps its shared level here, so each window its messages cross no pipe
+    and one process fewer is woken (measured: see README, "Partitions")."""
 
-    def __init__(self, factories: Sequence[PartitionFactory], preload: Sequence[str] = ()) -> None:
+    def __init__(self, factories: Sequence[PartitionFactory], preload: Sequence[str] = (), here: int = 0) -> None:
         ctx = process_context(preload)
         self.n = len(factories)
+        remote = factories[: self.n - max(0, min(here, self.n))]
         self.conns: list[Any] = []
         self.procs: list[Any] = []
-        for f in factories:
+        for f in remote:
             ours, theirs = ctx.Pipe()
             p = ctx.Process(target=_serve, args=(theirs, f), daemon=True)
             p.start()
             theirs.close()
             self.conns.append(ours)
             self.procs.append(p)
-        self._look = [self._reply(k) for k in range(self.n)]
+        self.local = InlineHosts(factories[len(remote):])
+        self._look = [self._reply(k) for k in range(len(remote))] + self.local.lookaheads()
 
     def describe(self) -> str:
-        return f"{self.n} local processes"
+        if not self.local.n:
+            return f"{self.n} local processes"
+        return f"{len(self.conns)} local processes and this process"
 
     def _reply(self, k: int) -> Any:
         try:
@@ -220,16 +227,20 @@ class ProcessHosts:
         return list(self._look)
 
     def advance(self, until: float, inboxes: Sequence[Sequence[Any]]) -> list[list[Any]]:
-        for c, box in zip(self.conns, inboxes, strict=True):
+        m = len(self.conns)
+        for c, box in zip(self.conns, inboxes[:m], strict=True):
             c.send(("advance", until, list(box)))
-        return [self._reply(k) for k in range(self.n)]
+        here = self.local.advance(until, inboxes[m:])  # while the children work
+        return [self._reply(k) for k in range(m)] + here
 
     def finish(self) -> list[Any]:
         for c in self.conns:
             c.send(("finish",))
-        return [self._reply(k) for k in range(self.n)]
+        here = self.local.finish()
+        return [self._reply(k) for k in range(len(self.conns))] + here
 
     def close(self) -> None:
+        self.local.close()
         for c in self.conns:
             c.close()
         for p in self.procs:
@@ -300,13 +311,15 @@ class DaskHosts:
         self._client_cm.__exit__(None, None, None)
 
 
-def make_hosts(factories: Sequence[PartitionFactory], where: str, dask: str | None = None, preload: Sequence[str] = ()) -> Hosts:
+def make_hosts(
+    factories: Sequence[PartitionFactory], where: str, dask: str | None = None, preload: Sequence[str] = (), here: int = 0
+) -> Hosts:
     """Hosts for ``where`` = ``inline`` | ``processes`` | ``dask`` (then ``dask`` is ``local`` or
-    a scheduler address)."""
+    a scheduler address); with ``processes`` the last ``here`` partitions stay in this process."""
     if where == "inline":
         return InlineHosts(factories)
     if where == "processes":
-        return ProcessHosts(factories, preload)
+        return ProcessHosts(factories, preload, here)
     if where == "dask":
         return DaskHosts(factories, dask or "local", workers=min(default_workers(), len(factories)) or 1)
     raise ValueError(f"partition hosts: expected inline, processes or dask, got {where!r}")

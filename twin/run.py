@@ -31,7 +31,15 @@ from twin.engine import State
 from twin.engine.kpi import by_due
 from twin.engine.kpi import on_time as kpi_on_time
 from twin.engine.types import Case
-from twin.executors import InlineHosts, PartitionFactory, cpu_seconds, make_hosts, peak_rss_mb, run_lockstep
+from twin.executors import (
+    InlineHosts,
+    PartitionFactory,
+    cpu_seconds,
+    default_workers,
+    make_hosts,
+    peak_rss_mb,
+    run_lockstep,
+)
 from twin.model import ACTIVITIES, ROLES, ComponentFactory, DistrictModel
 from twin.model.incidents import CHANNELS, TIER_NAMES
 from twin.model.model import quiet_gc
@@ -519,6 +527,13 @@ _SETTLED = frozenset({State.CLOSED, State.EVALUATED, State.REJECTED, State.MERGE
 SIMPY_EVENTS_PER_RUN_CALL = 2
 #: Modules a partition's worker process imports once (the fork server preloads them).
 PRELOAD = ["twin.run"]
+#: Grids per street partition from which ``simulate`` runs partitions in processes by default.
+#: Measured on 2 cores: a window's pipe round trips cost ~0.4 ms CPU (parent and 3 children);
+#: district.toml (1,379 grids, 2 partitions) does ~4.5 ms of work per partition per 30-min
+#: window (60 days: 28.2 CPU s over 2,880 windows), so processes pay; the tests' 120-grid district
+#: does ~0.4 ms by the same ratio, so they do not (its validity test: 53 s in processes, 28 s
+#: inline, under load). The threshold between is [A].
+PROCESS_MIN_GRIDS = 300
 
 
 class _QuietGc:
@@ -725,24 +740,26 @@ def _spool_dir(spool: Path | None, dask: str | None) -> Iterator[str | None]:
 
 def hosts_for(n: int, parallel: bool | None, dask: str | None) -> str:
     """Where ``n`` partitions run: ``dask`` when asked; else child processes for several
-    partitions (``parallel``; by default unless this process is itself a daemon worker, which
-    may not have children), else this process."""
+    partitions (``parallel``; by default when this process may use two CPUs or more and is not
+    itself a daemon worker, which may not have children), else this process."""
     import multiprocessing as mp
 
     if dask:
         return "dask"
-    use_processes = (not mp.current_process().daemon) if parallel is None else parallel
+    by_default = not mp.current_process().daemon and default_workers() >= 2
+    use_processes = by_default if parallel is None else parallel
     return "processes" if n > 1 and use_processes else "inline"
 
 
 def run_partitions(
     factories: Sequence[PartitionFactory], where: str, dask: str | None, horizon: float,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | None = None, here: int = 0,
 ) -> tuple[list[Any], Any]:
     """Drive partitions in lockstep on the hosts ``where`` names — windows of their lookahead,
     a day at most; returns their results and, when they ran in this process, the partitions
-    themselves (their live models; else an empty list)."""
-    box = make_hosts(factories, where, dask, preload=PRELOAD)
+    themselves (their live models; else an empty list). On processes the last ``here`` stay
+    in this process."""
+    box = make_hosts(factories, where, dask, preload=PRELOAD, here=here)
     days_done = [0]
 
     def on_window(until: float) -> None:  # progress once a simulated day (windows may be minutes)
@@ -775,9 +792,9 @@ def simulate(
     per-incident table and the audit log (benchmarks), leaving the summary complete.
     With ``run.partitions`` > 1 the streets run as partitions coupled to the shared district
     level (:mod:`twin.coupling`), each partition and the shared level alive in one worker: this
-    process (the default), a child process each (``parallel=True``, unless this process is
-    itself a daemon worker) or a Dask actor each (``dask``: ``local`` or a scheduler address) —
-    the results are the same either way. Partitions write their settled cases to ``spool`` (default: a
+    process, a child process each (``parallel=True``; by default with two CPUs or more, unless
+    this process is itself a daemon worker; the shared level stays in this process) or a Dask
+    actor each (``dask``: ``local`` or a scheduler address) — the results are the same either way. Partitions write their settled cases to ``spool`` (default: a
     temporary directory) as they go and forget them; the tables read back equal the ones
     built in memory.
     """
@@ -786,14 +803,21 @@ def simulate(
     em = scenario.emergency  # its specialists with partitions are refused by the scenario's validation
     seed_value = int(scenario.run.seed if seed is None else seed)
     n_days = float(scenario.run.days if days is None else days)
-    # coupled partitions meet every handover window (30 min): on a busy machine waiting for
-    # the slowest process each window cost more than it gained (a 30-day district: 38.5 s wall
-    # in processes, 17.6 s inline, load ≈ 9) — so processes only when asked for
-    # (the [emergency] section's modes block is merged from the live models: its partitions run here)
-    where = "inline" if em is not None else hosts_for(n, bool(parallel), dask) if n > 1 or dask else "inline"
+    # coupled street partitions run in child processes by default when two CPUs are free to
+    # use and each partition has enough grids for a window's work to outweigh its pipe round
+    # trips (README, "Partitions": where they run and what it measured); the [emergency]
+    # section's modes block is merged from the live models: its partitions run here
+    t = scenario.territory
+    grids = t.grids if t.grids is not None else t.streets * t.communities_per_street * t.grids_per_community
+    if parallel is None and grids < PROCESS_MIN_GRIDS * n:
+        parallel = False
+    where = "inline" if em is not None else hosts_for(n, parallel, dask) if n > 1 or dask else "inline"
     with _spool_dir(spool, dask if em is None else None) as sp:
         factories = partition_runs(scenario, seed, days, keep_events, tables, sp)
-        parts, live = run_partitions(factories, where, None if em is not None else dask, n_days * 1440.0, progress)
+        # the last worker is the shared district level, the lightest: on processes it stays in
+        # this process, which would otherwise only wait for the street partitions
+        parts, live = run_partitions(factories, where, None if em is not None else dask, n_days * 1440.0, progress,
+                                     here=1 if n > 1 else 0)
         for p in parts:
             p.cases = spooled_cases(p)
     return run_result(scenario, seed_value, n_days, parts, t0, tables, [run.m for run in live])

@@ -17,7 +17,7 @@ from functools import partial
 from operator import attrgetter
 
 from twin.coupling.protocol import SHARED, Handover, PartitionSim
-from twin.coupling.wire import case_from_values, case_values, event_values
+from twin.coupling.wire import case_from_values, case_values, event_from_values, event_values
 from twin.model import DistrictModel
 from twin.model.flow import CaseJob, Rows
 from twin.model.model import ComponentFactory
@@ -108,7 +108,7 @@ class StreetSim(_Sim):
                 c.on_handover(h.kind, h.payload)
             return
         case_id, events, final = h.payload
-        self.model.flow.take_back(case_id, events, final)
+        self.model.flow.take_back(case_id, tuple(map(event_from_values, events)), final)
 
     def _window_end(self, until: float) -> None:
         """The partition's report to the district command (the [emergency] section's figures)."""
