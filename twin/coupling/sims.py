@@ -76,6 +76,7 @@ class _Sim:
         return out
 
     def _receive(self, h: Handover, _event: object = None) -> None:
+        """Act on one handover at its time — each kind of sim (street, shared level) says how."""
         raise NotImplementedError
 
     def _window_end(self, until: float) -> None:
