@@ -269,7 +269,8 @@ def _facts(m: DistrictModel) -> dict[str, Any]:
         "device_events_missed": int(m.devices.missed),
         "trust_sum": float(m.residents.trust[own].sum()),
         "events_processed": int(m.simpy_events()),
-        "engine_transitions": int(m.store.transitions),
+        # each transition once: a street partition's replay of the district's steps is not one
+        "engine_transitions": int(m.store.transitions) - flow.replayed,
     }
     if m.scenario.policy.supervision.bulletin_units:  # only with the lever on: default results unchanged
         out["bulletins"] = flow.bulletins if m.part == 0 else 0  # every partition issues the same rounds
