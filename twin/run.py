@@ -756,13 +756,14 @@ def hosts_for(n: int, parallel: bool | None, dask: str | None) -> str:
 
 def run_partitions(
     factories: Sequence[PartitionFactory], where: str, dask: str | None, horizon: float,
-    progress: Callable[[float], None] | None = None, here: int = 0,
+    progress: Callable[[float], None] | None = None, here: int = 0, hub: bool = False,
 ) -> tuple[list[Any], Any]:
     """Drive partitions in lockstep on the hosts ``where`` names — windows of their lookahead,
     a day at most; returns their results and, when they ran in this process, the partitions
     themselves (their live models; else an empty list). On processes the last ``here`` stay
-    in this process."""
-    box = make_hosts(factories, where, dask, preload=PRELOAD, here=here)
+    in this process; ``hub``: the one here is the only one the others send to (a coupled
+    district's shared level), so a child may run a window ahead (``twin.executors``)."""
+    box = make_hosts(factories, where, dask, preload=PRELOAD, here=here, hub=hub)
     days_done = [0]
 
     def on_window(until: float) -> None:  # progress once a simulated day (windows may be minutes)
@@ -820,7 +821,7 @@ def simulate(
         # the last worker is the shared district level, the lightest: on processes it stays in
         # this process, which would otherwise only wait for the street partitions
         parts, live = run_partitions(factories, where, None if em is not None else dask, n_days * 1440.0, progress,
-                                     here=1 if n > 1 else 0)
+                                     here=1 if n > 1 else 0, hub=n > 1)
         for p in parts:
             p.cases = spooled_cases(p)
     return run_result(scenario, seed_value, n_days, parts, t0, tables, [run.m for run in live])
