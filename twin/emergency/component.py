@@ -22,7 +22,10 @@ not depend on the partition count) and follows the notices. A member belongs to 
 of the community they go down to (else where registered); one registered in a community of
 another partition is not among that community's on-call (有呼必应) members — the one place
 where the split is not exact (it needs a registration outside the area and an emergency
-case there in normal mode).
+case there in normal mode). The specialist responders are one district-wide pool at every P:
+each street partition replays the whole pool, the other partitions' calls holding its crews
+(:meth:`EmergencyComponent._pool_calls`), so crews, queues and response times do not depend
+on P. At the end, :func:`twin.emergency.record.record_of` takes what the ``modes`` block reads.
 """
 
 from __future__ import annotations
