@@ -15,6 +15,8 @@ Hosts (where a partition lives): :class:`InlineHosts` (this process), :class:`Pr
 (one child process per partition, talking over a pipe), :class:`DaskHosts` (one Dask Actor per
 partition on a ``LocalCluster`` or an existing scheduler). The driver's messages and routing
 are the same for all three, so results do not depend on the host (tests check this bit for bit).
+Process hosts whose partition here is a hub (the others send to it and only to it: a coupled
+district's shared level) let a child run a window ahead of the others (:func:`_run_around_hub`).
 """
 
 from __future__ import annotations
