@@ -290,7 +290,11 @@ class ProcessHosts:
         data = _pickle(("advance", until, list(inbox)))
         if len(data) > self.BIG_MESSAGE and self._owed[k] and k not in self._early:
             self._early[k] = self._reply(k)  # read its answer first: the child is then free to read a long message
-        self.conns[k].send_bytes(data)
+        try:
+            self.conns[k].send_bytes(data)
+        except OSError:  # the child has ended (a failure): its last word says why
+            while True:
+                self._reply(k)
         self._owed[k] += 1
 
     def collect(self, k: int) -> list[Any]:

@@ -67,3 +67,30 @@ def test_a_child_writing_to_another_child_is_refused_with_a_hub() -> None:
 def test_a_hub_is_the_last_partition_here() -> None:
     with pytest.raises(ValueError, match="hub"):
         ProcessHosts([partial(_spoke, k, 2) for k in range(2)], here=0, hub=True)
+
+
+class Fails:
+    """A toy partition that raises in its third window."""
+
+    lookahead = 30.0
+
+    def advance(self, until: float, inbox: Any) -> list[Any]:
+        if until >= 90.0:
+            raise RuntimeError("a street partition broke")
+        return []
+
+    def finish(self) -> None:
+        return None
+
+
+def _fails_or_spoke(k: int, n: int) -> Any:
+    return Fails() if k == 0 else Spoke(k, n)
+
+
+def test_a_failing_child_is_reported_with_its_traceback() -> None:
+    hosts = ProcessHosts([partial(_fails_or_spoke, k, 3) for k in range(3)], here=1, hub=True)
+    try:
+        with pytest.raises(PartitionFailed, match="a street partition broke"):
+            run_lockstep(hosts, 600.0)
+    finally:
+        hosts.close()
