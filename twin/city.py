@@ -273,6 +273,24 @@ def _share(n: float, d: float) -> float | None:
     return None if d <= 0 else round(n / d, 6)
 
 
+def _by_hour(hourly: Any, warm: float) -> list[dict[str, Any]]:
+    """The centre's average day after the warm-up: calls rung per hour against call-takers on duty."""
+    h = hourly[hourly["t_min"] >= warm]
+    within = next(c for c in h.columns if c.startswith("answered_within_"))
+    out = []
+    for hour in range(24):
+        x = h[(h["t_min"] // 60 % 24) == hour]
+        answered = float(x["answered"].sum())
+        out.append({
+            "hour": hour,
+            "calls": None if x.empty else round(float(x["calls"].mean()), 2),
+            "seats": None if x.empty else round(float(x["seats"].mean()), 2),
+            "mean_wait_s": None if answered == 0 else round(float((x["mean_wait_s"].fillna(0) * x["answered"]).sum()) / answered, 2),
+            within.removeprefix("answered_"): _share(float(x[within].sum()), answered),
+        })
+    return out
+
+
 def city_level_outputs(city: CityScenario, level: CitySim, done: list[DistrictDone], where: Path, horizon: float) -> dict[str, Any]:
     """Write the city level's tables under ``where`` and return its summary blocks: the 12345
     centre (``hotline_centre``), the operations centre (``operations_centre``) and the districts'
@@ -316,6 +334,7 @@ def city_level_outputs(city: CityScenario, level: CitySim, done: list[DistrictDo
         "gave_up": h.gave_up,
         "orders_lost": h.orders_lost,
         "occupancy": _share(h.busy_minutes, h.seat_minutes),
+        "by_hour_of_day": _by_hour(hourly, level.warm),
     }
     signed = [0] * len(names)  # orders whose sign-for falls within the run (the districts' 12345 cases)
     for t, sender, _ in level.dispatched:

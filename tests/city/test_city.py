@@ -82,7 +82,8 @@ def test_scaled_city_runs_from_the_cli(tmp_path: Path) -> None:
     assert s["partitions"] == 4  # North: 2 streets, 2 partitions and its shared district level; South: 1 street, 1 partition
     assert s["cases_total"] == sum(d["cases_total"] for d in s["districts"].values()) > 0
     assert s["peak_rss_mb_max_process"] > 0 and s["peak_rss_mb_parent"] > 0
-    assert "not simulated" in s["not_coupled"]
+    assert "督办" in s["not_coupled"]  # what the city level leaves out
+    assert s["hotline_centre"]["calls"] > 0 and len(s["ranking_12345"]) == 2
     for d in ("north", "south"):
         cases = pd.read_parquet(out / "districts" / d / "cases.parquet")
         assert cases["case_id"].is_monotonic_increasing and isinstance(cases["state"].dtype, pd.CategoricalDtype)
