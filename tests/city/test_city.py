@@ -62,6 +62,13 @@ def test_city_file_validates_at_wuhan_scale() -> None:
         ("city.districts.1.name=\"Jiang'an\"", "city.districts.1.name"),
         ("city.partitions_per_district=0", "city.partitions_per_district"),
         ("city.colour=1", "city.colour"),
+        # the city level's 12345 centre (twin.coupling.hotline)
+        ("city.hotline_centre.staff=0", "city.hotline_centre.staff"),
+        ("city.hotline_centre.on_duty_by_hour=[0.5]", "city.hotline_centre.on_duty_by_hour"),
+        ("city.hotline_centre.redial_share=2", "city.hotline_centre.redial_share"),
+        ("city.hotline_centre.direct_per_1000_per_day=-1", "city.hotline_centre.direct_per_1000_per_day"),
+        ("city.hotline_centre.queue=1", "city.hotline_centre.queue"),
+        ("city.operations_centre.report_minutes=0", "city.operations_centre.report_minutes"),
     ],
 )
 def test_bad_city_field_is_one_line_naming_it(override: str, field: str) -> None:

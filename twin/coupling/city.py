@@ -117,7 +117,8 @@ class CityLink:
                 continue
             if due < now:
                 overdue_orders += 1
-                if now - due > self.supervise_after and cid not in self.reported:
+                # a suspended order (挂账) has its clock stopped: no 督办 until it runs again
+                if now - due > self.supervise_after and cid not in self.reported and job.case.suspended_at is None:
                     self.reported.add(cid)
                     late.append(cid)
         esc = int(flow.escalations)
@@ -151,8 +152,8 @@ class CityLink:
         self.supervised += 1
         m = self.model
         job = m.flow.active.get(case_id)
-        if m.role != "whole" or job is None or job.case.state not in _WARNABLE:
-            return
+        if m.role != "whole" or job is None or job.case.state not in _WARNABLE or job.case.suspended_at is not None:
+            return  # settled or suspended (挂账) meanwhile: counted, not recorded
         job.case = m.engine.warn(case_id, job.case.version, self.supervisor, "red")
 
     # ------------------------------------------------------------------ the window
