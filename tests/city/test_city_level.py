@@ -147,3 +147,16 @@ def test_same_tables_on_a_dask_local_cluster(runs: tuple[Path, Path, dict, dict]
     assert _scrub(s) == _scrub(sa)
     for t in TABLES:
         pd.testing.assert_frame_equal(pd.read_parquet(a / t), pd.read_parquet(tmp_path / "dask" / t))
+
+
+def test_a_districts_handovers_stay_in_that_district() -> None:
+    # two districts: North in two street partitions and its shared level (sims 0–2), South whole (sim 3);
+    # before the city level a street's escalation went to the city's last sim (South), not North's shared level
+    from twin.coupling.city import CITY, route_city
+    from twin.coupling.protocol import SHARED, Handover
+
+    outs = [[Handover(30.0, SHARED, "escalate", ())], [Handover(30.0, CITY, "call", (1, 0))],
+            [Handover(30.0, 1, "outcome", ())], [Handover(30.0, CITY, "city_report", ())]]
+    inbox, up = route_city(outs, [(0, 3), (3, 1)])
+    assert [len(b) for b in inbox] == [0, 1, 1, 0]  # the escalation to North's shared level, the outcome to street 1
+    assert inbox[2][0].kind == "escalate" and [h.kind for h in up] == ["call", "city_report"]
