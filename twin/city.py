@@ -261,7 +261,7 @@ def run_city(
         else:
             done.append(finish_district(name, sc, seed_i, days_i, mine, ddir, t0, tables))
     summary = city_summary(city, done, len(factories), time.perf_counter() - t0, where)
-    summary |= city_level_outputs(city, level, done, out / "city", horizon)
+    summary |= city_level_outputs(city, level, done, out / "city")
     (out / "scenario.json").write_text(json.dumps(city.resolved_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / "run.json").write_text(json.dumps({"seed": seed, "days": days, "version": twin.__version__, "scenario": city.name}, indent=2) + "\n",
                                   encoding="utf-8")
@@ -291,7 +291,7 @@ def _by_hour(hourly: Any, warm: float) -> list[dict[str, Any]]:
     return out
 
 
-def city_level_outputs(city: CityScenario, level: CitySim, done: list[DistrictDone], where: Path, horizon: float) -> dict[str, Any]:
+def city_level_outputs(city: CityScenario, level: CitySim, done: list[DistrictDone], where: Path) -> dict[str, Any]:
     """Write the city level's tables under ``where`` and return its summary blocks: the 12345
     centre (``hotline_centre``), the operations centre (``operations_centre``) and the districts'
     12345 ranking (``ranking_12345``, the 考核 a city operations analyst reads)."""
@@ -336,17 +336,13 @@ def city_level_outputs(city: CityScenario, level: CitySim, done: list[DistrictDo
         "occupancy": _share(h.busy_minutes, h.seat_minutes),
         "by_hour_of_day": _by_hour(hourly, level.warm),
     }
-    signed = [0] * len(names)  # orders whose sign-for falls within the run (the districts' 12345 cases)
-    for t, sender, _ in level.dispatched:
-        if t + level.lookahead < horizon:
-            signed[level.district_of[sender]] += 1
     ranking = []
     for i, d in enumerate(done):
         wo = d.summary.get("work_orders_12345") or {}
         ranking.append({
             "district": d.name,
             "orders_handed_down": level.orders_by_district[i],
-            "orders_signed_for_in_run": signed[i],
+            "orders_signed_for_in_run": level.signed_for_by_district[i],  # the district's 12345 cases, warm-up included
             "orders": wo.get("orders"),
             "contacted_in_time_rate": wo.get("contacted_in_time_rate"),
             "on_time_rate": wo.get("on_time_rate"),

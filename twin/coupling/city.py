@@ -221,8 +221,8 @@ class CitySim:
         self.n = n_districts
         self.warm = warm_minutes
         self.horizon = horizon
-        self.dispatched: list[tuple[float, int, int]] = []  # (minute handed down, sender, key)
         self.orders_by_district = [0] * n_districts  # handed down after the warm-up, by district
+        self.signed_for_by_district = [0] * n_districts  # handed down in time to be signed for within the run
         self.supervised_by_district = [0] * n_districts
         self.supervision: list[tuple[float, int, str]] = []  # (minute, district, case id)
         self._rows: dict[tuple[float, int], list[Any]] = {}  # (minute, district) → the dashboard row
@@ -236,9 +236,11 @@ class CitySim:
             elif h.kind == REPORT:
                 self._report(h, out)
         for t, sender, key in self.hotline.run(until):
-            self.dispatched.append((t, sender, key))
+            d = self.district_of[sender]
             if t >= self.warm:
-                self.orders_by_district[self.district_of[sender]] += 1
+                self.orders_by_district[d] += 1
+            if t + self.lookahead < self.horizon:
+                self.signed_for_by_district[d] += 1
             out.append(Handover(t + self.lookahead, sender, ORDER, (key,)))
         return out
 
