@@ -226,7 +226,7 @@ def run_city(
     out = Path(out)
     (out / "districts").mkdir(parents=True, exist_ok=True)
     ops = city.spec.city.operations_centre
-    factories: list[PartitionFactory] = []
+    factories: list[Any] = []  # DistrictPartition or PartitionRun factories
     spans: list[tuple[int, int]] = []
     plan = []
     for i, (d, sc) in enumerate(zip(city.spec.city.districts, city.districts, strict=True)):
@@ -237,7 +237,7 @@ def run_city(
         first = len(factories)
         link = partial(_link, every=ops.report_minutes, after=ops.supervise_overdue_hours * 60.0, who=ops.name)
         if partition_count(sc) == 1:  # the district finishes itself in its worker
-            mine = [partial(DistrictPartition, d.name, sc, seed_i, days_i, str(ddir), tables, partial(link, me=first))]
+            mine: list[Any] = [partial(DistrictPartition, d.name, sc, seed_i, days_i, str(ddir), tables, partial(link, me=first))]
         else:  # street partitions (each linked to the city) and the district's shared level; this process merges them
             sims = partition_sims(sc, seed_i, days_i, False, tables, components_for(sc))
             made = [partial(link, make, me=first + k) for k, make in enumerate(sims[:-1])] + [sims[-1]]
@@ -336,7 +336,7 @@ def city_level_outputs(city: CityScenario, level: CitySim, done: list[DistrictDo
         "occupancy": _share(h.busy_minutes, h.seat_minutes),
         "by_hour_of_day": _by_hour(hourly, level.warm),
     }
-    ranking = []
+    ranking: list[dict[str, Any]] = []
     for i, d in enumerate(done):
         wo = d.summary.get("work_orders_12345") or {}
         ranking.append({

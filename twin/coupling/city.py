@@ -94,7 +94,7 @@ class CityLink:
             return b
         held = b.take(np.flatnonzero(orders))
         rows = Rows(held)
-        for i, at in enumerate(rows.raised):
+        for i, at in enumerate(held.raised.tolist()):
             key = self.next_key
             self.next_key += 1
             self.held[key] = (held, rows, i)
@@ -139,7 +139,7 @@ class CityLink:
         m = self.model
         held, rows, i = self.held.pop(key)
         now = m.env.now
-        rows.time[i] = now
+        rows.time[i] = now  # type: ignore[attr-defined]  # Rows' columns are set from its slots
         held.time[i] = now
         case = m.flow.arrive(rows, i)
         self.received.append(key)
@@ -176,7 +176,7 @@ class CityLink:
 
     def finish(self) -> DistrictModel:
         """The orders signed for join the incident stream (in case-id order, as the stream is)."""
-        m = self.sim.finish()
+        m: DistrictModel = self.sim.finish()
         if m.record_stream and self.arrived:
             by_batch: dict[int, list[tuple[DayBatch, int, int]]] = {}
             for item in self.arrived:

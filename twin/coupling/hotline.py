@@ -123,9 +123,8 @@ class HotlineCentre:
         self.gave_up = 0  # callers who hung up and did not call again
         self.orders_lost = 0
         self.waits = array("d")  # seconds, every answered attempt
-        self.busy_minutes = 0.0  # call-takers' handling time started after the warm-up
-        self.seat_minutes = 0.0  # on-duty call-taker minutes after the warm-up
-        self._busy_since = 0.0
+        self.busy_minutes = 0.0  # call-taker minutes spent handling calls, after the warm-up
+        self.seat_minutes = 0.0  # call-taker minutes on duty, after the warm-up (a shift's last call may run over)
         # hourly series (whole run): calls rung, answered, abandoned, orders handed down, seats
         self.hourly: dict[str, list[float]] = {k: [] for k in ("calls", "answered", "abandoned", "orders", "seats", "wait_s_sum", "within")}
         self._hour = dict.fromkeys(self.hourly, 0.0)
