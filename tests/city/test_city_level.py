@@ -160,3 +160,15 @@ def test_a_districts_handovers_stay_in_that_district() -> None:
     inbox, up = route_city(outs, [(0, 3), (3, 1)])
     assert [len(b) for b in inbox] == [0, 1, 1, 0]  # the escalation to North's shared level, the outcome to street 1
     assert inbox[2][0].kind == "escalate" and [h.kind for h in up] == ["call", "city_report"]
+
+
+def test_an_emergency_city_in_partitions_runs_with_the_city_level(tmp_path: Path) -> None:
+    # emergencies work with partitions (issue 18): a city of flood districts, North in 2 street partitions
+    f = _tiny(tmp_path)
+    f.write_text(f.read_text(encoding="utf-8").replace("district.toml", "flood.toml"), encoding="utf-8")
+    s = run_city(load_city(f), tmp_path / "run", days=3, parallel=False)
+    assert s["partitions"] == 4 and s["hotline_centre"]["work_orders"] > 0
+    for r in s["ranking_12345"]:
+        cases = pd.read_parquet(tmp_path / "run" / "districts" / r["district"].lower() / "cases.parquet")
+        assert int(cases["tier"].astype(str).str.startswith("12345-").sum()) == r["orders_signed_for_in_run"]
+        assert "modes" in json.loads((tmp_path / "run" / "districts" / r["district"].lower() / "summary.json").read_text(encoding="utf-8"))

@@ -257,6 +257,4 @@ def load_city(path: str | Path, overrides: Sequence[str] = ()) -> CityScenario:
         if not s.policy.handover_minutes > 0.0:
             raise ScenarioError(f"{label}: city.districts.{i} ({s.territory.district}): policy.handover_minutes: expected minutes > 0 "
                                 f"in a city (the district's sign-for of a 12345 order, the city level's lookahead), got {s.policy.handover_minutes:g}")
-    if spec.city.partitions_per_district > 1 and any(s.emergency is not None for s in districts):
-        raise ScenarioError(f"{label}: city.partitions_per_district: expected 1 with an [emergency] section, got {spec.city.partitions_per_district}")
     return CityScenario(p, spec, districts)
