@@ -36,7 +36,6 @@ import math
 import secrets
 import sqlite3
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -66,6 +65,7 @@ from twin.service.catalogue import bundled_scenario
 from twin.service.deps import authenticate, service_of
 from twin.service.storage import ModeRecord
 from twin.service.times import iso
+from twin.tomlfile import read_toml
 
 #: A member id: pseudonymous, no names or phone numbers (letters, digits, ``_ . : -``).
 MEMBER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
@@ -201,10 +201,7 @@ def load_teams(spec: str) -> tuple[TeamSpec, ...]:
     path = bundled_scenario(s) or (Path(s) if s.endswith(".toml") else None)
     if path is None:
         raise ValueError(f"expected a bundled scenario (flood, epidemic …) or a scenario .toml, got {s!r}")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"expected a readable scenario .toml, got {exc}") from None
+    data = read_toml(path, str(path), "scenario file")
     table = data.get("emergency", {}).get("teams")
     if not isinstance(table, dict) or not table:
         raise ValueError(f"expected an [emergency.teams] table in {path}, got none")
