@@ -497,6 +497,8 @@ class PartResult:
     peak_rss_mb: float = 0.0
     pid: int = 0
     cpu_s: float = 0.0  # CPU seconds of the partition's process so far (it may host others)
+    #: the [emergency] section's record (twin.emergency.record), built where the partition ran
+    emergency: Any = None
 
 
 def _collect(m: DistrictModel, tables: bool, cases: bool = True) -> PartResult:
@@ -645,6 +647,11 @@ class PartitionRun:
         else:
             res = _collect(m, self.tables)
         res.facts["events_processed"] -= extra_events
+        comp = m.component(EmergencyComponent)
+        if comp is not None:  # the modes block's inputs, as plain values: the model stays here
+            from twin.emergency.record import record_of
+
+            res.emergency = record_of(comp)
         if self.started:
             _QuietGc.leave()
         res.peak_rss_mb = peak_rss_mb()
@@ -800,46 +807,42 @@ def simulate(
     """
     t0 = time.perf_counter()
     n = partition_count(scenario)
-    em = scenario.emergency  # its specialists with partitions are refused by the scenario's validation
     seed_value = int(scenario.run.seed if seed is None else seed)
     n_days = float(scenario.run.days if days is None else days)
     # coupled street partitions run in child processes by default when two CPUs are free to
     # use and each partition has enough grids for a window's work to outweigh its pipe round
-    # trips (README, "Partitions": where they run and what it measured); the [emergency]
-    # section's modes block is merged from the live models: its partitions run here
+    # trips (README, "Partitions": where they run and what it measured); an [emergency]
+    # section's modes block is merged from the partitions' records, wherever they ran
     t = scenario.territory
     grids = t.grids if t.grids is not None else t.streets * t.communities_per_street * t.grids_per_community
     if parallel is None and grids < PROCESS_MIN_GRIDS * n:
         parallel = False
-    where = "inline" if em is not None else hosts_for(n, parallel, dask) if n > 1 or dask else "inline"
-    with _spool_dir(spool, dask if em is None else None) as sp:
+    where = hosts_for(n, parallel, dask) if n > 1 or dask else "inline"
+    with _spool_dir(spool, dask) as sp:
         factories = partition_runs(scenario, seed, days, keep_events, tables, sp)
         # the last worker is the shared district level, the lightest: on processes it stays in
         # this process, which would otherwise only wait for the street partitions
-        parts, live = run_partitions(factories, where, None if em is not None else dask, n_days * 1440.0, progress,
-                                     here=1 if n > 1 else 0)
+        parts, _ = run_partitions(factories, where, dask, n_days * 1440.0, progress, here=1 if len(factories) > 1 else 0)
         for p in parts:
             p.cases = spooled_cases(p)
-    return run_result(scenario, seed_value, n_days, parts, t0, tables, [run.m for run in live])
+    return run_result(scenario, seed_value, n_days, parts, t0, tables)
 
 
-def run_result(scenario: Scenario, seed: int, days: float, parts: list[PartResult], t0: float, tables: bool = True,
-               models: Sequence[DistrictModel] = ()) -> RunResult:
+def run_result(scenario: Scenario, seed: int, days: float, parts: list[PartResult], t0: float, tables: bool = True) -> RunResult:
     """The run's record from its partitions' results (case tables already read back): tables
-    merged, counters summed, the summary computed; ``models``, the live models of a run whose
-    partitions ran in this process, add the ``[emergency]`` section's modes (the street
-    partitions' and the shared level's components merged)."""
+    merged, counters summed, the summary computed; the partitions' ``[emergency]`` records
+    (the street partitions' and the shared level's) add the modes block and series."""
     r = _merge(parts, parts[0].grids)
     wall = time.perf_counter() - t0
     summary = summarise(scenario, seed, days, r.grids, r.residents, r.grid_workers, r.facts, r.cases, r.kpi, r.stations, wall)
     modes = call_ups = None
-    comps = [c for m in models if (c := m.component(EmergencyComponent)) is not None]
-    if comps:  # the [emergency] section: the modes block and series
+    records = [p.emergency for p in parts if p.emergency is not None]
+    if records:  # the [emergency] section: the modes block and series
         from twin.emergency.merged import merged
         from twin.emergency.summary import call_up_frame, modes_block, series_frame
 
-        horizon = models[0].horizon
-        view: Any = comps[0] if len(comps) == 1 else merged(comps[:-1], comps[-1], horizon)
+        horizon = records[0].horizon
+        view: Any = records[0] if len(records) == 1 else merged(records[:-1], records[-1], horizon)
         summary["modes"] = modes_block(view, r.cases, horizon)
         modes = series_frame(view)
         call_ups = call_up_frame(view)

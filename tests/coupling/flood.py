@@ -1,7 +1,7 @@
 """A scaled flood for coupled emergencies (issue 18): the flood scenario's storm over two
 streets of five communities each, its area the two low-lying communities of each street, so
-that two street partitions share the emergency. Specialist responders (a district-wide pool)
-are left out: with partitions they are refused (see ``twin.run.simulate``)."""
+that two street partitions share the emergency. Specialist responders (a district-wide pool,
+replayed whole in every street partition) only with ``specialists=True``."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from twin.scenario import Scenario, scenario_from_dict
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def flood2(partitions: int, days: float = 8.0, trigger: str = "rules", specialists: bool = False) -> Scenario:
+def flood2(partitions: int, days: float = 8.0, trigger: str = "rules", specialists: bool = False, crews: int | None = None) -> Scenario:
     """The two-street flood; ``trigger = "rules"``: the district command switches on the
-    streets' reports (emergency reports an hour), so the switch time is itself random."""
+    streets' reports (emergency reports an hour), so the switch time is itself random;
+    ``crews``: every specialist pool's crews (so that calls queue)."""
     d: dict[str, Any] = tomllib.loads((ROOT / "scenarios" / "flood.toml").read_text(encoding="utf-8"))
     d["run"] |= {"partitions": partitions, "days": days, "warmup_days": 0}
     d["territory"] |= {"streets": 2, "communities_per_street": 5}
@@ -25,4 +26,7 @@ def flood2(partitions: int, days: float = 8.0, trigger: str = "rules", specialis
     em["response"]["trigger"] = trigger
     if not specialists:
         em.pop("specialists", None)
+    elif crews is not None:
+        for sp in em["specialists"].values():
+            sp["crews"] = crews
     return scenario_from_dict(d, label="flood2")

@@ -4,14 +4,11 @@ one handover later; each street acts on its own streets' incidents, checks and m
 
 from __future__ import annotations
 
-import pytest
-
 from tests.coupling.flood import flood2
 from twin.coupling.lockstep import run_lockstep
 from twin.coupling.sims import partition_sims
 from twin.emergency.component import EmergencyComponent
 from twin.run import components_for, simulate
-from twin.scenario import ScenarioError
 
 
 def _sims(partitions: int, days: float, trigger: str = "declared") -> list:  # type: ignore[type-arg]
@@ -68,9 +65,3 @@ def test_same_seed_and_partitions_same_switchover_bit_for_bit() -> None:
     first = a.call_ups.drop_duplicates("member")
     assert len(first) <= a.summary["modes"]["roster"]["staff"]
     assert len(first) == sum(a.summary["modes"]["roster"]["ever_mobilised_by_role"].values())
-
-
-def test_specialists_with_partitions_are_refused_in_one_line() -> None:
-    with pytest.raises(ScenarioError, match=r"emergency\.specialists: expected none with run\.partitions > 1"):
-        flood2(2, specialists=True)
-    flood2(1, specialists=True)  # one street partition holds the whole pool

@@ -33,7 +33,10 @@ class Arrivals:
         partition's share of the territory's emergency (twin.coupling)."""
         if grids.all():
             return self
-        keep = grids[self.grid]
+        return self.rows(grids[self.grid])
+
+    def rows(self, keep: np.ndarray) -> Arrivals:
+        """The arrivals ``keep`` marks (a boolean mask over them), in time order."""
         return Arrivals(self.time[keep], self.grid[keep], self.category[keep], self.app[keep], self.travel[keep], self.effort[keep])
 
 

@@ -22,7 +22,10 @@ not depend on the partition count) and follows the notices. A member belongs to 
 of the community they go down to (else where registered); one registered in a community of
 another partition is not among that community's on-call (有呼必应) members — the one place
 where the split is not exact (it needs a registration outside the area and an emergency
-case there in normal mode).
+case there in normal mode). The specialist responders are one district-wide pool at every P:
+each street partition replays the whole pool, the other partitions' calls holding its crews
+(:meth:`EmergencyComponent._pool_calls`), so crews, queues and response times do not depend
+on P. At the end, :func:`twin.emergency.record.record_of` takes what the ``modes`` block reads.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from agents.mobilised import EN_ROUTE, HOME, ON_SITE, RETURNING, EmergencyTeam, 
 from twin.emergency.arrivals import Arrivals, generate
 from twin.emergency.declared import LEVEL_LABELS, ResponseBoard
 from twin.emergency.on_call import OnCall
+from twin.emergency.record import mobilisable_count
 from twin.emergency.redeploy import Redeployment
 from twin.emergency.roster import ROLE_INDEX, build_roster
 from twin.engine import SlaPolicy, Source, State, TierRule
@@ -84,6 +88,9 @@ class EmergencyWork:
     effort: float
     index: int  # arrival row or household
     case: Any = None
+    #: another street partition's call on the specialist pool: it holds a crew here as it does
+    #: there, and its case, records and engine events are that partition's
+    ghost: bool = False
 
 
 @dataclass
@@ -152,9 +159,10 @@ class EmergencyComponent:
             self.own_comm = np.ones(n_comm, dtype=bool)
         else:
             self.own_comm = np.asarray(model.own_streets)[terr.community_street]
-        self.arrivals: Arrivals = generate(
+        territory_arrivals = generate(
             em, terr.residents, grid_mask, model.horizon, stream_rng(model.seed_value, "emergency.arrivals")
-        ).subset(self.own_comm[terr.grid_community])
+        )
+        self.arrivals: Arrivals = territory_arrivals.subset(self.own_comm[terr.grid_community])
         # ---------------------------------------------------------------- vulnerable residents
         res = model.residents
         vul = np.zeros(res.n_households, dtype=bool)
@@ -203,7 +211,9 @@ class EmergencyComponent:
             EmergencyTeam(model, f"SR-{name}", -1, name, [self.cat_names.index(c) for c in sp.handles], sp.crews, 1.0)
             for name, sp in em.specialists.items()
         ]
-        self.rng_special = stream_rng(model.seed_value, "emergency.specialists" + own)
+        # one district-wide pool, whatever P: a street partition replays it whole (see _arrival_process)
+        self.rng_special = stream_rng(model.seed_value, "emergency.specialists")
+        self.pool_calls = self._pool_calls(territory_arrivals)
         team_specs = list(em.teams.items())
         self.grid_staff_team: list[int] = []  # community → its grid-staff team
         redeploy_kinds = [self.cat_names.index(h) for h in em.redeploy.handles if self.cat_names.index(h) not in self.special_of]
@@ -330,6 +340,24 @@ class EmergencyComponent:
         nowhere = home < 0
         return np.where(nowhere, self.m.part == 0, self.own_comm[np.maximum(home, 0)])
 
+    def _pool_calls(self, territory: Arrivals) -> Arrivals | None:
+        """The other street partitions' calls on the specialist pool, or None (one partition,
+        the whole model, the shared level, no specialists).
+
+        A specialist responder (fire and rescue, 120, 110) is one district-wide pool of crews,
+        and its calls are exogenous: they are the territory's emergency arrivals of the
+        categories it handles, drawn up front with the same draws at every P, dispatched the
+        moment they are reported (a 119/120/110 call is answered and dispatched at once; no
+        street↔district sign-for lies between) and served oldest first. So every street
+        partition replays the one pool exactly — its own calls as cases, the others' as calls
+        that only hold a crew — with the pool's response draws from one stream in the order the
+        crews set off: the same crews, queues, response times and dispatch times at every P,
+        with no latency added and no message between partitions."""
+        if self.role != "street" or not self.special_of or len(self.arrivals) == len(territory):
+            return None
+        others = ~self.own_comm[self.terr.grid_community[territory.grid]]
+        return territory.rows(others & np.isin(territory.category, list(self.special_of)))
+
     # ------------------------------------------------------------------ coupling (twin.coupling)
     def window_report(self, until: float) -> tuple[Any, ...]:
         """A street partition's figures for the district command at a window's end: its part,
@@ -413,8 +441,7 @@ class EmergencyComponent:
 
     def mobilisable(self, mode: str) -> int:
         """Head count a mode sends down: everyone whose role the mode does not exempt."""
-        roles = [ROLE_INDEX[r] for r in mobilised_roles(mode)]
-        return int((np.isin(self.members.role, roles) & (self.members.destination >= 0)).sum())
+        return mobilisable_count(self.members.role, self.members.destination, mode)
 
     # ------------------------------------------------------------------ manual API (drill console, HTTP)
     def command(self, to: str, cause: str, actor: str = "") -> ModeChange:
@@ -698,21 +725,27 @@ class EmergencyComponent:
         if job.kind == self.CHECK:
             env.timeout(job.travel + job.effort).callbacks.append(partial(self._check_done, team, job))
             return
-        eng = self.m.engine
-        c = job.case
-        if c.state is State.REPORTED:
-            c = eng.accept(c.id, c.version, team.name)
-        c = eng.dispatch(c.id, c.version, team.name, (team.name,))
-        job.case = c
+        if not job.ghost:
+            eng = self.m.engine
+            c = job.case
+            if c.state is State.REPORTED:
+                c = eng.accept(c.id, c.version, team.name)
+            job.case = eng.dispatch(c.id, c.version, team.name, (team.name,))
         if team.community < 0:  # specialist: its own response time, not the grid's travel
             j = self.special_of[job.kind]
             job.travel = float(list(self.em.specialists.values())[j].response_minutes.sample(self.rng_special, 1)[0])
+            if job.ghost:  # another partition's call: it holds the crew here for as long as there
+                env.timeout(job.travel).callbacks.append(partial(self._on_scene, team, job))
+                return
             self.e_specialist[job.index] = team.team
         else:
             self.e_by_desk[job.index] = team.team == "desk"
         env.timeout(job.travel).callbacks.append(partial(self._on_scene, team, job))
 
     def _on_scene(self, team: EmergencyTeam, job: EmergencyWork, _event: object = None) -> None:
+        if job.ghost:
+            self.env.timeout(job.effort).callbacks.append(partial(self._case_done, team, job))
+            return
         eng = self.m.engine
         c = job.case
         job.case = eng.start(c.id, c.version, team.name)
@@ -720,6 +753,10 @@ class EmergencyComponent:
         self.env.timeout(job.effort).callbacks.append(partial(self._case_done, team, job))
 
     def _case_done(self, team: EmergencyTeam, job: EmergencyWork, _event: object = None) -> None:
+        if job.ghost:
+            team.busy -= 1
+            self._pull(team)
+            return
         eng = self.m.engine
         c = job.case
         c = eng.resolve(c.id, c.version, team.name)
@@ -753,15 +790,39 @@ class EmergencyComponent:
 
     # ------------------------------------------------------------------ processes
     def _arrival_process(self) -> Generator[simpy.Event, Any, None]:
+        """Report the partition's emergency arrivals at their times; in a street partition of
+        several, the other partitions' calls on the specialist pool join it in time order
+        (see :meth:`_pool_calls`)."""
         env = self.env
         n = len(self.arrivals)
         times = self.arrivals.time[:n].tolist()
         apps = self.arrivals.app[:n].tolist()
-        for i, t in enumerate(times):
+        calls = self.pool_calls
+        order = range(n) if calls is None else self._with_pool_calls(times, calls)
+        for i in order:
+            t = times[i] if i >= 0 else float(calls.time[-1 - i])  # type: ignore[union-attr]
             if t > env.now:
                 yield env.timeout(t - env.now)
+            if i < 0:
+                self._pool_call(calls, -1 - i)  # type: ignore[arg-type]
+                continue
             src = Source.APP if apps[i] else Source.HOTLINE
             self._report(i, src, str(src))
+
+    @staticmethod
+    def _with_pool_calls(times: list[float], calls: Arrivals) -> list[int]:
+        """Own arrival rows ``i`` and the pool's other calls as ``-1 - j``, merged in time order
+        (the territory's order: both are its time-sorted rows)."""
+        merged = sorted([(t, 0, i) for i, t in enumerate(times)] + [(float(t), 1, -1 - j) for j, t in enumerate(calls.time)])
+        return [i for _, _, i in merged]
+
+    def _pool_call(self, calls: Arrivals, j: int) -> None:
+        """Another partition's call ``j`` reaches the specialist pool now: it takes a crew or queues."""
+        g = int(calls.grid[j])
+        self._dispatch(
+            EmergencyWork(int(calls.category[j]), int(self.terr.grid_community[g]), float(calls.time[j]),
+                          float(calls.travel[j]), float(calls.effort[j]), j, ghost=True)
+        )
 
     def _schedule_process(self) -> Generator[simpy.Event, Any, None]:
         env = self.env

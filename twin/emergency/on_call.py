@@ -15,6 +15,7 @@ other stream as it was.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from agents.mobilised import HOME, ON_CALL
 from twin.modes import mobilised_roles
+from twin.scenario.emergency import OnCall as OnCallSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from agents.mobilised import EmergencyTeam
@@ -116,6 +118,22 @@ class OnCall:
             if mem.token[k] == tok and mem.state[k] == ON_CALL:  # not called up by a switch meanwhile
                 mem.state[k] = HOME
                 comp.unit_away(int(mem.unit[k]), -1)
+
+    def record(self) -> OnCallLog:
+        """The calls as small plain values (what the ``modes`` block reads)."""
+        return OnCallLog(self.spec, list(self.calls))
+
+    def summary(self) -> dict[str, Any]:
+        """The ``on_call`` entry of the ``modes`` block."""
+        return self.record().summary()
+
+
+@dataclass
+class OnCallLog:
+    """The calls for help of a run (or of all its partitions): the rule and what came of each call."""
+
+    spec: OnCallSpec
+    calls: list[dict[str, Any]]
 
     def summary(self) -> dict[str, Any]:
         """The ``on_call`` entry of the ``modes`` block."""

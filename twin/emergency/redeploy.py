@@ -28,41 +28,21 @@ from twin.scenario.emergency import Redeploy
 from twin.sim.stations import Station
 
 
-class Redeployment:
-    """The rule, the people it concerns, and the log of who was on emergency duties when."""
+class RedeploymentLog:
+    """What a run's redeployment leaves for the ``modes`` block: the rule, where it applies, the
+    log of who was on emergency duties when, and the routine waiting at the end — small plain
+    values, built in the process that ran the partition (:meth:`Redeployment.record`) and summed
+    over partitions (:mod:`twin.emergency.merged`)."""
 
-    def __init__(
-        self,
-        spec: Redeploy,
-        workers: GridWorkers,
-        offices: list[Station],
-        grid_community: np.ndarray,
-        area: np.ndarray,
-        properties: list[Station | None] | None = None,
-        own: np.ndarray | None = None,
-    ) -> None:
-        """``own``: the communities this model simulates (a street partition's; default all)."""
+    def __init__(self, spec: Redeploy, area: np.ndarray, own: np.ndarray, log: list[tuple[float, str, float, int]],
+                 property_log: list[int], backlog_hours: float) -> None:
         self.spec = spec
-        self.own = np.ones(area.size, dtype=bool) if own is None else own
-        self.workers = workers
-        self.offices = offices
-        self.area = area  # community mask: where the rule applies (in 全员下沉 maybe everywhere)
-        n_comm = area.size
-        self.n_comm = n_comm
-        comm_of_team = np.zeros(len(workers.teams), dtype=np.int64)
-        comm_of_team[workers.team_of_grid] = grid_community  # a team's grids lie in one community
-        self.comm_of_team = comm_of_team
-        self.team_heads = np.array([t.headcount for t in workers.teams], dtype=float)
-        self.office_staff = np.array([o.headcount for o in offices], dtype=np.int64)
-        self.grid_people = np.zeros(n_comm)  # grid workers on emergency duties, per community
-        self.grid_day_share = np.zeros(n_comm)  # … weighted by the share of their day
-        self.office_people = np.zeros(n_comm, dtype=np.int64)  # community staff sent, per community
-        #: the communities' property companies (物业) where the compounds have one
-        self.properties: list[Station | None] = list(properties) if properties is not None else [None] * n_comm
-        self.property_staff = np.array([0 if p is None else p.headcount for p in self.properties], dtype=np.int64)
-        self.property_people = np.zeros(n_comm, dtype=np.int64)
-        self.log: list[tuple[float, str, float, int]] = [(0.0, "normal", 0.0, 0)]  # (t, mode, grid, community + property)
-        self.property_log: list[int] = [0]  # property staff within the log's last entry
+        self.area = area
+        self.own = own
+        self.n_comm = area.size
+        self.log = log
+        self.property_log = property_log
+        self.backlog_hours = backlog_hours
 
     def scope(self, mode: str) -> np.ndarray:
         """The communities whose staff the rule sends in ``mode``."""
@@ -70,44 +50,9 @@ class Redeployment:
             return self.own.copy()
         return self.area & self.own if mode != "normal" else np.zeros(self.n_comm, dtype=bool)
 
-    def apply(self, mode: str, now: float) -> np.ndarray:
-        """Put the rule of ``mode`` in force from ``now``; returns the people on emergency duties
-        per community (grid workers and community staff)."""
-        spec = self.spec
-        mask = self.scope(mode)
-        g_share = spec.grid_worker_share[mode] * mask[self.comm_of_team]  # type: ignore[index]
-        self.workers.redeploy(now, g_share)
-        on = g_share > 0
-        self.grid_people = np.bincount(self.comm_of_team, weights=self.team_heads * on, minlength=self.n_comm).astype(float)
-        self.grid_day_share = np.bincount(
-            self.comm_of_team, weights=self.team_heads * g_share, minlength=self.n_comm
-        ).astype(float)
-        c_share = spec.community_staff_share[mode]  # type: ignore[index]
-        for c, office in enumerate(self.offices):
-            staff = int(self.office_staff[c])
-            send = min(max(0, staff - spec.office_keeps), int(round(c_share * staff))) if mask[c] else 0
-            self.office_people[c] = send
-            office.set_capacity(staff - send)  # at least one head stays (the duty officer)
-        p_share = spec.property_staff_share[mode]  # type: ignore[index]
-        for c, company in enumerate(self.properties):
-            if company is None:
-                continue
-            staff = int(self.property_staff[c])
-            send = min(max(0, staff - spec.office_keeps), int(round(p_share * staff))) if mask[c] else 0
-            self.property_people[c] = send
-            company.set_capacity(staff - send)
-        self.log.append((float(now), mode, float(self.grid_people.sum()), int(self.office_people.sum() + self.property_people.sum())))
-        self.property_log.append(int(self.property_people.sum()))
-        return self.grid_people + self.office_people + self.property_people
-
-    # ------------------------------------------------------------------ observation
-    def on_duties(self) -> float:
-        """People on emergency duties now (grid workers, community and property staff)."""
-        return float(self.grid_people.sum() + self.office_people.sum() + self.property_people.sum())
-
     def routine_backlog_hours(self) -> float:
         """Grid workers' routine work waiting because of emergency duties, in working hours."""
-        return float(self.workers.routine_backlog.sum() / 60.0)
+        return self.backlog_hours
 
     def summary(self, series: list[dict[str, Any]]) -> dict[str, Any]:
         """The ``redeployed`` and ``routine_backlog`` entries of the ``modes`` block."""
@@ -160,3 +105,81 @@ class Redeployment:
                     round(float(t[after[0]] - ret) / 60.0, 2) if after.size and b.max() > 0 else None
                 )
         return {"redeployed": redeployed, "routine_backlog": out}
+
+
+class Redeployment(RedeploymentLog):
+    """The rule, the people it concerns, and the log of who was on emergency duties when."""
+
+    def __init__(
+        self,
+        spec: Redeploy,
+        workers: GridWorkers,
+        offices: list[Station],
+        grid_community: np.ndarray,
+        area: np.ndarray,
+        properties: list[Station | None] | None = None,
+        own: np.ndarray | None = None,
+    ) -> None:
+        """``own``: the communities this model simulates (a street partition's; default all)."""
+        # area: community mask where the rule applies (in 全员下沉 maybe everywhere)
+        super().__init__(spec, area, np.ones(area.size, dtype=bool) if own is None else own,
+                         [(0.0, "normal", 0.0, 0)], [0], 0.0)
+        self.workers = workers
+        self.offices = offices
+        n_comm = area.size
+        comm_of_team = np.zeros(len(workers.teams), dtype=np.int64)
+        comm_of_team[workers.team_of_grid] = grid_community  # a team's grids lie in one community
+        self.comm_of_team = comm_of_team
+        self.team_heads = np.array([t.headcount for t in workers.teams], dtype=float)
+        self.office_staff = np.array([o.headcount for o in offices], dtype=np.int64)
+        self.grid_people = np.zeros(n_comm)  # grid workers on emergency duties, per community
+        self.grid_day_share = np.zeros(n_comm)  # … weighted by the share of their day
+        self.office_people = np.zeros(n_comm, dtype=np.int64)  # community staff sent, per community
+        #: the communities' property companies (物业) where the compounds have one
+        self.properties: list[Station | None] = list(properties) if properties is not None else [None] * n_comm
+        self.property_staff = np.array([0 if p is None else p.headcount for p in self.properties], dtype=np.int64)
+        self.property_people = np.zeros(n_comm, dtype=np.int64)
+        # log: (t, mode, grid, community + property); property_log: property staff within each entry
+
+    def record(self) -> RedeploymentLog:
+        """The log as small plain values (what the ``modes`` block reads)."""
+        return RedeploymentLog(self.spec, self.area, self.own, list(self.log), list(self.property_log), self.routine_backlog_hours())
+
+    def apply(self, mode: str, now: float) -> np.ndarray:
+        """Put the rule of ``mode`` in force from ``now``; returns the people on emergency duties
+        per community (grid workers and community staff)."""
+        spec = self.spec
+        mask = self.scope(mode)
+        g_share = spec.grid_worker_share[mode] * mask[self.comm_of_team]  # type: ignore[index]
+        self.workers.redeploy(now, g_share)
+        on = g_share > 0
+        self.grid_people = np.bincount(self.comm_of_team, weights=self.team_heads * on, minlength=self.n_comm).astype(float)
+        self.grid_day_share = np.bincount(
+            self.comm_of_team, weights=self.team_heads * g_share, minlength=self.n_comm
+        ).astype(float)
+        c_share = spec.community_staff_share[mode]  # type: ignore[index]
+        for c, office in enumerate(self.offices):
+            staff = int(self.office_staff[c])
+            send = min(max(0, staff - spec.office_keeps), int(round(c_share * staff))) if mask[c] else 0
+            self.office_people[c] = send
+            office.set_capacity(staff - send)  # at least one head stays (the duty officer)
+        p_share = spec.property_staff_share[mode]  # type: ignore[index]
+        for c, company in enumerate(self.properties):
+            if company is None:
+                continue
+            staff = int(self.property_staff[c])
+            send = min(max(0, staff - spec.office_keeps), int(round(p_share * staff))) if mask[c] else 0
+            self.property_people[c] = send
+            company.set_capacity(staff - send)
+        self.log.append((float(now), mode, float(self.grid_people.sum()), int(self.office_people.sum() + self.property_people.sum())))
+        self.property_log.append(int(self.property_people.sum()))
+        return self.grid_people + self.office_people + self.property_people
+
+    # ------------------------------------------------------------------ observation
+    def on_duties(self) -> float:
+        """People on emergency duties now (grid workers, community and property staff)."""
+        return float(self.grid_people.sum() + self.office_people.sum() + self.property_people.sum())
+
+    def routine_backlog_hours(self) -> float:
+        """Grid workers' routine work waiting because of emergency duties, in working hours."""
+        return float(self.workers.routine_backlog.sum() / 60.0)

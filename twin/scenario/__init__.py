@@ -538,11 +538,6 @@ class Scenario(_Frozen):
                 "policy.handover_minutes: expected minutes > 0 with an [emergency] section (the district command's "
                 f"notice reaches the streets one handover later), got {self.policy.handover_minutes:g}"
             )
-        if min(self.run.partitions, t.streets) > 1 and self.emergency is not None and self.emergency.specialists:
-            raise ValueError(
-                "emergency.specialists: expected none with run.partitions > 1 (a district-wide responder pool is not "
-                f"coupled across partitions yet; set run.partitions = 1), got {sorted(self.emergency.specialists)}"
-            )
         for name, c in self.categories.items():
             if c.tiers is not None:
                 _check_matter_tiers(c.tiers, f"categories.{name}.tiers")
