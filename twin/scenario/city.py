@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from twin.dists import Dist, Share
 from twin.scenario import Scenario, ScenarioError, apply_overrides, exp_dist, load_scenario
+from twin.tomlfile import read_toml
 
 
 class _Strict(BaseModel):
@@ -230,12 +231,7 @@ def load_city(path: str | Path, overrides: Sequence[str] = ()) -> CityScenario:
     into the city file (``city.partitions_per_district=2``, ``run.days=30``)."""
     p = Path(path)
     label = str(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(f"{label}: (file): expected an existing city file, got no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{label}: (syntax): expected valid TOML, got {exc}") from None
+    data = read_toml(p, label, "city file", ScenarioError)
     if overrides:
         data = apply_overrides(data, overrides, label)
     try:
