@@ -1,6 +1,7 @@
 """Benchmark (measured, not asserted): a city-year of scenarios/city.toml.
 
-Every district's partitions run in lockstep on local processes (or Dask with ``--dask``); each
+Every district's partitions run in lockstep on local processes (or Dask with ``--dask``), the
+city's 12345 centre and operations centre in this process after them in every window; each
 district finishes in its own worker. Prints wall seconds, CPU seconds over all processes, cases,
 peak RSS per process and of this (the parent) process; the last line is one JSON object
 {"wall_s", "cpu_s", "cases_total", "peak_rss_mb_max_process", "peak_rss_mb_parent", "partitions"}.
@@ -53,6 +54,11 @@ def main() -> None:
     print(f"CPU                 {cpu:.1f} s over all processes ({1000 * cpu / max(1, s['cases_total']):.2f} ms per case)")
     print(f"peak RSS            largest process {s['peak_rss_mb_max_process']:,.0f} MB, parent {s['peak_rss_mb_parent']:,.0f} MB")
     print("                    by process: " + ", ".join(f"{mb:,.0f}" for mb in s["peak_rss_mb_by_process"].values()) + " MB")
+    h = s.get("hotline_centre")
+    if h is not None:  # the city level (issue 18): one 12345 centre above the districts
+        w = h["answer_wait_s"]
+        print(f"12345 centre        {h['calls']:,} calls ({h['answered_directly']:,} answered directly, {h['work_orders']:,} work orders); "
+              f"wait p50/p90/p99 {w['p50']}/{w['p90']}/{w['p99']} s; occupancy {h['occupancy']}; abandoned {h['abandoned']:,}")
     for name, d in s["districts"].items():
         print(f"  {name:<34} {d['residents']:>10,} residents {d['cases_total']:>10,} cases")
     print(json.dumps({

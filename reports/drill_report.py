@@ -16,17 +16,16 @@ from typing import TYPE_CHECKING, Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.patches import Rectangle
 
-from reports.html import Figure, Report, Section, Table, figure, zh
+from reports.html import Figure, Report, Section, Table, figure
+from reports.modes_report import MODE_COLOURS, mode_legend
 from twin.drill.record import OUTCOME_ROWS, DrillRecord, read_drill_record
-from twin.modes import MODE_LABELS, MODE_NAMES_ZH
+from twin.modes import MODE_LABELS
 from twin.simtime import clock_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from twin.drill.session import Action
 
-MODE_COLOURS = {"emergency": "#f2b134", "extreme": "#d1495b"}
 EFFECT_WINDOW_MIN = 120.0
 #: Action kinds drawn on the timeline figure.
 LABELLED = frozenset({"mode", "incident", "surge", "team", "marker", "warning", "lift_warning"})
@@ -120,8 +119,7 @@ def timeline_figure(drill: DrillRecord, t0: float) -> Figure:
             ha="left",
             va="bottom",
         )
-    handles = [Rectangle((0, 0), 1, 1, color=c, alpha=0.3) for c in MODE_COLOURS.values()]
-    fig.legend(handles, [zh(MODE_NAMES_ZH[m], m) for m in MODE_COLOURS], loc="upper center", ncol=2, fontsize=8, frameon=False)
+    mode_legend(fig)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     return figure(
         fig,

@@ -16,7 +16,14 @@ from twin.modes import MODE_NAMES_ZH
 if TYPE_CHECKING:  # pragma: no cover
     from twin.run import RunResult
 
-MODE_COLOURS = {"normal": None, "emergency": "#f2b134", "extreme": "#d1495b"}
+#: The colours of the emergency modes' bands (normal mode has none), here and in the drill's report.
+MODE_COLOURS = {"emergency": "#f2b134", "extreme": "#d1495b"}
+
+
+def mode_legend(fig: Any) -> None:
+    """The key of the mode bands, across the top of ``fig``."""
+    handles = [Rectangle((0, 0), 1, 1, color=c, alpha=0.3) for c in MODE_COLOURS.values()]
+    fig.legend(handles, [zh(MODE_NAMES_ZH[m], m) for m in MODE_COLOURS], loc="upper center", ncol=2, fontsize=8, frameon=False)
 
 
 def _bands(ax: Any, timeline: list[dict[str, Any]]) -> None:
@@ -66,15 +73,7 @@ def timeline_figure(series: pd.DataFrame, modes: dict[str, Any]) -> Figure:
     ax.set_ylabel(zh("重点人群", "vulnerable residents"))
     ax.set_xlabel("day")
     ax.legend(fontsize=7, frameon=False, loc="lower right")
-    handles = [Rectangle((0, 0), 1, 1, color=c, alpha=0.3) for m, c in MODE_COLOURS.items() if c is not None]
-    fig.legend(
-        handles,
-        [zh(MODE_NAMES_ZH[m], m) for m, c in MODE_COLOURS.items() if c is not None],
-        loc="upper center",
-        ncol=2,
-        fontsize=8,
-        frameon=False,
-    )
+    mode_legend(fig)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     return figure(
         fig,

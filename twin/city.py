@@ -13,10 +13,15 @@ travels back, so this process stays small whatever the city's size. With several
 per district this process merges each district in turn (its memory is then bounded by the
 largest district's case table).
 
+    city/hotline_hourly.parquet   the 12345 centre by hour: calls, answered, abandoned, orders, seats
+    city/operations.parquet       the operations centre's dashboard: each district's figures per report
+    city/supervision.parquet      every 督办 the operations centre issued (minute, district, case id)
+
 Coupled: within a district run in several partitions, its centre and departments are simulated
-once, as the last worker of the same lockstep (:mod:`twin.coupling`). Not coupled yet: the
-city's 12345 centre and operations centre above the districts; each district handles its own
-12345 work orders, as a district scenario does.
+once, as the last worker of the same lockstep (:mod:`twin.coupling`); above the districts the
+city's 12345 centre and operations centre are simulated once, in this process, advancing after
+the districts in every window (:mod:`twin.coupling.city`; the districts' hosts are the ones
+:mod:`twin.executors` makes, driven here by :func:`run_coupled`).
 """
 
 from __future__ import annotations
@@ -33,15 +38,18 @@ from pathlib import Path
 from typing import Any
 
 import twin
-from twin.coupling.sims import partition_count
-from twin.executors import PartitionFactory, cpu_seconds, peak_rss_mb
+from twin.coupling.city import CityLink, CitySim, route_city
+from twin.coupling.hotline import HotlineConfig
+from twin.coupling.protocol import windows
+from twin.coupling.sims import lookahead, partition_count, partition_sims
+from twin.executors import PartitionFactory, cpu_seconds, make_hosts, peak_rss_mb
 from twin.run import (
+    PRELOAD,
     IndependentPartition,
     PartitionRun,
     PartResult,
+    components_for,
     hosts_for,
-    partition_runs,
-    run_partitions,
     run_result,
     spooled_cases,
     write_run_dir,
@@ -49,10 +57,11 @@ from twin.run import (
 from twin.scenario import Scenario
 from twin.scenario.city import CityScenario, slug
 
-#: What the city run does not simulate yet (recorded in its summary).
+#: What the city run does not simulate (recorded in its summary).
 NOT_COUPLED = (
-    "the city's 12345 centre and operations centre are not simulated: each district handles its own "
-    "12345 work orders (a district's own centre and departments are one shared level across its partitions)"
+    "the operations centre's 督办 changes no handling in a district (recorded on the case as a red warning, "
+    "counted only where a street partition holds the case); districts exchange no cases with each other; "
+    "12345 callers who give up for good are lost needs, not returned to the district's latent pool"
 )
 
 #: Summary counts that add up over districts.
@@ -91,11 +100,14 @@ def finish_district(name: str, scenario: Scenario, seed: int, days: float, parts
 
 
 class DistrictPartition(PartitionRun):
-    """A district simulated as one partition: it finishes its district in its own worker."""
+    """A district simulated as one partition: it finishes its district in its own worker.
+    ``link`` wraps its sim for the city level (:class:`twin.coupling.city.CityLink`)."""
 
-    def __init__(self, name: str, scenario: Scenario, seed: int, days: float, out: str, tables: bool) -> None:
+    def __init__(self, name: str, scenario: Scenario, seed: int, days: float, out: str, tables: bool,
+                 link: Callable[[Callable[[], Any]], Any] | None = None) -> None:
         spool = str(Path(out) / "spool")
-        super().__init__(partial(IndependentPartition, scenario, seed, days, False, tables, 0), tables, 0, spool)
+        make: Callable[[], Any] = partial(IndependentPartition, scenario, seed, days, False, tables, 0)
+        super().__init__(make if link is None else partial(link, make), tables, 0, spool)
         self.name, self.scenario, self.seed, self.days, self.out = name, scenario, seed, days, Path(out)
         self.t0 = time.perf_counter()
 
@@ -148,6 +160,56 @@ def city_summary(city: CityScenario, done: list[DistrictDone], partitions: int, 
     return out
 
 
+def city_seed(city: CityScenario, seed: int | None) -> int:
+    """The city level's seed: the run's (``--seed``), else the city file's base seed."""
+    return int(seed if seed is not None else city.districts[0].run.seed - 7919)  # district i: base + 7919·(i+1)
+
+
+def hotline_config(city: CityScenario) -> HotlineConfig:
+    """The 12345 centre's queue as the city file declares it, for the districts simulated."""
+    h = city.spec.city.hotline_centre
+    return HotlineConfig(
+        staff=h.staff,
+        on_duty_by_hour=tuple(h.on_duty_by_hour),
+        direct_per_day=h.direct_per_1000_per_day * city.residents / 1000.0,
+        direct_by_hour=tuple(h.direct_by_hour),
+        direct_minutes=h.direct_minutes,
+        order_minutes=h.order_minutes or city.districts[0].hotline.operator_minutes,
+        patience_minutes=h.patience_minutes,
+        redial_share=h.redial_share,
+        redial_minutes=h.redial_minutes,
+        answer_targets_seconds=tuple(h.answer_targets_seconds),
+    )
+
+
+def _link(make: Callable[[], Any], me: int, every: float, after: float, who: str) -> CityLink:
+    return CityLink(make, me, every, after, who)
+
+
+def run_coupled(factories: list[PartitionFactory], spans: list[tuple[int, int]], city: CitySim, where: str, dask: str | None,
+                horizon: float, progress: Callable[[float], None] | None = None) -> list[Any]:
+    """Drive the districts' sims on the hosts ``where`` names and the city level in this process,
+    window by window: every window the districts advance first (in parallel, on their hosts),
+    then the city level, on the calls and reports they sent in it; its orders and 督办 go into
+    the districts' inboxes for the next window. The finished districts' results, in order."""
+    box = make_hosts(factories, where, dask, preload=PRELOAD)
+    try:
+        step = min(min(box.lookaheads()), city.lookahead, 1440.0)
+        inbox: list[list[Any]] = [[] for _ in range(box.n)]
+        day = 0
+        for until in windows(horizon, step):
+            outs = box.advance(until, inbox)
+            inbox, up = route_city(outs, spans)
+            for h in city.advance(until, up):
+                inbox[h.to].append(h)
+            if progress is not None and (until >= (day + 1) * 1440.0 or until >= horizon):
+                day = int(until // 1440.0)
+                progress(until / 1440.0)
+        return box.finish()
+    finally:
+        box.close()
+
+
 def run_city(
     city: CityScenario,
     out: Path,
@@ -158,39 +220,145 @@ def run_city(
     tables: bool = True,
     progress: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
-    """Simulate every district of ``city`` and write the run directory; returns the summary."""
+    """Simulate every district of ``city`` and the city level above them, and write the run
+    directory; returns the summary."""
     t0 = time.perf_counter()
     out = Path(out)
     (out / "districts").mkdir(parents=True, exist_ok=True)
-    factories: list[PartitionFactory] = []
-    owners: list[int] = []
+    ops = city.spec.city.operations_centre
+    factories: list[Any] = []  # DistrictPartition or PartitionRun factories
+    spans: list[tuple[int, int]] = []
     plan = []
     for i, (d, sc) in enumerate(zip(city.spec.city.districts, city.districts, strict=True)):
         seed_i = int(sc.run.seed if seed is None else seed + 7919 * (i + 1))
         days_i = float(sc.run.days if days is None else days)
         ddir = out / "districts" / slug(d.name)
         plan.append((d.name, sc, seed_i, days_i, ddir))
+        first = len(factories)
+        link = partial(_link, every=ops.report_minutes, after=ops.supervise_overdue_hours * 60.0, who=ops.name)
         if partition_count(sc) == 1:  # the district finishes itself in its worker
-            mine = [partial(DistrictPartition, d.name, sc, seed_i, days_i, str(ddir), tables)]
-        else:  # street partitions and the district's shared level; this process merges them
-            mine = partition_runs(sc, seed_i, days_i, False, tables, str(ddir / "spool"))
+            mine: list[Any] = [partial(DistrictPartition, d.name, sc, seed_i, days_i, str(ddir), tables, partial(link, me=first))]
+        else:  # street partitions (each linked to the city) and the district's shared level; this process merges them
+            sims = partition_sims(sc, seed_i, days_i, False, tables, components_for(sc))
+            made = [partial(link, make, me=first + k) for k, make in enumerate(sims[:-1])] + [sims[-1]]
+            mine = [partial(PartitionRun, make, tables, k, str(ddir / "spool")) for k, make in enumerate(made)]
         factories += mine
-        owners += [i] * len(mine)
-    # even a one-district city runs its district in a worker: this process only gathers summaries
+        spans.append((first, len(mine)))
+    # even a one-district city runs its district in a worker: this process gathers summaries and runs the city level
     where = hosts_for(max(2, len(factories)), parallel, dask)
     horizon = max(p[3] for p in plan) * 1440.0
-    results, _ = run_partitions(factories, where, dask, horizon, progress)
+    warm = max(sc.run.warmup_days for sc in city.districts) * 1440.0
+    owner = [i for i, (_, k) in enumerate(spans) for _ in range(k)]
+    level = CitySim(hotline_config(city), city_seed(city, seed), warm, horizon, min(lookahead(sc) for sc in city.districts),
+                    owner, len(plan))
+    results = run_coupled(factories, spans, level, where, dask, horizon, progress)
     done: list[DistrictDone] = []
     for i, (name, sc, seed_i, days_i, ddir) in enumerate(plan):
-        mine = [r for r, o in zip(results, owners, strict=True) if o == i]
+        first, k = spans[i]
+        mine = results[first:first + k]
         if len(mine) == 1 and isinstance(mine[0], DistrictDone):
             done.append(mine[0])
         else:
             done.append(finish_district(name, sc, seed_i, days_i, mine, ddir, t0, tables))
     summary = city_summary(city, done, len(factories), time.perf_counter() - t0, where)
+    summary |= city_level_outputs(city, level, done, out / "city")
     (out / "scenario.json").write_text(json.dumps(city.resolved_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / "run.json").write_text(json.dumps({"seed": seed, "days": days, "version": twin.__version__, "scenario": city.name}, indent=2) + "\n",
                                   encoding="utf-8")
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     return summary
 
+
+def _share(n: float, d: float) -> float | None:
+    return None if d <= 0 else round(n / d, 6)
+
+
+def _by_hour(hourly: Any, warm: float) -> list[dict[str, Any]]:
+    """The centre's average day after the warm-up: calls rung per hour against call-takers on duty."""
+    h = hourly[hourly["t_min"] >= warm]
+    within = next(c for c in h.columns if c.startswith("answered_within_"))
+    out = []
+    for hour in range(24):
+        x = h[(h["t_min"] // 60 % 24) == hour]
+        answered = float(x["answered"].sum())
+        out.append({
+            "hour": hour,
+            "calls": None if x.empty else round(float(x["calls"].mean()), 2),
+            "seats": None if x.empty else round(float(x["seats"].mean()), 2),
+            "mean_wait_s": None if answered == 0 else round(float((x["mean_wait_s"].fillna(0) * x["answered"]).sum()) / answered, 2),
+            within.removeprefix("answered_"): _share(float(x[within].sum()), answered),
+        })
+    return out
+
+
+def city_level_outputs(city: CityScenario, level: CitySim, done: list[DistrictDone], where: Path) -> dict[str, Any]:
+    """Write the city level's tables under ``where`` and return its summary blocks: the 12345
+    centre (``hotline_centre``), the operations centre (``operations_centre``) and the districts'
+    12345 ranking (``ranking_12345``, the 考核 a city operations analyst reads)."""
+    import numpy as np
+    import pandas as pd
+
+    where.mkdir(parents=True, exist_ok=True)
+    h = level.hotline
+    names = [d.name for d in city.spec.city.districts]
+    hourly = pd.DataFrame(h.hourly)
+    hourly.insert(0, "t_min", np.arange(len(hourly), dtype=float) * 60.0)
+    hourly["mean_wait_s"] = (hourly["wait_s_sum"] / hourly["answered"].where(hourly["answered"] > 0)).round(3)
+    hourly = hourly.drop(columns="wait_s_sum").rename(columns={"within": f"answered_within_{h.cfg.answer_targets_seconds[0]:g}s"})
+    hourly.to_parquet(where / "hotline_hourly.parquet", index=False)
+    pd.DataFrame(level.dashboard(names)).to_parquet(where / "operations.parquet", index=False)
+    sup = level.supervision
+    pd.DataFrame({"t_min": [s[0] for s in sup], "district": [names[s[1]] for s in sup], "case_id": [s[2] for s in sup]}).to_parquet(
+        where / "supervision.parquet", index=False)
+    waits = np.frombuffer(h.waits, dtype=float) if len(h.waits) else np.empty(0)
+    spec = city.spec.city.hotline_centre
+    answered = int(waits.size)
+
+    def q(p: float) -> float | None:
+        return None if answered == 0 else round(float(np.percentile(waits, p)), 3)
+
+    hotline = {
+        "name": spec.name,
+        "staff": spec.staff,
+        "seats_on_duty": {"min": min(h.cfg.seats(k) for k in range(24)), "max": max(h.cfg.seats(k) for k in range(24))},
+        "calls": h.calls,
+        "attempts": h.attempts,
+        "answered": answered,
+        "answered_directly": h.answered_direct,
+        "work_orders": h.orders_dispatched,
+        "direct_share": _share(h.answered_direct, h.answered_direct + h.orders_dispatched),
+        "answer_wait_s": {"mean": None if answered == 0 else round(float(waits.mean()), 3), "p50": q(50), "p90": q(90), "p99": q(99)},
+        "answered_within_s": {f"{t:g}": _share(float((waits <= t).sum()), answered) for t in h.cfg.answer_targets_seconds},
+        "answer_rate": _share(answered, h.attempts),
+        "abandoned": h.abandoned,
+        "gave_up": h.gave_up,
+        "orders_lost": h.orders_lost,
+        "occupancy": _share(h.busy_minutes, h.seat_minutes),
+        "by_hour_of_day": _by_hour(hourly, level.warm),
+    }
+    ranking: list[dict[str, Any]] = []
+    for i, d in enumerate(done):
+        wo = d.summary.get("work_orders_12345") or {}
+        ranking.append({
+            "district": d.name,
+            "orders_handed_down": level.orders_by_district[i],
+            "orders_signed_for_in_run": level.signed_for_by_district[i],  # the district's 12345 cases, warm-up included
+            "orders": wo.get("orders"),
+            "contacted_in_time_rate": wo.get("contacted_in_time_rate"),
+            "on_time_rate": wo.get("on_time_rate"),
+            "satisfaction_share": wo.get("satisfaction_share"),
+            "supervised": level.supervised_by_district[i],
+        })
+    ranking.sort(key=lambda r: (-(r["on_time_rate"] or 0.0), -(r["satisfaction_share"] or 0.0), r["supervised"], r["district"]))
+    for k, r in enumerate(ranking, 1):
+        r["rank"] = k
+    ops = city.spec.city.operations_centre
+    operations = {
+        "name": ops.name,
+        "staff": ops.staff,
+        "report_minutes": ops.report_minutes,
+        "supervise_overdue_hours": ops.supervise_overdue_hours,
+        "reports": len(level.dashboard(names)["t_min"]),
+        "supervised": sum(level.supervised_by_district),
+    }
+    return {"hotline_centre": hotline, "operations_centre": operations, "ranking_12345": ranking}

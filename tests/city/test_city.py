@@ -62,6 +62,13 @@ def test_city_file_validates_at_wuhan_scale() -> None:
         ("city.districts.1.name=\"Jiang'an\"", "city.districts.1.name"),
         ("city.partitions_per_district=0", "city.partitions_per_district"),
         ("city.colour=1", "city.colour"),
+        # the city level's 12345 centre (twin.coupling.hotline)
+        ("city.hotline_centre.staff=0", "city.hotline_centre.staff"),
+        ("city.hotline_centre.on_duty_by_hour=[0.5]", "city.hotline_centre.on_duty_by_hour"),
+        ("city.hotline_centre.redial_share=2", "city.hotline_centre.redial_share"),
+        ("city.hotline_centre.direct_per_1000_per_day=-1", "city.hotline_centre.direct_per_1000_per_day"),
+        ("city.hotline_centre.queue=1", "city.hotline_centre.queue"),
+        ("city.operations_centre.report_minutes=0", "city.operations_centre.report_minutes"),
     ],
 )
 def test_bad_city_field_is_one_line_naming_it(override: str, field: str) -> None:
@@ -82,7 +89,8 @@ def test_scaled_city_runs_from_the_cli(tmp_path: Path) -> None:
     assert s["partitions"] == 4  # North: 2 streets, 2 partitions and its shared district level; South: 1 street, 1 partition
     assert s["cases_total"] == sum(d["cases_total"] for d in s["districts"].values()) > 0
     assert s["peak_rss_mb_max_process"] > 0 and s["peak_rss_mb_parent"] > 0
-    assert "not simulated" in s["not_coupled"]
+    assert "督办" in s["not_coupled"]  # what the city level leaves out
+    assert s["hotline_centre"]["calls"] > 0 and len(s["ranking_12345"]) == 2
     for d in ("north", "south"):
         cases = pd.read_parquet(out / "districts" / d / "cases.parquet")
         assert cases["case_id"].is_monotonic_increasing and isinstance(cases["state"].dtype, pd.CategoricalDtype)

@@ -59,7 +59,7 @@ CASES: list[tuple[list[str], int, str]] = [
     (["serve", "--db", NO_PG], 1, "--db: cannot connect to PostgreSQL at 127.0.0.1:1"),
     (["serve", "--db", "mysql://x"], 2, "--db 'mysql://x': expected a SQLite path, sqlite:///path, postgresql://… or memory:"),
     (["serve", "--categories", "stret"], 2, "--categories: expected a bundled scenario (street, district, flood, epidemic, extreme)"),
-    (["serve", "--categories", "MISSING/x.toml"], 2, "--categories: MISSING/x.toml: expected a readable scenario file"),
+    (["serve", "--categories", "MISSING/x.toml"], 2, "--categories: MISSING/x.toml: (file): expected an existing scenario file, got no such file"),
     (["serve", "--territory-bbox", "29.6,106.5,29.5,106.6"], 2, "--territory-bbox: expected south < north within ±90 and west < east within ±180"),
     (["serve", "--territory", "MISSING/grids.geojson"], 2, "--territory: MISSING/grids.geojson: expected a readable GeoJSON file"),
     (["serve", "--log-level", "loud"], 2, "--log-level 'loud': expected one of critical, error, warning"),

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 from pathlib import Path
 
 import typer
 
-from twin.cli import checks
+from twin.cli import checks, loadrun
 
 #: The mixes ``twin capacity`` offers (twin.loadtest.capacity.MIXES, kept here so that bad input
 #: is answered before the load-test machinery is imported).
@@ -18,7 +16,7 @@ MIXES = ("ordinary", "storm", "checkin")
 def capacity(
     mix: str = typer.Option("ordinary", "--mix", help="ordinary (a case's lifecycle), storm (members check in and look at tasks, residents report emergencies) or checkin (the check-in burst)."),
     scenario: str = typer.Option(None, "--scenario", help="Scenario whose catalogue and territory the service uses (default: the embedded street scenario; storm and checkin need an [emergency] section, e.g. scenarios/flood.toml)."),
-    db: str = typer.Option(None, "--db", help="Database of the started twin serve: postgresql://… (an empty database) or a SQLite path (default: OUT/service.db, made afresh)."),
+    db: str = loadrun.db_option("an empty database"),
     out: Path = typer.Option(Path("capacity-out"), "--out", help="Output directory (capacity.json, report.html, logs)."),
     p99_ms: float = typer.Option(200.0, "--p99-ms", min=0.001, help="A step breaks when its p99 latency exceeds this (ms)."),
     error_rate: float = typer.Option(0.01, "--error-rate", min=0.0, max=0.999, help="A step breaks when its share of failed requests exceeds this."),
@@ -29,7 +27,7 @@ def capacity(
     max_steps: int = typer.Option(14, "--max-steps", min=1, help="At most this many steps."),
     step_seconds: float = typer.Option(10.0, "--step-seconds", min=0.5, help="Wall seconds each offered rate is held."),
     warmup: float = typer.Option(2.0, "--warmup", min=0.0, help="Seconds at the start of each step not measured."),
-    serve_workers: int = typer.Option(1, "--serve-workers", min=1, help="Worker processes of the started twin serve."),
+    serve_workers: int = loadrun.SERVE_WORKERS,
     connections: int = typer.Option(256, "--connections", min=1, help="Keep-alive connections of the load generator."),
     timeout: float = typer.Option(5.0, "--timeout", min=0.01, help="A request not answered within this many seconds is an error."),
     seed: int = typer.Option(1, "--seed", min=0, help="Seed of the arrival times (Poisson)."),
@@ -41,30 +39,18 @@ def capacity(
         raise checks.BadInput(f"--max-rps {max_rps:g}: expected at least --start-rps ({start_rps:g})")
     if step_seconds <= warmup:
         raise checks.BadInput(f"--step-seconds {step_seconds:g}: expected more than --warmup ({warmup:g})")
-    checks.out_dir(out)
-    if db is not None:
-        checks.database(db, memory_ok=False)
-    from rich.console import Console  # the heavy imports after the cheap checks: bad input answers at once
-
+    loadrun.check_outputs(out, db)
+    # the heavy imports after the cheap checks: bad input answers at once
     from twin.loadtest.capacity import CapacityOptions, run_capacity
     from twin.loadtest.knee import Limits
-    from twin.loadtest.schedule import PlanError
-    from twin.scenario import ScenarioError
 
-    console = Console(stderr=True)
     opts = CapacityOptions(
         mix=mix, scenario=scenario, db=db, out=out, limits=Limits(p99_ms, error_rate), start_rps=start_rps, factor=factor,
         max_rps=max_rps, precision=precision, max_steps=max_steps, step_s=step_seconds, warmup_s=warmup,
         serve_workers=serve_workers, connections=connections, timeout_s=timeout, seed=seed,
-        command="twin capacity " + " ".join(shlex.quote(a) for a in sys.argv[2:]),
+        command=loadrun.command_line("capacity"),
     )
-    try:
-        result = run_capacity(opts, log=lambda m: console.print(m, markup=False, highlight=False))
-    except (ScenarioError, PlanError, ValueError) as e:
-        console.print(f"error: {e}", markup=False, highlight=False)
-        raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        raise checks.Interrupted("every process started was stopped") from None
+    result = loadrun.run_logged(lambda log: run_capacity(opts, log=log))
     from reports.capacity_report import build_capacity_report
 
     build_capacity_report(result).write(out / "report.html", out / "figures")

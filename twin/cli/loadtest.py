@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-import shlex
-import sys
 from pathlib import Path
 
 import typer
 
-from twin.cli import checks
+from twin.cli import checks, loadrun
 
 
 def _seconds(text: str) -> float:
@@ -55,11 +53,8 @@ def loadtest(
         0.0, "--device-lost-replies", min=0.0, max=1.0,
         help="Fault injection: share of device alerts (0-1, chosen by alert) whose first reply is lost on the way back; the device sends it again with the same Idempotency-Key.",
     ),
-    serve_workers: int = typer.Option(1, "--serve-workers", min=1, help="Worker processes of the started twin serve."),
-    db: str = typer.Option(
-        None, "--db",
-        help="Database of the started twin serve: postgresql://… (an empty database; its cases are the run's) or a SQLite path (default: OUT/service.db, made afresh).",
-    ),
+    serve_workers: int = loadrun.SERVE_WORKERS,
+    db: str = loadrun.db_option("an empty database; its cases are the run's"),
     poll_minutes: float = typer.Option(10.0, "--poll-minutes", min=0.1, help="Simulated minutes between a staff member's looks at their work list."),
     members_scale: float = typer.Option(
         1.0, "--members-scale", min=0.0001,
@@ -71,32 +66,19 @@ def loadtest(
     ),
 ) -> None:
     """Load-test a case platform with a scenario's arrivals, staffing and surge, compressed in time."""
-    from rich.console import Console
-
     from twin.loadtest.runner import Options, run
-    from twin.loadtest.schedule import PlanError
-    from twin.scenario import ScenarioError
 
-    console = Console(stderr=True)
     if target not in ("reference", "open311"):
         raise checks.BadInput(f"--target {target!r}: expected reference or open311")
-    checks.out_dir(out)
-    if db is not None:
-        checks.database(db, memory_ok=False)
+    loadrun.check_outputs(out, db)
     opts = Options(
         scenario=scenario, overrides=list(overrides), seed=seed, host=host, users=users, duration_s=_seconds(duration),
         speedup=speedup, out=out, fail_if=list(fail_if), start_day=start_day, target=target, stream=stream, tokens=tokens,
         locust_workers=locust_workers, drain_s=drain, device_timeout_s=device_timeout, device_lost_replies=device_lost_replies, serve_workers=serve_workers, poll_minutes=poll_minutes, db=db,
         members_scale=members_scale, checkin_lost_replies=checkin_lost_replies,
-        command="twin loadtest " + " ".join(shlex.quote(a) for a in sys.argv[2:]),
+        command=loadrun.command_line("loadtest"),
     )
-    try:
-        result, code = run(opts, log=lambda m: console.print(m, markup=False, highlight=False))
-    except (ScenarioError, PlanError, ValueError) as e:
-        console.print(f"error: {e}", markup=False, highlight=False)
-        raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        raise checks.Interrupted("every process started was stopped") from None
+    result, code = loadrun.run_logged(lambda log: run(opts, log=log))
     from reports.loadtest_report import build_loadtest_report
 
     build_loadtest_report(result).write(out / "report.html", out / "figures")

@@ -117,8 +117,40 @@ def run_city(scenario: Path, sets: list[str], partitions: int | None, seed: int 
     console.print(t)
     console.print(f"peak RSS: largest process {s['peak_rss_mb_max_process']:,.0f} MB, this process {s['peak_rss_mb_parent']:,.0f} MB; "
                   f"wall {s['wall_seconds']:.1f} s")
+    _city_level(s)
     console.print(f"not coupled: {s['not_coupled']}", soft_wrap=True, markup=False)
     console.print(f"run directory: [bold]{out}[/bold]  (districts/<name>/ per district)")
+
+
+def _city_level(s: dict[str, Any]) -> None:
+    """The city level's figures: the 12345 centre (and its day, by hour) and the districts' ranking."""
+    h = s["hotline_centre"]
+    w = h["answer_wait_s"]
+    within = ", ".join(f"≤ {k} s {_pct(v)}" for k, v in h["answered_within_s"].items())
+    console.print(
+        f"{h['name']} (12345 centre): {h['calls']:,} calls, {h['answered_directly']:,} answered directly, {h['work_orders']:,} work orders; "
+        f"answer wait p50/p90/p99 {w['p50']}/{w['p90']}/{w['p99']} s, answered {within}; occupancy {_pct(h['occupancy'])}; "
+        f"abandoned {h['abandoned']:,}, gave up {h['gave_up']:,} ({h['orders_lost']:,} orders lost)",
+        soft_wrap=True, markup=False)
+    t = Table(title="12345 centre, average day: calls per hour vs call-takers on duty")
+    for col in ("hours", "calls / h", "on duty", "mean wait s"):
+        t.add_column(col, justify="right")
+    by = h["by_hour_of_day"]
+    for k in range(0, 24, 3):
+        block = [b for b in by[k:k + 3] if b["calls"] is not None]
+        if not block:
+            continue
+        waits = [b["mean_wait_s"] for b in block if b["mean_wait_s"] is not None]
+        t.add_row(f"{k:02d}–{k + 3:02d}", f"{sum(b['calls'] for b in block) / len(block):,.1f}",
+                  f"{sum(b['seats'] for b in block) / len(block):,.1f}", "—" if not waits else f"{sum(waits) / len(waits):.1f}")
+    console.print(t)
+    r = Table(title=f"12345 ranking (考核) · {s['operations_centre']['name']}: {s['operations_centre']['supervised']:,} 督办")
+    for col in ("#", "district", "orders", "contacted in time", "on time", "satisfied", "督办"):
+        r.add_column(col, justify="right" if col != "district" else "left")
+    for x in s["ranking_12345"]:
+        r.add_row(str(x["rank"]), x["district"], f"{x['orders_handed_down']:,}", _pct(x["contacted_in_time_rate"]), _pct(x["on_time_rate"]),
+                  _pct(x["satisfaction_share"]), f"{x['supervised']:,}")
+    console.print(r)
 
 
 def _pct(x: Any) -> str:

@@ -63,23 +63,33 @@ def _interrupted(out_dir: Path) -> checks.Interrupted:
     )
 
 
+#: The options ``twin sweep`` and ``twin compare`` share (one definition, one help text).
+_OUT: Any = typer.Option(None, "--out", help="Study directory (rerun with the same --out to resume).")
+_DASK: Any = typer.Option(None, "--dask", help="'local' for a LocalCluster, or tcp://HOST:8786.")
+_DAYS: Any = typer.Option(None, "--days", min=checks.MIN_DAYS, help="Simulated days per replication, the warm-up included; must exceed run.warmup_days (default: the scenario's).")
+_SEED: Any = typer.Option(1, "--seed", min=0, help="Study seed; replication k's seed is derived from it by index.")
+_WORKERS: Any = typer.Option(None, "--workers", min=1, help="Local worker processes (default: CPUs; 1 = inline).")
+_NO_REPORT: Any = typer.Option(False, "--no-report", help="Skip report.html.")
+_MODEL: Any = typer.Option(DEFAULT_MODEL, "--model", hidden=True, help="module:attribute of a study Model.")
+
+
 def sweep(
     scenario: Path | None = typer.Argument(None, help="Scenario file (default: the embedded street scenario)."),
     vary: list[str] = typer.Option(..., "--vary", help="FIELD=START:STOP:STEP (inclusive) or FIELD=A,B,C; repeatable."),
     reps: int = typer.Option(20, "--reps", min=1, help="Replications per point (common random numbers)."),
     target: str | None = typer.Option(None, "--target", help="KPI>=LEVEL (or <=, >, <), e.g. on_time_rate>=0.99."),
-    out: Path | None = typer.Option(None, "--out", help="Study directory (rerun with the same --out to resume)."),
-    dask: str | None = typer.Option(None, "--dask", help="'local' for a LocalCluster, or tcp://HOST:8786."),
-    days: float | None = typer.Option(None, "--days", min=checks.MIN_DAYS, help="Simulated days per replication, the warm-up included; must exceed run.warmup_days (default: the scenario's)."),
-    seed: int = typer.Option(1, "--seed", min=0, help="Study seed; replication k's seed is derived from it by index."),
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Local worker processes (default: CPUs; 1 = inline)."),
+    out: Path | None = _OUT,
+    dask: str | None = _DASK,
+    days: float | None = _DAYS,
+    seed: int = _SEED,
+    workers: int | None = _WORKERS,
     set_: list[str] = typer.Option([], "--set", help="Fixed override dotted.path=value at every point; repeatable."),
     more_staff_when: str = typer.Option(
         "auto", "--more-staff-when",
         help="Whether a higher or lower value of the first --vary field means more staff (auto: *_per_* loads mean fewer).",
     ),
-    no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
-    model_ref: str = typer.Option(DEFAULT_MODEL, "--model", hidden=True, help="module:attribute of a study Model."),
+    no_report: bool = _NO_REPORT,
+    model_ref: str = _MODEL,
 ) -> None:
     """Sweep scenario fields over a grid; CIs per point; the least staffing meeting a target."""
     from reports.study_report import sweep_report
@@ -135,14 +145,14 @@ def sweep(
 def compare(
     policies: list[Path] = typer.Argument(..., help="Two or more policy or scenario files (A.toml B.toml …)."),
     reps: int = typer.Option(30, "--reps", min=2, help="Replications per policy (same seeds for every policy)."),
-    out: Path | None = typer.Option(None, "--out", help="Study directory (rerun with the same --out to resume)."),
-    dask: str | None = typer.Option(None, "--dask", help="'local' for a LocalCluster, or tcp://HOST:8786."),
-    days: float | None = typer.Option(None, "--days", min=checks.MIN_DAYS, help="Simulated days per replication, the warm-up included; must exceed run.warmup_days (default: the scenario's)."),
-    seed: int = typer.Option(1, "--seed", min=0, help="Study seed; replication k's seed is derived from it by index."),
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Local worker processes (default: CPUs; 1 = inline)."),
+    out: Path | None = _OUT,
+    dask: str | None = _DASK,
+    days: float | None = _DAYS,
+    seed: int = _SEED,
+    workers: int | None = _WORKERS,
     set_: list[str] = typer.Option([], "--set", help="Override dotted.path=value applied to every policy; repeatable."),
-    no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
-    model_ref: str = typer.Option(DEFAULT_MODEL, "--model", hidden=True, help="module:attribute of a study Model."),
+    no_report: bool = _NO_REPORT,
+    model_ref: str = _MODEL,
 ) -> None:
     """Compare policies on the same seeds: paired differences, 95 % CIs, t-tests, a verdict per KPI."""
     from reports.study_report import compare_report

@@ -23,6 +23,18 @@ local processes and Dask actors:
 
 Messages left over after the last window act after the horizon and are dropped. Same
 scenario, seed and partition count → the same messages in the same order, bit for bit.
+
+A city (:mod:`twin.coupling.city`) adds one level above its districts' sims: the city's 12345
+centre and operations centre, simulated once. Its rule differs in one point, and is still
+conservative: **a sink that runs after its senders needs no upward lookahead.** The city level
+advances *after* every district in each window and receives that window's messages in it (a
+district draws a day's calls at the day's start, each due at or after the window's start — so
+never in the city's past, although many fall within the window); everything the city sends
+down is due at least ``handover_minutes`` after it happened (the district signs for an order,
+or acts on a 督办, one handover later), so at or after the window's end, provided windows are
+no longer than that handover. District-internal messages keep their partition-local ``to``
+within the district; ``to = CITY`` (-2) goes up; the city addresses a district's sim by its
+index among all the city's district sims.
 """
 
 from __future__ import annotations

@@ -48,7 +48,6 @@ Every error names the file, the field (``drill.injects.2.category``) and what wa
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -57,6 +56,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from twin.scenario import Scenario, ScenarioError, apply_overrides, default_scenario_path, validate
 from twin.scenario.emergency import Duration
+from twin.tomlfile import read_toml
 
 WHAT: tuple[str, ...] = ("incident", "surge", "marker", "warning", "lift_warning")
 
@@ -135,23 +135,10 @@ def parse_script(data: Mapping[str, Any], label: str) -> DrillScript:
         raise DrillScriptError("\n".join(lines)) from None
 
 
-def _read_toml(path: Path, what: str) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DrillScriptError(f"{path}: (file): expected an existing {what} file, got no such file") from None
-    except OSError as exc:
-        raise DrillScriptError(f"{path}: (file): expected a readable {what} file, got {exc.strerror}") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DrillScriptError(f"{path}: (syntax): expected valid TOML, got {exc}") from None
-
-
 def load_script(path: str | Path) -> DrillScript:
     """A separate script file: TOML with one ``[drill]`` table."""
     p = Path(path)
-    data = _read_toml(p, "drill script")
+    data = read_toml(p, str(p), "drill script file", DrillScriptError)
     extra = sorted(set(data) - {"drill"})
     if extra:
         raise DrillScriptError(f"{p}: {extra[0]}: expected only a [drill] table in a script file, got [{extra[0]}]")
@@ -172,10 +159,7 @@ def load_drill(
     else the scenario's own ``[drill]`` table, else an empty script. Returns (scenario, script, label)."""
     p = default_drill_scenario() if scenario_path is None else Path(scenario_path)
     label = str(p) if scenario_path is not None else "scenarios/flood.toml"
-    try:
-        data = _read_toml(p, "scenario")
-    except DrillScriptError as exc:
-        raise ScenarioError(str(exc).replace(str(p), label, 1)) from None
+    data = read_toml(p, label, "scenario file", ScenarioError)
     table = data.pop("drill", None)
     if overrides:
         data = apply_overrides(data, overrides, label)

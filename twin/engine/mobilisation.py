@@ -24,13 +24,12 @@ engine stores' schema migrations (:data:`MOBILISATION_DDL`).
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from twin.engine.sqltables import PostgresTables, SQLiteTables, SqlTables, sqlite_path
 
 #: The tables (created by the SQLite store's migration 3 and the PostgreSQL store's migration 4).
 MOBILISATION_DDL: tuple[str, ...] = (
@@ -198,36 +197,12 @@ def _task(r: Sequence[Any]) -> Task:
     )
 
 
-class MobilisationStore:
-    """The mobilisation tables on one database; subclasses give transactions and placeholders."""
+class MobilisationStore(SqlTables):
+    """The mobilisation tables on one database; :class:`~twin.engine.sqltables.SqlTables`'
+    subclasses give the connections, transactions and placeholders."""
 
-    ph = "?"
     #: The engine's audit-log table in this database (None: not here, as in ``memory:``).
     events_table: str | None = None
-
-    @contextmanager
-    def _tx(self, lock: str | None = None) -> Iterator[Any]:  # pragma: no cover - overridden
-        """A write transaction; ``lock`` names what it must serialise on (PostgreSQL: an
-        advisory lock; SQLite's BEGIN IMMEDIATE serialises every writer anyway)."""
-        raise TypeError("abstract")
-        yield
-
-    @contextmanager
-    def _read(self) -> Iterator[Any]:  # pragma: no cover - overridden
-        raise TypeError("abstract")
-        yield
-
-    def _q(self, sql: str) -> str:
-        return sql if self.ph == "?" else sql.replace("?", "%s")
-
-    def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
-        with self._read() as cur:
-            cur.execute(self._q(sql), args)
-            return list(cur.fetchall())
-
-    def _one(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
-        rows = self._all(sql, args)
-        return rows[0] if rows else None
 
     # ---------------------------------------------------------- mobilisations
     def declare(self, mobilisation_id: str, declared_at: float, secret: str, expected_members: int | None = None) -> MobilisationRow:
@@ -442,112 +417,29 @@ class MobilisationStore:
         )
         return None if r is None else float(r[0])
 
-    def close(self) -> None:  # pragma: no cover - overridden
-        raise TypeError("abstract")
 
-
-class SQLiteMobilisationStore(MobilisationStore):
+class SQLiteMobilisationStore(SQLiteTables, MobilisationStore):
     """The tables in a SQLite file (created there by :class:`~twin.engine.sqlite.SQLiteStore`'s
     migration), one connection per thread; or, for ``:memory:``, one shared in-memory database
     that creates them itself (the service's ``memory:`` mode, for tests)."""
 
     def __init__(self, path: str) -> None:
-        self.path = path
-        self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._memory: sqlite3.Connection | None = None
+        super().__init__(path)
         self.events_table = None if path == ":memory:" else "events"
         if path == ":memory:":
-            self._memory = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-            for stmt in MOBILISATION_DDL:
-                self._memory.execute(stmt)
-
-    def _conn(self) -> sqlite3.Connection:
-        if self._memory is not None:
-            return self._memory
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-            with self._lock:
-                self._conns.append(conn)
-        return conn
-
-    @contextmanager
-    def _tx(self, lock: str | None = None) -> Iterator[Any]:
-        with self._memory_guard():
-            conn = self._conn()
-            cur = conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                yield cur
-            except BaseException:
-                conn.rollback()
-                raise
-            else:
-                conn.commit()
-
-    @contextmanager
-    def _read(self) -> Iterator[Any]:
-        with self._memory_guard():
-            yield self._conn().cursor()
-
-    @contextmanager
-    def _memory_guard(self) -> Iterator[None]:
-        if self._memory is None:
-            yield
-            return
-        with self._lock:
-            yield
-
-    def close(self) -> None:
-        with self._lock:
-            for c in self._conns:
-                c.close()
-            self._conns.clear()
-            if self._memory is not None:
-                self._memory.close()
+            with self._tx() as cur:
+                for stmt in MOBILISATION_DDL:
+                    cur.execute(stmt)
 
 
-class PostgresMobilisationStore(MobilisationStore):
+class PostgresMobilisationStore(PostgresTables, MobilisationStore):
     """The tables in PostgreSQL (created by :class:`~twin.engine.postgres.PostgresStore`'s
     migration), through a small psycopg pool, ``synchronous_commit=on``. A check-in takes a
     transaction-scoped advisory lock on its (mobilisation, community), so the team counts it
     reads are not changed under it."""
 
-    ph = "%s"
     events_table = "engine_events"
     _json_field = "data->>'{0}'"
-
-    def __init__(self, url: str, max_size: int = 8) -> None:
-        import psycopg
-        from psycopg_pool import ConnectionPool
-
-        def configure(conn: psycopg.Connection[Any]) -> None:
-            conn.execute("SET synchronous_commit = on")
-            conn.commit()
-
-        self._pool = ConnectionPool(url, min_size=1, max_size=max_size, configure=configure, open=False)
-        self._pool.open(wait=True, timeout=30.0)
-
-    @contextmanager
-    def _tx(self, lock: str | None = None) -> Iterator[Any]:
-        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            if lock is not None:
-                cur.execute("SELECT pg_advisory_xact_lock(727270100, hashtext(%s))", (lock,))
-            yield cur
-
-    @contextmanager
-    def _read(self) -> Iterator[Any]:
-        with self._pool.connection() as conn, conn.cursor() as cur:
-            yield cur
-
-    def close(self) -> None:
-        self._pool.close()
 
 
 def open_mobilisation_store(url: str) -> MobilisationStore:
@@ -556,7 +448,5 @@ def open_mobilisation_store(url: str) -> MobilisationStore:
     opened the database first (its migration creates the tables)."""
     if url == "memory:":
         return SQLiteMobilisationStore(":memory:")
-    if url.startswith(("postgresql://", "postgres://")):
-        return PostgresMobilisationStore(url)
-    path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else url[len("sqlite://"):] if url.startswith("sqlite://") else url
-    return SQLiteMobilisationStore(path)
+    path = sqlite_path(url)
+    return PostgresMobilisationStore(url) if path is None else SQLiteMobilisationStore(path)

@@ -26,7 +26,7 @@ from psycopg_pool import ConnectionPool
 from twin.engine.errors import DuplicateKey, StoreError, VersionConflict
 from twin.engine.jsoncodec import dumps, loads
 from twin.engine.mobilisation import MOBILISATION_DDL
-from twin.engine.store import CaseQuery, IdempotencyRecord
+from twin.engine.store import EVENT_COLUMNS, CaseQuery, IdempotencyRecord, case_page_sql, event_from_row
 from twin.engine.transitions import apply
 from twin.engine.types import ACTIVE_STATES, Action, Case, Event, Notice
 
@@ -441,16 +441,7 @@ class PostgresStore:
         if q.overdue_at is not None:
             where.append("active AND due_at < %s")
             args.append(q.overdue_at)
-        if q.after_id is not None:
-            where.append("id > %s")
-            args.append(q.after_id)
-        sql = "SELECT doc FROM engine_cases"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id"
-        if q.limit is not None:
-            sql += " LIMIT %s"
-            args.append(int(q.limit))
+        sql = case_page_sql("SELECT doc FROM engine_cases", where, args, q.after_id, q.limit, "%s")
         with self._read() as conn:
             rows = conn.execute(sql, args).fetchall()
         return [Case.from_dict(r[0]) for r in rows]
@@ -461,7 +452,7 @@ class PostgresStore:
         return [Case.from_dict(r[0]) for r in rows]
 
     def events(self, case_id: str | None = None, after_seq: int = 0) -> Iterator[Event]:
-        cols = "seq, case_id, version, action, from_state, to_state, at, actor, mode, data"
+        cols = ", ".join(EVENT_COLUMNS)
         with self._read() as conn:
             if case_id is None:
                 rows = conn.execute(f"SELECT {cols} FROM engine_events WHERE seq > %s ORDER BY seq", (after_seq,)).fetchall()
@@ -469,7 +460,7 @@ class PostgresStore:
                 rows = conn.execute(
                     f"SELECT {cols} FROM engine_events WHERE case_id = %s AND seq > %s ORDER BY seq", (case_id, after_seq)
                 ).fetchall()
-        return iter([_event(r) for r in rows])
+        return iter([event_from_row(r) for r in rows])
 
     def count(self) -> int:
         with self._read() as conn:
@@ -493,23 +484,6 @@ class PostgresStore:
 
     def close(self) -> None:
         self._pool.close()
-
-
-def _event(r: tuple[Any, ...]) -> Event:
-    return Event.from_dict(
-        {
-            "seq": r[0],
-            "case_id": r[1],
-            "version": r[2],
-            "action": r[3],
-            "from_state": r[4],
-            "to_state": r[5],
-            "at": r[6],
-            "actor": r[7],
-            "mode": r[8],
-            "data": r[9],
-        }
-    )
 
 
 def _jsonable(payload: dict[str, Any]) -> Any:

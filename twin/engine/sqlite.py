@@ -33,7 +33,7 @@ from typing import Any
 from twin.engine.errors import DuplicateKey, InvalidInput, StoreError, VersionConflict
 from twin.engine.jsoncodec import dumps_text, loads
 from twin.engine.mobilisation import MOBILISATION_DDL
-from twin.engine.store import CaseQuery, IdempotencyRecord
+from twin.engine.store import EVENT_COLUMNS, CaseQuery, IdempotencyRecord, case_page_sql, event_from_row
 from twin.engine.transitions import apply
 from twin.engine.types import ACTIVE_STATES, Action, Case, Event, Notice
 
@@ -125,7 +125,7 @@ _INSERT_EVENT = (
     "INSERT INTO events (case_id, version, action, from_state, to_state, at, actor, mode, data)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_EVENT_COLS = "seq, case_id, version, action, from_state, to_state, at, actor, mode, data"
+_EVENT_COLS = ", ".join(EVENT_COLUMNS)
 
 
 _dumps = dumps_text
@@ -138,21 +138,7 @@ def _case(doc: str) -> Case:
 
 
 def _event(row: tuple[Any, ...]) -> Event:
-    seq, case_id, version, action, from_state, to_state, at, actor, mode, data = row
-    return Event.from_dict(
-        {
-            "seq": seq,
-            "case_id": case_id,
-            "version": version,
-            "action": action,
-            "from_state": from_state,
-            "to_state": to_state,
-            "at": at,
-            "actor": actor,
-            "mode": mode,
-            "data": loads(data),
-        }
-    )
+    return event_from_row((*row[:9], loads(row[9])))
 
 
 class _ThreadState(threading.local):
@@ -445,16 +431,8 @@ class SQLiteStore:
         if q.assignee is not None:
             where.append("id IN (SELECT case_id FROM case_assignees WHERE assignee = ?)")
             args.append(q.assignee)
-        if q.after_id is not None:
-            where.append("id > ?")
-            args.append(q.after_id)
-        sql = "SELECT doc FROM cases"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id"
-        if q.limit is not None:
-            sql += " LIMIT ?"
-            args.append(max(0, int(q.limit)))
+        limit = None if q.limit is None else max(0, int(q.limit))
+        sql = case_page_sql("SELECT doc FROM cases", where, args, q.after_id, limit, "?")
         return [_case(r[0]) for r in self._conn().execute(sql, args)]
 
     def active_cases(self) -> list[Case]:

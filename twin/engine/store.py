@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from twin.engine.types import Case, Event, Level, Notice, State
 
@@ -140,3 +140,29 @@ def commit_many(store: Store, items: Sequence[tuple[Case, Event]]) -> None:
     with store.batch():
         for case, event in items:
             store.commit(case, event)
+
+
+#: The audit log's columns, in the order the durable stores select them.
+EVENT_COLUMNS: tuple[str, ...] = ("seq", "case_id", "version", "action", "from_state", "to_state", "at", "actor", "mode", "data")
+
+
+def event_from_row(row: Sequence[Any]) -> Event:
+    """An audit event from a row of :data:`EVENT_COLUMNS` (its ``data`` already decoded)."""
+    return Event.from_dict(dict(zip(EVENT_COLUMNS, row, strict=True)))
+
+
+def case_page_sql(select: str, where: list[str], args: list[Any], after_id: str | None, limit: int | None, ph: str) -> str:
+    """``select`` (a SELECT of cases) narrowed by ``where``, as a keyset page in id order: only
+    ids after ``after_id``, at most ``limit`` rows. ``ph`` is the store's placeholder; the
+    page's arguments are appended to ``args``."""
+    if after_id is not None:
+        where.append(f"id > {ph}")
+        args.append(after_id)
+    sql = select
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY id"
+    if limit is not None:
+        sql += f" LIMIT {ph}"
+        args.append(int(limit))
+    return sql

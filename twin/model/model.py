@@ -247,6 +247,9 @@ class DistrictModel(mesa.Model):
         self.stream_serials: list[np.ndarray] = []
         self.kpi_rows: list[dict[str, float]] = []
         self.progress: Callable[[float], None] | None = None
+        # hook (a city run, twin.coupling.city): takes each day's batch as drawn and returns what
+        # arrives here on its own — the 12345 work orders then come down from the city's centre
+        self.hold_orders: Callable[[DayBatch], DayBatch] | None = None
         self._processes: list[Callable[[], Generator[simpy.Event, Any, None]]] = []
         self.started = False
         # components the builder composes (last, so that they see every part of the model)
@@ -318,6 +321,8 @@ class DistrictModel(mesa.Model):
         for day in range(n_days):
             workers.close_day(day - 1)  # yesterday's routine takes the working time its cases left
             b = self.incidents.day(day)
+            if self.hold_orders is not None:  # in a city: the day's 12345 order calls go to the city's centre
+                b = self.hold_orders(b)
             if carry is not None and len(carry):
                 b = DayBatch.concat(carry, b)
                 b = b.take(np.argsort(b.time, kind="stable"))

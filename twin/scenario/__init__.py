@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from twin.dists import Dist, Frozen, NonNeg, Pos, Share
 from twin.scenario.emergency import Emergency, check_against  # the [emergency] section: 常急转换
+from twin.tomlfile import read_toml
 
 LEVELS: tuple[str, ...] = ("grid", "community", "street", "district")
 TIERS: tuple[str, ...] = ("T0", "T1", "T2", "T3")
@@ -752,16 +753,7 @@ def load_scenario(path: str | Path | None = None, overrides: Sequence[str] = ())
     """Read, override and validate a scenario file (None: the embedded default street scenario)."""
     p = default_scenario_path() if path is None else Path(path)
     label = str(path) if path is not None else "scenarios/street.toml"
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"{label}: (file): expected an existing scenario file, got no such file") from None
-    except OSError as exc:
-        raise ScenarioError(f"{label}: (file): expected a readable file, got {exc.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{label}: (syntax): expected valid TOML, got {exc}") from None
+    data = read_toml(p, label, "scenario file", ScenarioError)
     # A scenario may carry the script of a drill on it (``twin drill`` reads that table, see
     # twin/drill/script.py); every other command runs the scenario and leaves the table aside.
     data.pop("drill", None)

@@ -18,7 +18,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from twin.scenario import Scenario, ScenarioError, apply_overrides, load_scenario
+from twin.dists import Dist, Share
+from twin.scenario import Scenario, ScenarioError, apply_overrides, exp_dist, load_scenario
+from twin.tomlfile import read_toml
 
 
 class _Strict(BaseModel):
@@ -42,6 +44,53 @@ class Centre(_Strict):
     staff: Annotated[int, Field(ge=1)]
 
 
+def _hourly(values: list[float], what: str) -> None:
+    if len(values) != 24:
+        raise ValueError(f"{what}: expected 24 values (hours 0–23), got {len(values)}")
+    if not any(v > 0 for v in values):
+        raise ValueError(f"{what}: expected at least one hour > 0, got all 0")
+
+
+class HotlineCentre(Centre):
+    """The city's 12345 centre (:mod:`twin.coupling.hotline`): one pool of call-takers, 7×24.
+
+    ``on_duty_by_hour``: the share of ``staff`` taking calls in each hour of the day (the
+    roster); ``direct_per_1000_per_day``: calls the centre answers itself without a work order
+    (咨询/直接解答), per 1,000 residents of the districts simulated, spread over the day by
+    ``direct_by_hour`` (weights); ``order_minutes``: an operator's handling of a call that
+    becomes a work order (None: the template's ``hotline.operator_minutes``);
+    ``patience_minutes``: how long a caller waits before hanging up (None: nobody hangs up), of
+    whom ``redial_share`` call again ``redial_minutes`` later (the rest give up for good);
+    ``answer_targets_seconds``: the answer-within thresholds the summary reports."""
+
+    on_duty_by_hour: list[Share] = [0.05] * 7 + [0.15] + [0.40] * 4 + [0.30] * 2 + [0.40] * 4 + [0.20] * 3 + [0.08] * 3
+    direct_per_1000_per_day: Annotated[float, Field(ge=0)] = 0.91
+    direct_by_hour: list[Annotated[float, Field(ge=0)]] = [0.3] * 7 + [2.0] + [7.5] * 4 + [5.0] * 2 + [7.5] * 4 + [3.0] * 3 + [1.0] * 3
+    direct_minutes: Dist = exp_dist(5.0)
+    order_minutes: Dist | None = None
+    patience_minutes: Dist | None = exp_dist(3.0)
+    redial_share: Share = 0.5
+    redial_minutes: Dist = exp_dist(10.0)
+    answer_targets_seconds: list[Annotated[float, Field(gt=0)]] = [15.0, 20.0]
+
+    @model_validator(mode="after")
+    def _check(self) -> HotlineCentre:
+        _hourly(self.on_duty_by_hour, "on_duty_by_hour")
+        _hourly(self.direct_by_hour, "direct_by_hour")
+        if not self.answer_targets_seconds:
+            raise ValueError("answer_targets_seconds: expected at least one threshold, got []")
+        return self
+
+
+class OperationsCentre(Centre):
+    """The city operations centre (城运中心): the districts' figures every ``report_minutes``
+    and 督办 to the district holding a 12345 order more than ``supervise_overdue_hours`` past
+    its deadline (:mod:`twin.coupling.city`)."""
+
+    report_minutes: Annotated[float, Field(gt=0)] = 60.0
+    supervise_overdue_hours: Annotated[float, Field(ge=0)] = 24.0
+
+
 class City(_Strict):
     name: Annotated[str, Field(min_length=1)]
     template: str = "district.toml"  # relative to the city file
@@ -49,8 +98,8 @@ class City(_Strict):
     people_per_household: Annotated[float, Field(gt=0)] = 2.5
     residents_per_street: Annotated[float, Field(gt=0)] = 77_150.0
     scale_district_staff: bool = True
-    hotline_centre: Centre
-    operations_centre: Centre
+    hotline_centre: HotlineCentre
+    operations_centre: OperationsCentre
     districts: Annotated[list[CityDistrict], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -182,12 +231,7 @@ def load_city(path: str | Path, overrides: Sequence[str] = ()) -> CityScenario:
     into the city file (``city.partitions_per_district=2``, ``run.days=30``)."""
     p = Path(path)
     label = str(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(f"{label}: (file): expected an existing city file, got no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{label}: (syntax): expected valid TOML, got {exc}") from None
+    data = read_toml(p, label, "city file", ScenarioError)
     if overrides:
         data = apply_overrides(data, overrides, label)
     try:
@@ -205,6 +249,8 @@ def load_city(path: str | Path, overrides: Sequence[str] = ()) -> CityScenario:
             districts.append(load_scenario(src, district_overrides(spec, d, i, template)))
         except ScenarioError as exc:
             raise ScenarioError(f"{label}: city.districts.{i} ({d.name}): {exc}") from None
-    if spec.city.partitions_per_district > 1 and any(s.emergency is not None for s in districts):
-        raise ScenarioError(f"{label}: city.partitions_per_district: expected 1 with an [emergency] section, got {spec.city.partitions_per_district}")
+    for i, s in enumerate(districts):  # the city level's lookahead: a district signs for an order one handover after it left
+        if not s.policy.handover_minutes > 0.0:
+            raise ScenarioError(f"{label}: city.districts.{i} ({s.territory.district}): policy.handover_minutes: expected minutes > 0 "
+                                f"in a city (the district's sign-for of a 12345 order, the city level's lookahead), got {s.policy.handover_minutes:g}")
     return CityScenario(p, spec, districts)

@@ -29,6 +29,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -365,17 +366,25 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    desc = {
-        403: "your role may not do this",
-        404: "no such case in your scope",
-        409: "illegal transition, or an idempotent request still in flight",
-        412: "If-Match does not carry the case's current version",
-        428: "If-Match (the case version) is required",
-    }
+#: What the case endpoints' own errors mean (the OpenAPI descriptions of :func:`error_responses`).
+CASE_ERRORS: dict[int, str] = {
+    403: "your role may not do this",
+    404: "no such case in your scope",
+    409: "illegal transition, or an idempotent request still in flight",
+    412: "If-Match does not carry the case's current version",
+    428: "If-Match (the case version) is required",
+}
+
+
+def error_responses(
+    *codes: int, described: dict[int, str] = CASE_ERRORS, repeat: type[BaseModel] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """An endpoint's OpenAPI responses: :data:`COMMON_ERRORS` (400, 401, 413, 422, 429, 503:
+    every route answers them alike) and ``codes``, each an :class:`~twin.service.models.ErrorOut`
+    described by ``described`` — except 200, the answer to a repeat, whose model is ``repeat``."""
     out = dict(COMMON_ERRORS)
     for c in codes:
-        out[c] = {"model": m.ErrorOut, "description": desc[c]}
+        out[c] = {"model": repeat, "description": described[c]} if c == 200 else {"model": m.ErrorOut, "description": described[c]}
     return out
 
 

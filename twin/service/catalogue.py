@@ -10,9 +10,10 @@ validate the model's scenario — so it stays on the engine alone.
 
 from __future__ import annotations
 
-import tomllib
 from importlib import resources
 from pathlib import Path
+
+from twin.tomlfile import read_toml
 
 #: The catalogue a service checks reports against unless told otherwise.
 DEFAULT_CATALOGUE = "street"
@@ -28,12 +29,7 @@ def bundled_scenario(name: str) -> Path | None:
 
 def scenario_categories(path: Path, label: str) -> frozenset[str]:
     """The categories a scenario file declares (its incidents and, if any, its emergency ones)."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"{label}: expected a readable scenario file, got {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{label}: expected a scenario file in TOML, got {exc}") from None
+    data = read_toml(path, label, "scenario file")
     cats = data.get("categories")
     if not isinstance(cats, dict) or not cats:
         raise ValueError(f"{label}: expected a scenario with a [categories] table, got none")

@@ -36,7 +36,6 @@ import math
 import secrets
 import sqlite3
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -60,12 +59,13 @@ from twin.engine.mobilisation import (
 )
 from twin.engine.types import Action
 from twin.service import models as m
-from twin.service.app import COMMON_ERRORS, ApiError, Service, wall_clock_minutes
+from twin.service.app import ApiError, Service, error_responses, wall_clock_minutes
 from twin.service.auth import SUPERVISING_ROLES, Principal, Role, ScopeKind, token_hash
 from twin.service.catalogue import bundled_scenario
 from twin.service.deps import authenticate, service_of
 from twin.service.storage import ModeRecord
 from twin.service.times import iso
+from twin.tomlfile import read_toml
 
 #: A member id: pseudonymous, no names or phone numbers (letters, digits, ``_ . : -``).
 MEMBER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
@@ -201,10 +201,7 @@ def load_teams(spec: str) -> tuple[TeamSpec, ...]:
     path = bundled_scenario(s) or (Path(s) if s.endswith(".toml") else None)
     if path is None:
         raise ValueError(f"expected a bundled scenario (flood, epidemic …) or a scenario .toml, got {s!r}")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"expected a readable scenario .toml, got {exc}") from None
+    data = read_toml(path, str(path), "scenario file")
     table = data.get("emergency", {}).get("teams")
     if not isinstance(table, dict) or not table:
         raise ValueError(f"expected an [emergency.teams] table in {path}, got none")
@@ -444,17 +441,17 @@ def _json(status: int, data: Any) -> Response:
     return Response(jsoncodec.dumps(data), status_code=status, media_type="application/json")
 
 
+#: What the mobilisation endpoints' own answers mean (see :func:`~twin.service.app.error_responses`).
+_DESCRIBED: dict[int, str] = {
+    200: "the same record as before (a repeat)",
+    403: "your role may not do this, or you have not checked in",
+    404: "no such task in your team and community",
+    409: "no mobilisation is active, or the task is another member's",
+}
+
+
 def _responses(*codes: int, repeat: type[BaseModel] | None = None) -> dict[int | str, dict[str, Any]]:
-    desc = {
-        200: "the same record as before (a repeat)",
-        403: "your role may not do this, or you have not checked in",
-        404: "no such task in your team and community",
-        409: "no mobilisation is active, or the task is another member's",
-    }
-    out = dict(COMMON_ERRORS)
-    for c in codes:
-        out[c] = {"model": repeat, "description": desc[c]} if c == 200 else {"model": m.ErrorOut, "description": desc[c]}
-    return out
+    return error_responses(*codes, described=_DESCRIBED, repeat=repeat)
 
 
 _IDEM = Header(default=None, alias="Idempotency-Key", max_length=200, description="optional; a repeat is answered alike with or without it")

@@ -13,14 +13,12 @@ engine's case store and this one for a database URL:
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from twin.engine.sqltables import PostgresTables, SQLiteTables, SqlTables, sqlite_path
 from twin.engine.store import Store
 from twin.service.auth import Principal, Role, ScopeKind
 
@@ -119,28 +117,9 @@ _ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
 LEGACY_CONTACTS = "svc_contacts"
 
 
-class _SqlServiceStore:
-    """The shared logic; subclasses supply a transaction context and the placeholder style."""
-
-    ph = "?"
-
-    @contextmanager
-    def _tx(self) -> Iterator[Any]:  # pragma: no cover - overridden
-        raise TypeError("abstract")
-        yield
-
-    @contextmanager
-    def _read(self) -> Iterator[Any]:  # pragma: no cover - overridden
-        raise TypeError("abstract")
-        yield
-
-    def _q(self, sql: str) -> str:
-        return sql if self.ph == "?" else sql.replace("?", "%s")
-
-    def _one(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
-        with self._read() as cur:
-            cur.execute(self._q(sql), args)
-            return cur.fetchone()
+class _SqlServiceStore(SqlTables):
+    """The shared logic; :class:`~twin.engine.sqltables.SqlTables`' subclasses supply the
+    connections, transactions and the placeholder style."""
 
     def add_token(self, token_hash: str, principal: Principal, at: float, expires_at: float | None = None) -> None:
         with self._tx() as cur:
@@ -289,18 +268,11 @@ class _SqlServiceStore:
         return None if r is None else ModeRecord(int(r[0]), r[1], float(r[2]), r[3], r[4])
 
 
-class SQLiteServiceStore(_SqlServiceStore):
+class SQLiteServiceStore(SQLiteTables, _SqlServiceStore):
     """Service data in a SQLite file (WAL, synchronous=FULL), one connection per thread."""
 
     def __init__(self, path: str) -> None:
-        self.path = path
-        self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._memory_conn: sqlite3.Connection | None = None
-        if path == ":memory:":
-            self._memory_conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-            self._memory_lock = threading.Lock()
+        super().__init__(path)
         with self._tx() as cur:
             for stmt in _SCHEMA:
                 cur.execute(stmt.replace("BYTEA", "BLOB"))
@@ -309,73 +281,17 @@ class SQLiteServiceStore(_SqlServiceStore):
                 if column not in {r[1] for r in cur.fetchall()}:
                     cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-            with self._lock:
-                self._conns.append(conn)
-        return conn
-
     def _has_table(self, name: str) -> bool:
         return self._one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)) is not None
 
-    @contextmanager
-    def _tx(self) -> Iterator[Any]:
-        if self._memory_conn is not None:
-            with self._memory_lock:
-                yield from self._run(self._memory_conn)
-            return
-        yield from self._run(self._conn())
 
-    @contextmanager
-    def _read(self) -> Iterator[Any]:
-        """A plain read (autocommit SELECT): never waits for, nor blocks, writers."""
-        if self._memory_conn is not None:
-            with self._memory_lock:
-                yield self._memory_conn.cursor()
-            return
-        yield self._conn().cursor()
-
-    @staticmethod
-    def _run(conn: sqlite3.Connection) -> Iterator[sqlite3.Cursor]:
-        cur = conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        try:
-            yield cur
-        except BaseException:
-            conn.rollback()
-            raise
-        else:
-            conn.commit()
-
-    def close(self) -> None:
-        with self._lock:
-            for c in self._conns:
-                c.close()
-            self._conns.clear()
-
-
-class PostgresServiceStore(_SqlServiceStore):
+class PostgresServiceStore(PostgresTables, _SqlServiceStore):
     """Service data in PostgreSQL (synchronous_commit=on), through a psycopg pool."""
 
-    ph = "%s"
     _mode_lock = "SELECT pg_advisory_xact_lock(727270003)"
 
     def __init__(self, url: str, max_size: int = 8) -> None:
-        import psycopg
-        from psycopg_pool import ConnectionPool
-
-        def configure(conn: psycopg.Connection[Any]) -> None:
-            conn.execute("SET synchronous_commit = on")
-            conn.commit()
-
-        self._pool = ConnectionPool(url, min_size=1, max_size=max_size, configure=configure, open=False)
-        self._pool.open(wait=True, timeout=30.0)
+        super().__init__(url, max_size)
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(727270002)")
             for stmt in _SCHEMA:
@@ -385,32 +301,6 @@ class PostgresServiceStore(_SqlServiceStore):
 
     def _has_table(self, name: str) -> bool:
         return self._one("SELECT to_regclass(?)", (name,))[0] is not None
-
-    @contextmanager
-    def _tx(self) -> Iterator[Any]:
-        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            yield cur
-
-    @contextmanager
-    def _read(self) -> Iterator[Any]:
-        with self._pool.connection() as conn, conn.cursor() as cur:
-            yield cur
-
-    def close(self) -> None:
-        self._pool.close()
-
-
-def sqlite_path(url: str) -> str | None:
-    """The file path of a SQLite URL (``sqlite:///x.db`` or a plain path), else None."""
-    if url.startswith(("postgresql://", "postgres://")) or url == "memory:":
-        return None
-    if url.startswith("sqlite:///"):
-        return url[len("sqlite:///") :]
-    if url.startswith("sqlite://"):
-        return url[len("sqlite://") :]
-    if "://" in url:
-        raise ValueError(f"--db {url!r}: expected a SQLite path, sqlite:///path, postgresql://… or memory:")
-    return url
 
 
 def open_stores(url: str, group_commit: bool = False, committers: int = 0) -> tuple[Store, ServiceStore]:
