@@ -15,6 +15,8 @@ Hosts (where a partition lives): :class:`InlineHosts` (this process), :class:`Pr
 (one child process per partition, talking over a pipe), :class:`DaskHosts` (one Dask Actor per
 partition on a ``LocalCluster`` or an existing scheduler). The driver's messages and routing
 are the same for all three, so results do not depend on the host (tests check this bit for bit).
+Process hosts whose partition here is a hub (the others send to it and only to it: a coupled
+district's shared level) let a child run a window ahead of the others (:func:`_run_around_hub`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import resource
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, Protocol
 
 from twin.coupling.protocol import route, windows
@@ -122,10 +125,46 @@ def run_lockstep(
     step = min(look, math.inf if window is None else window)
     if not math.isfinite(step):
         step = horizon
+    if isinstance(hosts, ProcessHosts) and hosts.hub:
+        return _run_around_hub(hosts, list(windows(horizon, step)), on_window)
     inboxes: list[list[Any]] = [[] for _ in range(hosts.n)]
     for until in windows(horizon, step):
         outboxes = hosts.advance(until, inboxes)
         inboxes = route(outboxes, hosts.n)
+        if on_window is not None:
+            on_window(until)
+    return hosts.finish()
+
+
+def _run_around_hub(hosts: ProcessHosts, ends: Sequence[float], on_window: Callable[[float], None] | None) -> list[Any]:
+    """:func:`run_lockstep` for a hub here (the last partition, in this process) that the
+    partitions in child processes talk to and only to: a child's inbox for the next window is
+    then the hub's outbox alone, so it is sent as soon as the hub has done its window, while
+    the children may still be busy with theirs. A child thus starts window ``i + 1`` once the
+    hub has done ``i`` — without waiting for the other children to finish ``i`` — and a slow
+    window in one child (its share of the work, or the machine's scheduler) no longer holds
+    up the others at every window's end. Every partition gets the inboxes :func:`route` gives
+    in lockstep, so results are the same bit for bit; a child's message to anyone but the hub
+    raises :class:`PartitionFailed` (such a run needs ``hub=False``)."""
+    n = hosts.n
+    m = n - 1
+    hub_inbox: list[Any] = []
+    for k in range(m):
+        hosts.submit(k, ends[0], [])
+    for i, until in enumerate(ends):
+        hub_out = hosts.advance_here(until, [hub_inbox])[0]
+        if i + 1 < len(ends):  # the children's next inboxes: what the hub sent them
+            boxes = route([*([] for _ in range(m)), hub_out], n)
+            for k in range(m):
+                hosts.submit(k, ends[i + 1], boxes[k])
+        outs = [hosts.collect(k) for k in range(m)]
+        for k, out in enumerate(outs):
+            for h in out:
+                if 0 <= h.to < m:
+                    raise PartitionFailed(
+                        f"partition {k} sent a handover to partition {h.to}: with a hub, partitions send only to the hub"
+                    )
+        hub_inbox = route([*outs, hub_out], n)[m]
         if on_window is not None:
             on_window(until)
     return hosts.finish()
@@ -169,6 +208,11 @@ class InlineHosts:
         self.parts = []
 
 
+def _pickle(msg: Any) -> bytes:
+    """``msg`` as :meth:`multiprocessing.connection.Connection.send` pickles it."""
+    return bytes(ForkingPickler.dumps(msg))
+
+
 def _serve(conn: Any, factory: PartitionFactory) -> None:
     """A child process: build one partition, then answer the driver's calls until ``finish``."""
     try:
@@ -193,9 +237,21 @@ class ProcessHosts:
     a coupled run keeps its shared level here, so each window its messages cross no pipe
     and one process fewer is woken (measured: see README, "Partitions")."""
 
-    def __init__(self, factories: Sequence[PartitionFactory], preload: Sequence[str] = (), here: int = 0) -> None:
+    #: A message to a child larger than this (pickled bytes) waits until the child's previous
+    #: answer is read: with a hub, a child may be sending its answer while the next window's
+    #: message goes out, and a socket buffer (≈ 200 KiB on Linux) holds only so much each way.
+    BIG_MESSAGE = 64 * 1024
+
+    def __init__(self, factories: Sequence[PartitionFactory], preload: Sequence[str] = (), here: int = 0,
+                 hub: bool = False) -> None:
+        """``here``: the last partitions stay in this process; ``hub`` (with ``here`` = 1): the
+        partition here is a hub the others send to and only to, so :func:`run_lockstep` lets a
+        child run a window ahead of the others (:func:`_run_around_hub`)."""
+        if hub and (here != 1 or len(factories) < 2):
+            raise ValueError(f"hub: expected the last of two or more partitions here (here=1), got here={here} of {len(factories)}")
         ctx = process_context(preload)
         self.n = len(factories)
+        self.hub = hub
         remote = factories[: self.n - max(0, min(here, self.n))]
         self.conns: list[Any] = []
         self.procs: list[Any] = []
@@ -207,6 +263,8 @@ class ProcessHosts:
             self.conns.append(ours)
             self.procs.append(p)
         self.local = InlineHosts(factories[len(remote):])
+        self._early: dict[int, Any] = {}  # answers read before their turn (see submit)
+        self._owed = [0] * len(remote)  # windows submitted to each child and not yet answered
         self._look = [self._reply(k) for k in range(len(remote))] + self.local.lookaheads()
 
     def describe(self) -> str:
@@ -226,12 +284,36 @@ class ProcessHosts:
     def lookaheads(self) -> list[float]:
         return list(self._look)
 
+    def submit(self, k: int, until: float, inbox: Sequence[Any]) -> None:
+        """Ask child ``k`` to advance to ``until`` with ``inbox``; :meth:`collect` gets the answer.
+        At most one answer may be outstanding when the next window is submitted."""
+        data = _pickle(("advance", until, list(inbox)))
+        if len(data) > self.BIG_MESSAGE and self._owed[k] and k not in self._early:
+            self._early[k] = self._reply(k)  # read its answer first: the child is then free to read a long message
+        try:
+            self.conns[k].send_bytes(data)
+        except OSError:  # the child has ended (a failure): its last word says why
+            while True:
+                self._reply(k)
+        self._owed[k] += 1
+
+    def collect(self, k: int) -> list[Any]:
+        """Child ``k``'s outbox for the oldest window submitted and not yet collected."""
+        self._owed[k] -= 1
+        if k in self._early:
+            return list(self._early.pop(k))
+        return list(self._reply(k))
+
+    def advance_here(self, until: float, inboxes: Sequence[Sequence[Any]]) -> list[list[Any]]:
+        """Advance the partitions that live in this process."""
+        return self.local.advance(until, inboxes)
+
     def advance(self, until: float, inboxes: Sequence[Sequence[Any]]) -> list[list[Any]]:
         m = len(self.conns)
-        for c, box in zip(self.conns, inboxes[:m], strict=True):
-            c.send(("advance", until, list(box)))
-        here = self.local.advance(until, inboxes[m:])  # while the children work
-        return [self._reply(k) for k in range(m)] + here
+        for k in range(m):
+            self.submit(k, until, inboxes[k])
+        here = self.advance_here(until, inboxes[m:])  # while the children work
+        return [self.collect(k) for k in range(m)] + here
 
     def finish(self) -> list[Any]:
         for c in self.conns:
@@ -312,14 +394,16 @@ class DaskHosts:
 
 
 def make_hosts(
-    factories: Sequence[PartitionFactory], where: str, dask: str | None = None, preload: Sequence[str] = (), here: int = 0
+    factories: Sequence[PartitionFactory], where: str, dask: str | None = None, preload: Sequence[str] = (), here: int = 0,
+    hub: bool = False,
 ) -> Hosts:
     """Hosts for ``where`` = ``inline`` | ``processes`` | ``dask`` (then ``dask`` is ``local`` or
-    a scheduler address); with ``processes`` the last ``here`` partitions stay in this process."""
+    a scheduler address); with ``processes`` the last ``here`` partitions stay in this process,
+    and ``hub`` says the one here is the others' only correspondent (:class:`ProcessHosts`)."""
     if where == "inline":
         return InlineHosts(factories)
     if where == "processes":
-        return ProcessHosts(factories, preload, here)
+        return ProcessHosts(factories, preload, here, hub=hub and here == 1 and len(factories) > 1)
     if where == "dask":
         return DaskHosts(factories, dask or "local", workers=min(default_workers(), len(factories)) or 1)
     raise ValueError(f"partition hosts: expected inline, processes or dask, got {where!r}")

@@ -144,14 +144,13 @@ def _incidents(m: DistrictModel) -> pd.DataFrame:
     )
 
 
-def _cases(m: DistrictModel, settled: list[Case] | None = None) -> pd.DataFrame:
-    """One row per case, ordered by id: numeric columns as arrays, labels as categoricals
-    (a district-year has ~700k cases; this keeps the table small in memory and in transit).
-    ``settled``: only these cases (a partition writing out what has settled), else all the
-    store holds.
+def _case_columns(m: DistrictModel, settled: list[Case] | None = None) -> dict[str, Any]:
+    """The case table's columns, one row per case ordered by id: numeric columns as arrays,
+    the label columns (:data:`CASE_LABELS`) as plain lists. ``settled``: only these cases (a
+    partition writing out what has settled), else all the store holds.
 
-    A partition pays for this once per run: plain attributes are read with ``attrgetter``
-    (no Python call per case), optional times go through a float array (None → NaN)."""
+    Plain attributes are read with ``attrgetter`` (no Python call per case), optional times go
+    through a float array (None → NaN)."""
     ep = m.epoch
     nan = float("nan")
     cases = sorted(m.store.all_cases() if settled is None else settled, key=attrgetter("id"))
@@ -168,17 +167,16 @@ def _cases(m: DistrictModel, settled: list[Case] | None = None) -> pd.DataFrame:
         out: np.ndarray = np.array(col(name), dtype=float) - ep
         return out
 
-    def label(values: list[Any]) -> pd.Categorical:
-        return pd.Categorical(values)
-
     ids = col("id")
-    df = pd.DataFrame({
+    rej = m.flow.rejected_at
+    by_pm = m.flow.property_settled
+    return {
         "case_id": ids,
-        "category": label(col("category")),
-        "tier": label(col("tier")),
-        "grid": label([p.grid for p in map(attrgetter("place"), cases)]),
-        "source": label(list(map(str, col("source")))),
-        "state": label(list(map(str, col("state")))),
+        "category": col("category"),
+        "tier": col("tier"),
+        "grid": [p.grid for p in map(attrgetter("place"), cases)],
+        "source": list(map(str, col("source"))),
+        "state": list(map(str, col("state"))),
         "reported_at": since("reported_at"),
         "due_at": since("due_at"),
         "accepted_at": since("accepted_at"),
@@ -191,7 +189,7 @@ def _cases(m: DistrictModel, settled: list[Case] | None = None) -> pd.DataFrame:
         "escalations": num("escalations", np.int16),
         "reopen_count": num("reopen_count", np.int16),
         "satisfaction": np.fromiter((0 if v is None else v for v in col("satisfaction")), dtype=np.int8, count=n),
-        "volunteer": label([v or "" for v in col("volunteer")]),
+        "volunteer": [v or "" for v in col("volunteer")],
         "points": np.array(col("points"), dtype=float),
         # platform time rules: done = replied (reply matters) or resolved; unit stints
         "done_at": since("done_at"),
@@ -204,12 +202,16 @@ def _cases(m: DistrictModel, settled: list[Case] | None = None) -> pd.DataFrame:
         "returns": num("returns", np.int16),
         "warnings_yellow": num("warnings_yellow", np.int16),
         "warnings_red": num("warnings_red", np.int16),
-    })
-    rej = m.flow.rejected_at
-    df["rejected_at"] = np.fromiter(map(rej.get, ids, repeat(nan, n)), dtype=float, count=n)
-    by_pm = m.flow.property_settled
-    df["property_settled"] = np.fromiter(map(by_pm.__contains__, ids), dtype=bool, count=n)
-    return df
+        "rejected_at": np.fromiter(map(rej.get, ids, repeat(nan, n)), dtype=float, count=n),
+        "property_settled": np.fromiter(map(by_pm.__contains__, ids), dtype=bool, count=n),
+    }
+
+
+def _cases(m: DistrictModel, settled: list[Case] | None = None) -> pd.DataFrame:
+    """The case table (:func:`_case_columns`), labels as categoricals (a district-year has
+    ~700k cases; this keeps the table small in memory and in transit)."""
+    cols = _case_columns(m, settled)
+    return pd.DataFrame({k: pd.Categorical(v) if k in CASE_LABELS else v for k, v in cols.items()})
 
 
 def _events(m: DistrictModel) -> pd.DataFrame | None:
@@ -267,7 +269,8 @@ def _facts(m: DistrictModel) -> dict[str, Any]:
         "device_events_missed": int(m.devices.missed),
         "trust_sum": float(m.residents.trust[own].sum()),
         "events_processed": int(m.simpy_events()),
-        "engine_transitions": int(m.store.transitions),
+        # each transition once: a street partition's replay of the district's steps is not one
+        "engine_transitions": int(m.store.transitions) - flow.replayed,
     }
     if m.scenario.policy.supervision.bulletin_units:  # only with the lever on: default results unchanged
         out["bulletins"] = flow.bulletins if m.part == 0 else 0  # every partition issues the same rounds
@@ -625,7 +628,7 @@ class PartitionRun:
                 if c.state in _SETTLED and (c.reported_at if c.closed_at is None else c.closed_at) < cutoff]
         if not done:
             return
-        self.spool.append(_cases(m, done))
+        self.spool.append_columns(_case_columns(m, done))
         ids = [c.id for c in done]
         m.store.release(ids)
         rejected, by_property = m.flow.rejected_at, m.flow.property_settled
@@ -640,7 +643,7 @@ class PartitionRun:
         m = self.sim.finish()
         self.m = m
         if self.spool is not None:
-            self.spool.append(_cases(m))  # what is still open or recent
+            self.spool.append_columns(_case_columns(m))  # what is still open or recent
             self.spool.close()
             res = _collect(m, self.tables, cases=False)
             res.cases_file = str(self.spool.path) if self.spool.rows else None
@@ -760,13 +763,14 @@ def hosts_for(n: int, parallel: bool | None, dask: str | None) -> str:
 
 def run_partitions(
     factories: Sequence[PartitionFactory], where: str, dask: str | None, horizon: float,
-    progress: Callable[[float], None] | None = None, here: int = 0,
+    progress: Callable[[float], None] | None = None, here: int = 0, hub: bool = False,
 ) -> tuple[list[Any], Any]:
     """Drive partitions in lockstep on the hosts ``where`` names — windows of their lookahead,
     a day at most; returns their results and, when they ran in this process, the partitions
     themselves (their live models; else an empty list). On processes the last ``here`` stay
-    in this process."""
-    box = make_hosts(factories, where, dask, preload=PRELOAD, here=here)
+    in this process; ``hub``: the one here is the only one the others send to (a coupled
+    district's shared level), so a child may run a window ahead (``twin.executors``)."""
+    box = make_hosts(factories, where, dask, preload=PRELOAD, here=here, hub=hub)
     days_done = [0]
 
     def on_window(until: float) -> None:  # progress once a simulated day (windows may be minutes)
@@ -822,7 +826,8 @@ def simulate(
         factories = partition_runs(scenario, seed, days, keep_events, tables, sp)
         # the last worker is the shared district level, the lightest: on processes it stays in
         # this process, which would otherwise only wait for the street partitions
-        parts, _ = run_partitions(factories, where, dask, n_days * 1440.0, progress, here=1 if len(factories) > 1 else 0)
+        parts, _ = run_partitions(factories, where, dask, n_days * 1440.0, progress, here=1 if len(factories) > 1 else 0,
+                                  hub=len(factories) > 1)
         for p in parts:
             p.cases = spooled_cases(p)
     return run_result(scenario, seed_value, n_days, parts, t0, tables)

@@ -194,6 +194,9 @@ class CaseFlow:
         self.volunteer_claims = 0
         self.lapse_escalations = 0
         self.escalations = 0
+        # transitions the shared district level recorded and this street partition applied to
+        # its own cases (take_back): the shared level counts them, so the run counts them once
+        self.replayed = 0
         self.false_alarms = 0
         self.repeats: list[tuple[float, int, int, int, int, str]] = []  # time, grid, category, tier, case serial, repeat_of
         self.scores_grid: list[int] = []
@@ -375,6 +378,7 @@ class CaseFlow:
         commit = self.engine.store.commit_change  # type: ignore[attr-defined]
         for action, frm, to, at, actor, mode, data in events:
             commit(c, action, frm, to, at, actor, mode, dict(data))
+        self.replayed += len(events)
         if final:
             self.settled_below(job)
 
