@@ -58,7 +58,8 @@ def main() -> None:
     if h is not None:  # the city level (issue 18): one 12345 centre above the districts
         w = h["answer_wait_s"]
         print(f"12345 centre        {h['calls']:,} calls ({h['answered_directly']:,} answered directly, {h['work_orders']:,} work orders); "
-              f"wait p50/p90/p99 {w['p50']}/{w['p90']}/{w['p99']} s; occupancy {h['occupancy']}; abandoned {h['abandoned']:,}")
+              f"wait p50/p90/p99 {w['p50']:.1f}/{w['p90']:.1f}/{w['p99']:.1f} s; occupancy {100 * h['occupancy']:.1f} %; "
+              f"abandoned {h['abandoned']:,}")
     for name, d in s["districts"].items():
         print(f"  {name:<34} {d['residents']:>10,} residents {d['cases_total']:>10,} cases")
     print(json.dumps({
