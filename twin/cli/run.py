@@ -129,7 +129,7 @@ def _city_level(s: dict[str, Any]) -> None:
     within = ", ".join(f"≤ {k} s {_pct(v)}" for k, v in h["answered_within_s"].items())
     console.print(
         f"{h['name']} (12345 centre): {h['calls']:,} calls, {h['answered_directly']:,} answered directly, {h['work_orders']:,} work orders; "
-        f"answer wait p50/p90/p99 {w['p50']}/{w['p90']}/{w['p99']} s, answered {within}; occupancy {_pct(h['occupancy'])}; "
+        f"answer wait p50/p90/p99 {w['p50']:.1f}/{w['p90']:.1f}/{w['p99']:.1f} s, answered {within}; occupancy {_pct(h['occupancy'])}; "
         f"abandoned {h['abandoned']:,}, gave up {h['gave_up']:,} ({h['orders_lost']:,} orders lost)",
         soft_wrap=True, markup=False)
     t = Table(title="12345 centre, average day: calls per hour vs call-takers on duty")

@@ -84,8 +84,11 @@ class HotlineConfig:
     answer_targets_seconds: Sequence[float] = (15.0, 20.0)
 
     def seats(self, hour: int) -> int:
-        """Call-takers on duty in ``hour`` of the day (0–23)."""
-        return int(round(self.staff * self.on_duty_by_hour[hour % 24]))
+        """Call-takers on duty in ``hour`` of the day (0–23): at least one in an hour the roster
+        staffs at all (a 7×24 line is never unmanned, 国办发〔2020〕53号 — a small centre's share
+        would otherwise round to nobody at night)."""
+        share = self.on_duty_by_hour[hour % 24]
+        return max(1, int(round(self.staff * share))) if share > 0 else 0
 
 
 class HotlineCentre:
