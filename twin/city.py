@@ -49,6 +49,7 @@ from twin.run import (
     PartitionRun,
     PartResult,
     components_for,
+    daily_progress,
     hosts_for,
     run_result,
     spooled_cases,
@@ -182,10 +183,6 @@ def hotline_config(city: CityScenario) -> HotlineConfig:
     )
 
 
-def _link(make: Callable[[], Any], me: int, every: float, after: float, who: str) -> CityLink:
-    return CityLink(make, me, every, after, who)
-
-
 def run_coupled(factories: list[PartitionFactory], spans: list[tuple[int, int]], city: CitySim, where: str, dask: str | None,
                 horizon: float, progress: Callable[[float], None] | None = None) -> list[Any]:
     """Drive the districts' sims on the hosts ``where`` names and the city level in this process,
@@ -196,15 +193,13 @@ def run_coupled(factories: list[PartitionFactory], spans: list[tuple[int, int]],
     try:
         step = min(min(box.lookaheads()), city.lookahead, 1440.0)
         inbox: list[list[Any]] = [[] for _ in range(box.n)]
-        day = 0
+        on_window = daily_progress(progress, horizon)
         for until in windows(horizon, step):
             outs = box.advance(until, inbox)
             inbox, up = route_city(outs, spans)
             for h in city.advance(until, up):
                 inbox[h.to].append(h)
-            if progress is not None and (until >= (day + 1) * 1440.0 or until >= horizon):
-                day = int(until // 1440.0)
-                progress(until / 1440.0)
+            on_window(until)
         return box.finish()
     finally:
         box.close()
@@ -229,13 +224,15 @@ def run_city(
     factories: list[Any] = []  # DistrictPartition or PartitionRun factories
     spans: list[tuple[int, int]] = []
     plan = []
+    # a district's sim inside the city: CityLink(make_sim, me=…) with the operations centre's rules
+    link = partial(CityLink, report_minutes=ops.report_minutes, supervise_after=ops.supervise_overdue_hours * 60.0,
+                   supervisor=ops.name)
     for i, (d, sc) in enumerate(zip(city.spec.city.districts, city.districts, strict=True)):
         seed_i = int(sc.run.seed if seed is None else seed + 7919 * (i + 1))
         days_i = float(sc.run.days if days is None else days)
         ddir = out / "districts" / slug(d.name)
         plan.append((d.name, sc, seed_i, days_i, ddir))
         first = len(factories)
-        link = partial(_link, every=ops.report_minutes, after=ops.supervise_overdue_hours * 60.0, who=ops.name)
         if partition_count(sc) == 1:  # the district finishes itself in its worker
             mine: list[Any] = [partial(DistrictPartition, d.name, sc, seed_i, days_i, str(ddir), tables, partial(link, me=first))]
         else:  # street partitions (each linked to the city) and the district's shared level; this process merges them

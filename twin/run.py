@@ -761,6 +761,20 @@ def hosts_for(n: int, parallel: bool | None, dask: str | None) -> str:
     return "processes" if n > 1 and use_processes else "inline"
 
 
+def daily_progress(progress: Callable[[float], None] | None, horizon: float) -> Callable[[float], None]:
+    """A window-end callback that reports the simulated days done to ``progress`` once a
+    simulated day and at the horizon (windows may be minutes long; a bar needs no more)."""
+    day = 0
+
+    def on_window(until: float) -> None:
+        nonlocal day
+        if progress is not None and (until >= (day + 1) * 1440.0 or until >= horizon):
+            day = int(until // 1440.0)
+            progress(until / 1440.0)
+
+    return on_window
+
+
 def run_partitions(
     factories: Sequence[PartitionFactory], where: str, dask: str | None, horizon: float,
     progress: Callable[[float], None] | None = None, here: int = 0, hub: bool = False,
@@ -771,15 +785,8 @@ def run_partitions(
     in this process; ``hub``: the one here is the only one the others send to (a coupled
     district's shared level), so a child may run a window ahead (``twin.executors``)."""
     box = make_hosts(factories, where, dask, preload=PRELOAD, here=here, hub=hub)
-    days_done = [0]
-
-    def on_window(until: float) -> None:  # progress once a simulated day (windows may be minutes)
-        if progress is not None and (until >= (days_done[0] + 1) * 1440.0 or until >= horizon):
-            days_done[0] = int(until // 1440.0)
-            progress(until / 1440.0)
-
     try:
-        results = run_lockstep(box, horizon, window=1440.0, on_window=on_window)
+        results = run_lockstep(box, horizon, window=1440.0, on_window=daily_progress(progress, horizon))
         live = list(box.parts) if isinstance(box, InlineHosts) else []
     finally:
         box.close()
